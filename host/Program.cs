@@ -1,0 +1,2 @@
+Console.Error.WriteLine("gateway: not yet implemented");
+return 1;

@@ -1,0 +1,36 @@
+namespace Gateway.Sdk.Plugins;
+
+/// <summary>
+/// The entry point of a plugin. The host scans each plugin folder's main assembly for public,
+/// non-abstract classes implementing this interface with a public parameterless constructor, and
+/// creates one instance per folder.
+/// </summary>
+/// <remarks>
+/// The plugin's configuration is the top-level section of gateway.yaml named by <see cref="Id"/>.
+/// A plugin whose section is absent is still started, with an empty section; it should then stay idle
+/// unless it has useful defaults.
+/// </remarks>
+public interface IGatewayPlugin
+{
+    /// <summary>The plugin id: lower case, digits and '-', for example "dns-dot". Names the config section, logs and metrics.</summary>
+    string Id { get; }
+
+    /// <summary>
+    /// Checks the plugin's configuration without starting anything (used by <c>gateway check</c>, before
+    /// <see cref="StartAsync"/>, and before a reloaded configuration is accepted). Report every problem
+    /// through <paramref name="context"/> rather than throwing. The default accepts everything.
+    /// </summary>
+    void Validate(PluginValidationContext context)
+    {
+    }
+
+    /// <summary>
+    /// Starts the plugin: read configuration, bind endpoints, register routes and hooks. Registrations made
+    /// through <paramref name="context"/> are undone by the host when the plugin stops or is unloaded.
+    /// Throwing fails only this plugin; the host and other plugins keep serving.
+    /// </summary>
+    Task StartAsync(IPluginContext context, CancellationToken cancellationToken);
+
+    /// <summary>Stops the plugin: finish or abort work in flight and release resources.</summary>
+    Task StopAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics.Metrics;
+using System.Net.Sockets;
+using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Networking;
+using Gateway.Sdk.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Sdk.Plugins;
+
+/// <summary>What the host gives a plugin: its configuration, logging, metrics, and the ways to plug into the network.</summary>
+/// <remarks>
+/// Every registration returns an <see cref="IDisposable"/> that undoes it. Registrations still alive
+/// when the plugin stops are undone by the host.
+/// </remarks>
+public interface IPluginContext
+{
+    /// <summary>The plugin's id.</summary>
+    string PluginId { get; }
+
+    /// <summary>
+    /// The plugin's configuration section (top-level key = plugin id). It follows reloads of gateway.yaml:
+    /// watch <c>Configuration.GetReloadToken()</c> to react. A reloaded file is validated first (including
+    /// <see cref="IGatewayPlugin.Validate"/>); a bad one is reported and never reaches the plugin.
+    /// </summary>
+    IConfiguration Configuration { get; }
+
+    /// <summary>The folder of the configuration file; resolve relative paths in the configuration against it.</summary>
+    string ConfigDirectory { get; }
+
+    /// <summary>The folder the plugin was loaded from.</summary>
+    string PluginDirectory { get; }
+
+    /// <summary>Loggers; categories are prefixed with the plugin id by the host.</summary>
+    ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>
+    /// The plugin's meter ("Gateway.Plugins.&lt;id&gt;"). Its instruments are exported on the admin
+    /// listener's /metrics (Prometheus) and to statsd, and are visible to dotnet-counters.
+    /// </summary>
+    Meter Meter { get; }
+
+    /// <summary>
+    /// The endpoints configured for this plugin through its section's <c>listen:</c> (host sockets) and
+    /// <c>virtual:</c> (TUN) keys, already parsed and validated by the host. Virtual endpoints are listed
+    /// even when the TUN is disabled; binding them then logs a warning and does nothing.
+    /// </summary>
+    IReadOnlyList<ServiceEndpoint> ConfiguredEndpoints { get; }
+
+    /// <summary>The TUN device, or null when <c>host.tun.enabled</c> is false.</summary>
+    ITunInfo? Tun { get; }
+
+    /// <summary>Signalled when the plugin is being stopped or unloaded, or the gateway shuts down.</summary>
+    CancellationToken Stopping { get; }
+
+    /// <summary>Serves datagrams (UDP) on <paramref name="endpoint"/>.</summary>
+    /// <exception cref="SocketException">A host socket could not be bound (address in use, not local).</exception>
+    IDisposable BindDatagram(ServiceEndpoint endpoint, IDatagramHandler handler);
+
+    /// <summary>Serves stream connections (TCP) on <paramref name="endpoint"/>.</summary>
+    /// <exception cref="SocketException">A host socket could not be bound (address in use, not local).</exception>
+    IDisposable BindStream(ServiceEndpoint endpoint, IStreamHandler handler);
+
+    /// <summary>
+    /// Routes packets read from the TUN whose destination is inside <paramref name="prefix"/> to
+    /// <paramref name="route"/> (longest prefix wins), and routes that prefix into the TUN on the host.
+    /// </summary>
+    IDisposable AddRoute(IpPrefix prefix, IPacketRoute route);
+
+    /// <summary>Adds a raw packet hook to the dispatcher (for both directions).</summary>
+    IDisposable AddPacketHook(IPacketHook hook);
+
+    /// <summary>Where a tunnel plugin delivers packets received from its peers.</summary>
+    IPacketInjector Inbound { get; }
+
+    /// <summary>
+    /// Marks a socket the plugin opens towards the outside world (WireGuard UDP, upstream connections,
+    /// proxy egress) so its traffic never loops back into the gateway's own TUN (fwmark + policy routing,
+    /// as wg-quick does). Call before connecting or binding. Does nothing when the TUN is disabled.
+    /// </summary>
+    void ProtectSocket(Socket socket);
+}

@@ -1,0 +1,96 @@
+using System.Text;
+using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Networking;
+using Gateway.Sdk.Plugins;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Samples.Echo;
+
+/// <summary>
+/// A sample third-party plugin: echoes UDP datagrams and TCP lines on its <c>listen:</c> and
+/// <c>virtual:</c> endpoints, each answer prefixed with the configured <c>greeting</c>.
+/// Config section <c>echo</c>: <c>greeting</c> (default "echo: "), <c>throwOn</c> (a payload that makes the
+/// handler throw, to show the host isolates handler failures), <c>failStart</c> (true: throw in StartAsync).
+/// </summary>
+public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
+{
+    private readonly List<IDisposable> _bindings = new();
+    private byte[] _greeting = Encoding.UTF8.GetBytes("echo: ");
+    private string? _throwOn;
+
+    /// <inheritdoc/>
+    public string Id => "echo";
+
+    /// <inheritdoc/>
+    public void Validate(PluginValidationContext context)
+    {
+        string? failStart = context.Configuration["failStart"];
+        if (failStart is not null && !bool.TryParse(failStart, out _))
+        {
+            context.Error("failStart", $"'{failStart}' is not true or false");
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
+    {
+        if (string.Equals(context.Configuration["failStart"], "true", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException("echo: failStart is set, refusing to start");
+        }
+
+        _greeting = Encoding.UTF8.GetBytes(context.Configuration["greeting"] ?? "echo: ");
+        _throwOn = context.Configuration["throwOn"];
+        foreach (ServiceEndpoint endpoint in context.ConfiguredEndpoints)
+        {
+            _bindings.Add(context.BindDatagram(endpoint, this));
+            _bindings.Add(context.BindStream(endpoint, this));
+        }
+
+        context.LoggerFactory.CreateLogger("echo").LogInformation("echo serving on {Count} endpoint(s)", context.ConfiguredEndpoints.Count);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        foreach (IDisposable binding in _bindings)
+        {
+            binding.Dispose();
+        }
+
+        _bindings.Clear();
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public void OnDatagram(in DatagramRequest request, ReadOnlySpan<byte> payload)
+    {
+        ThrowIfAsked(payload);
+        Span<byte> reply = stackalloc byte[Math.Min(_greeting.Length + payload.Length, 65507)];
+        _greeting.CopyTo(reply);
+        payload[..(reply.Length - _greeting.Length)].CopyTo(reply[_greeting.Length..]);
+        request.Reply(reply);
+    }
+
+    /// <inheritdoc/>
+    public async Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken)
+    {
+        using var reader = new StreamReader(connection.Stream, Encoding.UTF8, leaveOpen: true);
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            ThrowIfAsked(Encoding.UTF8.GetBytes(line));
+            byte[] answer = [.. _greeting, .. Encoding.UTF8.GetBytes(line + "\n")];
+            await connection.Stream.WriteAsync(answer, cancellationToken);
+        }
+    }
+
+    private void ThrowIfAsked(ReadOnlySpan<byte> payload)
+    {
+        if (_throwOn is not null && payload.SequenceEqual(Encoding.UTF8.GetBytes(_throwOn)))
+        {
+            throw new InvalidOperationException("echo: asked to throw");
+        }
+    }
+}
