@@ -112,7 +112,15 @@ internal static class PrometheusFormatter
         int slash = unit.IndexOf('/');
         if (slash > 0 && slash < unit.Length - 1)
         {
-            string? per = UnitSuffix(unit[(slash + 1)..]);
+            // "By/s" → bytes_per_second: the denominator is singular (OpenTelemetry Prometheus compatibility).
+            string? per = unit[(slash + 1)..] switch
+            {
+                "s" => "second",
+                "min" => "minute",
+                "h" => "hour",
+                "d" => "day",
+                string other => UnitSuffix(other),
+            };
             string? of = UnitSuffix(unit[..slash]);
             return of is null ? (per is null ? null : "per_" + per) : (per is null ? of : of + "_per_" + per);
         }
