@@ -65,8 +65,15 @@ internal sealed class AdminServer : IAsyncDisposable
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            // Lets a restarted gateway bind again while old connections sit in TIME_WAIT.
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // Lets a restarted gateway bind again while old connections sit in TIME_WAIT. Set raw: .NET's ReuseAddress
+            // also sets SO_REUSEPORT on Linux, which would let a second gateway share (and steal) the port.
+            if (OperatingSystem.IsLinux())
+            {
+                const int SolSocket = 1;
+                const int SoReuseAddr = 2;
+                socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+            }
+
             socket.Bind(endpoint);
             socket.Listen(MaxConnections);
         }
