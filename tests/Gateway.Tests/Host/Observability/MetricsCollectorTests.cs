@@ -228,6 +228,37 @@ public sealed class MetricsCollectorTests
     }
 
     [Fact]
+    public void Record_ExistingSeries_AllocatesNothing()
+    {
+        string meterName = UniqueMeter();
+        using var collector = new MetricsCollector(NullLogger.Instance);
+        using var meter = new Meter(meterName);
+        Counter<long> counter = meter.CreateCounter<long>("packets");
+        Histogram<double> histogram = meter.CreateHistogram<double>("duration", unit: "s");
+        KeyValuePair<string, object?> transport = Tag("transport", "udp");
+        KeyValuePair<string, object?> rcode = Tag("rcode", 3);
+
+        // Other tests' collectors may start listening to this meter at any moment and create their series on
+        // this thread; a window without such a start must show zero bytes.
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 5 && allocated != 0; attempt++)
+        {
+            counter.Add(1, transport, rcode);
+            histogram.Record(0.01, transport, rcode);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++)
+            {
+                counter.Add(1, transport, rcode);
+                histogram.Record(0.01, transport, rcode);
+            }
+
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public void Snapshot_DisposedMeter_SeriesDisappear()
     {
         string meterName = UniqueMeter();
