@@ -27,6 +27,8 @@ internal sealed class AdminServer : IAsyncDisposable
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
     private static readonly TimeSpan LimitLogInterval = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
+    private const int MaxLingerBytes = 64 * 1024;
 
     private readonly NetEndpoint _listen;
     private readonly MetricsCollector _metrics;
@@ -191,6 +193,7 @@ internal sealed class AdminServer : IAsyncDisposable
             Response response = length < 0 ? Response.BadRequest : Answer(buffer.AsSpan(0, length));
             await SendAsync(client, response, timeout.Token).ConfigureAwait(false);
             client.Shutdown(SocketShutdown.Send);
+            await DrainAsync(client, buffer, stopping).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
         {
@@ -201,6 +204,28 @@ internal sealed class AdminServer : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(buffer);
             client.Dispose();
             _connections.TryRemove(client, out _);
+        }
+    }
+
+    /// <summary>
+    /// Lingering close: reads what the client still sends (the rest of an oversized head, a body) until it closes,
+    /// for at most <see cref="LingerTime"/>. Closing with unread input would send a RST that can destroy the
+    /// answer before the client reads it (RFC 9112 §9.6).
+    /// </summary>
+    private static async Task DrainAsync(Socket client, byte[] buffer, CancellationToken stopping)
+    {
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        linger.CancelAfter(LingerTime);
+        int total = 0;
+        while (total < MaxLingerBytes)
+        {
+            int read = await client.ReceiveAsync(buffer.AsMemory(0, MaxRequestHeadBytes), SocketFlags.None, linger.Token).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+
+            total += read;
         }
     }
 
