@@ -13,6 +13,7 @@ internal sealed class DotUpstream : IBalancedUpstream
     private int _outstanding;
     private double _latencyMs;
     private long _connections;
+    private long _answered;
     private long _lastProblemLog = long.MinValue / 2;
     private string? _lastProblem;
 
@@ -63,6 +64,9 @@ internal sealed class DotUpstream : IBalancedUpstream
     /// <inheritdoc/>
     public long HistoricalConnections => Interlocked.Read(ref _connections);
 
+    /// <summary>Answers received from this upstream since start.</summary>
+    public long Answered => Interlocked.Read(ref _answered);
+
     /// <summary>
     /// Sends one framed query and waits at most the read timeout for its answer. Failures are reported to
     /// <see cref="Health"/> and surface as <see cref="UpstreamException"/> (or cancellation).
@@ -88,6 +92,7 @@ internal sealed class DotUpstream : IBalancedUpstream
             }
 
             Health.ReportSuccess();
+            Interlocked.Increment(ref _answered);
             return answer;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -125,6 +130,14 @@ internal sealed class DotUpstream : IBalancedUpstream
         }
 
         _lastProblem = null;
+
+        // A verified handshake is proof of life: end any exclusion (the background refill is the probe).
+        if (Health.IsDegraded)
+        {
+            DnsDotLog.UpstreamRecovered(_logger, Name);
+        }
+
+        Health.ReportSuccess();
     }
 
     /// <summary>The certificate was refused: one clear line, at most every 30 s per reason.</summary>
