@@ -89,8 +89,9 @@ public sealed class DnsDotUnboundTests : IClassFixture<UnboundDotFixture>
         Assert.Contains("\"dot peers upstream\"", await KdigAsync(gw.Port, "txt.test", "TXT", transport));
         string chain = await KdigAsync(gw.Port, "c1.test", "A", transport);
         Assert.Matches(@"c1\.test\.\s+\d+\s+IN\s+CNAME\s+c2\.test\.", chain);
-        Assert.Matches(@"c2\.test\.\s+\d+\s+IN\s+CNAME\s+a\.test\.", chain);
-        Assert.Matches(@"a\.test\.\s+\d+\s+IN\s+A\s+10\.0\.0\.1", chain);
+        // unbound's local data does not chase the chain itself: the gateway must pass on exactly what it says.
+        CommandResult direct = await ProcessRunner.RunAsync("kdig", ["@127.0.0.1", "-p", _unbound.Port.ToString(), "+tls", $"+tls-ca={_unbound.CaFile}", $"+tls-hostname={UnboundDot.TlsName}", "+time=5", "+retry=0", "c1.test", "A"], KdigTimeout);
+        Assert.Equal(AnswerSection(direct.Output), AnswerSection(chain));
         Assert.Contains("status: NXDOMAIN", await KdigAsync(gw.Port, "nosuch.test", "A", transport));
         // Again, now from the cache: same answers.
         Assert.Contains("status: NXDOMAIN", await KdigAsync(gw.Port, "nosuch.test", "A", transport));
@@ -191,6 +192,15 @@ public sealed class DnsDotUnboundTests : IClassFixture<UnboundDotFixture>
         string[] lines = gw.Context.Logs.Where(l => l.Contains(_unbound.Address) && l.Contains("Warning")).ToArray();
         Assert.True(lines.Length == 1, "expected one log line, got:\n" + string.Join("\n", gw.Context.Logs));
         Assert.Contains(reason, lines[0]);
+    }
+
+    // The answer section without TTLs (the cache ages them).
+    private static string AnswerSection(string kdigOutput)
+    {
+        int start = kdigOutput.IndexOf(";; ANSWER SECTION:", StringComparison.Ordinal);
+        Assert.True(start >= 0, kdigOutput);
+        string section = kdigOutput[start..].Split("\n\n")[0];
+        return System.Text.RegularExpressions.Regex.Replace(section, @"\s+\d+\s+IN\s+", " IN ");
     }
 
     private static int FreePort()

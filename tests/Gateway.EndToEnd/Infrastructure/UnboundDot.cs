@@ -125,7 +125,7 @@ public sealed class UnboundDot : IAsyncDisposable
             $"printf 'subjectAltName=DNS:{TlsName}\\nbasicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature\\nextendedKeyUsage=serverAuth\\n' > server.ext && " +
             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 30 -extfile server.ext 2>/dev/null && chmod 644 *.pem *.key",
             TimeSpan.FromSeconds(60));
-        using X509Certificate2 server = X509Certificate2.CreateFromPemFile(Path.Combine(d, "server.pem"));
+        using X509Certificate2 server = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(d, "server.pem")));
         SpkiPin = Convert.ToBase64String(SHA256.HashData(server.PublicKey.ExportSubjectPublicKeyInfo()));
     }
 
