@@ -126,14 +126,16 @@ internal sealed class DotConnectionPool
             for (int i = _connections.Count - 1; i >= 0; i--)
             {
                 DotConnection connection = _connections[i];
-                if (connection.IsOpen && connection.IsStale(now) && _connections.Count > 0)
+                if (connection.IsOpen && connection.IsStale(now))
                 {
                     _connections.RemoveAt(i);
                     connection.Close("idle past the stale timeout; replacing it");
                 }
                 else if (!connection.IsOpen)
                 {
+                    // Failed, or drained at the server's request (RFC 7828 keepalive 0): close it for good.
                     _connections.RemoveAt(i);
+                    connection.Close("drained");
                 }
             }
 

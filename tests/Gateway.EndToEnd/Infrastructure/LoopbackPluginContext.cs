@@ -32,6 +32,9 @@ public sealed class LoopbackPluginContext : IPluginContext, IAsyncDisposable
         LoggerFactory = new CapturingLoggerFactory(Logs);
     }
 
+    /// <summary>How many endpoints the plugin bound.</summary>
+    public int BindingCount => _bindings.Count;
+
     /// <summary>Every log line, formatted "Level: message".</summary>
     public ConcurrentQueue<string> Logs { get; } = new();
 
