@@ -296,6 +296,7 @@ internal sealed class DnsResolver
     private async Task PrefetchAsync(byte[] query, PendingQuery pending)
     {
         pending.Stale = null;
+        pending.Background = true;
         UpstreamAnswer answer = await ResolveUpstreamAsync(query, pending, CancellationToken.None).ConfigureAwait(false);
         answer.Release();
     }
@@ -339,7 +340,11 @@ internal sealed class DnsResolver
 
     private UpstreamAnswer Finish(in PendingQuery pending, byte[] buffer, int length)
     {
-        CountAnswer(pending.Transport, buffer[3] & DnsConstants.RcodeMask);
+        if (!pending.Background)
+        {
+            CountAnswer(pending.Transport, buffer[3] & DnsConstants.RcodeMask);
+        }
+
         return new UpstreamAnswer(buffer, length);
     }
 

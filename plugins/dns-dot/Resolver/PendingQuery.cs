@@ -22,6 +22,9 @@ internal struct PendingQuery
     /// <summary>The answer limit in bytes (UDP size, or 65535 for TCP).</summary>
     public int Limit;
 
+    /// <summary>True for a background refresh (prefetch): nobody waits for it, so it is not counted as a client query.</summary>
+    public bool Background;
+
     /// <summary>How the query came in (metrics).</summary>
     public Rules.DnsTransport Transport;
 }
