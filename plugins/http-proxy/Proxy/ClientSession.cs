@@ -49,6 +49,10 @@ internal sealed class ClientSession : IDisposable
     // The origin of the previous request: its connection (kept while the client asks the same origin),
     // its pool key and its resolved addresses.
     private OriginConnection? _origin;
+
+    // True while an exchange is in flight on _origin: if the session ends then, the connection is in
+    // an unknown state and must be closed, not pooled.
+    private bool _originBusy;
     private readonly byte[] _lastHost = new byte[MaxHostLength];
     private int _lastHostLength = -1;
     private int _lastPort;
@@ -359,6 +363,10 @@ internal sealed class ClientSession : IDisposable
         {
             DropOrigin();
         }
+        else
+        {
+            _originBusy = false;
+        }
 
         return relayed == BodyResult.Complete && requestComplete && !plan.CloseClient;
     }
@@ -547,6 +555,7 @@ internal sealed class ClientSession : IDisposable
             if (sameOrigin && _origin.IsUsable())
             {
                 Metrics.OriginConnection(reused: true);
+                _originBusy = true;
                 return (_origin, true);
             }
 
@@ -562,6 +571,7 @@ internal sealed class ClientSession : IDisposable
         {
             _origin = pooled!;
             Metrics.OriginConnection(reused: true);
+            _originBusy = true;
             return (_origin, true);
         }
 
@@ -569,6 +579,7 @@ internal sealed class ClientSession : IDisposable
         Socket socket = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _cts.Token).ConfigureAwait(false);
         _origin = new OriginConnection(socket, _lastKey, _proxy.Options.BufferSize);
         Metrics.OriginConnection(reused: false);
+        _originBusy = true;
         return (_origin, false);
     }
 
@@ -606,17 +617,26 @@ internal sealed class ClientSession : IDisposable
 
     private void ReleaseOrigin()
     {
-        if (_origin is not null)
+        if (_origin is null)
         {
-            _proxy.Pool.Return(_origin);
-            _origin = null;
+            return;
         }
+
+        if (_originBusy)
+        {
+            DropOrigin();
+            return;
+        }
+
+        _proxy.Pool.Return(_origin);
+        _origin = null;
     }
 
     private void DropOrigin()
     {
         _origin?.Dispose();
         _origin = null;
+        _originBusy = false;
     }
 
     /// <summary>Stops a request body still being streamed (the exchange failed) and waits for it to let go of the buffers.</summary>
@@ -778,11 +798,8 @@ internal sealed class ClientSession : IDisposable
 
     public void Dispose()
     {
-        if (_origin is not null)
-        {
-            // Kept only when the last exchange ended cleanly (DropOrigin clears it otherwise).
-            ReleaseOrigin();
-        }
+        // Pooled only when the last exchange ended cleanly.
+        ReleaseOrigin();
 
         _cts.Dispose();
         _client.Dispose();
