@@ -48,10 +48,13 @@ internal sealed class OriginConnector
     }
 
     /// <summary>Connects to the first address that accepts; throws <see cref="OriginException"/> (502 refused/unreachable, 504 timeout).</summary>
-    public async ValueTask<Socket> ConnectAsync(IPAddress[] addresses, int port, CancellationToken cancellationToken)
+    /// <param name="addresses">Candidate addresses, tried in order.</param>
+    /// <param name="port">The origin's port.</param>
+    /// <param name="deadline">The session's cancellation source, armed here with the connect timeout (no new timer per connect).</param>
+    /// <param name="stopping">Signalled when the plugin stops; tells a stop apart from a timeout.</param>
+    public async ValueTask<Socket> ConnectAsync(IPAddress[] addresses, int port, CancellationTokenSource deadline, CancellationToken stopping)
     {
-        using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_connectTimeout);
+        deadline.CancelAfter(_connectTimeout);
         SocketError lastError = SocketError.HostUnreachable;
         foreach (IPAddress address in addresses)
         {
@@ -59,10 +62,10 @@ internal sealed class OriginConnector
             try
             {
                 _protect(socket);
-                await socket.ConnectAsync(new IPEndPoint(address, port), timeout.Token).ConfigureAwait(false);
+                await socket.ConnectAsync(new IPEndPoint(address, port), deadline.Token).ConfigureAwait(false);
                 return socket;
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
             {
                 socket.Dispose();
                 throw new OriginException(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s");

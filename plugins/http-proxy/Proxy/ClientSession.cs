@@ -465,7 +465,7 @@ internal sealed class ClientSession : IDisposable
         try
         {
             IPAddress[] addresses = await ResolveTargetAsync().ConfigureAwait(false);
-            upstream = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _cts.Token).ConfigureAwait(false);
+            upstream = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _cts, _stopping).ConfigureAwait(false);
         }
         catch (OriginException e)
         {
@@ -576,7 +576,7 @@ internal sealed class ClientSession : IDisposable
         }
 
         IPAddress[] addresses = await ResolveTargetAsync().ConfigureAwait(false);
-        Socket socket = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _cts.Token).ConfigureAwait(false);
+        Socket socket = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _cts, _stopping).ConfigureAwait(false);
         _origin = new OriginConnection(socket, _lastKey, _proxy.Options.BufferSize);
         Metrics.OriginConnection(reused: false);
         _originBusy = true;
