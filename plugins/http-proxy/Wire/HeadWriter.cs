@@ -52,7 +52,8 @@ internal static class HeadWriter
     {
         writer.Write("HTTP/1.1 "u8);
         writer.Write(head[response.StatusStart..response.StatusLineEnd]);
-        writer.Write("\r\n"u8);
+        // RFC 9112 §4: the SP after the status code is required even when the reason phrase is empty.
+        writer.Write(response.StatusLineEnd - response.StatusStart == 3 ? " \r\n"u8 : "\r\n"u8);
         // RFC 9112 §6.3 item 3: with Transfer-Encoding, Content-Length is ignored and must not be forwarded.
         WriteEndToEndFields(writer, head, fields, skipHost: false, skipContentLength: response.Headers.HasTransferEncoding);
         if (chunked)

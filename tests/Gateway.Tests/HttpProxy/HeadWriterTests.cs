@@ -64,6 +64,19 @@ public sealed class HeadWriterTests
     }
 
     [Fact]
+    public void WriteResponse_NoReasonPhrase_KeepsSpaceAfterStatus()
+    {
+        byte[] head = Encoding.ASCII.GetBytes("HTTP/1.1 204\r\n\r\n");
+        var fields = new HeaderField[4];
+        HttpHeadParser.ParseResponse(head, fields, out ResponseHead response);
+        var output = new ArrayBufferWriter<byte>();
+
+        HeadWriter.WriteResponse(output, head, response, fields.AsSpan(0, response.Headers.Count), chunked: false, close: false, keepAlive: false);
+
+        Assert.Equal("HTTP/1.1 204 \r\nVia: 1.1 gateway\r\n\r\n", Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
+    [Fact]
     public void WriteStatus_ErrorResponse_IsCompleteAndCloses()
     {
         var output = new ArrayBufferWriter<byte>();
