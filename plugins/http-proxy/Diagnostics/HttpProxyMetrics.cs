@@ -25,7 +25,7 @@ internal sealed class HttpProxyMetrics
         _bytesToClients = meter.CreateCounter<long>("http_proxy.client.bytes_sent", "By", "Bytes sent to clients (heads, bodies, tunnel data).");
         _activeTunnels = meter.CreateUpDownCounter<long>("http_proxy.tunnels.active", "{tunnel}", "CONNECT tunnels open now.");
         _activeConnections = meter.CreateUpDownCounter<long>("http_proxy.connections.active", "{connection}", "Client connections open now.");
-        _originLatency = meter.CreateHistogram<double>("http_proxy.origin.latency", "ms", "Time from sending a request to the origin to its response head.");
+        _originLatency = meter.CreateHistogram<double>("http_proxy.origin.duration", "s", "Time from sending a request to the origin to its response head.");
         _originConnections = meter.CreateCounter<long>("http_proxy.origin.connections", "{connection}", "Origin connections used per request, by whether a pooled one was reused.");
     }
 
@@ -53,7 +53,7 @@ internal sealed class HttpProxyMetrics
 
     public void ConnectionClosed() => _activeConnections.Add(-1);
 
-    public void OriginLatency(double milliseconds) => _originLatency.Record(milliseconds);
+    public void OriginLatency(double seconds) => _originLatency.Record(seconds);
 
     public void OriginConnection(bool reused) => _originConnections.Add(1, new KeyValuePair<string, object?>("reused", reused ? s_true : s_false));
 

@@ -324,7 +324,7 @@ internal sealed class ClientSession : IDisposable
             return await RejectAsync(502, "Bad Gateway", $"origin {_lastKey} closed the connection without a complete response").ConfigureAwait(false);
         }
 
-        Metrics.OriginLatency(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        Metrics.OriginLatency(Stopwatch.GetElapsedTime(started).TotalSeconds);
         ResponsePlan plan = PrepareResponse(origin, headLength);
         if (plan.Status == 0)
         {
