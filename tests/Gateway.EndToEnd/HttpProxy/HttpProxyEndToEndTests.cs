@@ -301,6 +301,49 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
         Assert.DoesNotContain("Keep-Alive:", result.StdOut);
     }
 
+    [Fact]
+    public async Task Metrics_RequestsAndBytes_AreRecordedByStatus()
+    {
+        await using var proxy = new ProxyHarness();
+        var statuses = new System.Collections.Concurrent.ConcurrentBag<int>();
+        long bytesSent = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == proxy.Meter)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            if (instrument.Name == "http_proxy.requests")
+            {
+                foreach (KeyValuePair<string, object?> tag in tags)
+                {
+                    statuses.Add((int)tag.Value!);
+                }
+            }
+            else if (instrument.Name == "http_proxy.client.bytes_sent")
+            {
+                Interlocked.Add(ref bytesSent, value);
+            }
+        });
+        listener.Start();
+
+        await CurlAsync("-x", proxy.ProxyUrl, "-o", "/dev/null", $"{_origin.Url}/bytes/1024");
+        await CurlAsync("-x", proxy.ProxyUrl, "-o", "/dev/null", $"http://127.0.0.1:{TestOrigin.FreePort()}/");
+        // Byte counts are reported when a client connection ends, just after curl has gone: wait for it.
+        for (int i = 0; i < 200 && (proxy.Handler.ActiveConnections > 0 || Interlocked.Read(ref bytesSent) == 0); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Contains(200, statuses);
+        Assert.Contains(502, statuses);
+        Assert.True(Interlocked.Read(ref bytesSent) > 1024);
+    }
+
     private static async Task<CommandResult> CurlAsync(params string[] args) =>
         await ProcessRunner.RunAsync("curl", ["-s", "-S", "--max-time", "60", .. args], CurlTimeout);
 

@@ -33,6 +33,9 @@ internal sealed class ProxyHarness : IAsyncDisposable
 
     public HttpProxyHandler Handler { get; }
 
+    /// <summary>The meter the plugin's instruments are on (IPluginContext.Meter in production).</summary>
+    public Meter Meter => _meter;
+
     public int Port { get; }
 
     public string ProxyUrl => $"http://127.0.0.1:{Port}";
