@@ -153,7 +153,7 @@ public sealed class WireGuardInteropTests : IAsyncLifetime
     [Fact]
     public async Task Send_ShortRekeyTimers_TrafficKeepsFlowingAcrossRekeys()
     {
-        var timings = new WireGuardTimings { RekeyAfterTime = TimeSpan.FromSeconds(2), RejectAfterTime = TimeSpan.FromSeconds(30), TimerTick = TimeSpan.FromMilliseconds(50) };
+        var timings = new WireGuardTimings { RekeyAfterTime = TimeSpan.FromSeconds(2), RekeyTimeout = TimeSpan.FromSeconds(1), KeepaliveTimeout = TimeSpan.FromSeconds(2), RejectAfterTime = TimeSpan.FromSeconds(30), TimerTick = TimeSpan.FromMilliseconds(50) };
         using InProcessEngine engine = await InProcessEngine.StartAsync(_a, _ourPort, InProcessEngine.NewPrivateKey(), timings);
         await using WireGuardGoPeer wg = await WireGuardGoPeer.StartAsync(_b, _theirPort, engine.PublicKeyBase64, _psk, $"192.168.241.1:{_ourPort}");
         Peer peer = engine.AddPeer(wg.PublicKey, _psk, $"192.168.241.2:{_theirPort}", "10.99.0.2/32");
