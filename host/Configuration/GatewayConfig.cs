@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace Gateway.Host.Configuration;
 
 /// <summary>One accepted configuration: the parsed file, the host options and each plugin section's host-read keys. Immutable once built.</summary>
@@ -9,6 +11,11 @@ internal sealed class GatewayConfig
         Host = host;
         Sections = sections;
     }
+
+    private IConfigurationRoot? _configuration;
+
+    /// <summary>This configuration as Microsoft.Extensions.Configuration (for validating plugins against it before it goes live).</summary>
+    public IConfigurationRoot Configuration => _configuration ??= GatewayConfigurationProvider.Build(Document.Data, out _);
 
     /// <summary>The flattened file with positions, for errors.</summary>
     public ConfigDocument Document { get; }
