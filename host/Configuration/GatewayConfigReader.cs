@@ -44,6 +44,7 @@ internal sealed class GatewayConfigReader
 
         if (reader._errors.Count > 0)
         {
+            reader._errors.Sort((a, b) => a.Line != b.Line ? a.Line.CompareTo(b.Line) : a.Column.CompareTo(b.Column));
             throw new ConfigException(reader._errors);
         }
 
