@@ -66,13 +66,20 @@ internal sealed class ConfigDocument
     {
         var document = new ConfigDocument(Path.GetFullPath(filePath));
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
         }
         catch (YamlException ex)
         {
             throw new ConfigException(new ConfigError(document.FilePath, (int)ex.Start.Line, (int)ex.Start.Column, string.Empty, YamlMessage(ex)));
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails this way on some malformed flow collections; the last good event is the position.
+            Mark mark = parser.Current?.End ?? Mark.Empty;
+            throw new ConfigException(new ConfigError(document.FilePath, (int)mark.Line, (int)mark.Column, string.Empty, "invalid YAML: unterminated or malformed flow collection ([...] or {...}) after this point"));
         }
         catch (ArgumentException ex)
         {
@@ -130,7 +137,13 @@ internal sealed class ConfigDocument
             return null;
         }
 
-        segments[0] = segments[0].ToLowerInvariant().Replace('_', '-');
+        // Variable names are upper case; keys are case-insensitive, and lower case reads better in errors.
+        for (int i = 0; i < segments.Length; i++)
+        {
+            segments[i] = segments[i].ToLowerInvariant();
+        }
+
+        segments[0] = segments[0].Replace('_', '-');
         return string.Join(':', segments);
     }
 

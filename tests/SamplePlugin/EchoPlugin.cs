@@ -16,10 +16,10 @@ namespace Gateway.Samples.Echo;
 public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
 {
 #if ECHO_V2
-    /// <summary>The greeting when none is configured; a v2 build (-p:DefineConstants=ECHO_V2) answers differently, to test drop-in replacement.</summary>
+    /// <summary>The greeting when none is configured; a v2 build (-p:EchoVariant=V2) answers differently, to test drop-in replacement.</summary>
     public const string DefaultGreeting = "echo v2: ";
 #else
-    /// <summary>The greeting when none is configured; a v2 build (-p:DefineConstants=ECHO_V2) answers differently, to test drop-in replacement.</summary>
+    /// <summary>The greeting when none is configured; a v2 build (-p:EchoVariant=V2) answers differently, to test drop-in replacement.</summary>
     public const string DefaultGreeting = "echo: ";
 #endif
 
