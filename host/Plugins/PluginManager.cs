@@ -152,7 +152,8 @@ internal sealed class PluginManager : IAsyncDisposable
 
     /// <summary>
     /// Makes an accepted configuration current: plugins see the new values through their reload token; a plugin whose
-    /// host-read keys (listen, virtual, limits) changed is restarted so its sockets match the file.
+    /// host-read keys (listen, virtual, limits) changed is restarted so its sockets match the file; a plugin that had
+    /// failed to start is started again.
     /// </summary>
     public async Task ApplyConfigAsync(GatewayConfig config)
     {
@@ -165,6 +166,12 @@ internal sealed class PluginManager : IAsyncDisposable
             {
                 if (!handle.Running)
                 {
+                    // A plugin that failed to start gets another chance with the new file (the operator may have fixed it).
+                    if (handle.Plugin is not null)
+                    {
+                        await StartAsync(handle, _shutdown).ConfigureAwait(false);
+                    }
+
                     continue;
                 }
 
