@@ -15,7 +15,7 @@ internal static class VirtualNetworkFactory
         if (options.Enabled)
         {
             // The TUN dispatcher lands from its own branch; until then virtual endpoints are reported as not served.
-            logger.LogWarning(new EventId(1201), "host.tun.enabled is true but this build has no TUN support; virtual endpoints are not served");
+            DisabledVirtualNetwork.TunNotBuiltIn(logger);
         }
 
         return new DisabledVirtualNetwork(logger);

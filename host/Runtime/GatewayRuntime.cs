@@ -95,12 +95,14 @@ internal sealed class GatewayRuntime : IAsyncDisposable
         RuntimeLog.Starting(_logger, typeof(GatewayRuntime).Assembly.GetName().Version?.ToString() ?? "?", _configPath);
         await VirtualNetwork.StartAsync(cancellationToken).ConfigureAwait(false);
         await Plugins.StartAllAsync(cancellationToken).ConfigureAwait(false);
+
+        // Watch before announcing readiness, so a change made right after "gateway ready" is not missed.
+        Plugins.StartWatching();
+        _configWatcher = new ConfigFileWatcher(_configPath, ReloadAsync);
         PrintSummary();
         _ready = true;
         await _stdout.WriteLineAsync("gateway ready").ConfigureAwait(false);
         await _stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
-        Plugins.StartWatching();
-        _configWatcher = new ConfigFileWatcher(_configPath, ReloadAsync);
     }
 
     /// <summary>Reads the config file again; applies it only if it is valid in full (host keys and every plugin's Validate).</summary>
@@ -113,6 +115,12 @@ internal sealed class GatewayRuntime : IAsyncDisposable
             try
             {
                 candidate = GatewayConfigReader.Load(_configPath, _appDirectory, _environment);
+                if (candidate.Document.Data.Count == 0)
+                {
+                    // An editor or a copy may truncate the file before writing it; an empty file is never taken as "no config".
+                    throw new ConfigException(new ConfigError(_configPath, 1, 1, string.Empty, "the file is empty (still being written?)"));
+                }
+
                 List<ConfigError> errors = Plugins.ValidateAll(candidate);
                 if (errors.Count > 0)
                 {
