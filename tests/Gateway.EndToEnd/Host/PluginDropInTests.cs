@@ -34,7 +34,9 @@ public sealed class PluginDropInTests
 
         Directory.Delete(target, recursive: true);
 
-        await process.WaitForOutputAsync("plugin echo: unloaded (load context collected)", Patience);
+        // The replacement unloaded v1 already; the removal must unload v2 as well.
+        await process.WaitForOutputAsync("plugin folder change: removed", Patience);
+        await WaitForCountAsync(process, "plugin echo: unloaded (load context collected)", 2);
         Assert.DoesNotContain("leak", process.Output);
         Assert.Null(await EchoClient.UdpAsync(port, "anyone?", TimeSpan.FromSeconds(2)));
         Assert.Equal(0, await process.StopAsync());
@@ -77,6 +79,31 @@ public sealed class PluginDropInTests
         Assert.Equal("echo: fixed", await EchoClient.UdpUntilAsync(port, "fixed", "echo: ", Patience));
         Assert.False(process.HasExited);
         Assert.Equal(0, await process.StopAsync());
+    }
+
+    private static async Task WaitForCountAsync(GatewayProcess process, string needle, int count)
+    {
+        long deadline = Environment.TickCount64 + (long)Patience.TotalMilliseconds;
+        while (CountOf(process.Output, needle) < count)
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException($"'{needle}' seen {CountOf(process.Output, needle)} times, expected {count}:\n{process.Output}");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    private static int CountOf(string text, string needle)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(needle, StringComparison.Ordinal); at >= 0; at = text.IndexOf(needle, at + needle.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     private static string Config(string gateway, string extra, int port, string echoExtra) => $"""
