@@ -1,3 +1,5 @@
+using System.Reflection;
 using BenchmarkDotNet.Running;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// GetExecutingAssembly, not typeof(Program): the host's own top-level Program is visible here too (CS0436).
+BenchmarkSwitcher.FromAssembly(Assembly.GetExecutingAssembly()).Run(args);
