@@ -103,44 +103,16 @@ internal sealed partial class Dispatcher : IPacketReceiver, IPacketInjector, IDa
             return;
         }
 
-        switch (packet.IsEmpty ? 0 : packet[0] >> 4)
+        switch (DispatchDecision.Decide(packet, snapshot, out PrefixRoute? route, out DropReason reason))
         {
-            case 4:
-                if (packet.Length < IPv4Header.MinLength)
-                {
-                    Drop(DropReason.Truncated);
-                    return;
-                }
-
-                uint v4 = IPv4Header.Destination(packet);
-                if (snapshot.IsVirtualV4(v4))
-                {
-                    HandleVirtual(packet, snapshot, null);
-                    return;
-                }
-
-                RouteOut(packet, snapshot.FindRouteV4(v4), IPv4Header.TotalLength(packet));
+            case DispatchAction.Virtual:
+                HandleVirtual(packet, snapshot, null);
                 return;
-
-            case 6:
-                if (packet.Length < IPv6Header.Length)
-                {
-                    Drop(DropReason.Truncated);
-                    return;
-                }
-
-                UInt128 v6 = IPv6Header.DestinationValue(packet);
-                if (snapshot.IsVirtualV6(v6))
-                {
-                    HandleVirtual(packet, snapshot, null);
-                    return;
-                }
-
-                RouteOut(packet, snapshot.FindRouteV6(v6), IPv6Header.Length + IPv6Header.PayloadLength(packet));
+            case DispatchAction.Route:
+                RouteOut(packet, route!, packet[0] >> 4 == 4 ? IPv4Header.TotalLength(packet) : IPv6Header.Length + IPv6Header.PayloadLength(packet));
                 return;
-
             default:
-                Drop(DropReason.BadVersion);
+                Drop(reason);
                 return;
         }
     }
@@ -235,14 +207,8 @@ internal sealed partial class Dispatcher : IPacketReceiver, IPacketInjector, IDa
     /// <summary>Removes expired NAT sessions (called periodically by the TUN side).</summary>
     public int SweepNat() => Nat.Sweep(Environment.TickCount64);
 
-    private void RouteOut(Span<byte> packet, PrefixRoute? route, int length)
+    private void RouteOut(Span<byte> packet, PrefixRoute route, int length)
     {
-        if (route is null)
-        {
-            Drop(DropReason.NoRoute);
-            return;
-        }
-
         if (length > packet.Length || length < IPv4Header.MinLength)
         {
             Drop(DropReason.BadLength);
