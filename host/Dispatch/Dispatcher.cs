@@ -17,7 +17,7 @@ namespace Gateway.Host.Dispatch;
 /// TCP through the kernel-NAT of <see cref="NatTable"/>, ICMP echo inline; closed ports get port
 /// unreachable / RST. Every reply goes back the way its request came.
 /// </summary>
-internal sealed partial class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramResponder
+internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramResponder
 {
     private const int MaxTouchedRoutes = 8;
 
@@ -52,7 +52,7 @@ internal sealed partial class Dispatcher : IPacketReceiver, IPacketInjector, IDa
     /// <summary>The TCP NAT table.</summary>
     public NatTable Nat { get; } = new();
 
-    /// <summary>Called for each connection the NAT hands to the kernel listener (set by the TUN side).</summary>
+    /// <summary>The IPv4 kernel listener TCP sessions are rewritten towards, if any.</summary>
     public NetEndpoint? ListenerV4 => _listenerV4;
 
     /// <summary>The IPv6 kernel listener, if any.</summary>
@@ -517,7 +517,7 @@ internal sealed partial class Dispatcher : IPacketReceiver, IPacketInjector, IDa
         }
         catch (Exception ex)
         {
-            LogRouteFailed(_logger, origin.Name, ex);
+            DispatchLog.RouteFailed(_logger, origin.Name, ex);
             Drop(DropReason.WriteFailed);
             return false;
         }
@@ -553,7 +553,7 @@ internal sealed partial class Dispatcher : IPacketReceiver, IPacketInjector, IDa
             }
             catch (Exception ex)
             {
-                LogRouteFailed(_logger, route.Name, ex);
+                DispatchLog.RouteFailed(_logger, route.Name, ex);
             }
         }
 
@@ -571,7 +571,4 @@ internal sealed partial class Dispatcher : IPacketReceiver, IPacketInjector, IDa
         Interlocked.Increment(ref _drops[(int)reason]);
         _dropped.Add(1, DropReasons.Tag(reason));
     }
-
-    [LoggerMessage(EventId = 3100, Level = LogLevel.Warning, Message = "tunnel route {Route} threw while sending a packet; the packet was dropped")]
-    private static partial void LogRouteFailed(ILogger logger, string route, Exception exception);
 }

@@ -11,7 +11,7 @@ namespace Gateway.Host.Dispatch;
 /// one's NAT session by its remote port (the NAT port), and runs the plugin's stream handler with the
 /// ORIGINAL client and virtual endpoint.
 /// </summary>
-internal sealed partial class StreamAcceptor : IDisposable
+internal sealed class StreamAcceptor : IDisposable
 {
     private readonly Socket _listener;
     private readonly NatTable _nat;
@@ -72,7 +72,7 @@ internal sealed partial class StreamAcceptor : IDisposable
             catch (SocketException ex)
             {
                 // EMFILE and friends: report and keep accepting after a pause rather than spin.
-                LogAcceptFailed(_logger, Endpoint.ToString(), ex.SocketErrorCode);
+                DispatchLog.AcceptFailed(_logger, Endpoint.ToString(), ex.SocketErrorCode);
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
@@ -96,7 +96,4 @@ internal sealed partial class StreamAcceptor : IDisposable
             _ = Task.Run(() => binding.Guard.RunStreamAsync(binding.Handler, connection, binding.Stopping));
         }
     }
-
-    [LoggerMessage(EventId = 3200, Level = LogLevel.Warning, Message = "virtual TCP listener {Endpoint}: accept failed ({Error}); retrying")]
-    private static partial void LogAcceptFailed(ILogger logger, string endpoint, SocketError error);
 }

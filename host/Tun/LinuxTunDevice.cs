@@ -9,7 +9,7 @@ namespace Gateway.Host.Tun;
 /// together with an eventfd for shutdown; each wake-up reads until EAGAIN (up to a batch) and hands the
 /// batch to the receiver, so a burst costs one poll(2) and one dispatch.
 /// </summary>
-internal sealed unsafe partial class LinuxTunDevice : ITunDevice
+internal sealed unsafe class LinuxTunDevice : ITunDevice
 {
     private const int BatchSize = 64;
 
@@ -137,7 +137,7 @@ internal sealed unsafe partial class LinuxTunDevice : ITunDevice
                     continue;
                 }
 
-                LogReadFailed(_logger, Name, errno);
+                TunLog.ReadFailed(_logger, Name, errno);
                 return;
             }
 
@@ -161,7 +161,7 @@ internal sealed unsafe partial class LinuxTunDevice : ITunDevice
                     int errno = Marshal.GetLastPInvokeError();
                     if (n < 0 && errno != LinuxNative.EAgain && errno != LinuxNative.EIntr)
                     {
-                        LogReadFailed(_logger, Name, errno);
+                        TunLog.ReadFailed(_logger, Name, errno);
                     }
 
                     break;
@@ -179,15 +179,9 @@ internal sealed unsafe partial class LinuxTunDevice : ITunDevice
                 catch (Exception ex)
                 {
                     // The dispatcher never throws on bad packets; anything else is a bug: log it, keep reading.
-                    LogDispatchFailed(_logger, Name, ex);
+                    TunLog.DispatchFailed(_logger, Name, ex);
                 }
             }
         }
     }
-
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "TUN {Name}: read failed (errno {Errno}); the device stops reading")]
-    private static partial void LogReadFailed(ILogger logger, string name, int errno);
-
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "TUN {Name}: the dispatcher threw on a batch; the batch is lost, reading continues")]
-    private static partial void LogDispatchFailed(ILogger logger, string name, Exception exception);
 }

@@ -22,7 +22,7 @@ namespace Gateway.Host.Tun;
 /// "not fwmark <see cref="FirewallMark"/> lookup <see cref="RouteTable"/>" (wg-quick's scheme): sockets marked
 /// by <see cref="ProtectSocket"/> skip the gateway's routes and never loop into the TUN.
 /// </remarks>
-internal sealed partial class TunVirtualNetwork : IVirtualNetwork
+internal sealed class TunVirtualNetwork : IVirtualNetwork
 {
     /// <summary>The fwmark of protected sockets ("GW").</summary>
     public const uint FirewallMark = 0x4757;
@@ -109,7 +109,7 @@ internal sealed partial class TunVirtualNetwork : IVirtualNetwork
             }
             catch (IOException ex)
             {
-                LogConfigureFailed(_logger, _options.Name, ex.Message);
+                TunLog.ConfigureFailed(_logger, _options.Name, ex.Message);
                 Cleanup();
                 throw;
             }
@@ -141,7 +141,7 @@ internal sealed partial class TunVirtualNetwork : IVirtualNetwork
         _table.Changed += OnRoutingChanged;
         _device.Start(Dispatcher);
         _sweeper = new Timer(static state => ((Dispatcher)state!).SweepNat(), Dispatcher, SweepInterval, SweepInterval);
-        LogStarted(_logger, _options.Name, string.Join(", ", _options.Addresses), _options.Mtu);
+        TunLog.Started(_logger, _options.Name, string.Join(", ", _options.Addresses), _options.Mtu);
         return Task.CompletedTask;
     }
 
@@ -298,7 +298,7 @@ internal sealed partial class TunVirtualNetwork : IVirtualNetwork
         }
         catch (IOException ex)
         {
-            LogNetlinkFailed(_logger, _options.Name, ex.Message);
+            TunLog.NetlinkFailed(_logger, _options.Name, ex.Message);
             return false;
         }
     }
@@ -320,15 +320,6 @@ internal sealed partial class TunVirtualNetwork : IVirtualNetwork
 
         return (address, length);
     }
-
-    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "TUN {Name} up: addresses {Addresses}, MTU {Mtu}")]
-    private static partial void LogStarted(ILogger logger, string name, string addresses, int mtu);
-
-    [LoggerMessage(EventId = 3011, Level = LogLevel.Error, Message = "TUN {Name}: configuring the interface failed ({Reason}); is another program using the name or the addresses?")]
-    private static partial void LogConfigureFailed(ILogger logger, string name, string reason);
-
-    [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "TUN {Name}: a route change failed ({Reason}); traffic for that prefix may not reach the gateway")]
-    private static partial void LogNetlinkFailed(ILogger logger, string name, string reason);
 
     /// <summary>Undoes one registration, once.</summary>
     private sealed class Registration(Action undo) : IDisposable
