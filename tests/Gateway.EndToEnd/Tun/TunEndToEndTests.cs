@@ -1,3 +1,4 @@
+using Gateway.EndToEnd.Infrastructure;
 using Gateway.Host.Dispatch;
 
 namespace Gateway.EndToEnd.Tun;
@@ -21,6 +22,36 @@ public sealed class TunEndToEndTests : IAsyncLifetime
         Assert.Contains("3 received", v4);
         string v6 = await _harness.Namespace.ShCheckedAsync($"ping -6 -c 3 -i 0.2 -W 5 {TunHarness.VirtualV6}");
         Assert.Contains("3 received", v6);
+    }
+
+    [Fact]
+    public async Task Start_ConfiguresLinkRoutesAndFwmarkRule_DisposeRemovesThem()
+    {
+        string link = await _harness.Namespace.ShCheckedAsync("ip -o link show gw0");
+        Assert.Contains("mtu 1420", link);
+        Assert.Contains("UP", link);
+        string addresses = await _harness.Namespace.ShCheckedAsync("ip -o addr show dev gw0");
+        Assert.Contains("10.30.30.1/24", addresses);
+        Assert.Contains("fd30::1/64", addresses);
+        string rules = await _harness.Namespace.ShCheckedAsync("ip rule show; ip -6 rule show");
+        Assert.Equal(2, rules.Split('\n').Count(l => l.Contains("not from all fwmark 0x4757 lookup 18263", StringComparison.Ordinal)));
+        string routes = await _harness.Namespace.ShCheckedAsync("ip route show table 18263; ip -6 route show table 18263");
+        Assert.Contains("10.30.30.30 dev gw0", routes);
+        Assert.Contains("fd30::30 dev gw0", routes);
+
+        // A protected (SO_MARK) socket's traffic skips the gateway's routes: with only our table holding a
+        // route to 10.77.0.0/16, the marked lookup finds none (ip route get honours the mark like a socket).
+        using (_harness.Network.AddRoute(new Gateway.Host.Networking.PluginHandlerGuard("t", Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, new System.Diagnostics.Metrics.Meter("t")), Gateway.Sdk.Networking.IpPrefix.Parse("10.77.0.0/16"), new NullRoute()))
+        {
+            Assert.Contains("dev gw0", await _harness.Namespace.ShCheckedAsync("ip route get 10.77.1.1"));
+            CommandResult marked = await _harness.Namespace.ShAsync("ip route get 10.77.1.1 mark 0x4757");
+            Assert.DoesNotContain("dev gw0", marked.Output);
+        }
+
+        await _harness.Network.DisposeAsync();
+        string after = await _harness.Namespace.ShCheckedAsync("ip rule show; ip -6 rule show; ip route show table 18263; ip link show");
+        Assert.DoesNotContain("fwmark 0x4757", after);
+        Assert.DoesNotContain("gw0", after);
     }
 
     [Theory]
@@ -240,6 +271,19 @@ public sealed class TunEndToEndTests : IAsyncLifetime
             """);
         Assert.Equal("still here", echo.Trim());
         await _harness.Namespace.ShCheckedAsync($"ping -c 1 -W 5 {TunHarness.VirtualV4}");
+    }
+
+    private sealed class NullRoute : Gateway.Sdk.Routing.IPacketRoute
+    {
+        public string Name => "null";
+
+        public void Send(ReadOnlySpan<byte> packet)
+        {
+        }
+
+        public void Flush()
+        {
+        }
     }
 
     private static async Task WaitForAsync(Func<bool> condition, bool throwOnTimeout = true)
