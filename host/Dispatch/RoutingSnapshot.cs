@@ -17,6 +17,11 @@ internal sealed class RoutingSnapshot
     private const int FilterWords = 1024;
 
     private readonly ulong[] _filter;
+
+    // Per family, one bit per top-16-bit block of the address space that some route overlaps: most
+    // destinations that match no route are rejected by one bit test instead of a scan of the routes.
+    private readonly ulong[] _v4RouteBlocks = new ulong[FilterWords];
+    private readonly ulong[] _v6RouteBlocks = new ulong[FilterWords];
     private readonly FrozenSet<NetAddress> _virtualAddresses;
     private readonly V4Route[] _v4Routes;
     private readonly V6Route[] _v6Routes;
@@ -63,6 +68,16 @@ internal sealed class RoutingSnapshot
                 UInt128 mask = route.Prefix.Length == 0 ? UInt128.Zero : UInt128.MaxValue << (128 - route.Prefix.Length);
                 v6.Add(new V6Route(route.Prefix.Network.Value, mask, route.Prefix.Length, route));
             }
+        }
+
+        foreach (V4Route route in v4)
+        {
+            MarkBlocks(_v4RouteBlocks, (int)(route.Network >> 16), route.Length);
+        }
+
+        foreach (V6Route route in v6)
+        {
+            MarkBlocks(_v6RouteBlocks, (int)(route.Network >> 112), route.Length);
         }
 
         v4.Sort((a, b) => b.Length.CompareTo(a.Length));
@@ -115,6 +130,12 @@ internal sealed class RoutingSnapshot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public PrefixRoute? FindRouteV4(uint destination)
     {
+        int block = (int)(destination >> 16);
+        if ((_v4RouteBlocks[block >> 6] & (1UL << block)) == 0)
+        {
+            return null;
+        }
+
         V4Route[] routes = _v4Routes;
         for (int i = 0; i < routes.Length; i++)
         {
@@ -131,6 +152,12 @@ internal sealed class RoutingSnapshot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public PrefixRoute? FindRouteV6(UInt128 destination)
     {
+        int block = (int)(ulong)(destination >> 112);
+        if ((_v6RouteBlocks[block >> 6] & (1UL << block)) == 0)
+        {
+            return null;
+        }
+
         V6Route[] routes = _v6Routes;
         for (int i = 0; i < routes.Length; i++)
         {
@@ -141,6 +168,16 @@ internal sealed class RoutingSnapshot
         }
 
         return null;
+    }
+
+    /// <summary>Marks the 16-bit blocks a prefix starting in block <paramref name="first"/> with <paramref name="length"/> bits covers.</summary>
+    private static void MarkBlocks(ulong[] blocks, int first, int length)
+    {
+        int count = length >= 16 ? 1 : 1 << (16 - length);
+        for (int block = first; block < first + count; block++)
+        {
+            blocks[block >> 6] |= 1UL << block;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
