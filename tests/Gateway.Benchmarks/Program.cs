@@ -1,4 +1,5 @@
+using System.Reflection;
 using BenchmarkDotNet.Running;
 
-// GetExecutingAssembly, not typeof(Program): the host's own top-level Program is visible here (InternalsVisibleTo).
-BenchmarkSwitcher.FromAssembly(System.Reflection.Assembly.GetExecutingAssembly()).Run(args);
+// GetExecutingAssembly, not typeof(Program): the host's own top-level Program is visible here too (CS0436).
+BenchmarkSwitcher.FromAssembly(Assembly.GetExecutingAssembly()).Run(args);

@@ -19,8 +19,8 @@ public static partial class NetnsThread
         {
             try
             {
-                // File.OpenHandle, not a FileStream: FileStream seeks on open, and nsfs files refuse lseek (ESPIPE).
-                using Microsoft.Win32.SafeHandles.SafeFileHandle ns = File.OpenHandle($"/var/run/netns/{netnsName}", FileMode.Open, FileAccess.Read);
+                // File.OpenHandle, not a FileStream: FileStream asks nsfs files for their position and fails with ESPIPE.
+                using Microsoft.Win32.SafeHandles.SafeFileHandle ns = File.OpenHandle($"/var/run/netns/{netnsName}");
                 if (SetNs((int)ns.DangerousGetHandle(), CloneNewNet) != 0)
                 {
                     throw new InvalidOperationException($"setns({netnsName}) failed: errno {Marshal.GetLastPInvokeError()}");

@@ -1,0 +1,186 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Gateway.Plugins.DnsDot.Configuration;
+using Gateway.Plugins.DnsDot.Wire;
+
+namespace Gateway.Plugins.DnsDot.Cache;
+
+/// <summary>
+/// Answers keyed by (lower-case name, type, class, DO bit): positive and negative (RFC 2308 §5), TTLs aged
+/// on the way out (RFC 1035 §7.3), serve-stale with a bounded stale age (RFC 8767), prefetch of popular
+/// names near expiry, and a size cap. Lookups allocate nothing.
+/// </summary>
+internal sealed class DnsCache
+{
+    /// <summary>RFC 8767 §4: stale answers go out with a TTL of 30 s.</summary>
+    public const uint StaleTtl = 30;
+
+    private readonly Dictionary<ulong, CacheEntry> _entries = new();
+    private readonly CacheOptions _options;
+
+    /// <summary>Creates an empty cache.</summary>
+    public DnsCache(CacheOptions options) => _options = options;
+
+    /// <summary>Entries held.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return _entries.Count;
+            }
+        }
+    }
+
+    /// <summary>The key hash of a question (name case-folded).</summary>
+    public static ulong Key(ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk)
+    {
+        // FNV-1a over the folded name, then the rest; the entry's stored name guards against collisions.
+        ulong hash = 14695981039346656037UL;
+        foreach (byte b in wireName)
+        {
+            hash = (hash ^ DnsName.ToLower(b)) * 1099511628211UL;
+        }
+
+        hash = (hash ^ type) * 1099511628211UL;
+        hash = (hash ^ @class) * 1099511628211UL;
+        return (hash ^ (dnssecOk ? 1UL : 0UL)) * 1099511628211UL;
+    }
+
+    /// <summary>Looks up a question.</summary>
+    public CacheLookup TryGet(ulong key, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, long now, out CacheEntry? entry)
+    {
+        lock (_entries)
+        {
+            _entries.TryGetValue(key, out entry);
+        }
+
+        if (entry is null || entry.Type != type || entry.Class != @class || entry.DnssecOk != dnssecOk ||
+            !DnsName.EqualsIgnoreCase(entry.Name, wireName))
+        {
+            entry = null;
+            return CacheLookup.Miss;
+        }
+
+        double age = (double)(now - entry.StoredAt) / Stopwatch.Frequency;
+        if (age < entry.Ttl)
+        {
+            int hits = Interlocked.Increment(ref entry.Hits);
+            if (_options.PrefetchHits > 0 && hits >= _options.PrefetchHits && entry.Ttl - age < entry.Ttl / 10.0 &&
+                Interlocked.Exchange(ref entry.Prefetching, 1) == 0)
+            {
+                return CacheLookup.FreshPrefetch;
+            }
+
+            return CacheLookup.Fresh;
+        }
+
+        if (age < entry.Ttl + (double)_options.MaxStaleAge)
+        {
+            return CacheLookup.Stale;
+        }
+
+        entry = null;
+        return CacheLookup.Miss;
+    }
+
+    /// <summary>
+    /// Stores an upstream response body (OPT already removed) if it may be cached: NOERROR or NXDOMAIN with
+    /// a TTL above zero, never truncated ones. Returns the entry (also usable by coalesced waiters), or null.
+    /// </summary>
+    public CacheEntry? Store(ulong key, ReadOnlySpan<byte> body, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, byte extendedRcode, long now)
+    {
+        CacheEntry? entry = CreateEntry(body, wireName, type, @class, dnssecOk, extendedRcode, now, _options);
+        if (entry is null || entry.Ttl == 0)
+        {
+            return entry;
+        }
+
+        lock (_entries)
+        {
+            if (_entries.Count >= _options.MaxEntries && !_entries.ContainsKey(key))
+            {
+                Evict(now);
+            }
+
+            _entries[key] = entry;
+        }
+
+        return entry;
+    }
+
+    /// <summary>Builds an entry from a response body; null when the body is unreadable.</summary>
+    public static CacheEntry? CreateEntry(ReadOnlySpan<byte> body, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, byte extendedRcode, long now, CacheOptions options)
+    {
+        Span<int> offsets = stackalloc int[256];
+        if (!DnsMessageReader.TryScanResponse(body, wireName, type, offsets, out DnsResponseInfo info) || info.TtlCount > offsets.Length)
+        {
+            return null;
+        }
+
+        bool cacheable = !info.Truncated && (info.Rcode == DnsConstants.RcodeNoError || info.Rcode == DnsConstants.RcodeNxDomain) && extendedRcode == 0;
+        uint ttl = !cacheable ? 0 : Math.Min(info.CacheTtl, (uint)(info.IsNegative ? options.MaxNegativeTtl : options.MaxTtl));
+        byte[] name = new byte[wireName.Length];
+        for (int i = 0; i < name.Length; i++)
+        {
+            name[i] = DnsName.ToLower(wireName[i]);
+        }
+
+        return new CacheEntry(name, type, @class, dnssecOk, body[..info.Length].ToArray(), offsets[..info.TtlCount].ToArray(), extendedRcode, now, ttl);
+    }
+
+    /// <summary>
+    /// Writes the client's answer from an entry into <paramref name="destination"/> (room for the body plus
+    /// an OPT): TTLs aged by the entry's age, or set to 30 s when serving stale.
+    /// </summary>
+    public static int WriteAnswer(CacheEntry entry, bool stale, long now, ReadOnlySpan<byte> query, in DnsRequestInfo info, Span<byte> destination, int limit)
+    {
+        entry.Body.CopyTo(destination);
+        uint elapsed = (uint)Math.Min((now - entry.StoredAt) / Stopwatch.Frequency, uint.MaxValue);
+        if (stale || elapsed > 0)
+        {
+            foreach (int offset in entry.TtlOffsets)
+            {
+                uint ttl = BinaryPrimitives.ReadUInt32BigEndian(destination[offset..]);
+                uint aged = stale ? StaleTtl : ttl > elapsed ? ttl - elapsed : 0;
+                BinaryPrimitives.WriteUInt32BigEndian(destination[offset..], aged);
+            }
+        }
+
+        return DnsMessageWriter.FinishAnswer(destination, entry.Body.Length, query, info, ReadOnlySpan<int>.Empty, 0, entry.ExtendedRcode, limit);
+    }
+
+    // Called under the lock: first drop what is past its stale age, then, if still full, an eighth of the
+    // entries in enumeration order (cheap, approximately random).
+    private void Evict(long now)
+    {
+        List<ulong>? victims = null;
+        long staleTicks = (long)_options.MaxStaleAge * Stopwatch.Frequency;
+        foreach ((ulong key, CacheEntry entry) in _entries)
+        {
+            if (now - entry.StoredAt > (entry.Ttl * Stopwatch.Frequency) + staleTicks)
+            {
+                (victims ??= new()).Add(key);
+            }
+        }
+
+        if (victims is null || _entries.Count - victims.Count >= _options.MaxEntries)
+        {
+            int quota = Math.Max(1, _entries.Count / 8);
+            foreach (ulong key in _entries.Keys)
+            {
+                (victims ??= new()).Add(key);
+                if (--quota == 0)
+                {
+                    break;
+                }
+            }
+        }
+
+        foreach (ulong key in victims!)
+        {
+            _entries.Remove(key);
+        }
+    }
+}

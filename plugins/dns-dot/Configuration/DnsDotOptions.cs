@@ -1,0 +1,70 @@
+namespace Gateway.Plugins.DnsDot.Configuration;
+
+/// <summary>
+/// The <c>dns-dot</c> section of gateway.yaml (DESIGN §5). <c>listen:</c> and <c>virtual:</c> are parsed by
+/// the host. When <c>virtual:</c> is absent and the TUN is enabled, the plugin serves 10.30.30.30:53 and
+/// [fd00:30::30]:53 on the TUN. When the whole section is absent the plugin stays idle.
+/// </summary>
+internal sealed class DnsDotOptions
+{
+    /// <summary>The default upstream group's upstreams.</summary>
+    public List<UpstreamOptions> Upstreams { get; set; } = new();
+
+    /// <summary>
+    /// The default group's load-balancing policy: <c>leastOutstanding</c> (latency-aware; the default),
+    /// <c>roundRobin</c>, <c>random</c>, <c>historicalConnections</c>, <c>availability</c> or <c>failover</c>.
+    /// </summary>
+    public string Policy { get; set; } = "leastOutstanding";
+
+    /// <summary>Named upstream groups for rule scripts' <c>Forward(group)</c>.</summary>
+    public Dictionary<string, UpstreamGroupOptions> Groups { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The cache.</summary>
+    public CacheOptions Cache { get; set; } = new();
+
+    /// <summary>Rule script globs (compiled by the rules component; listed here so binding accepts the key).</summary>
+    public List<string> Rules { get; set; } = new();
+
+    /// <summary>
+    /// Largest UDP answer, in bytes, whatever the client's EDNS size says (DNS flag day 2020: 1232 avoids
+    /// fragmentation). Defaults to 1232.
+    /// </summary>
+    public int MaxUdpSize { get; set; } = 1232;
+
+    /// <summary>Time a client query may take end to end before SERVFAIL (or a stale answer), in milliseconds. Defaults to 3,000.</summary>
+    public int QueryTimeoutMs { get; set; } = 3_000;
+
+    /// <summary>TCP connect timeout towards an upstream, in milliseconds. Defaults to 2,000.</summary>
+    public int ConnectTimeoutMs { get; set; } = 2_000;
+
+    /// <summary>TLS handshake timeout towards an upstream, in milliseconds. Defaults to 3,000.</summary>
+    public int HandshakeTimeoutMs { get; set; } = 3_000;
+
+    /// <summary>Time to wait for one upstream answer before retrying once on a fresh connection, in milliseconds. Defaults to 1,500.</summary>
+    public int ReadTimeoutMs { get; set; } = 1_500;
+
+    /// <summary>
+    /// Upstream connections idle for this long are closed and replaced before the server's own idle timeout
+    /// would (dotproxy's <c>stale_timeout</c>); an RFC 7828 keepalive offered by the server shortens it.
+    /// In milliseconds. Defaults to 10,000.
+    /// </summary>
+    public int IdleTimeoutMs { get; set; } = 10_000;
+
+    /// <summary>Connections kept open (pre-warmed) per upstream. Defaults to 1.</summary>
+    public int MinConnections { get; set; } = 1;
+
+    /// <summary>Most connections per upstream. Defaults to 4.</summary>
+    public int MaxConnections { get; set; } = 4;
+
+    /// <summary>Most queries in flight on one upstream connection. Defaults to 128.</summary>
+    public int MaxInFlightPerConnection { get; set; } = 128;
+
+    /// <summary>Idle timeout of client TCP connections, in milliseconds (RFC 7766 §6.2.3). Defaults to 10,000.</summary>
+    public int ClientIdleTimeoutMs { get; set; } = 10_000;
+
+    /// <summary>
+    /// Forward the EDNS Client Subnet option (RFC 7871) to upstreams. Defaults to false: it reveals the
+    /// client's network to the upstream operator.
+    /// </summary>
+    public bool ForwardClientSubnet { get; set; }
+}

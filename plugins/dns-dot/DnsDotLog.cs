@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Plugins.DnsDot;
+
+/// <summary>All log messages of the dns-dot plugin (event ids 100–599).</summary>
+internal static partial class DnsDotLog
+{
+    [LoggerMessage(100, LogLevel.Information, "dns-dot serving {Endpoint} (UDP and TCP)")]
+    public static partial void Serving(ILogger logger, string endpoint);
+
+    [LoggerMessage(101, LogLevel.Information, "dns-dot section absent: plugin idle (no listeners, no upstream connections)")]
+    public static partial void Idle(ILogger logger);
+
+    [LoggerMessage(102, LogLevel.Information, "dns-dot: no virtual: key, serving the default virtual endpoints {Endpoints} on the TUN")]
+    public static partial void DefaultVirtual(ILogger logger, string endpoints);
+
+    [LoggerMessage(103, LogLevel.Warning, "dns-dot: no upstreams configured: every forwarded query gets SERVFAIL; add dns-dot.upstreams")]
+    public static partial void NoUpstreams(ILogger logger);
+
+    [LoggerMessage(200, LogLevel.Warning, "upstream {Upstream}: {Reason}; nothing is accepted from it until this is fixed (check tlsName, caFile and spkiPins)")]
+    public static partial void TlsFailure(ILogger logger, string upstream, string reason);
+
+    [LoggerMessage(201, LogLevel.Warning, "upstream {Upstream}: cannot connect: {Reason}; retrying with back-off")]
+    public static partial void ConnectFailure(ILogger logger, string upstream, string reason);
+
+    [LoggerMessage(202, LogLevel.Information, "upstream {Upstream} is answering again")]
+    public static partial void UpstreamRecovered(ILogger logger, string upstream);
+
+    [LoggerMessage(203, LogLevel.Debug, "upstream {Upstream}: connection closed: {Reason}")]
+    public static partial void ConnectionClosed(ILogger logger, string upstream, string reason);
+
+    [LoggerMessage(204, LogLevel.Debug, "upstream {Upstream}: dropped a response that matches no query in flight (id {Id})")]
+    public static partial void UnmatchedResponse(ILogger logger, string upstream, int id);
+
+    [LoggerMessage(300, LogLevel.Warning, "rules forwarded {Name} to group '{Group}', which is not configured under dns-dot.groups: answered SERVFAIL")]
+    public static partial void UnknownGroup(ILogger logger, string name, string group);
+
+    [LoggerMessage(301, LogLevel.Warning, "rule evaluation failed for {Name}: answered SERVFAIL ({Error})")]
+    public static partial void RuleFailed(ILogger logger, string name, string error);
+
+    [LoggerMessage(400, LogLevel.Debug, "client {Client}: TCP connection ended: {Reason}")]
+    public static partial void ClientConnectionEnded(ILogger logger, string client, string reason);
+
+    [LoggerMessage(401, LogLevel.Debug, "no upstream answered {Name} in time: SERVFAIL")]
+    public static partial void UpstreamTimeout(ILogger logger, string name);
+}

@@ -1,0 +1,60 @@
+using Gateway.Plugins.DnsDot.Upstreams;
+
+namespace Gateway.Plugins.DnsDot.LoadBalancing;
+
+/// <summary>A named set of upstreams with its policy (the default group is named "default").</summary>
+internal sealed class UpstreamGroup
+{
+    private readonly IBalancedUpstream[] _balanced;
+
+    /// <summary>Creates the group.</summary>
+    public UpstreamGroup(string name, ILoadBalancingPolicy policy, IReadOnlyList<DotUpstream> upstreams)
+    {
+        Name = name;
+        Policy = policy;
+        Upstreams = upstreams;
+        _balanced = new IBalancedUpstream[upstreams.Count];
+        for (int i = 0; i < _balanced.Length; i++)
+        {
+            _balanced[i] = upstreams[i];
+        }
+    }
+
+    /// <summary>The group's name.</summary>
+    public string Name { get; }
+
+    /// <summary>How an upstream is chosen.</summary>
+    public ILoadBalancingPolicy Policy { get; }
+
+    /// <summary>The upstreams in configured order.</summary>
+    public IReadOnlyList<DotUpstream> Upstreams { get; }
+
+    /// <summary>
+    /// Chooses an upstream other than <paramref name="exclude"/>. When the policy finds none available, any
+    /// other upstream is tried anyway (a lazy probe) rather than failing without asking; with a single
+    /// upstream the retry goes to it again.
+    /// </summary>
+    public DotUpstream? Pick(DotUpstream? exclude, long now)
+    {
+        if (_balanced.Length == 0)
+        {
+            return null;
+        }
+
+        if (Policy.Pick(_balanced, exclude, now) is DotUpstream chosen)
+        {
+            return chosen;
+        }
+
+        DotUpstream? fallback = null;
+        foreach (DotUpstream upstream in Upstreams)
+        {
+            if (upstream != exclude && (fallback is null || upstream.Health.ConsecutiveFailures < fallback.Health.ConsecutiveFailures))
+            {
+                fallback = upstream;
+            }
+        }
+
+        return fallback ?? exclude;
+    }
+}

@@ -1,0 +1,30 @@
+using Gateway.Plugins.DnsDot.Cache;
+using Gateway.Plugins.DnsDot.LoadBalancing;
+using Gateway.Plugins.DnsDot.Wire;
+
+namespace Gateway.Plugins.DnsDot.Resolver;
+
+/// <summary>What <see cref="DnsResolver.Begin"/> hands to <see cref="DnsResolver.ResolveUpstreamAsync"/>.</summary>
+internal struct PendingQuery
+{
+    /// <summary>The parsed query.</summary>
+    public DnsRequestInfo Info;
+
+    /// <summary>The group to ask.</summary>
+    public UpstreamGroup Group;
+
+    /// <summary>The cache key of the question.</summary>
+    public ulong Key;
+
+    /// <summary>An expired entry to serve if no upstream answers (RFC 8767), or null.</summary>
+    public CacheEntry? Stale;
+
+    /// <summary>The answer limit in bytes (UDP size, or 65535 for TCP).</summary>
+    public int Limit;
+
+    /// <summary>True for a background refresh (prefetch): nobody waits for it, so it is not counted as a client query.</summary>
+    public bool Background;
+
+    /// <summary>How the query came in (metrics).</summary>
+    public Rules.DnsTransport Transport;
+}

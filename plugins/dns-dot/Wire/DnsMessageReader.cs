@@ -1,0 +1,253 @@
+using System.Buffers.Binary;
+
+namespace Gateway.Plugins.DnsDot.Wire;
+
+/// <summary>Reads client queries and upstream responses without copying them (RFC 1035 §4, RFC 6891).</summary>
+internal static class DnsMessageReader
+{
+    /// <summary>
+    /// Reads a client query. Every malformation gives <see cref="DnsParseStatus.FormErr"/> (or
+    /// <see cref="DnsParseStatus.Ignore"/> when not even a header is there); never throws.
+    /// </summary>
+    public static DnsParseStatus TryParseQuery(ReadOnlySpan<byte> message, out DnsRequestInfo info)
+    {
+        info = default;
+        if (message.Length < DnsConstants.HeaderSize)
+        {
+            return DnsParseStatus.Ignore;
+        }
+
+        info.Id = BinaryPrimitives.ReadUInt16BigEndian(message);
+        info.Flags = BinaryPrimitives.ReadUInt16BigEndian(message[2..]);
+        if ((info.Flags & DnsConstants.FlagQr) != 0)
+        {
+            // Never answer a response: that is how reflection loops start.
+            return DnsParseStatus.Ignore;
+        }
+
+        if ((info.Flags & DnsConstants.OpcodeMask) != 0)
+        {
+            return DnsParseStatus.NotImp;
+        }
+
+        int qdCount = BinaryPrimitives.ReadUInt16BigEndian(message[4..]);
+        int anCount = BinaryPrimitives.ReadUInt16BigEndian(message[6..]);
+        int nsCount = BinaryPrimitives.ReadUInt16BigEndian(message[8..]);
+        int arCount = BinaryPrimitives.ReadUInt16BigEndian(message[10..]);
+
+        // RFC 9619: exactly one question.
+        if (qdCount != 1)
+        {
+            return DnsParseStatus.FormErr;
+        }
+
+        // The question name is the first name in the message: there is nothing before it a pointer
+        // could legitimately refer to, so a compressed question is malformed.
+        if (!DnsName.TryExpand(message, DnsConstants.HeaderSize, Span<byte>.Empty, out int nameLength, out int nameEnd) ||
+            nameEnd != DnsConstants.HeaderSize + nameLength || nameEnd + 4 > message.Length)
+        {
+            return DnsParseStatus.FormErr;
+        }
+
+        info.NameLength = nameLength;
+        info.QType = BinaryPrimitives.ReadUInt16BigEndian(message[nameEnd..]);
+        info.QClass = BinaryPrimitives.ReadUInt16BigEndian(message[(nameEnd + 2)..]);
+        info.QuestionEnd = nameEnd + 4;
+        if (info.QType == DnsConstants.TypeOpt)
+        {
+            return DnsParseStatus.FormErr;
+        }
+
+        int position = info.QuestionEnd;
+        int records = anCount + nsCount + arCount;
+        for (int i = 0; i < records; i++)
+        {
+            int owner = position;
+            if (!DnsName.TrySkip(message, position, out position) || position + 10 > message.Length)
+            {
+                return DnsParseStatus.FormErr;
+            }
+
+            ushort type = BinaryPrimitives.ReadUInt16BigEndian(message[position..]);
+            int rdLength = BinaryPrimitives.ReadUInt16BigEndian(message[(position + 8)..]);
+            int rdata = position + 10;
+            if (rdata + rdLength > message.Length)
+            {
+                return DnsParseStatus.FormErr;
+            }
+
+            if (type == DnsConstants.TypeOpt)
+            {
+                // RFC 6891 §6.1.1: one OPT, owned by the root, in the additional section.
+                if (info.HasOpt || i < anCount + nsCount || message[owner] != 0 || position != owner + 1)
+                {
+                    return DnsParseStatus.FormErr;
+                }
+
+                info.HasOpt = true;
+                info.UdpSize = BinaryPrimitives.ReadUInt16BigEndian(message[(position + 2)..]);
+                uint ttl = BinaryPrimitives.ReadUInt32BigEndian(message[(position + 4)..]);
+                info.DnssecOk = (ttl & DnsConstants.EdnsDoBit) != 0;
+                info.OptRdataOffset = rdata;
+                info.OptRdataLength = rdLength;
+                if (!TryScanOptions(message.Slice(rdata, rdLength), out info.HasClientSubnet))
+                {
+                    return DnsParseStatus.FormErr;
+                }
+            }
+
+            position = rdata + rdLength;
+        }
+
+        return DnsParseStatus.Ok;
+    }
+
+    /// <summary>Checks an OPT option list is well formed; reports whether it holds a client subnet option.</summary>
+    private static bool TryScanOptions(ReadOnlySpan<byte> options, out bool hasClientSubnet)
+    {
+        hasClientSubnet = false;
+        int position = 0;
+        while (position < options.Length)
+        {
+            if (position + 4 > options.Length)
+            {
+                return false;
+            }
+
+            ushort code = BinaryPrimitives.ReadUInt16BigEndian(options[position..]);
+            int length = BinaryPrimitives.ReadUInt16BigEndian(options[(position + 2)..]);
+            position += 4 + length;
+            if (position > options.Length)
+            {
+                return false;
+            }
+
+            hasClientSubnet |= code == DnsConstants.OptionClientSubnet;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Reads an upstream response: checks it answers <paramref name="questionName"/>/<paramref name="qtype"/>,
+    /// finds the OPT record, the TTL fields (for the cache) and the TTL the answer may be cached for
+    /// (minimum over answers; RFC 2308 §5 for negative answers). Never throws.
+    /// </summary>
+    /// <param name="ttlOffsets">Receives the offsets of non-OPT TTL fields; may be empty when not needed.</param>
+    public static bool TryScanResponse(ReadOnlySpan<byte> message, ReadOnlySpan<byte> questionName, ushort qtype, Span<int> ttlOffsets, out DnsResponseInfo info)
+    {
+        info = default;
+        if (message.Length < DnsConstants.HeaderSize)
+        {
+            return false;
+        }
+
+        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(message[2..]);
+        int qdCount = BinaryPrimitives.ReadUInt16BigEndian(message[4..]);
+        int anCount = BinaryPrimitives.ReadUInt16BigEndian(message[6..]);
+        int nsCount = BinaryPrimitives.ReadUInt16BigEndian(message[8..]);
+        int arCount = BinaryPrimitives.ReadUInt16BigEndian(message[10..]);
+        if ((flags & DnsConstants.FlagQr) == 0 || qdCount != 1)
+        {
+            return false;
+        }
+
+        int nameEnd = DnsConstants.HeaderSize + questionName.Length;
+        if (nameEnd + 4 > message.Length ||
+            !DnsName.EqualsIgnoreCase(message.Slice(DnsConstants.HeaderSize, questionName.Length), questionName) ||
+            BinaryPrimitives.ReadUInt16BigEndian(message[nameEnd..]) != qtype)
+        {
+            return false;
+        }
+
+        info.Rcode = flags & DnsConstants.RcodeMask;
+        info.Truncated = (flags & DnsConstants.FlagTc) != 0;
+        info.OptStart = -1;
+        uint minTtl = uint.MaxValue;
+        uint negativeTtl = uint.MaxValue;
+        int position = nameEnd + 4;
+        int total = anCount + nsCount + arCount;
+        for (int i = 0; i < total; i++)
+        {
+            int owner = position;
+            if (!DnsName.TrySkip(message, position, out position) || position + 10 > message.Length)
+            {
+                return false;
+            }
+
+            ushort type = BinaryPrimitives.ReadUInt16BigEndian(message[position..]);
+            uint ttl = BinaryPrimitives.ReadUInt32BigEndian(message[(position + 4)..]);
+            int rdLength = BinaryPrimitives.ReadUInt16BigEndian(message[(position + 8)..]);
+            int rdata = position + 10;
+            if (rdata + rdLength > message.Length)
+            {
+                return false;
+            }
+
+            if (type == DnsConstants.TypeOpt)
+            {
+                if (info.OptStart >= 0 || i < anCount + nsCount)
+                {
+                    return false;
+                }
+
+                info.OptStart = owner;
+                info.OptEnd = rdata + rdLength;
+                info.ExtendedRcode = (byte)(ttl >> 24);
+                info.KeepaliveTimeout = FindKeepalive(message.Slice(rdata, rdLength));
+            }
+            else
+            {
+                if (info.TtlCount < ttlOffsets.Length)
+                {
+                    ttlOffsets[info.TtlCount] = position + 4;
+                }
+
+                info.TtlCount++;
+                if (i < anCount)
+                {
+                    minTtl = Math.Min(minTtl, ttl);
+                }
+                else if (i < anCount + nsCount && type == DnsConstants.TypeSoa && rdLength >= 22)
+                {
+                    // RFC 2308 §5: a negative answer lives for min(SOA TTL, SOA MINIMUM).
+                    uint minimum = BinaryPrimitives.ReadUInt32BigEndian(message[(rdata + rdLength - 4)..]);
+                    negativeTtl = Math.Min(negativeTtl, Math.Min(ttl, minimum));
+                }
+            }
+
+            position = rdata + rdLength;
+        }
+
+        info.Length = position;
+        info.AnswerCount = anCount;
+        info.CacheTtl = anCount > 0 && info.Rcode == DnsConstants.RcodeNoError ? minTtl :
+            negativeTtl != uint.MaxValue ? negativeTtl : 0;
+        info.IsNegative = anCount == 0 || info.Rcode == DnsConstants.RcodeNxDomain;
+        return true;
+    }
+
+    /// <summary>The RFC 7828 keepalive timeout offered in an OPT option list, in 100 ms units; -1 if none.</summary>
+    private static int FindKeepalive(ReadOnlySpan<byte> options)
+    {
+        int position = 0;
+        while (position + 4 <= options.Length)
+        {
+            ushort code = BinaryPrimitives.ReadUInt16BigEndian(options[position..]);
+            int length = BinaryPrimitives.ReadUInt16BigEndian(options[(position + 2)..]);
+            if (position + 4 + length > options.Length)
+            {
+                return -1;
+            }
+
+            if (code == DnsConstants.OptionTcpKeepalive && length == 2)
+            {
+                return BinaryPrimitives.ReadUInt16BigEndian(options[(position + 4)..]);
+            }
+
+            position += 4 + length;
+        }
+
+        return -1;
+    }
+}

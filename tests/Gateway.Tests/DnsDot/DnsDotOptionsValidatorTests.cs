@@ -1,0 +1,59 @@
+using Gateway.Plugins.DnsDot;
+using Gateway.Sdk.Plugins;
+using Microsoft.Extensions.Configuration;
+
+namespace Gateway.Tests.DnsDot;
+
+public sealed class DnsDotOptionsValidatorTests
+{
+    private static IReadOnlyList<PluginConfigError> Validate(Dictionary<string, string?> settings)
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var context = new PluginValidationContext("dns-dot", configuration, Path.GetTempPath());
+        new DnsDotPlugin().Validate(context);
+        return context.Errors;
+    }
+
+    [Fact]
+    public void Validate_EveryBadKey_ReportedWithItsPath()
+    {
+        IReadOnlyList<PluginConfigError> errors = Validate(new()
+        {
+            ["upstreams:0:address"] = "1.1.1.1",
+            ["upstreams:1:address"] = "9.9.9.9:853",
+            ["upstreams:1:tlsName"] = "dns.quad9.net",
+            ["upstreams:1:caFile"] = "no-such-ca.pem",
+            ["upstreams:1:spkiPins:0"] = "not base64!",
+            ["policy"] = "fastest",
+            ["groups:corp:policy"] = "failover",
+            ["groups:empty:policy"] = "random",
+        });
+        string[] paths = errors.Select(e => e.KeyPath!).ToArray();
+        Assert.Contains("upstreams:0:address", paths);
+        Assert.Contains("upstreams:0:tlsName", paths);
+        Assert.Contains("upstreams:1:caFile", paths);
+        Assert.Contains("upstreams:1:spkiPins:0", paths);
+        Assert.Contains("policy", paths);
+        Assert.Contains("groups:corp:upstreams", paths);
+        Assert.Contains("groups:empty:upstreams", paths);
+    }
+
+    [Fact]
+    public void Validate_GoodSection_NoErrors()
+    {
+        Assert.Empty(Validate(new()
+        {
+            ["upstreams:0:address"] = "1.1.1.1:853",
+            ["upstreams:0:tlsName"] = "cloudflare-dns.com",
+            ["upstreams:0:spkiPins:0"] = Convert.ToBase64String(new byte[32]),
+            ["policy"] = "availability",
+            ["cache:enabled"] = "true",
+        }));
+    }
+
+    [Fact]
+    public void Validate_WrongType_Reported()
+    {
+        Assert.NotEmpty(Validate(new() { ["cache:enabled"] = "maybe" }));
+    }
+}

@@ -1,0 +1,123 @@
+using System.Buffers.Binary;
+using System.Diagnostics.Metrics;
+using Gateway.Plugins.DnsDot;
+using Gateway.Plugins.DnsDot.Configuration;
+using Gateway.Plugins.DnsDot.LoadBalancing;
+using Gateway.Plugins.DnsDot.Resolver;
+using Gateway.Plugins.DnsDot.Rules;
+using Gateway.Plugins.DnsDot.Upstreams;
+using Gateway.Plugins.DnsDot.Wire;
+using Gateway.Sdk.Networking;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Tests.DnsDot;
+
+public sealed class DnsResolverTests
+{
+    private sealed class FixedRules(Verdict verdict) : IRuleEvaluator
+    {
+        public string? LastName { get; private set; }
+
+        public Verdict Evaluate(DnsQuery query)
+        {
+            LastName = query.Name;
+            return verdict;
+        }
+    }
+
+    private static DnsResolver Create(IRuleEvaluator? rules, out UpstreamGroup group)
+    {
+        using var meter = new Meter("test");
+        group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        return new DnsResolver(new DnsDotOptions(), group, new Dictionary<string, UpstreamGroup> { ["corp"] = group }, null, new DnsDotMetrics(meter), NullLogger.Instance) { Rules = rules };
+    }
+
+    private static (ResolveStep Step, byte[] Answer, PendingQuery Pending) Run(DnsResolver resolver, byte[] query)
+    {
+        byte[] answer = new byte[DnsResolver.MaxMessageSize];
+        ResolveStep step = resolver.Begin(query, NetAddress.Parse("192.0.2.7"), DnsTransport.Udp, 1232, answer, out int length, out PendingQuery pending);
+        return (step, answer[..length], pending);
+    }
+
+    [Theory]
+    [InlineData("NxDomain", 3)]
+    [InlineData("Refused", 5)]
+    [InlineData("ServFail", 2)]
+    public void Begin_RcodeVerdict_AnswersWithRcodeAndQuestion(string verdict, int rcode)
+    {
+        Verdict v = verdict switch { "NxDomain" => Verdict.NxDomain, "Refused" => Verdict.Refused, _ => Verdict.ServFail };
+        var rules = new FixedRules(v);
+        (ResolveStep step, byte[] answer, _) = Run(Create(rules, out _), DnsTestMessages.Query("Ads.Example.TEST", 1, id: 9));
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal("ads.example.test", rules.LastName);
+        Assert.Equal(rcode, answer[3] & 0x0F);
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(4)));
+        Assert.Equal(9, BinaryPrimitives.ReadUInt16BigEndian(answer));
+    }
+
+    [Fact]
+    public void Begin_AnswerVerdictForA_LocalARecord()
+    {
+        (ResolveStep step, byte[] answer, _) = Run(Create(new FixedRules(Verdict.Answer("10.0.0.5", 60)), out _), DnsTestMessages.Query("intranet.corp.test", 1));
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.True(DnsMessageReader.TryScanResponse(answer, DnsTestMessages.EncodeName("intranet.corp.test"), 1, [], out DnsResponseInfo info));
+        Assert.Equal(1, info.AnswerCount);
+        Assert.Equal(60u, info.CacheTtl);
+        Assert.Equal(new byte[] { 10, 0, 0, 5 }, answer[(answer.Length - 15)..(answer.Length - 11)]);
+    }
+
+    [Fact]
+    public void Begin_AnswerVerdictForMx_NoData()
+    {
+        (_, byte[] answer, _) = Run(Create(new FixedRules(Verdict.Answer("10.0.0.5", 60)), out _), DnsTestMessages.Query("intranet.corp.test", 15));
+        Assert.Equal(0, answer[3] & 0x0F);
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(6)));
+    }
+
+    [Fact]
+    public void Begin_DropVerdict_NoAnswer()
+    {
+        (ResolveStep step, byte[] answer, _) = Run(Create(new FixedRules(Verdict.Drop), out _), DnsTestMessages.Query("a.test", 1));
+        Assert.Equal(ResolveStep.Drop, step);
+        Assert.Empty(answer);
+    }
+
+    [Fact]
+    public void Begin_ForwardUnknownGroup_ServFail()
+    {
+        (ResolveStep step, byte[] answer, _) = Run(Create(new FixedRules(Verdict.Forward("nope")), out _), DnsTestMessages.Query("a.test", 1));
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(2, answer[3] & 0x0F);
+    }
+
+    [Fact]
+    public void Begin_ForwardKnownGroup_GoesUpstreamToThatGroup()
+    {
+        (ResolveStep step, _, PendingQuery pending) = Run(Create(new FixedRules(Verdict.Forward("corp")), out UpstreamGroup group), DnsTestMessages.Query("a.corp.test", 1));
+        Assert.Equal(ResolveStep.Upstream, step);
+        Assert.Same(group, pending.Group);
+    }
+
+    [Fact]
+    public void Begin_Malformed_FormErr()
+    {
+        byte[] query = DnsTestMessages.Query("a.test", 1);
+        (ResolveStep step, byte[] answer, _) = Run(Create(null, out _), query[..15]);
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(1, answer[3] & 0x0F);
+        Assert.NotEqual(0, answer[2] & 0x80);
+    }
+
+    [Fact]
+    public async Task ResolveUpstreamAsync_NoUpstreams_ServFailNeverSilence()
+    {
+        DnsResolver resolver = Create(null, out _);
+        byte[] query = DnsTestMessages.Query("a.test", 1, id: 77);
+        (ResolveStep step, _, PendingQuery pending) = Run(resolver, query);
+        Assert.Equal(ResolveStep.Upstream, step);
+        UpstreamAnswer answer = await resolver.ResolveUpstreamAsync(query, pending, CancellationToken.None);
+        Assert.Equal(2, answer.Buffer[3] & 0x0F);
+        Assert.Equal(77, BinaryPrimitives.ReadUInt16BigEndian(answer.Buffer));
+        answer.Release();
+    }
+}

@@ -1,0 +1,203 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Gateway.Host.Observability;
+using Gateway.Sdk.Networking;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Tests.Host.Observability;
+
+public sealed class StatsdExporterTests : IDisposable
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+
+    // A real statsd "server": a UDP socket on loopback.
+    private readonly Socket _server = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly MetricsCollector _collector = new(NullLogger.Instance);
+    private readonly Meter _meter = new("Gateway.Tests.Observability." + Guid.NewGuid().ToString("N"));
+    // Every instrument name of this test carries the marker, so lines of other tests' meters are ignored.
+    private readonly string _marker = "obs" + Guid.NewGuid().ToString("N")[..12];
+
+    public StatsdExporterTests()
+    {
+        _server.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    }
+
+    private NetEndpoint ServerEndpoint => NetEndpoint.FromIPEndPoint((IPEndPoint)_server.LocalEndPoint!);
+
+    public void Dispose()
+    {
+        _meter.Dispose();
+        _collector.Dispose();
+        _server.Dispose();
+    }
+
+    [Fact]
+    public async Task ExportNow_Counter_SendsDeltasWithDogStatsdTags()
+    {
+        Counter<long> counter = _meter.CreateCounter<long>(_marker + ".queries");
+        await using var exporter = await StartAsync();
+
+        counter.Add(3, new KeyValuePair<string, object?>("rcode", "NOERROR"));
+        Assert.Equal([$"gateway.{_marker}.queries:3|c|#rcode:NOERROR"], await ExportAndReceiveAsync(exporter));
+
+        counter.Add(2, new KeyValuePair<string, object?>("rcode", "NOERROR"));
+        Assert.Equal([$"gateway.{_marker}.queries:2|c|#rcode:NOERROR"], await ExportAndReceiveAsync(exporter));
+
+        // Nothing counted since: no line for it (a marker gauge makes the datagram arrive at all).
+        _meter.CreateObservableGauge(_marker + ".alive", () => 1);
+        Assert.Equal([$"gateway.{_marker}.alive:1|g"], await ExportAndReceiveAsync(exporter));
+    }
+
+    [Fact]
+    public async Task ExportNow_NegativeGauge_IsSetThroughZero()
+    {
+        _meter.CreateObservableUpDownCounter(_marker + ".balance", () => -5);
+        await using var exporter = await StartAsync();
+
+        Assert.Equal([$"gateway.{_marker}.balance:0|g", $"gateway.{_marker}.balance:-5|g"], await ExportAndReceiveAsync(exporter));
+    }
+
+    [Fact]
+    public async Task ExportNow_HistogramInSeconds_SendsMeanMillisecondsWithSampleRate()
+    {
+        Histogram<double> histogram = _meter.CreateHistogram<double>(_marker + ".duration", unit: "s");
+        await using var exporter = await StartAsync(StatsdTagFormat.Influx);
+
+        foreach (double seconds in new[] { 0.010, 0.020, 0.030, 0.040 })
+        {
+            histogram.Record(seconds, new KeyValuePair<string, object?>("upstream", "127.0.0.1:853"));
+        }
+
+        // Influx tags as dotproxy writes them; ':' in a tag value is reserved by statsd and replaced.
+        Assert.Equal([$"gateway.{_marker}.duration,upstream=127.0.0.1_853:25|ms|@0.25"], await ExportAndReceiveAsync(exporter));
+    }
+
+    [Fact]
+    public async Task ExportNow_ManySeries_PackedIntoDatagramsOfAtMost1432Bytes()
+    {
+        Counter<long> counter = _meter.CreateCounter<long>(_marker + ".per_client");
+        for (int i = 0; i < 300; i++)
+        {
+            counter.Add(i + 1, new KeyValuePair<string, object?>("client", $"10.0.{i / 256}.{i % 256}"));
+        }
+
+        await using var exporter = await StartAsync();
+        int sent = exporter.ExportNow();
+
+        var lines = new List<string>();
+        var buffer = new byte[65536];
+        using var timeout = new CancellationTokenSource(Generous);
+        for (int i = 0; i < sent; i++)
+        {
+            int length = await _server.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            Assert.InRange(length, 1, StatsdExporter.MaxPacketBytes);
+            lines.AddRange(Encoding.UTF8.GetString(buffer, 0, length).Split('\n'));
+        }
+
+        List<string> mine = lines.Where(l => l.Contains(_marker, StringComparison.Ordinal)).ToList();
+        Assert.Equal(300, mine.Count);
+        Assert.Contains($"gateway.{_marker}.per_client:300|c|#client:10.0.1.43", mine);
+        Assert.True(sent > 1);
+    }
+
+    [Fact]
+    public async Task StartAsync_ShortInterval_PushesWithoutBeingAsked()
+    {
+        _meter.CreateObservableGauge(_marker + ".tick", () => 7);
+        await using var exporter = new StatsdExporter(ServerEndpoint, _collector, NullLogger.Instance, TimeSpan.FromMilliseconds(100));
+        await exporter.StartAsync(CancellationToken.None);
+
+        string line = await ReceiveMineAsync();
+
+        Assert.Equal($"gateway.{_marker}.tick:7|g", line);
+    }
+
+    [Fact]
+    public async Task StopAsync_PendingDelta_IsFlushed()
+    {
+        Counter<int> counter = _meter.CreateCounter<int>(_marker + ".last");
+        var exporter = new StatsdExporter(ServerEndpoint, _collector, NullLogger.Instance, TimeSpan.FromHours(1), StatsdTagFormat.None);
+        await exporter.StartAsync(CancellationToken.None);
+        counter.Add(9, new KeyValuePair<string, object?>("ignored", "tag"));
+
+        await exporter.StopAsync(CancellationToken.None);
+
+        Assert.Equal($"gateway.{_marker}.last:9|c", await ReceiveMineAsync());
+    }
+
+    [Fact]
+    public async Task ExportNow_NoServerListening_DoesNotThrow()
+    {
+        _server.Dispose();
+        _meter.CreateObservableGauge(_marker + ".lost", () => 1);
+        var nowhere = new NetEndpoint(NetAddress.Parse("127.0.0.1"), FreeUdpPortThatIsClosed());
+        await using var exporter = new StatsdExporter(nowhere, _collector, NullLogger.Instance);
+        await exporter.StartAsync(CancellationToken.None);
+
+        exporter.ExportNow();
+        exporter.ExportNow();
+    }
+
+    [Theory]
+    [InlineData("Gateway.Plugins.dns-dot", "dns.request.duration", "gateway", "gateway.latency.proxy.tx_rtt")]
+    [InlineData("Gateway.Plugins.dns-dot", "dns.upstream.connections.opened", "dotproxy", "dotproxy.event.upstream.cx_open")]
+    [InlineData("Gateway.Plugins.dns-dot", "dns.cache.hits", "gateway", "gateway.dns.cache.hits")]
+    [InlineData("Gateway.Plugins.wireguard", "dns.request.duration", "gateway", "gateway.dns.request.duration")]
+    [InlineData("Gateway.Host", "gateway.plugin.handler_failures", "gateway", "gateway.plugin.handler_failures")]
+    [InlineData("Gateway.Host", "tun.rx|bad:name", "gateway", "gateway.tun.rx_bad_name")]
+    public void StatsdNames_For_UsesDotproxyNamesWhereTheyExist(string meter, string instrument, string prefix, string expected)
+    {
+        var family = new MetricFamily(meter, instrument, null, null, MetricKind.Counter, null, []);
+
+        Assert.Equal(expected, StatsdNames.For(family, prefix));
+    }
+
+    private async Task<StatsdExporter> StartAsync(StatsdTagFormat format = StatsdTagFormat.DogStatsd)
+    {
+        // A long interval: the tests push with ExportNow so that each datagram is predictable.
+        var exporter = new StatsdExporter(ServerEndpoint, _collector, NullLogger.Instance, TimeSpan.FromHours(1), format);
+        await exporter.StartAsync(CancellationToken.None);
+        return exporter;
+    }
+
+    /// <summary>Pushes once and returns this test's lines, in order, from every datagram of that push.</summary>
+    private async Task<string[]> ExportAndReceiveAsync(StatsdExporter exporter)
+    {
+        int sent = exporter.ExportNow();
+        var lines = new List<string>();
+        var buffer = new byte[65536];
+        using var timeout = new CancellationTokenSource(Generous);
+        for (int i = 0; i < sent; i++)
+        {
+            int length = await _server.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            lines.AddRange(Encoding.UTF8.GetString(buffer, 0, length).Split('\n').Where(l => l.Contains(_marker, StringComparison.Ordinal)));
+        }
+
+        return [.. lines];
+    }
+
+    /// <summary>Receives datagrams until one holds a line of this test.</summary>
+    private async Task<string> ReceiveMineAsync()
+    {
+        var buffer = new byte[65536];
+        using var timeout = new CancellationTokenSource(Generous);
+        while (true)
+        {
+            int length = await _server.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            string? line = Encoding.UTF8.GetString(buffer, 0, length).Split('\n').FirstOrDefault(l => l.Contains(_marker, StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return line;
+            }
+        }
+    }
+
+    private static ushort FreeUdpPortThatIsClosed()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return (ushort)((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+}
