@@ -74,9 +74,6 @@ internal sealed partial class DisabledVirtualNetwork : IVirtualNetwork, IPacketI
     [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "plugin {PluginId}: {What} needs host.tun.enabled; not served")]
     private static partial void NeedsTun(ILogger logger, string pluginId, string what);
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "host.tun.enabled is true but this build has no TUN support; virtual endpoints are not served")]
-    internal static partial void TunNotBuiltIn(ILogger logger);
-
     private sealed class NoRegistration : IDisposable
     {
         public static readonly NoRegistration Instance = new();

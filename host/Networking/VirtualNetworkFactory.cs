@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Gateway.Host.Configuration;
+using Gateway.Host.Tun;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Host.Networking;
@@ -8,16 +9,8 @@ namespace Gateway.Host.Networking;
 internal static class VirtualNetworkFactory
 {
     /// <summary>The TUN dispatcher when <c>host.tun.enabled</c>, otherwise <see cref="DisabledVirtualNetwork"/>.</summary>
-    public static IVirtualNetwork Create(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter)
-    {
-        _ = hostMeter;
-        ILogger logger = loggerFactory.CreateLogger("Gateway.Host.Networking");
-        if (options.Enabled)
-        {
-            // The TUN dispatcher lands from its own branch; until then virtual endpoints are reported as not served.
-            DisabledVirtualNetwork.TunNotBuiltIn(logger);
-        }
-
-        return new DisabledVirtualNetwork(logger);
-    }
+    public static IVirtualNetwork Create(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter) =>
+        options.Enabled
+            ? new TunVirtualNetwork(options, loggerFactory, hostMeter)
+            : new DisabledVirtualNetwork(loggerFactory.CreateLogger("Gateway.Host.Networking"));
 }
