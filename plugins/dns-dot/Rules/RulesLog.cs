@@ -17,8 +17,8 @@ internal static partial class RulesLog
     [LoggerMessage(EventId = 603, Level = LogLevel.Warning, Message = "rule '{Rule}' threw {ExceptionType} for {Name} {Type}: {ExceptionMessage}; the query got SERVFAIL ({Suppressed} more failures since the last message); fix the rule's lambda")]
     public static partial void RuleThrew(ILogger logger, string rule, string name, DnsType type, string exceptionType, string exceptionMessage, long suppressed);
 
-    [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "rule script context of generation {Generation} was not unloaded after {Attempts} collections: something still references the old rules (a leak); reloads will grow memory")]
-    public static partial void UnloadLeak(ILogger logger, long generation, int attempts);
+    [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "rule script context of generation {Generation} was not unloaded within {Seconds} s: something still references the old rules (a leak); reloads will grow memory")]
+    public static partial void UnloadLeak(ILogger logger, long generation, int seconds);
 
     [LoggerMessage(EventId = 605, Level = LogLevel.Debug, Message = "rule script context of generation {Generation} unloaded")]
     public static partial void Unloaded(ILogger logger, long generation);
