@@ -1,3 +1,5 @@
+using System.Reflection;
 using BenchmarkDotNet.Running;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Not typeof(Program): the referenced host exe has a Program type too (CS0436).
+BenchmarkSwitcher.FromAssembly(Assembly.GetExecutingAssembly()).Run(args);

@@ -266,6 +266,8 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
         }
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        NativeMemory.Trim();
     }
 
     private void UpdateWatchers()

@@ -50,7 +50,15 @@ internal static class ScriptCompiler
         ScriptLoadContext? context = files.Count > 0 ? new ScriptLoadContext() : null;
         foreach (string file in files)
         {
-            CompileAndRun(file, builder, context!, errors);
+            try
+            {
+                CompileAndRun(file, builder, context!, errors);
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException)
+            {
+                // Not the script's fault (a missing framework file, an unloadable reference): still reported, never thrown.
+                errors.Add(new PluginConfigError(null, $"the script could not be compiled: {exception.GetType().Name}: {exception.Message}", file, 1, 1));
+            }
         }
 
         if (errors.Count > 0)
@@ -219,8 +227,16 @@ internal static class ScriptCompiler
             }
         }
 
-        references.Add(MetadataReference.CreateFromFile(typeof(DnsQuery).Assembly.Location));
-        references.Add(MetadataReference.CreateFromFile(typeof(NetAddress).Assembly.Location));
+        foreach (Assembly assembly in (Assembly[])[typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly])
+        {
+            if (string.IsNullOrEmpty(assembly.Location))
+            {
+                throw new InvalidOperationException($"{assembly.GetName().Name} was loaded from memory, so scripts cannot reference it; load the plugin from its file");
+            }
+
+            references.Add(MetadataReference.CreateFromFile(assembly.Location));
+        }
+
         return references.ToImmutable();
     }
 }
