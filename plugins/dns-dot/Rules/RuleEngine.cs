@@ -21,7 +21,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(300);
 
     /// <summary>How long an old context may take to unload before it is reported as a leak.</summary>
-    private static readonly TimeSpan UnloadDeadline = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan UnloadDeadline = TimeSpan.FromSeconds(30);
 
     private readonly IReadOnlyList<string> _globs;
     private readonly string _configDirectory;
@@ -91,9 +91,11 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
 
     /// <summary>
     /// Compiles and runs the scripts without keeping them (for <see cref="IGatewayPlugin.Validate"/> and
-    /// <c>gateway check</c>): every problem with the script's file:line:col; empty when they load.
+    /// <c>gateway check</c>): every problem with the script's file:line:col; empty when they load. When
+    /// <paramref name="knownGroups"/> is given (the keys of <c>dns-dot.groups</c>), a <c>Forward</c> to any other
+    /// group is an error too.
     /// </summary>
-    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory)
+    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null)
     {
         ArgumentNullException.ThrowIfNull(globs);
         var errors = new List<PluginConfigError>();
@@ -105,7 +107,21 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
 
         ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None));
         result.RuleSet?.Context?.Unload();
-        return result.Errors;
+        if (knownGroups is null || result.GroupScripts is null)
+        {
+            return result.Errors;
+        }
+
+        var all = new List<PluginConfigError>(result.Errors);
+        foreach ((string group, (string script, int line, int column)) in result.GroupScripts)
+        {
+            if (!knownGroups.Contains(group))
+            {
+                all.Add(new PluginConfigError(null, $"Forward(..., group: \"{group}\") names an upstream group that dns-dot.groups does not define", script, line, column));
+            }
+        }
+
+        return all;
     }
 
     /// <inheritdoc/>

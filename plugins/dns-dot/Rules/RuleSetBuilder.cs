@@ -11,15 +11,17 @@ namespace Gateway.Plugins.DnsDot.Rules;
 internal sealed class RuleSetBuilder
 {
     private readonly List<PendingStep> _steps = [];
-    private readonly HashSet<string> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Script, int Line, int Column)> _groups = new(StringComparer.Ordinal);
     private readonly List<string> _files = [];
     private readonly Dictionary<string, int> _nameUse = new(StringComparer.Ordinal);
     private string _fileName = "script";
+    private string _scriptPath = "script";
 
     /// <summary>Starts collecting the declarations of <paramref name="scriptPath"/>.</summary>
     public void BeginFile(string scriptPath)
     {
         _fileName = Path.GetFileName(scriptPath);
+        _scriptPath = scriptPath;
         _files.Add(scriptPath);
     }
 
@@ -38,7 +40,7 @@ internal sealed class RuleSetBuilder
 
         if (verdict.Kind == VerdictKind.Forward && verdict.Group is not null)
         {
-            _groups.Add(verdict.Group);
+            _groups.TryAdd(verdict.Group, CallerPosition());
         }
     }
 
@@ -75,6 +77,9 @@ internal sealed class RuleSetBuilder
         _steps.Add(new DelegatePending(name ?? UniqueName("rule"), rule));
     }
 
+    /// <summary>Upstream groups named by Forward declarations, with the script that first names each.</summary>
+    public IReadOnlyDictionary<string, (string Script, int Line, int Column)> GroupScripts => _groups;
+
     /// <summary>Builds the immutable rule set.</summary>
     public RuleSet Build(RuleMetrics metrics, RuleFailureReporter failures, ScriptLoadContext? context)
     {
@@ -86,7 +91,21 @@ internal sealed class RuleSetBuilder
             names += _steps[i].NameCount;
         }
 
-        return new RuleSet(steps, _groups.ToArray(), _files.ToArray(), names, metrics, failures, context);
+        return new RuleSet(steps, _groups.Keys.ToArray(), _files.ToArray(), names, metrics, failures, context);
+    }
+
+    /// <summary>Where the running script made the current call (its PDB gives lines), else its first line.</summary>
+    private (string Script, int Line, int Column) CallerPosition()
+    {
+        foreach (System.Diagnostics.StackFrame frame in new System.Diagnostics.StackTrace(fNeedFileInfo: true).GetFrames())
+        {
+            if (string.Equals(frame.GetFileName(), _scriptPath, StringComparison.Ordinal) && frame.GetFileLineNumber() > 0)
+            {
+                return (_scriptPath, frame.GetFileLineNumber(), Math.Max(1, frame.GetFileColumnNumber()));
+            }
+        }
+
+        return (_scriptPath, 1, 1);
     }
 
     private T? Current<T>(string kind)

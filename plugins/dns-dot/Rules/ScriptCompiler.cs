@@ -37,7 +37,10 @@ internal static class ScriptCompiler
     ];
 
     /// <summary>The result of compiling and running a set of scripts: a rule set, or the errors.</summary>
-    internal sealed record Result(RuleSet? RuleSet, IReadOnlyList<PluginConfigError> Errors);
+    /// <param name="RuleSet">The rules, or null when there were errors.</param>
+    /// <param name="Errors">Every problem, with the script's file:line:col.</param>
+    /// <param name="GroupScripts">Upstream groups named by Forward declarations, with the script naming each.</param>
+    internal sealed record Result(RuleSet? RuleSet, IReadOnlyList<PluginConfigError> Errors, IReadOnlyDictionary<string, (string Script, int Line, int Column)>? GroupScripts = null);
 
     /// <summary>
     /// Compiles and runs <paramref name="files"/> (in order) into one rule set. On any error the new context is
@@ -67,7 +70,7 @@ internal static class ScriptCompiler
             return new Result(null, errors);
         }
 
-        return new Result(builder.Build(metrics, failures, context), errors);
+        return new Result(builder.Build(metrics, failures, context), errors, builder.GroupScripts);
     }
 
     // Not inlined: every Roslyn object lives in this frame only, so it is garbage once the call returns.
@@ -85,8 +88,16 @@ internal static class ScriptCompiler
             return;
         }
 
-        if (!RefuseDirectives(path, code, errors))
+        if (!RefuseDirectives(path, code, errors, out bool empty))
         {
+            return;
+        }
+
+        if (empty)
+        {
+            // Nothing to run (empty or comments only; also a file caught half-written by an editor). Roslyn
+            // emits an image for an empty submission that the runtime refuses to load, so it is not compiled.
+            builder.BeginFile(path);
             return;
         }
 
@@ -101,10 +112,11 @@ internal static class ScriptCompiler
     }
 
     /// <summary>Scripts are configuration (DESIGN §7): no <c>#r</c> and no <c>#load</c>, checked before compiling.</summary>
-    private static bool RefuseDirectives(string path, string code, List<PluginConfigError> errors)
+    private static bool RefuseDirectives(string path, string code, List<PluginConfigError> errors, out bool empty)
     {
         SyntaxTree tree = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Latest, kind: SourceCodeKind.Script), path);
         var root = (CompilationUnitSyntax)tree.GetRoot();
+        empty = root.Members.Count == 0 && root.Usings.Count == 0 && root.AttributeLists.Count == 0 && !root.ContainsDiagnostics;
         int before = errors.Count;
         foreach (ReferenceDirectiveTriviaSyntax directive in root.GetReferenceDirectives())
         {
@@ -165,22 +177,24 @@ internal static class ScriptCompiler
     }
 
     /// <summary>Runs the script's body once, with the globals as submission 0 (Roslyn's script calling convention).</summary>
+    /// <remarks>
+    /// On a dedicated thread that ends with the script, so a script that never returns is reported instead of
+    /// hanging reloads, and no pool thread or task keeps a reference to the script's code (which would keep its
+    /// collectible context from unloading).
+    /// </remarks>
     private static void Run(string path, Func<object[], Task<object>> entry, RuleScriptGlobals globals, List<PluginConfigError> errors)
     {
-        Task<object> task;
-        try
+        var runner = new ScriptRunner(entry, globals);
+        var thread = new Thread(runner.Execute) { IsBackground = true, Name = "dns-dot rule script" };
+        thread.Start();
+        if (!thread.Join(RunTimeout))
         {
-            // Off the caller's thread so that a script that never returns is reported instead of hanging reloads.
-            task = Task.Run(() => entry([globals, null!]));
-            if (!task.Wait(RunTimeout))
-            {
-                errors.Add(new PluginConfigError(null, $"the script did not finish within {RunTimeout.TotalSeconds:0} s at load time (a loop that never ends?)", path, 1, 1));
-                return;
-            }
+            errors.Add(new PluginConfigError(null, $"the script did not finish within {RunTimeout.TotalSeconds:0} s at load time (a loop that never ends?)", path, 1, 1));
+            return;
         }
-        catch (AggregateException aggregate) when (aggregate.InnerException is not null)
+
+        if (runner.Failure is { } exception)
         {
-            Exception exception = aggregate.InnerException is TargetInvocationException { InnerException: { } inner } ? inner : aggregate.InnerException;
             (int line, int column) = ScriptPosition(exception, path);
             errors.Add(new PluginConfigError(null, $"the script failed at load time: {exception.GetType().Name}: {exception.Message}", path, line, column));
         }
@@ -238,5 +252,23 @@ internal static class ScriptCompiler
         }
 
         return references.ToImmutable();
+    }
+
+    /// <summary>The state of one script run on its own thread; dropped with the thread.</summary>
+    private sealed class ScriptRunner(Func<object[], Task<object>> entry, RuleScriptGlobals globals)
+    {
+        public Exception? Failure { get; private set; }
+
+        public void Execute()
+        {
+            try
+            {
+                entry([globals, null!]).GetAwaiter().GetResult();
+            }
+            catch (Exception exception)
+            {
+                Failure = exception is TargetInvocationException { InnerException: { } inner } ? inner : exception;
+            }
+        }
     }
 }

@@ -194,6 +194,30 @@ public sealed class RuleEngineTests : IDisposable
     }
 
     [Fact]
+    public void Start_EmptyAndCommentOnlyScripts_NoRulesNoErrors()
+    {
+        _folder.Write("a-empty.csx", "");
+        _folder.Write("b-comments.csx", "// nothing yet\n");
+        _folder.Write("c-block.csx", "Block(\"a.test\");");
+        using RuleEngine engine = _folder.Start();
+
+        Assert.Equal(VerdictKind.NxDomain, engine.Evaluate(RuleScriptFolder.Query("a.test")).Kind);
+        Assert.Equal(0, engine.FailedReloads);
+    }
+
+    [Fact]
+    public void Check_ForwardToUnknownGroup_Error()
+    {
+        string path = _folder.Write("split.csx", "Forward(\"corp.test\", group: \"corp\");\n\nForward(\"lab.test\", group: \"lab\");\n");
+
+        PluginConfigError error = Assert.Single(RuleEngine.Check(["rules/*.csx"], _folder.Directory, knownGroups: ["corp"]));
+
+        Assert.Equal(path, error.File);
+        Assert.Equal(3, error.Line);
+        Assert.Contains("\"lab\"", error.Message);
+    }
+
+    [Fact]
     public void Check_MissingLiteralScript_ReportsKeyPath()
     {
         PluginConfigError error = Assert.Single(RuleEngine.Check(["rules/missing.csx"], _folder.Directory));
