@@ -1,4 +1,5 @@
 using Gateway.Plugins.HttpProxy.Configuration;
+using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Access;
@@ -46,8 +47,27 @@ internal sealed class AccessControl
     /// <summary>Whether a plain http:// request may go to <paramref name="port"/> (an empty list allows all).</summary>
     public bool IsPortAllowed(int port) => _allowedPorts.Length == 0 || Array.IndexOf(_allowedPorts, port) >= 0;
 
-    /// <summary>Whether a CONNECT tunnel may go to <paramref name="port"/>.</summary>
-    public bool IsConnectPortAllowed(int port) => Array.IndexOf(_connectPorts, port) >= 0;
+    /// <summary>
+    /// Whether a CONNECT tunnel may go to <paramref name="port"/>. The <c>connectPorts</c> list binds remote
+    /// clients only: a local client (see <see cref="IsLocalClient"/>) may tunnel to any port, because it
+    /// could open that connection itself without the proxy.
+    /// </summary>
+    public bool IsConnectPortAllowed(int port, bool localClient) => localClient || Array.IndexOf(_connectPorts, port) >= 0;
+
+    /// <summary>
+    /// True for a client on this host: a loopback address, or a connection that came in through the
+    /// TUN (<see cref="PacketOrigin.Tun"/>: an application on this host sent it to a virtual endpoint).
+    /// </summary>
+    public static bool IsLocalClient(NetAddress client, PacketOrigin origin)
+    {
+        if (origin == PacketOrigin.Tun)
+        {
+            return true;
+        }
+
+        client = Unmap(client);
+        return client.IsV4 ? (client.V4Value >> 24) == 127 : client.Value == UInt128.One;
+    }
 
     private static NetAddress Unmap(NetAddress address)
     {

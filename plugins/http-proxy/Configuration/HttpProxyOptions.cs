@@ -25,8 +25,11 @@ internal sealed class HttpProxyOptions
     public IReadOnlyList<int> AllowedPorts { get; init; } = [];
 
     /// <summary>
-    /// Destination ports allowed for CONNECT tunnels (<c>connectPorts</c>). Defaults to [443].
-    /// Security: CONNECT to arbitrary ports turns the proxy into a generic TCP relay (SMTP spam, SSH).
+    /// Destination ports remote clients may open CONNECT tunnels to (<c>connectPorts</c>). Defaults to [443].
+    /// Applies to remote clients only: a local client (a loopback address, or an application on this host
+    /// reaching a virtual endpoint through the TUN, <c>PacketOrigin.Tun</c>) may CONNECT to any port, since
+    /// it could connect there directly anyway. Security: for remote clients, CONNECT to arbitrary ports
+    /// turns the proxy into a generic TCP relay (SMTP spam, SSH).
     /// </summary>
     public IReadOnlyList<int> ConnectPorts { get; init; } = [443];
 

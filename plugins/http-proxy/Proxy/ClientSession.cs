@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Origins;
@@ -200,7 +201,9 @@ internal sealed class ClientSession : IDisposable
             return 400;
         }
 
-        bool portAllowed = _request.IsConnect ? _proxy.Access.IsConnectPortAllowed(_target.Port) : _proxy.Access.IsPortAllowed(_target.Port);
+        bool portAllowed = _request.IsConnect
+            ? _proxy.Access.IsConnectPortAllowed(_target.Port, AccessControl.IsLocalClient(_connection.Client.Address, _connection.Origin))
+            : _proxy.Access.IsPortAllowed(_target.Port);
         if (!portAllowed)
         {
             HttpProxyLog.PortDenied(Logger, ClientText, _target.Port);

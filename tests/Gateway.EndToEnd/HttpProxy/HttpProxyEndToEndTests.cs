@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Gateway.EndToEnd.Infrastructure;
 using Gateway.Plugins.HttpProxy.Configuration;
+using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.EndToEnd.HttpProxy;
@@ -149,13 +150,46 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Connect_PortNotAllowed_Returns403()
+    public async Task Connect_RemoteClientPortNotAllowed_Returns403()
     {
-        await using var proxy = new ProxyHarness();
+        // A private-network client (allowed by the default allowClients) is remote: connectPorts binds it.
+        await using var proxy = new ProxyHarness(client: NetEndpoint.Parse("192.168.77.5:40000"));
 
         string answer = await RawExchangeAsync(proxy.Port, $"CONNECT 127.0.0.1:{_origin.Port} HTTP/1.1\r\nHost: 127.0.0.1:{_origin.Port}\r\n\r\n");
 
         Assert.StartsWith("HTTP/1.1 403 ", answer);
+    }
+
+    [Fact]
+    public async Task Connect_RemoteClientListedPort_TunnelWorks()
+    {
+        await using var proxy = new ProxyHarness(new HttpProxyOptions { ConnectPorts = [_origin.Port] }, client: NetEndpoint.Parse("192.168.77.5:40000"));
+
+        CommandResult result = await CurlAsync("-p", "-x", proxy.ProxyUrl, "-o", "/dev/null", "-w", "%{http_code}", $"{_origin.Url}/bytes/1024");
+
+        Assert.Equal("200", result.StdOut);
+    }
+
+    [Fact]
+    public async Task Connect_LoopbackClientAnyPort_TunnelWorks()
+    {
+        // Default connectPorts is [443]; a loopback client could reach the origin's port directly anyway.
+        await using var proxy = new ProxyHarness();
+
+        CommandResult result = await CurlAsync("-p", "-x", proxy.ProxyUrl, "-o", "/dev/null", "-w", "%{size_download} %{http_code}", $"{_origin.Url}/bytes/1024");
+
+        Assert.Equal("1024 200", result.StdOut);
+    }
+
+    [Fact]
+    public async Task Connect_TunClientAnyPort_TunnelWorks()
+    {
+        // An application on this host reaching a virtual endpoint through the TUN is local too.
+        await using var proxy = new ProxyHarness(client: NetEndpoint.Parse("10.30.30.1:40000"), origin: PacketOrigin.Tun);
+
+        CommandResult result = await CurlAsync("-p", "-x", proxy.ProxyUrl, "-o", "/dev/null", "-w", "%{size_download} %{http_code}", $"{_origin.Url}/bytes/1024");
+
+        Assert.Equal("1024 200", result.StdOut);
     }
 
     [Theory]

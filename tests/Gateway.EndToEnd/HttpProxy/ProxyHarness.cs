@@ -20,9 +20,19 @@ internal sealed class ProxyHarness : IAsyncDisposable
     private readonly Meter _meter = new("Gateway.Plugins.http-proxy.tests");
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
+    private readonly NetEndpoint? _client;
+    private readonly PacketOrigin _origin;
 
-    public ProxyHarness(HttpProxyOptions? options = null)
+    /// <param name="options">The plugin's options (defaults when null).</param>
+    /// <param name="client">
+    /// The client endpoint the handler is told about instead of the real (loopback) peer, to act out a
+    /// remote client; the bytes still flow over loopback.
+    /// </param>
+    /// <param name="origin">How connections are said to have entered the gateway.</param>
+    public ProxyHarness(HttpProxyOptions? options = null, NetEndpoint? client = null, PacketOrigin origin = PacketOrigin.HostSocket)
     {
+        _client = client;
+        _origin = origin;
         Handler = new HttpProxyHandler(options ?? new HttpProxyOptions(), static _ => { }, new HttpProxyMetrics(_meter), NullLogger.Instance);
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -62,9 +72,9 @@ internal sealed class ProxyHarness : IAsyncDisposable
     {
         var connection = new StreamConnection(
             socket,
-            NetEndpoint.FromIPEndPoint((IPEndPoint)socket.RemoteEndPoint!),
+            _client ?? NetEndpoint.FromIPEndPoint((IPEndPoint)socket.RemoteEndPoint!),
             NetEndpoint.FromIPEndPoint((IPEndPoint)socket.LocalEndPoint!),
-            PacketOrigin.HostSocket,
+            _origin,
             Timeout.InfiniteTimeSpan);
         await using (connection)
         {

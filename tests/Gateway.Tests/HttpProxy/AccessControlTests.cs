@@ -1,5 +1,6 @@
 using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Configuration;
+using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Tests.HttpProxy;
@@ -40,8 +41,32 @@ public sealed class AccessControlTests
         var access = new AccessControl(new HttpProxyOptions());
 
         Assert.True(access.IsPortAllowed(8000));
-        Assert.True(access.IsConnectPortAllowed(443));
-        Assert.False(access.IsConnectPortAllowed(22));
+        Assert.True(access.IsConnectPortAllowed(443, localClient: false));
+        Assert.False(access.IsConnectPortAllowed(22, localClient: false));
+    }
+
+    [Fact]
+    public void IsConnectPortAllowed_LocalClient_AnyPort()
+    {
+        var access = new AccessControl(new HttpProxyOptions());
+
+        Assert.True(access.IsConnectPortAllowed(22, localClient: true));
+        Assert.True(access.IsConnectPortAllowed(8000, localClient: true));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", PacketOrigin.HostSocket, true)]
+    [InlineData("127.8.9.10", PacketOrigin.HostSocket, true)]
+    [InlineData("::1", PacketOrigin.HostSocket, true)]
+    [InlineData("::ffff:127.0.0.1", PacketOrigin.HostSocket, true)]
+    [InlineData("10.30.30.1", PacketOrigin.Tun, true)]
+    [InlineData("10.30.30.1", PacketOrigin.HostSocket, false)]
+    [InlineData("192.168.1.9", PacketOrigin.HostSocket, false)]
+    [InlineData("10.99.0.2", PacketOrigin.Tunnel, false)]
+    [InlineData("::2", PacketOrigin.HostSocket, false)]
+    public void IsLocalClient_LoopbackOrTun_Local(string client, PacketOrigin origin, bool local)
+    {
+        Assert.Equal(local, AccessControl.IsLocalClient(NetAddress.Parse(client), origin));
     }
 
     [Fact]
