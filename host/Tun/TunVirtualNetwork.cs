@@ -48,6 +48,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     private int _index;
     private bool _rulesV4;
     private bool _rulesV6;
+    private bool _v6Disabled;
     private Timer? _sweeper;
 
     public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter)
@@ -93,12 +94,8 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
             try
             {
                 _netlink = new RtNetlink();
-                foreach ((NetAddress address, int length) in _addresses)
-                {
-                    _netlink.AddAddress(_index, address, length);
-                }
-
                 _netlink.SetLinkUp(_index, _options.Mtu);
+                AddAddresses(_netlink);
                 _rulesV4 = true;
                 _netlink.AddRule(v6: false, FirewallMark, RouteTable, RulePriority);
                 if (_addresses.Exists(a => a.Address.IsV6))
@@ -141,7 +138,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
         _table.Changed += OnRoutingChanged;
         _device.Start(Dispatcher);
         _sweeper = new Timer(static state => ((Dispatcher)state!).SweepNat(), Dispatcher, SweepInterval, SweepInterval);
-        TunLog.Started(_logger, _options.Name, string.Join(", ", _options.Addresses), _options.Mtu);
+        TunLog.Started(_logger, _options.Name, string.Join(", ", _addresses.ConvertAll(a => a.Address + "/" + a.Length.ToString(CultureInfo.InvariantCulture))), _options.Mtu);
         return Task.CompletedTask;
     }
 
@@ -208,6 +205,29 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Adds the interface addresses (after the link is up, so the kernel has set up IPv6 on it). An IPv6 address
+    /// the kernel refuses (IPv6 disabled host-wide or on the device, or an MTU below 1280) is skipped with a warning:
+    /// the TUN still serves IPv4. IPv4 failures stop the start.
+    /// </summary>
+    private void AddAddresses(RtNetlink netlink)
+    {
+        for (int i = 0; i < _addresses.Count; i++)
+        {
+            (NetAddress address, int length) = _addresses[i];
+            try
+            {
+                netlink.AddAddress(_index, address, length);
+            }
+            catch (IOException ex) when (address.IsV6)
+            {
+                TunLog.V6Unavailable(_logger, _options.Name, address + "/" + length.ToString(CultureInfo.InvariantCulture), ex.Message);
+                _addresses.RemoveAt(i--);
+                _v6Disabled = true;
+            }
+        }
+    }
+
     private void Cleanup()
     {
         if (_netlink is not null)
@@ -260,12 +280,18 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
             var wanted = new HashSet<IpPrefix>();
             foreach (NetAddress address in current.VirtualAddresses)
             {
-                wanted.Add(new IpPrefix(address, address.BitLength));
+                if (!(address.IsV6 && _v6Disabled))
+                {
+                    wanted.Add(new IpPrefix(address, address.BitLength));
+                }
             }
 
             foreach (PrefixRoute route in current.Routes)
             {
-                wanted.Add(route.Prefix);
+                if (!(route.Prefix.Network.IsV6 && _v6Disabled))
+                {
+                    wanted.Add(route.Prefix);
+                }
             }
 
             foreach (IpPrefix prefix in wanted)
