@@ -36,6 +36,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
 
     private readonly TunOptions _options;
+    private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
     private readonly Meter _meter;
     private readonly RoutingTable _table = new();
@@ -51,9 +52,14 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     private bool _v6Disabled;
     private Timer? _sweeper;
 
-    public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter)
+    /// <param name="options">host.tun.</param>
+    /// <param name="loggerFactory">For the TUN and dispatcher logs.</param>
+    /// <param name="hostMeter">The host's meter (drop counters, NAT sessions).</param>
+    /// <param name="limits">host.limits: the idle timeout of virtual TCP connections, as for host sockets; default: the defaults.</param>
+    public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter, LimitsOptions? limits = null)
     {
         _options = options;
+        _idleTimeout = (limits ?? new LimitsOptions()).IdleTimeout;
         _logger = loggerFactory.CreateLogger("Gateway.Host.Tun");
         _meter = hostMeter;
         var prefixes = new List<IpPrefix>();
@@ -121,7 +127,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
                 continue;
             }
 
-            var acceptor = new StreamAcceptor(StreamAcceptor.Listen(address), Dispatcher.Nat, _logger);
+            var acceptor = new StreamAcceptor(StreamAcceptor.Listen(address), Dispatcher.Nat, _logger, _idleTimeout);
             _acceptors.Add(acceptor);
             acceptor.Start();
             if (address.IsV6)

@@ -40,7 +40,32 @@ public sealed class GatewayTunDefaultsTests
         Assert.Equal(0, await gateway.StopAsync());
     }
 
-    private static async Task<GatewayProcess> StartAsync(NetworkNamespace ns, string virtualEndpoints)
+    [Fact]
+    public async Task IdleTimeout_SilentVirtualTcpConnection_ClosedLikeHostSockets()
+    {
+        await using NetworkNamespace ns = await NetworkNamespace.CreateAsync("gwtidle");
+        await using GatewayProcess gateway = await StartAsync(ns, "[\"10.30.30.30:7\"]", "  limits: { idleTimeoutSeconds: 2 }\n");
+
+        // host.limits.idleTimeoutSeconds applies to virtual TCP connections as to host sockets: after the answer,
+        // a silent client is disconnected by the gateway (EOF or reset) well before the script's 30 s limit.
+        string output = await NamespacePython.RunCheckedAsync(ns, """
+            import socket, time
+            t = socket.create_connection(("10.30.30.30", 7), timeout=30)
+            t.sendall(b"hi\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                data += t.recv(100)
+            start = time.monotonic()
+            try:
+                rest = t.recv(100)
+            except ConnectionResetError:
+                rest = b""
+            print(data.decode().strip(), rest == b"", time.monotonic() - start < 25)
+            """);
+        Assert.Equal("echo: hi True True", output.Trim());
+    }
+
+    private static async Task<GatewayProcess> StartAsync(NetworkNamespace ns, string virtualEndpoints, string hostExtra = "")
     {
         string plugins = Path.Combine(Path.GetTempPath(), "gateway-e2e", "tun-plugins-" + Guid.NewGuid().ToString("N")[..12]);
         EchoClient.CopyFolder(await GatewayBuild.EchoPluginDirectoryAsync(), Path.Combine(plugins, "echo"));
@@ -49,7 +74,7 @@ public sealed class GatewayTunDefaultsTests
             host:
               plugins: ["{{plugins}}"]
               tun: { enabled: true }
-            echo:
+            {{hostExtra}}echo:
               virtual: {{virtualEndpoints}}
             """,
             netns: ns);
