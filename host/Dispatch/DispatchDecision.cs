@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Gateway.Sdk.Packets;
 
 namespace Gateway.Host.Dispatch;
@@ -22,10 +23,12 @@ internal static class DispatchDecision
         route = null;
         if (packet.Length >= IPv4Header.MinLength)
         {
-            int version = packet[0] >> 4;
+            int version = MemoryMarshal.GetReference(packet) >> 4;
             if (version == 4)
             {
-                uint destination = BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(16, 4));
+                // The length check above covers both reads: no further bounds checks on this path.
+                ref byte start = ref MemoryMarshal.GetReference(packet);
+                uint destination = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, 16)));
                 if (!snapshot.MayMatchV4(destination))
                 {
                     reason = DropReason.NoRoute;

@@ -11,7 +11,7 @@ namespace Gateway.Host.Dispatch;
 /// builds a new snapshot that <see cref="RoutingTable"/> publishes atomically; the packet path reads it
 /// once per batch, without locks or allocation.
 /// </summary>
-internal sealed class RoutingSnapshot
+internal sealed unsafe class RoutingSnapshot
 {
     // Per family one 2 × 65,536-bit filter (16 KiB): the first half has one bit per 16-bit hash of each virtual
     // address, the second half one bit per top-16-bit block of the address space some prefix route overlaps.
@@ -19,8 +19,12 @@ internal sealed class RoutingSnapshot
     // and one branch (MayMatchV4/V6), before any hashing, set lookup or route scan.
     private const int FilterWords = 1024;
 
-    private readonly ulong[] _v4Filter = new ulong[2 * FilterWords];
-    private readonly ulong[] _v6Filter = new ulong[2 * FilterWords];
+    // Pinned (pinned object heap) and read through raw pointers: the miss path is then a pointer load and two
+    // indexed loads, without null and bounds checks. The arrays live as long as the snapshot that points at them.
+    private readonly ulong[] _v4Filter = GC.AllocateArray<ulong>(2 * FilterWords, pinned: true);
+    private readonly ulong[] _v6Filter = GC.AllocateArray<ulong>(2 * FilterWords, pinned: true);
+    private readonly ulong* _v4Bits;
+    private readonly ulong* _v6Bits;
     private readonly FrozenSet<NetAddress> _virtualAddresses;
     private readonly V4Route[] _v4Routes;
     private readonly V6Route[] _v6Routes;
@@ -31,6 +35,8 @@ internal sealed class RoutingSnapshot
         IEnumerable<PrefixRoute> routes,
         IEnumerable<HookBinding> hooks)
     {
+        _v4Bits = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v4Filter));
+        _v6Bits = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v6Filter));
         Datagrams = datagrams.ToFrozenDictionary(b => b.Endpoint);
         Streams = streams.ToFrozenDictionary(b => b.Endpoint);
         var addresses = new HashSet<NetAddress>();
@@ -116,24 +122,24 @@ internal sealed class RoutingSnapshot
     /// a prefix route: the whole miss path. True means "look closer" (<see cref="IsVirtualV4"/>, <see cref="FindRouteV4"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool MayMatchV4(uint destination) => MayMatch(_v4Filter, FilterBitV4(destination), (int)(destination >> 16));
+    public bool MayMatchV4(uint destination) => MayMatch(_v4Bits, FilterBitV4(destination), destination >> 16);
 
     /// <summary>
     /// False when the IPv6 destination (its two big-endian halves) is certainly neither a virtual IP nor inside a
     /// prefix route. True means "look closer" (<see cref="IsVirtualV6"/>, <see cref="FindRouteV6"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool MayMatchV6(ulong high, ulong low) => MayMatch(_v6Filter, FilterBitV6(high, low), (int)(high >> 48));
+    public bool MayMatchV6(ulong high, ulong low) => MayMatch(_v6Bits, FilterBitV6(high, low), (uint)(high >> 48));
 
     /// <summary>True when <paramref name="destination"/> (big-endian) is a virtual IPv4 address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsVirtualV4(uint destination) =>
-        TestBit(_v4Filter, FilterBitV4(destination)) && _virtualAddresses.Contains(NetAddress.FromV4(destination));
+        TestBit(_v4Bits, FilterBitV4(destination)) && _virtualAddresses.Contains(NetAddress.FromV4(destination));
 
     /// <summary>True when <paramref name="destination"/> is a virtual IPv6 address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsVirtualV6(UInt128 destination) =>
-        TestBit(_v6Filter, FilterBitV6((ulong)(destination >> 64), (ulong)destination)) && _virtualAddresses.Contains(NetAddress.FromV6(destination));
+        TestBit(_v6Bits, FilterBitV6((ulong)(destination >> 64), (ulong)destination)) && _virtualAddresses.Contains(NetAddress.FromV6(destination));
 
     /// <summary>True when <paramref name="address"/> is a virtual IP.</summary>
     public bool IsVirtual(NetAddress address) => _virtualAddresses.Contains(address);
@@ -141,7 +147,7 @@ internal sealed class RoutingSnapshot
     /// <summary>The longest-prefix route for an IPv4 destination, or null.</summary>
     public PrefixRoute? FindRouteV4(uint destination)
     {
-        if (!TestBit(_v4Filter, FilterWords * 64 + (int)(destination >> 16)))
+        if (!TestBit(_v4Bits, FilterWords * 64 + (destination >> 16)))
         {
             return null;
         }
@@ -161,7 +167,7 @@ internal sealed class RoutingSnapshot
     /// <summary>The longest-prefix route for an IPv6 destination, or null.</summary>
     public PrefixRoute? FindRouteV6(UInt128 destination)
     {
-        if (!TestBit(_v6Filter, FilterWords * 64 + (int)(ulong)(destination >> 112)))
+        if (!TestBit(_v6Bits, FilterWords * 64 + (uint)(ulong)(destination >> 112)))
         {
             return null;
         }
@@ -184,34 +190,32 @@ internal sealed class RoutingSnapshot
         int count = length >= 16 ? 1 : 1 << (16 - length);
         for (int block = first; block < first + count; block++)
         {
-            SetBit(filter, FilterWords * 64 + block);
+            SetBit(filter, (uint)(FilterWords * 64 + block));
         }
     }
 
-    private static void SetBit(ulong[] filter, int bit) => filter[bit >> 6] |= 1UL << bit;
+    private static void SetBit(ulong[] filter, uint bit) => filter[bit >> 6] |= 1UL << (int)bit;
 
-    // Both indices are below 2^16 (+ 2^16 for blocks) by construction, within the 2 × 1024-word arrays: the
-    // bounds checks are skipped on purpose, this is the per-packet path.
+    // Every index is below 2^16 (hash bits) or 2^16 + 2^16 (block bits) by construction, inside the 2 × 1024
+    // words: no bounds checks, on purpose, on the per-packet path. Unsigned math keeps the JIT from sign-extending.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TestBit(ulong[] filter, int bit) =>
-        (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(filter), bit >> 6) & (1UL << bit)) != 0;
+    private static bool TestBit(ulong* filter, uint bit) => (filter[bit >> 6] & (1UL << (int)bit)) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool MayMatch(ulong[] filter, int virtualBit, int block)
+    private static bool MayMatch(ulong* filter, uint virtualBit, uint block)
     {
-        ref ulong words = ref MemoryMarshal.GetArrayDataReference(filter);
-        ulong hits = (Unsafe.Add(ref words, virtualBit >> 6) >> virtualBit) | (Unsafe.Add(ref words, FilterWords + (block >> 6)) >> block);
+        ulong hits = (filter[virtualBit >> 6] >> (int)virtualBit) | (filter[FilterWords + (block >> 6)] >> (int)block);
         return (hits & 1) != 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int FilterBitV4(uint address) => (int)((address ^ (address >> 16)) & 0xFFFF);
+    private static uint FilterBitV4(uint address) => (address ^ (address >> 16)) & 0xFFFF;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int FilterBitV6(ulong high, ulong low)
+    private static uint FilterBitV6(ulong high, ulong low)
     {
         ulong folded = low ^ high;
-        return (int)((folded ^ (folded >> 16) ^ (folded >> 32) ^ (folded >> 48)) & 0xFFFF);
+        return (uint)(folded ^ (folded >> 16) ^ (folded >> 32) ^ (folded >> 48)) & 0xFFFF;
     }
 
     private readonly record struct V4Route(uint Network, uint Mask, int Length, PrefixRoute Route);
