@@ -30,7 +30,8 @@ public sealed class GatewayTunDefaultsTests
     public async Task Ipv6DisabledOnHost_DefaultAddresses_TunUpWithIpv4AndWarning()
     {
         await using NetworkNamespace ns = await NetworkNamespace.CreateAsync("gwtno6");
-        await ns.ShCheckedAsync("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+        // /proc/sys/net is per namespace: this disables IPv6 only inside the test's namespace (no procps needed).
+        await ns.ShCheckedAsync("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6");
         await using GatewayProcess gateway = await StartAsync(ns, "[\"10.30.30.30:7\", \"[fd00:30::30]:7\"]");
 
         Assert.Contains("could not be added", gateway.Output);
