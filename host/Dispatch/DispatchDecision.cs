@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Gateway.Sdk.Packets;
 
 namespace Gateway.Host.Dispatch;
@@ -7,6 +9,11 @@ namespace Gateway.Host.Dispatch;
 /// The per-packet dispatch decision on the outbound path: version, destination, virtual-IP filter, longest
 /// prefix. Reads only the fixed IP header; everything else is validated where the packet is terminated.
 /// </summary>
+/// <remarks>
+/// The miss (a destination that is neither a virtual IP nor routed: most of what a TUN sees) is the hot case:
+/// version nibble, length check, destination load and one combined bitmap test of the routing snapshot, then
+/// return. Set lookups and the route scan happen only behind that test, out of line.
+/// </remarks>
 internal static class DispatchDecision
 {
     /// <summary>Decides where <paramref name="packet"/> goes under <paramref name="snapshot"/>.</summary>
@@ -14,52 +21,73 @@ internal static class DispatchDecision
     public static DispatchAction Decide(ReadOnlySpan<byte> packet, RoutingSnapshot snapshot, out PrefixRoute? route, out DropReason reason)
     {
         route = null;
-        reason = DropReason.BadVersion;
-        if (packet.IsEmpty)
+        if (packet.Length >= IPv4Header.MinLength)
         {
-            reason = DropReason.Truncated;
-            return DispatchAction.Drop;
-        }
-
-        int version = packet[0] >> 4;
-        if (version == 4)
-        {
-            if (packet.Length < IPv4Header.MinLength)
+            int version = MemoryMarshal.GetReference(packet) >> 4;
+            if (version == 4)
             {
-                reason = DropReason.Truncated;
-                return DispatchAction.Drop;
+                // The length check above covers both reads: no further bounds checks on this path.
+                ref byte start = ref MemoryMarshal.GetReference(packet);
+                uint destination = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, 16)));
+                if (!snapshot.MayMatchV4(destination))
+                {
+                    reason = DropReason.NoRoute;
+                    return DispatchAction.Drop;
+                }
+
+                return DecideV4(destination, snapshot, out route, out reason);
             }
 
-            uint destination = IPv4Header.Destination(packet);
-            if (snapshot.IsVirtualV4(destination))
+            if (version == 6 && packet.Length >= IPv6Header.Length)
             {
-                return DispatchAction.Virtual;
-            }
+                ulong high = BinaryPrimitives.ReadUInt64BigEndian(packet.Slice(24, 8));
+                ulong low = BinaryPrimitives.ReadUInt64BigEndian(packet.Slice(32, 8));
+                if (!snapshot.MayMatchV6(high, low))
+                {
+                    reason = DropReason.NoRoute;
+                    return DispatchAction.Drop;
+                }
 
-            route = snapshot.FindRouteV4(destination);
-        }
-        else if (version == 6)
-        {
-            if (packet.Length < IPv6Header.Length)
-            {
-                reason = DropReason.Truncated;
-                return DispatchAction.Drop;
+                return DecideV6(new UInt128(high, low), snapshot, out route, out reason);
             }
-
-            UInt128 destination = IPv6Header.DestinationValue(packet);
-            if (snapshot.IsVirtualV6(destination))
-            {
-                return DispatchAction.Virtual;
-            }
-
-            route = snapshot.FindRouteV6(destination);
-        }
-        else
-        {
-            return DispatchAction.Drop;
         }
 
+        return Malformed(packet, out reason);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DispatchAction DecideV4(uint destination, RoutingSnapshot snapshot, out PrefixRoute? route, out DropReason reason)
+    {
         reason = DropReason.NoRoute;
+        if (snapshot.IsVirtualV4(destination))
+        {
+            route = null;
+            return DispatchAction.Virtual;
+        }
+
+        route = snapshot.FindRouteV4(destination);
         return route is null ? DispatchAction.Drop : DispatchAction.Route;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DispatchAction DecideV6(UInt128 destination, RoutingSnapshot snapshot, out PrefixRoute? route, out DropReason reason)
+    {
+        reason = DropReason.NoRoute;
+        if (snapshot.IsVirtualV6(destination))
+        {
+            route = null;
+            return DispatchAction.Virtual;
+        }
+
+        route = snapshot.FindRouteV6(destination);
+        return route is null ? DispatchAction.Drop : DispatchAction.Route;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DispatchAction Malformed(ReadOnlySpan<byte> packet, out DropReason reason)
+    {
+        int version = packet.IsEmpty ? 0 : packet[0] >> 4;
+        reason = packet.IsEmpty || version == 4 || version == 6 ? DropReason.Truncated : DropReason.BadVersion;
+        return DispatchAction.Drop;
     }
 }

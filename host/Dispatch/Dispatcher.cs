@@ -181,7 +181,11 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
     /// <inheritdoc/>
     public void Flush()
     {
-        // TUN writes are one packet per write(2) without IFF_VNET_HDR: nothing is queued here.
+        // Nothing is queued here. Without IFF_VNET_HDR the kernel takes exactly one packet per write(2) on a TUN
+        // fd (tun_get_user: writev's iovecs form ONE packet), so the only coalescing left is what this class
+        // already does: every write happens inline on the thread that produced the packet (the read loop for NAT
+        // rewrites and ICMP, the plugin's thread for tunnel deliveries), in a tight loop over the batch, with no
+        // queue hand-off or wake-up per packet. Real batching (GSO super-packets) needs IFF_VNET_HDR in the device.
     }
 
     /// <summary>Sends a UDP reply built from the request's endpoints (implements <see cref="IDatagramResponder"/>).</summary>

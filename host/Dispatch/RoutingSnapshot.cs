@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Host.Dispatch;
@@ -10,18 +11,20 @@ namespace Gateway.Host.Dispatch;
 /// builds a new snapshot that <see cref="RoutingTable"/> publishes atomically; the packet path reads it
 /// once per batch, without locks or allocation.
 /// </summary>
-internal sealed class RoutingSnapshot
+internal sealed unsafe class RoutingSnapshot
 {
-    // A 65,536-bit filter over virtual IPv4/IPv6 addresses: a packet for any other address (the common
-    // case on a routed TUN) is rejected with one load and one bit test, before any hashing.
+    // Per family one 2 × 65,536-bit filter (16 KiB): the first half has one bit per 16-bit hash of each virtual
+    // address, the second half one bit per top-16-bit block of the address space some prefix route overlaps.
+    // A packet for any other destination (the common case on a routed TUN) is rejected by two loads, an OR
+    // and one branch (MayMatchV4/V6), before any hashing, set lookup or route scan.
     private const int FilterWords = 1024;
 
-    private readonly ulong[] _filter;
-
-    // Per family, one bit per top-16-bit block of the address space that some route overlaps: most
-    // destinations that match no route are rejected by one bit test instead of a scan of the routes.
-    private readonly ulong[] _v4RouteBlocks = new ulong[FilterWords];
-    private readonly ulong[] _v6RouteBlocks = new ulong[FilterWords];
+    // Pinned (pinned object heap) and read through raw pointers: the miss path is then a pointer load and two
+    // indexed loads, without null and bounds checks. The arrays live as long as the snapshot that points at them.
+    private readonly ulong[] _v4Filter = GC.AllocateArray<ulong>(2 * FilterWords, pinned: true);
+    private readonly ulong[] _v6Filter = GC.AllocateArray<ulong>(2 * FilterWords, pinned: true);
+    private readonly ulong* _v4Bits;
+    private readonly ulong* _v6Bits;
     private readonly FrozenSet<NetAddress> _virtualAddresses;
     private readonly V4Route[] _v4Routes;
     private readonly V6Route[] _v6Routes;
@@ -32,6 +35,8 @@ internal sealed class RoutingSnapshot
         IEnumerable<PrefixRoute> routes,
         IEnumerable<HookBinding> hooks)
     {
+        _v4Bits = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v4Filter));
+        _v6Bits = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v6Filter));
         Datagrams = datagrams.ToFrozenDictionary(b => b.Endpoint);
         Streams = streams.ToFrozenDictionary(b => b.Endpoint);
         var addresses = new HashSet<NetAddress>();
@@ -46,11 +51,16 @@ internal sealed class RoutingSnapshot
         }
 
         _virtualAddresses = addresses.ToFrozenSet();
-        _filter = new ulong[FilterWords];
         foreach (NetAddress address in addresses)
         {
-            int bit = address.IsV4 ? FilterBitV4(address.V4Value) : FilterBitV6(address.Value);
-            _filter[bit >> 6] |= 1UL << bit;
+            if (address.IsV4)
+            {
+                SetBit(_v4Filter, FilterBitV4(address.V4Value));
+            }
+            else
+            {
+                SetBit(_v6Filter, FilterBitV6((ulong)(address.Value >> 64), (ulong)address.Value));
+            }
         }
 
         // Longest prefix first, so the first match in a linear scan is the longest match.
@@ -72,12 +82,12 @@ internal sealed class RoutingSnapshot
 
         foreach (V4Route route in v4)
         {
-            MarkBlocks(_v4RouteBlocks, (int)(route.Network >> 16), route.Length);
+            MarkBlocks(_v4Filter, (int)(route.Network >> 16), route.Length);
         }
 
         foreach (V6Route route in v6)
         {
-            MarkBlocks(_v6RouteBlocks, (int)(route.Network >> 112), route.Length);
+            MarkBlocks(_v6Filter, (int)(route.Network >> 112), route.Length);
         }
 
         v4.Sort((a, b) => b.Length.CompareTo(a.Length));
@@ -107,31 +117,37 @@ internal sealed class RoutingSnapshot
     /// <summary>Packet hooks, in registration order.</summary>
     public HookBinding[] Hooks { get; }
 
+    /// <summary>
+    /// False when the IPv4 <paramref name="destination"/> (big-endian) is certainly neither a virtual IP nor inside
+    /// a prefix route: the whole miss path. True means "look closer" (<see cref="IsVirtualV4"/>, <see cref="FindRouteV4"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool MayMatchV4(uint destination) => MayMatch(_v4Bits, FilterBitV4(destination), destination >> 16);
+
+    /// <summary>
+    /// False when the IPv6 destination (its two big-endian halves) is certainly neither a virtual IP nor inside a
+    /// prefix route. True means "look closer" (<see cref="IsVirtualV6"/>, <see cref="FindRouteV6"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool MayMatchV6(ulong high, ulong low) => MayMatch(_v6Bits, FilterBitV6(high, low), (uint)(high >> 48));
+
     /// <summary>True when <paramref name="destination"/> (big-endian) is a virtual IPv4 address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsVirtualV4(uint destination)
-    {
-        int bit = FilterBitV4(destination);
-        return (_filter[bit >> 6] & (1UL << bit)) != 0 && _virtualAddresses.Contains(NetAddress.FromV4(destination));
-    }
+    public bool IsVirtualV4(uint destination) =>
+        TestBit(_v4Bits, FilterBitV4(destination)) && _virtualAddresses.Contains(NetAddress.FromV4(destination));
 
     /// <summary>True when <paramref name="destination"/> is a virtual IPv6 address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsVirtualV6(UInt128 destination)
-    {
-        int bit = FilterBitV6(destination);
-        return (_filter[bit >> 6] & (1UL << bit)) != 0 && _virtualAddresses.Contains(NetAddress.FromV6(destination));
-    }
+    public bool IsVirtualV6(UInt128 destination) =>
+        TestBit(_v6Bits, FilterBitV6((ulong)(destination >> 64), (ulong)destination)) && _virtualAddresses.Contains(NetAddress.FromV6(destination));
 
     /// <summary>True when <paramref name="address"/> is a virtual IP.</summary>
     public bool IsVirtual(NetAddress address) => _virtualAddresses.Contains(address);
 
     /// <summary>The longest-prefix route for an IPv4 destination, or null.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public PrefixRoute? FindRouteV4(uint destination)
     {
-        int block = (int)(destination >> 16);
-        if ((_v4RouteBlocks[block >> 6] & (1UL << block)) == 0)
+        if (!TestBit(_v4Bits, FilterWords * 64 + (destination >> 16)))
         {
             return null;
         }
@@ -149,11 +165,9 @@ internal sealed class RoutingSnapshot
     }
 
     /// <summary>The longest-prefix route for an IPv6 destination, or null.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public PrefixRoute? FindRouteV6(UInt128 destination)
     {
-        int block = (int)(ulong)(destination >> 112);
-        if ((_v6RouteBlocks[block >> 6] & (1UL << block)) == 0)
+        if (!TestBit(_v6Bits, FilterWords * 64 + (uint)(ulong)(destination >> 112)))
         {
             return null;
         }
@@ -171,24 +185,37 @@ internal sealed class RoutingSnapshot
     }
 
     /// <summary>Marks the 16-bit blocks a prefix starting in block <paramref name="first"/> with <paramref name="length"/> bits covers.</summary>
-    private static void MarkBlocks(ulong[] blocks, int first, int length)
+    private static void MarkBlocks(ulong[] filter, int first, int length)
     {
         int count = length >= 16 ? 1 : 1 << (16 - length);
         for (int block = first; block < first + count; block++)
         {
-            blocks[block >> 6] |= 1UL << block;
+            SetBit(filter, (uint)(FilterWords * 64 + block));
         }
     }
 
+    private static void SetBit(ulong[] filter, uint bit) => filter[bit >> 6] |= 1UL << (int)bit;
+
+    // Every index is below 2^16 (hash bits) or 2^16 + 2^16 (block bits) by construction, inside the 2 × 1024
+    // words: no bounds checks, on purpose, on the per-packet path. Unsigned math keeps the JIT from sign-extending.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int FilterBitV4(uint address) => (int)((address ^ (address >> 16)) & 0xFFFF);
+    private static bool TestBit(ulong* filter, uint bit) => (filter[bit >> 6] & (1UL << (int)bit)) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int FilterBitV6(UInt128 address)
+    private static bool MayMatch(ulong* filter, uint virtualBit, uint block)
     {
-        ulong low = (ulong)address;
-        ulong folded = low ^ (ulong)(address >> 64);
-        return (int)((folded ^ (folded >> 16) ^ (folded >> 32) ^ (folded >> 48)) & 0xFFFF);
+        ulong hits = (filter[virtualBit >> 6] >> (int)virtualBit) | (filter[FilterWords + (block >> 6)] >> (int)block);
+        return (hits & 1) != 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint FilterBitV4(uint address) => (address ^ (address >> 16)) & 0xFFFF;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint FilterBitV6(ulong high, ulong low)
+    {
+        ulong folded = low ^ high;
+        return (uint)(folded ^ (folded >> 16) ^ (folded >> 32) ^ (folded >> 48)) & 0xFFFF;
     }
 
     private readonly record struct V4Route(uint Network, uint Mask, int Length, PrefixRoute Route);

@@ -17,12 +17,21 @@ internal sealed class StreamAcceptor : IDisposable
     private readonly NatTable _nat;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly TimeSpan _idleTimeout;
 
-    public StreamAcceptor(Socket listener, NatTable nat, ILogger logger)
+    /// <param name="listener">The bound, listening NAT target socket.</param>
+    /// <param name="nat">The NAT table the accepted connections are looked up in.</param>
+    /// <param name="logger">Where accept failures are logged.</param>
+    /// <param name="idleTimeout">
+    /// <see cref="StreamConnection.IdleTimeout"/> of every accepted connection: host.limits.idleTimeoutSeconds, as for
+    /// host-socket connections (infinite when 0).
+    /// </param>
+    public StreamAcceptor(Socket listener, NatTable nat, ILogger logger, TimeSpan idleTimeout)
     {
         _listener = listener;
         _nat = nat;
         _logger = logger;
+        _idleTimeout = idleTimeout;
         Endpoint = NetEndpoint.FromIPEndPoint((IPEndPoint)listener.LocalEndPoint!);
     }
 
@@ -91,7 +100,7 @@ internal sealed class StreamAcceptor : IDisposable
                 entry.Client,
                 entry.Virtual,
                 entry.Origin is null ? PacketOrigin.Tun : PacketOrigin.Tunnel,
-                Timeout.InfiniteTimeSpan);
+                _idleTimeout);
             StreamBinding binding = entry.Binding;
             _ = Task.Run(() => binding.Guard.RunStreamAsync(binding.Handler, connection, binding.Stopping));
         }

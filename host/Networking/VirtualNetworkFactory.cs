@@ -8,9 +8,12 @@ namespace Gateway.Host.Networking;
 /// <summary>Creates the virtual network (TUN side) for a configuration.</summary>
 internal static class VirtualNetworkFactory
 {
-    /// <summary>The TUN dispatcher when <c>host.tun.enabled</c>, otherwise <see cref="DisabledVirtualNetwork"/>.</summary>
-    public static IVirtualNetwork Create(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter) =>
+    /// <summary>
+    /// The TUN dispatcher when <c>host.tun.enabled</c>, otherwise <see cref="DisabledVirtualNetwork"/>. Virtual TCP
+    /// connections get <paramref name="limits"/>' idle timeout, like host-socket connections.
+    /// </summary>
+    public static IVirtualNetwork Create(TunOptions options, LimitsOptions limits, ILoggerFactory loggerFactory, Meter hostMeter) =>
         options.Enabled
-            ? new TunVirtualNetwork(options, loggerFactory, hostMeter)
+            ? new TunVirtualNetwork(options, loggerFactory, hostMeter, limits)
             : new DisabledVirtualNetwork(loggerFactory.CreateLogger("Gateway.Host.Networking"));
 }

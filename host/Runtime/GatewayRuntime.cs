@@ -66,7 +66,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
         Config = GatewayConfigReader.Load(_configPath, _appDirectory, _environment);
         IConfigurationRoot live = GatewayConfigurationProvider.Build(Config.Document.Data, out GatewayConfigurationProvider provider);
         _provider = provider;
-        VirtualNetwork = VirtualNetworkFactory.Create(Config.Host.Tun, _loggerFactory, HostMeter);
+        VirtualNetwork = VirtualNetworkFactory.Create(Config.Host.Tun, Config.Host.Limits, _loggerFactory, HostMeter);
         Plugins = new PluginManager(Config, live, _loggerFactory, HostMeter, VirtualNetwork, new HostSockets(_loggerFactory, HostMeter));
         Plugins.LoadAll();
         List<ConfigError> errors = Plugins.ValidateAll(Config);

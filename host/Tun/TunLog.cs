@@ -19,4 +19,7 @@ internal static partial class TunLog
 
     [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "TUN {Name}: a route change failed ({Reason}); traffic for that prefix may not reach the gateway")]
     public static partial void NetlinkFailed(ILogger logger, string name, string reason);
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "TUN {Name}: IPv6 address {Address} could not be added ({Reason}); IPv6 is disabled on this host or the MTU is below 1280, so the TUN serves IPv4 only. Enable IPv6 (sysctl net.ipv6.conf.all.disable_ipv6=0) for IPv6 virtual endpoints")]
+    public static partial void V6Unavailable(ILogger logger, string name, string address, string reason);
 }

@@ -36,6 +36,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
 
     private readonly TunOptions _options;
+    private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
     private readonly Meter _meter;
     private readonly RoutingTable _table = new();
@@ -48,11 +49,17 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     private int _index;
     private bool _rulesV4;
     private bool _rulesV6;
+    private bool _v6Disabled;
     private Timer? _sweeper;
 
-    public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter)
+    /// <param name="options">host.tun.</param>
+    /// <param name="loggerFactory">For the TUN and dispatcher logs.</param>
+    /// <param name="hostMeter">The host's meter (drop counters, NAT sessions).</param>
+    /// <param name="limits">host.limits: the idle timeout of virtual TCP connections, as for host sockets; default: the defaults.</param>
+    public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter, LimitsOptions? limits = null)
     {
         _options = options;
+        _idleTimeout = (limits ?? new LimitsOptions()).IdleTimeout;
         _logger = loggerFactory.CreateLogger("Gateway.Host.Tun");
         _meter = hostMeter;
         var prefixes = new List<IpPrefix>();
@@ -93,12 +100,8 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
             try
             {
                 _netlink = new RtNetlink();
-                foreach ((NetAddress address, int length) in _addresses)
-                {
-                    _netlink.AddAddress(_index, address, length);
-                }
-
                 _netlink.SetLinkUp(_index, _options.Mtu);
+                AddAddresses(_netlink);
                 _rulesV4 = true;
                 _netlink.AddRule(v6: false, FirewallMark, RouteTable, RulePriority);
                 if (_addresses.Exists(a => a.Address.IsV6))
@@ -124,7 +127,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
                 continue;
             }
 
-            var acceptor = new StreamAcceptor(StreamAcceptor.Listen(address), Dispatcher.Nat, _logger);
+            var acceptor = new StreamAcceptor(StreamAcceptor.Listen(address), Dispatcher.Nat, _logger, _idleTimeout);
             _acceptors.Add(acceptor);
             acceptor.Start();
             if (address.IsV6)
@@ -141,7 +144,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
         _table.Changed += OnRoutingChanged;
         _device.Start(Dispatcher);
         _sweeper = new Timer(static state => ((Dispatcher)state!).SweepNat(), Dispatcher, SweepInterval, SweepInterval);
-        TunLog.Started(_logger, _options.Name, string.Join(", ", _options.Addresses), _options.Mtu);
+        TunLog.Started(_logger, _options.Name, string.Join(", ", _addresses.ConvertAll(a => a.Address + "/" + a.Length.ToString(CultureInfo.InvariantCulture))), _options.Mtu);
         return Task.CompletedTask;
     }
 
@@ -208,6 +211,29 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Adds the interface addresses (after the link is up, so the kernel has set up IPv6 on it). An IPv6 address
+    /// the kernel refuses (IPv6 disabled host-wide or on the device, or an MTU below 1280) is skipped with a warning:
+    /// the TUN still serves IPv4. IPv4 failures stop the start.
+    /// </summary>
+    private void AddAddresses(RtNetlink netlink)
+    {
+        for (int i = 0; i < _addresses.Count; i++)
+        {
+            (NetAddress address, int length) = _addresses[i];
+            try
+            {
+                netlink.AddAddress(_index, address, length);
+            }
+            catch (IOException ex) when (address.IsV6)
+            {
+                TunLog.V6Unavailable(_logger, _options.Name, address + "/" + length.ToString(CultureInfo.InvariantCulture), ex.Message);
+                _addresses.RemoveAt(i--);
+                _v6Disabled = true;
+            }
+        }
+    }
+
     private void Cleanup()
     {
         if (_netlink is not null)
@@ -260,12 +286,18 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
             var wanted = new HashSet<IpPrefix>();
             foreach (NetAddress address in current.VirtualAddresses)
             {
-                wanted.Add(new IpPrefix(address, address.BitLength));
+                if (!(address.IsV6 && _v6Disabled))
+                {
+                    wanted.Add(new IpPrefix(address, address.BitLength));
+                }
             }
 
             foreach (PrefixRoute route in current.Routes)
             {
-                wanted.Add(route.Prefix);
+                if (!(route.Prefix.Network.IsV6 && _v6Disabled))
+                {
+                    wanted.Add(route.Prefix);
+                }
             }
 
             foreach (IpPrefix prefix in wanted)

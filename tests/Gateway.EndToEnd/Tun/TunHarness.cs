@@ -71,27 +71,10 @@ public sealed class TunHarness : IAsyncDisposable
     }
 
     /// <summary>Runs a python3 script inside the namespace; returns its result (stdout/stderr/exit code).</summary>
-    public async Task<CommandResult> PythonAsync(string script, TimeSpan? timeout = null)
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"gwt-{Guid.NewGuid():N}.py");
-        await File.WriteAllTextAsync(path, script);
-        try
-        {
-            return await ProcessRunner.RunAsync("ip", ["netns", "exec", Namespace.Name, "python3", path], timeout ?? TimeSpan.FromSeconds(120));
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
+    public Task<CommandResult> PythonAsync(string script, TimeSpan? timeout = null) => NamespacePython.RunAsync(Namespace, script, timeout);
 
     /// <summary>Like <see cref="PythonAsync"/>, but throws with the output unless the script exits 0; returns stdout.</summary>
-    public async Task<string> PythonCheckedAsync(string script, TimeSpan? timeout = null)
-    {
-        CommandResult result = await PythonAsync(script, timeout);
-        Assert.True(result.ExitCode == 0, $"python3 exited {result.ExitCode}: {result.Output}");
-        return result.StdOut;
-    }
+    public Task<string> PythonCheckedAsync(string script, TimeSpan? timeout = null) => NamespacePython.RunCheckedAsync(Namespace, script, timeout);
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()

@@ -1,0 +1,177 @@
+using System.Globalization;
+using Gateway.EndToEnd.Infrastructure;
+
+namespace Gateway.EndToEnd.Tun;
+
+/// <summary>
+/// The published gateway with the TUN on, inside a namespace the test creates (issue 3 "Done means"): ping, UDP
+/// and TCP to the sample echo plugin's virtual endpoints, a 100 MiB transfer, 1,000 short connections, closed
+/// ports, and malformed packets counted on /metrics while the gateway keeps serving. One gateway for the class.
+/// </summary>
+public sealed class GatewayTunTests : IClassFixture<GatewayTunFixture>
+{
+    private const string V4 = GatewayTunFixture.VirtualV4;
+    private const string V6 = GatewayTunFixture.VirtualV6;
+    private const int Port = GatewayTunFixture.EchoPort;
+
+    private readonly GatewayTunFixture _fixture;
+
+    public GatewayTunTests(GatewayTunFixture fixture) => _fixture = fixture;
+
+    private NetworkNamespace Ns => _fixture.Namespace;
+
+    [Fact]
+    public async Task Ping_VirtualIpV4AndV6_Answered()
+    {
+        Assert.Contains("3 received", await Ns.ShCheckedAsync($"ping -c 3 -i 0.2 -W 5 {V4}"));
+        Assert.Contains("3 received", await Ns.ShCheckedAsync($"ping -6 -c 3 -i 0.2 -W 5 {V6}"));
+    }
+
+    [Theory]
+    [InlineData("AF_INET", V4)]
+    [InlineData("AF_INET6", V6)]
+    public async Task UdpAndTcp_EchoPluginVirtualEndpoint_Answered(string family, string address)
+    {
+        string output = await NamespacePython.RunCheckedAsync(Ns, $$"""
+            import socket
+            u = socket.socket(socket.{{family}}, socket.SOCK_DGRAM)
+            u.settimeout(5)
+            for i in range(10):
+                msg = b"datagram %d" % i
+                u.sendto(msg, ("{{address}}", {{Port}}))
+                data, peer = u.recvfrom(4096)
+                assert data == b"echo: " + msg, data
+                assert peer[0] == "{{address}}" and peer[1] == {{Port}}, peer
+            t = socket.create_connection(("{{address}}", {{Port}}), timeout=10)
+            t.sendall(b"over tcp\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = t.recv(100)
+                assert chunk, data
+                data += chunk
+            t.close()
+            print(data.decode().strip())
+            """);
+        Assert.Equal("echo: over tcp", output.Trim());
+    }
+
+    [Fact]
+    public async Task Tcp_Transfer100MiB_EchoedByteForByte()
+    {
+        // The echo plugin answers line by line ("echo: " + line): 1,600 lines of 64 KiB of base64 (> 100 MiB) go
+        // up while the answers come down; both directions are hashed and compared with what must come back.
+        string output = await NamespacePython.RunCheckedAsync(Ns, $$"""
+            import socket, hashlib, threading, os, base64
+            lines = 1600
+            s = socket.create_connection(("{{V4}}", {{Port}}), timeout=60)
+            expected = hashlib.sha256()
+            sent = [0]
+            def sender():
+                for i in range(lines):
+                    line = base64.b64encode(os.urandom(49152)) + b"\n"
+                    expected.update(b"echo: " + line)
+                    s.sendall(line)
+                    sent[0] += len(line)
+                s.shutdown(socket.SHUT_WR)
+            t = threading.Thread(target=sender)
+            t.start()
+            got = hashlib.sha256()
+            received = 0
+            while True:
+                data = s.recv(1 << 16)
+                if not data:
+                    break
+                got.update(data)
+                received += len(data)
+            t.join()
+            assert sent[0] >= 100 * 1024 * 1024, sent[0]
+            assert received == sent[0] + 6 * lines, (received, sent[0])
+            assert got.hexdigest() == expected.hexdigest()
+            print(sent[0])
+            """, TimeSpan.FromMinutes(3));
+        Assert.True(long.Parse(output.Trim(), CultureInfo.InvariantCulture) >= 100L * 1024 * 1024);
+    }
+
+    [Fact]
+    public async Task Tcp_1000ShortConnections_AllSucceed()
+    {
+        string output = await NamespacePython.RunCheckedAsync(Ns, $$"""
+            import socket
+            ok = 0
+            for i in range(1000):
+                s = socket.create_connection(("{{V4}}", {{Port}}), timeout=10)
+                s.sendall(b"conn %d\n" % i)
+                s.shutdown(socket.SHUT_WR)
+                data = b""
+                while True:
+                    chunk = s.recv(100)
+                    if not chunk:
+                        break
+                    data += chunk
+                assert data == b"echo: conn %d\n" % i, (i, data)
+                s.close()
+                ok += 1
+            print(ok)
+            """, TimeSpan.FromMinutes(3));
+        Assert.Equal("1000", output.Trim());
+    }
+
+    [Theory]
+    [InlineData("AF_INET", V4)]
+    [InlineData("AF_INET6", V6)]
+    public async Task ClosedPorts_UdpPortUnreachableAndTcpReset_Refused(string family, string address)
+    {
+        string output = await NamespacePython.RunCheckedAsync(Ns, $$"""
+            import socket
+            u = socket.socket(socket.{{family}}, socket.SOCK_DGRAM)
+            u.settimeout(5)
+            u.connect(("{{address}}", 9999))
+            u.send(b"anyone?")
+            try:
+                u.recv(100)
+                print("udp: answered")
+            except ConnectionRefusedError:
+                print("udp: refused")
+            t = socket.socket(socket.{{family}}, socket.SOCK_STREAM)
+            t.settimeout(5)
+            try:
+                t.connect(("{{address}}", 9998))
+                print("tcp: connected")
+            except ConnectionRefusedError:
+                print("tcp: refused")
+            """);
+        Assert.Equal("udp: refused\ntcp: refused", output.Trim());
+    }
+
+    [Fact]
+    public async Task MalformedPackets_WrittenIntoTun_CountedOnMetricsAndStillServing()
+    {
+        long before = await _fixture.DroppedFromMetricsAsync();
+
+        string output = await NamespacePython.RunCheckedAsync(Ns, MalformedPackets.Script("gw0", "10.30.30.1", V4, Port));
+        int sent = int.Parse(output.Trim(), CultureInfo.InvariantCulture);
+        Assert.True(sent >= 5000, $"only {sent} packets could be written");
+
+        long dropped = before;
+        for (long deadline = Environment.TickCount64 + 30_000; Environment.TickCount64 < deadline && dropped - before < sent;)
+        {
+            await Task.Delay(250);
+            dropped = await _fixture.DroppedFromMetricsAsync();
+        }
+
+        Assert.True(dropped - before >= sent, $"{sent} malformed packets written, {dropped - before} counted as dropped on /metrics");
+        Assert.True(await _fixture.DroppedFromMetricsAsync("bad_checksum") >= 1000);
+        Assert.True(await _fixture.DroppedFromMetricsAsync("fragment") >= 1000);
+        Assert.False(_fixture.Gateway.HasExited);
+
+        string echo = await NamespacePython.RunCheckedAsync(Ns, $$"""
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(5)
+            s.sendto(b"still here", ("{{V4}}", {{Port}}))
+            print(s.recvfrom(100)[0].decode())
+            """);
+        Assert.Equal("echo: still here", echo.Trim());
+        await Ns.ShCheckedAsync($"ping -c 1 -W 5 {V4}");
+    }
+}
