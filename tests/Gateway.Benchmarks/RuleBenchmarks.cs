@@ -11,6 +11,8 @@ namespace Gateway.Benchmarks;
 /// Target ≤ 200 ns and 0 B per query. Run: dotnet run -c Release --project tests/Gateway.Benchmarks -- --filter '*RuleBenchmarks*'.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class RuleBenchmarks
 {
     private const string Script = """

@@ -16,7 +16,7 @@ internal sealed class AnswerRuleStep : RuleStep
         _names = names;
     }
 
-    public override Verdict Evaluate(DnsQuery query, ReadOnlySpan<char> name, RuleFailureReporter failures)
+    public override Verdict Evaluate(DnsQuery query, ReadOnlySpan<byte> name, RuleFailureReporter failures)
     {
         if (!_names.TryMatchExact(name, out Entry entry))
         {

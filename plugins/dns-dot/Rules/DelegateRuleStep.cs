@@ -11,7 +11,7 @@ internal sealed class DelegateRuleStep : RuleStep
         _rule = rule;
     }
 
-    public override Verdict Evaluate(DnsQuery query, ReadOnlySpan<char> name, RuleFailureReporter failures)
+    public override Verdict Evaluate(DnsQuery query, ReadOnlySpan<byte> name, RuleFailureReporter failures)
     {
         try
         {

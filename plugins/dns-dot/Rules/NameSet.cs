@@ -27,9 +27,6 @@ public sealed class NameSet
     public bool Contains(DnsQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
-        ReadOnlySpan<byte> bytes = query.NameBytes;
-        Span<char> chars = stackalloc char[bytes.Length];
-        int length = NameSuffixMap<bool>.ToChars(bytes, chars);
-        return length >= 0 && _map.TryMatch(chars[..length], out _);
+        return _map.TryMatch(query.NameBytes, out _);
     }
 }

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Gateway.Plugins.DnsDot.Rules;
@@ -8,82 +10,158 @@ namespace Gateway.Plugins.DnsDot.Rules;
 /// read-only afterwards, so lookups from many threads are safe.
 /// </summary>
 /// <remarks>
-/// A dictionary with a span alternate lookup instead of a hand-written trie: one hash probe per label
-/// suffix of the query name (3 for "www.example.test"), no allocation, and 100,000 names load in
-/// milliseconds.
+/// Hand-written instead of a <see cref="Dictionary{TKey, TValue}"/> because the per-query cost decides the
+/// rule budget (≤ 200 ns for a miss through 100,000 names plus lambdas): the query name's bytes are read
+/// once, right to left, and the hash of every label suffix falls out of that single pass; each suffix is then
+/// one probe into an open-addressing table keyed by (hash, length), and only a probe whose hash and length
+/// agree compares bytes. No widening to UTF-16, no string hashing per suffix, no allocation. The table is
+/// static after construction and at most half full, so probe sequences stay short whatever the query.
 /// </remarks>
 internal sealed class NameSuffixMap<T>
 {
-    private readonly Dictionary<string, T> _names;
-    private readonly Dictionary<string, T>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private const ulong FnvOffset = 0xcbf29ce484222325;
+    private const ulong FnvPrime = 0x100000001b3;
+
+    private readonly Entry[] _entries;
+    private readonly int[] _slots;
+    private readonly byte[] _bytes;
+    private readonly int _shift;
 
     public NameSuffixMap(Dictionary<string, T> normalizedNames)
     {
-        _names = normalizedNames;
-        _lookup = normalizedNames.GetAlternateLookup<ReadOnlySpan<char>>();
+        ArgumentNullException.ThrowIfNull(normalizedNames);
+        int count = normalizedNames.Count;
+        int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(8, count * 2));
+        _shift = 64 - BitOperations.Log2((uint)capacity);
+        _slots = new int[capacity];
+        _entries = new Entry[count];
+        int totalBytes = 0;
+        foreach (string name in normalizedNames.Keys)
+        {
+            totalBytes += name.Length;
+        }
+
+        _bytes = new byte[totalBytes];
+        int index = 0;
+        int offset = 0;
+        foreach ((string name, T value) in normalizedNames)
+        {
+            // Names are validated ASCII (DnsNames.Normalize), one byte per char like DnsQuery.NameBytes.
+            int length = Encoding.ASCII.GetBytes(name, _bytes.AsSpan(offset));
+            ulong hash = Hash(_bytes.AsSpan(offset, length));
+            _entries[index] = new Entry(hash, offset, length, value);
+            int slot = Slot(hash, length);
+            while (_slots[slot] != 0)
+            {
+                slot = (slot + 1) & (capacity - 1);
+            }
+
+            _slots[slot] = index + 1;
+            index++;
+            offset += length;
+        }
     }
 
     /// <summary>The number of names.</summary>
-    public int Count => _names.Count;
+    public int Count => _entries.Length;
 
-    /// <summary>Creates the dictionary a map is built from (ordinal; supports span lookups).</summary>
+    /// <summary>Creates the dictionary a map is built from (ordinal).</summary>
     public static Dictionary<string, T> CreateDictionary(int capacity = 0) => new(capacity, StringComparer.Ordinal);
 
     /// <summary>
     /// Finds the longest entry that equals <paramref name="name"/> or is a suffix of it starting after a dot
-    /// (the most specific match). <paramref name="name"/> is the query name as UTF-16 (see <see cref="ToChars"/>).
+    /// (the most specific match). <paramref name="name"/> is <see cref="DnsQuery.NameBytes"/>: lower-case
+    /// presentation form, no trailing dot.
     /// </summary>
-    public bool TryMatch(ReadOnlySpan<char> name, out T value)
+    public bool TryMatch(ReadOnlySpan<byte> name, out T value)
     {
-        int start = 0;
-        while (true)
+        bool found = false;
+        value = default!;
+        if (_entries.Length == 0)
         {
-            ReadOnlySpan<char> suffix = name[start..];
-            if (_lookup.TryGetValue(suffix, out value!))
+            return false;
+        }
+
+        ulong hash = FnvOffset;
+        for (int i = name.Length - 1; i >= 0; i--)
+        {
+            byte b = name[i];
+
+            // name[i..] is a whole-label suffix when it starts the name or follows an unescaped dot
+            // ("\." inside a label is an escaped dot, RFC 4343 §2.1).
+            if (b == (byte)'.' && i + 1 < name.Length && (i == 0 || name[i - 1] != (byte)'\\'))
             {
-                return true;
+                if (TryFind(name[(i + 1)..], hash, out T candidate))
+                {
+                    value = candidate;
+                    found = true;
+                }
             }
 
-            int dot = IndexOfLabelDot(suffix);
-            if (dot < 0)
+            hash = (hash ^ b) * FnvPrime;
+        }
+
+        if (TryFind(name, hash, out T whole))
+        {
+            value = whole;
+            found = true;
+        }
+
+        return found;
+    }
+
+    /// <summary>Finds an entry equal to <paramref name="name"/> (no subdomains).</summary>
+    public bool TryMatchExact(ReadOnlySpan<byte> name, out T value)
+    {
+        if (_entries.Length == 0)
+        {
+            value = default!;
+            return false;
+        }
+
+        return TryFind(name, Hash(name), out value);
+    }
+
+    /// <summary>The hash of <paramref name="bytes"/> as <see cref="TryMatch"/> computes it: FNV-1a, last byte first.</summary>
+    private static ulong Hash(ReadOnlySpan<byte> bytes)
+    {
+        ulong hash = FnvOffset;
+        for (int i = bytes.Length - 1; i >= 0; i--)
+        {
+            hash = (hash ^ bytes[i]) * FnvPrime;
+        }
+
+        return hash;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Slot(ulong hash, int length) => (int)(((hash ^ (uint)length) * 0x9E3779B97F4A7C15) >> _shift);
+
+    private bool TryFind(ReadOnlySpan<byte> key, ulong hash, out T value)
+    {
+        int[] slots = _slots;
+        Entry[] entries = _entries;
+        int mask = slots.Length - 1;
+        int slot = Slot(hash, key.Length);
+        while (true)
+        {
+            int index = slots[slot] - 1;
+            if (index < 0)
             {
                 value = default!;
                 return false;
             }
 
-            start += dot + 1;
+            ref readonly Entry entry = ref entries[index];
+            if (entry.Hash == hash && entry.Length == key.Length && key.SequenceEqual(_bytes.AsSpan(entry.Offset, entry.Length)))
+            {
+                value = entry.Value;
+                return true;
+            }
+
+            slot = (slot + 1) & mask;
         }
     }
 
-    /// <summary>Finds an entry equal to <paramref name="name"/> (no subdomains).</summary>
-    public bool TryMatchExact(ReadOnlySpan<char> name, out T value) => _lookup.TryGetValue(name, out value!);
-
-    /// <summary>
-    /// Widens the query's ASCII name bytes into <paramref name="destination"/> (at least as long as the name);
-    /// returns the chars written, or -1 for a name that is not ASCII (it can then match nothing).
-    /// </summary>
-    public static int ToChars(ReadOnlySpan<byte> name, Span<char> destination) =>
-        Ascii.ToUtf16(name, destination, out int written) == System.Buffers.OperationStatus.Done ? written : -1;
-
-    /// <summary>The first dot that separates labels: an escaped "\." (RFC 4343 §2.1 presentation form) is part of a label.</summary>
-    private static int IndexOfLabelDot(ReadOnlySpan<char> name)
-    {
-        int offset = 0;
-        while (true)
-        {
-            int dot = name[offset..].IndexOf('.');
-            if (dot < 0)
-            {
-                return -1;
-            }
-
-            int at = offset + dot;
-            if (at == 0 || name[at - 1] != '\\')
-            {
-                return at;
-            }
-
-            offset = at + 1;
-        }
-    }
+    private readonly record struct Entry(ulong Hash, int Offset, int Length, T Value);
 }

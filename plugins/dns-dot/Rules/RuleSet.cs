@@ -48,13 +48,7 @@ internal sealed class RuleSet
             return Verdict.Continue;
         }
 
-        // The name is widened once per query for the span-keyed name maps (≤ 1024 bytes, see DnsQuery).
-        ReadOnlySpan<byte> bytes = query.NameBytes;
-        Span<char> buffer = stackalloc char[bytes.Length];
-        int length = NameSuffixMap<bool>.ToChars(bytes, buffer);
-
-        // A non-ASCII name matches no name rule ("\0" is in no map); lambdas still see it.
-        ReadOnlySpan<char> name = length >= 0 ? buffer[..length] : "\0";
+        ReadOnlySpan<byte> name = query.NameBytes;
         for (int i = 0; i < steps.Length; i++)
         {
             RuleStep step = steps[i];

@@ -16,8 +16,8 @@ internal abstract class RuleStep
     public KeyValuePair<string, object?> MetricTag { get; }
 
     /// <summary>
-    /// Decides for <paramref name="query"/>; <paramref name="name"/> is its name as UTF-16 (a name that never
-    /// matches when the query name is not ASCII). Returns <see cref="Verdict.Continue"/> for no decision.
+    /// Decides for <paramref name="query"/>; <paramref name="name"/> is its <see cref="DnsQuery.NameBytes"/>.
+    /// Returns <see cref="Verdict.Continue"/> for no decision.
     /// </summary>
-    public abstract Verdict Evaluate(DnsQuery query, ReadOnlySpan<char> name, RuleFailureReporter failures);
+    public abstract Verdict Evaluate(DnsQuery query, ReadOnlySpan<byte> name, RuleFailureReporter failures);
 }

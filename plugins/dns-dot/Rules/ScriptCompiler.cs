@@ -243,15 +243,30 @@ internal static class ScriptCompiler
 
         foreach (Assembly assembly in (Assembly[])[typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly])
         {
-            if (string.IsNullOrEmpty(assembly.Location))
-            {
-                throw new InvalidOperationException($"{assembly.GetName().Name} was loaded from memory, so scripts cannot reference it; load the plugin from its file");
-            }
-
-            references.Add(MetadataReference.CreateFromFile(assembly.Location));
+            references.Add(ReferenceTo(assembly));
         }
 
         return references.ToImmutable();
+    }
+
+    /// <summary>
+    /// A reference to a loaded assembly. The host loads plugins from memory (so their files can be replaced while
+    /// they run), leaving no file to read: then the runtime's own copy of the metadata is referenced, which stays
+    /// valid while the assembly is loaded — and this plugin's code runs only while it is.
+    /// </summary>
+    private static unsafe MetadataReference ReferenceTo(Assembly assembly)
+    {
+        if (!string.IsNullOrEmpty(assembly.Location))
+        {
+            return MetadataReference.CreateFromFile(assembly.Location);
+        }
+
+        if (!System.Reflection.Metadata.AssemblyExtensions.TryGetRawMetadata(assembly, out byte* blob, out int length))
+        {
+            throw new InvalidOperationException($"the metadata of {assembly.GetName().Name} cannot be read, so scripts cannot reference it");
+        }
+
+        return AssemblyMetadata.Create(ModuleMetadata.CreateFromMetadata((IntPtr)blob, length)).GetReference();
     }
 
     /// <summary>The state of one script run on its own thread; dropped with the thread.</summary>

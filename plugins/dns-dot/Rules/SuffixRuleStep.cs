@@ -17,6 +17,6 @@ internal sealed class SuffixRuleStep : RuleStep
     /// <summary>The number of names.</summary>
     public int Count => _names.Count;
 
-    public override Verdict Evaluate(DnsQuery query, ReadOnlySpan<char> name, RuleFailureReporter failures) =>
+    public override Verdict Evaluate(DnsQuery query, ReadOnlySpan<byte> name, RuleFailureReporter failures) =>
         _names.TryMatch(name, out Verdict verdict) ? verdict : Verdict.Continue;
 }

@@ -10,19 +10,22 @@ namespace Gateway.EndToEnd.Infrastructure;
 /// A real unbound serving DNS-over-TLS on a random loopback port from local data only (never recursing,
 /// as peers/lib/upstream.sh does), with a CA and an ECDSA P-256 server certificate for "upstream.test"
 /// made by openssl. Zone "test.": a.test A/AAAA, mx.test MX, txt.test TXT, c1→c2→a CNAME chain, big.test
-/// (12 TXT strings, ~3 KB), everything else NXDOMAIN. Can be stopped and started again on the same port.
+/// (12 TXT strings, ~3 KB), plus any extra records a test passes (so two instances can serve different data),
+/// everything else NXDOMAIN. Can be stopped and started again on the same port.
 /// </summary>
 public sealed class UnboundDot : IAsyncDisposable
 {
     /// <summary>The name in the server certificate.</summary>
     public const string TlsName = "upstream.test";
 
+    private readonly IReadOnlyList<string> _extraRecords;
     private BackgroundProcess? _process;
 
-    private UnboundDot(string directory, int port)
+    private UnboundDot(string directory, int port, IReadOnlyList<string> extraRecords)
     {
         Directory = directory;
         Port = port;
+        _extraRecords = extraRecords;
     }
 
     /// <summary>The working folder (certificates, config, log).</summary>
@@ -47,11 +50,15 @@ public sealed class UnboundDot : IAsyncDisposable
     public bool IsRunning => _process is { HasExited: false };
 
     /// <summary>Creates certificates and config and starts unbound; waits until it answers over TLS.</summary>
-    public static async Task<UnboundDot> StartAsync()
+    /// <param name="extraRecords">
+    /// More records under "test." in zone-file form, served besides the fixed ones
+    /// (e.g. <c>"intranet.corp.test. 300 IN A 10.9.9.9"</c>).
+    /// </param>
+    public static async Task<UnboundDot> StartAsync(IReadOnlyList<string>? extraRecords = null)
     {
         string directory = Path.Combine(Path.GetTempPath(), $"unbound-dot-{Guid.NewGuid():N}");
         System.IO.Directory.CreateDirectory(directory);
-        var unbound = new UnboundDot(directory, FreePort());
+        var unbound = new UnboundDot(directory, FreePort(), extraRecords ?? []);
         await unbound.CreateCertificatesAsync();
         unbound.WriteConfig();
         await ProcessRunner.ShCheckedAsync($"unbound-checkconf '{Path.Combine(directory, "unbound.conf")}'");
@@ -135,6 +142,11 @@ public sealed class UnboundDot : IAsyncDisposable
         for (int i = 1; i <= 12; i++)
         {
             big.Append($"    local-data: 'big.test. 3600 IN TXT \"record{i:D2}-{new string('0', 240)}\"'\n");
+        }
+
+        foreach (string record in _extraRecords)
+        {
+            big.Append($"    local-data: '{record}'\n");
         }
 
         string d = Directory;
