@@ -13,6 +13,12 @@ namespace Gateway.Plugins.HttpProxy;
 /// </summary>
 public sealed class HttpProxyPlugin : IGatewayPlugin
 {
+    /// <summary>
+    /// The virtual endpoint served when the TUN is enabled and the section has no <c>virtual:</c> key
+    /// (DESIGN §5: the proxy is the example TCP service on the second virtual IP).
+    /// </summary>
+    internal static readonly NetEndpoint DefaultVirtualEndpoint = NetEndpoint.Parse("10.30.30.31:8080");
+
     private readonly List<IDisposable> _bindings = [];
     private HttpProxyHandler? _handler;
 
@@ -34,7 +40,14 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
     {
         ILogger logger = context.LoggerFactory.CreateLogger("Gateway.Plugins.HttpProxy");
-        if (context.ConfiguredEndpoints.Count == 0)
+        var endpoints = new List<ServiceEndpoint>(context.ConfiguredEndpoints);
+        Microsoft.Extensions.Configuration.IConfigurationSection virtualKey = context.Configuration.GetSection("virtual");
+        if (context.Tun is not null && context.Configuration.GetChildren().Any() && virtualKey.Value is null && !virtualKey.GetChildren().Any())
+        {
+            endpoints.Add(new ServiceEndpoint(EndpointKind.Virtual, DefaultVirtualEndpoint));
+        }
+
+        if (endpoints.Count == 0)
         {
             // Absent section (or no endpoints): nothing to serve.
             HttpProxyLog.Idle(logger);
@@ -49,7 +62,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         }
 
         _handler = new HttpProxyHandler(options, context.ProtectSocket, new HttpProxyMetrics(context.Meter), logger);
-        foreach (ServiceEndpoint endpoint in context.ConfiguredEndpoints)
+        foreach (ServiceEndpoint endpoint in endpoints)
         {
             _bindings.Add(context.BindStream(endpoint, _handler));
             HttpProxyLog.Serving(logger, endpoint.ToString());
