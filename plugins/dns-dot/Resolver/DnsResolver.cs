@@ -77,11 +77,18 @@ internal sealed class DnsResolver
             return ResolveStep.Drop;
         }
 
+        if (status == DnsParseStatus.BadVersion)
+        {
+            // RFC 6891 §6.1.3: BADVERS, with an OPT of the version we do speak (0).
+            length = DnsMessageWriter.WriteRcode(query, info, echoQuestion: true, DnsConstants.RcodeBadVers, destination);
+            return Answered(transport, destination, length, query.Length, started);
+        }
+
         if (status != DnsParseStatus.Ok)
         {
-            // The question may be unreadable: FORMERR/NOTIMP carry only the header (RFC 1035 §4.1.1).
+            // The question may be unreadable: FORMERR/NOTIMP carry only the header (RFC 1035 §4.1.1), plus an
+            // OPT when the client sent one (RFC 6891 §7).
             info.QuestionEnd = DnsConstants.HeaderSize;
-            info.HasOpt = false;
             length = DnsMessageWriter.WriteRcode(query, info, echoQuestion: false,
                 status == DnsParseStatus.NotImp ? DnsConstants.RcodeNotImp : DnsConstants.RcodeFormErr, destination);
             return Answered(transport, destination, length, query.Length, started);
