@@ -117,7 +117,7 @@ internal sealed class DotConnectionPool
         return bestLoad < cap ? best : null;
     }
 
-    /// <summary>An answer or timeout freed a slot: send queued queries.</summary>
+    /// <summary>Answers or timeouts freed slots: send queued queries, one write per connection.</summary>
     public void OnSlotFreed()
     {
         if (Volatile.Read(ref _waitingCount) == 0)
@@ -125,6 +125,8 @@ internal sealed class DotConnectionPool
             return;
         }
 
+        DotConnection? touched = null;
+        DotConnection? touchedOther = null;
         while (true)
         {
             UpstreamQuery query;
@@ -133,18 +135,34 @@ internal sealed class DotConnectionPool
             {
                 if (_waitingCount == 0 || (connection = LeastLoaded(_upstream.Settings.MaxInFlightPerConnection)) is null)
                 {
-                    return;
+                    break;
                 }
 
                 query = _waiting.Dequeue();
                 _waitingCount--;
             }
 
-            if (!connection.TrySend(query))
+            if (!connection.TrySend(query, flush: false))
             {
                 Dispatch(query, fresh: false);
+                continue;
+            }
+
+            _upstream.CountReuse();
+            if (touched is null || touched == connection)
+            {
+                touched = connection;
+            }
+            else if (touchedOther != connection)
+            {
+                // More than two connections: flush the older one now.
+                touchedOther?.Flush();
+                touchedOther = connection;
             }
         }
+
+        touched?.Flush();
+        touchedOther?.Flush();
     }
 
     private async Task OpenAndSendAsync(UpstreamQuery query)

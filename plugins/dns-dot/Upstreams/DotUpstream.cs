@@ -106,7 +106,6 @@ internal sealed class DotUpstream : IBalancedUpstream
 
         Interlocked.Increment(ref _answered);
         query.Resolver.OnUpstreamAnswer(query, message, response);
-        Pool.OnSlotFreed();
     }
 
     /// <summary>The attempt failed (timeout, connection lost, no connection): health, metrics, then the resolver retries or gives up.</summary>
