@@ -19,8 +19,9 @@ public static partial class NetnsThread
         {
             try
             {
-                using FileStream ns = File.OpenRead($"/var/run/netns/{netnsName}");
-                if (SetNs((int)ns.SafeFileHandle.DangerousGetHandle(), CloneNewNet) != 0)
+                // File.OpenHandle, not a FileStream: FileStream asks nsfs files for their position and fails with ESPIPE.
+                using Microsoft.Win32.SafeHandles.SafeFileHandle ns = File.OpenHandle($"/var/run/netns/{netnsName}");
+                if (SetNs((int)ns.DangerousGetHandle(), CloneNewNet) != 0)
                 {
                     throw new InvalidOperationException($"setns({netnsName}) failed: errno {Marshal.GetLastPInvokeError()}");
                 }

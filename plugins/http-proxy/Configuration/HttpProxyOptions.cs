@@ -1,0 +1,81 @@
+using Gateway.Sdk.Networking;
+
+namespace Gateway.Plugins.HttpProxy.Configuration;
+
+/// <summary>
+/// The <c>http-proxy:</c> section of gateway.yaml (besides <c>listen:</c> and <c>virtual:</c>, which the
+/// host parses). Read by <see cref="HttpProxyOptionsReader"/>; an immutable snapshot once read.
+/// </summary>
+internal sealed class HttpProxyOptions
+{
+    /// <summary>
+    /// Client networks allowed to use the proxy (<c>allowClients</c>, CIDR list). Defaults to loopback and
+    /// private networks (127.0.0.0/8, ::1/128, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7).
+    /// Security: an open forward proxy is abused within hours; list only networks you trust.
+    /// </summary>
+    public IReadOnlyList<IpPrefix> AllowClients { get; init; } = DefaultAllowClients;
+
+    /// <summary>Client networks refused even when <see cref="AllowClients"/> matches (<c>denyClients</c>). Defaults to none.</summary>
+    public IReadOnlyList<IpPrefix> DenyClients { get; init; } = [];
+
+    /// <summary>
+    /// Destination ports allowed for plain http:// requests (<c>allowedPorts</c>). Defaults to empty,
+    /// which allows every port.
+    /// </summary>
+    public IReadOnlyList<int> AllowedPorts { get; init; } = [];
+
+    /// <summary>
+    /// Destination ports allowed for CONNECT tunnels (<c>connectPorts</c>). Defaults to [443].
+    /// Security: CONNECT to arbitrary ports turns the proxy into a generic TCP relay (SMTP spam, SSH).
+    /// </summary>
+    public IReadOnlyList<int> ConnectPorts { get; init; } = [443];
+
+    /// <summary>Most client connections served at once (<c>maxConnections</c>); more get 503. Defaults to 10000.</summary>
+    public int MaxConnections { get; init; } = 10_000;
+
+    /// <summary>Largest request or response head, in bytes (<c>maxHeaderBytes</c>); larger requests get 431. Defaults to 32768 (32 KiB).</summary>
+    public int MaxHeaderBytes { get; init; } = 32 * 1024;
+
+    /// <summary>Most header fields in one head (<c>maxHeaderCount</c>); more get 431. Defaults to 100.</summary>
+    public int MaxHeaderCount { get; init; } = 100;
+
+    /// <summary>How long an idle client connection is kept between requests (<c>keepAliveTimeoutSeconds</c>). Defaults to 120 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// How long a client may take to send a whole request head once it started (<c>requestHeadersTimeoutSeconds</c>);
+    /// then it gets 408 and is closed, so slow clients cannot hold connection slots. Defaults to 30 s.
+    /// </summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long connecting to an origin may take (<c>originConnectTimeoutSeconds</c>); then 504. Defaults to 10 s.</summary>
+    public TimeSpan OriginConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the origin may take to start its response (<c>originResponseTimeoutSeconds</c>); then 504. Defaults to 60 s.</summary>
+    public TimeSpan OriginResponseTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a body transfer may stall in either direction (<c>idleTimeoutSeconds</c>); then the connection is closed. Defaults to 120 s.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>How long a CONNECT tunnel may carry no data in either direction (<c>tunnelIdleTimeoutSeconds</c>). Defaults to 300 s.</summary>
+    public TimeSpan TunnelIdleTimeout { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Idle origin connections kept per origin host:port (<c>poolMaxIdlePerOrigin</c>); 0 disables pooling. Defaults to 32.</summary>
+    public int PoolMaxIdlePerOrigin { get; init; } = 32;
+
+    /// <summary>How long an idle origin connection stays in the pool (<c>poolIdleTimeoutSeconds</c>). Defaults to 30 s.</summary>
+    public TimeSpan PoolIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Receive buffer per socket, in bytes (<c>bufferSize</c>); also the most body bytes moved per syscall. Defaults to 65536 (64 KiB).</summary>
+    public int BufferSize { get; init; } = 64 * 1024;
+
+    internal static IReadOnlyList<IpPrefix> DefaultAllowClients { get; } =
+    [
+        IpPrefix.Parse("127.0.0.0/8"),
+        IpPrefix.Parse("::1/128"),
+        IpPrefix.Parse("10.0.0.0/8"),
+        IpPrefix.Parse("172.16.0.0/12"),
+        IpPrefix.Parse("192.168.0.0/16"),
+        IpPrefix.Parse("fc00::/7"),
+    ];
+}

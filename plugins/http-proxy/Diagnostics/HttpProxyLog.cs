@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Plugins.HttpProxy.Diagnostics;
+
+/// <summary>Log messages of the http-proxy plugin; event ids 100-199.</summary>
+internal static partial class HttpProxyLog
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "http-proxy serving on {Endpoint}")]
+    public static partial void Serving(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "http-proxy: no listen or virtual endpoints configured; staying idle")]
+    public static partial void Idle(ILogger logger);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "client {Client}: malformed request ({Reason}); answered {Status} and closed")]
+    public static partial void BadRequest(ILogger logger, string client, string reason, int status);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Debug, Message = "client {Client} refused by the client ACL (allowClients/denyClients)")]
+    public static partial void ClientDenied(ILogger logger, string client);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Debug, Message = "client {Client}: destination port {Port} is not allowed (allowedPorts/connectPorts)")]
+    public static partial void PortDenied(ILogger logger, string client, int port);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "origin {Origin} unreachable: {Reason}; answered 502 (check the name resolves and the server listens)")]
+    public static partial void OriginUnreachable(ILogger logger, string origin, string reason);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "origin {Origin} timed out ({Phase}); answered 504 (raise originConnectTimeoutSeconds/originResponseTimeoutSeconds if the origin is just slow)")]
+    public static partial void OriginTimeout(ILogger logger, string origin, string phase);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "connection limit reached ({Max} clients, maxConnections); answered 503 to {Client}")]
+    public static partial void ConnectionLimit(ILogger logger, int max, string client);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Debug, Message = "client {Client}: connection ended: {Reason}")]
+    public static partial void ConnectionEnded(ILogger logger, string client, string reason);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Debug, Message = "origin {Origin}: invalid response ({Reason}); answered 502")]
+    public static partial void BadResponse(ILogger logger, string origin, string reason);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Error, Message = "http-proxy could not bind {Endpoint}: {Reason}")]
+    public static partial void BindFailed(ILogger logger, string endpoint, string reason);
+}

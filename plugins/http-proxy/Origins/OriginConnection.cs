@@ -1,0 +1,55 @@
+using System.Net.Sockets;
+using Gateway.Plugins.HttpProxy.Io;
+
+namespace Gateway.Plugins.HttpProxy.Origins;
+
+/// <summary>A connection to an origin server with its buffers; pooled between requests when the origin keeps it open.</summary>
+internal sealed class OriginConnection : IDisposable
+{
+    public OriginConnection(Socket socket, string key, int bufferSize)
+    {
+        Socket = socket;
+        Key = key;
+        Reader = new SocketReader(socket, bufferSize);
+        Writer = new SocketWriter(socket, 16 * 1024);
+    }
+
+    public Socket Socket { get; }
+
+    /// <summary>The pool key, "host:port" as the client wrote it.</summary>
+    public string Key { get; }
+
+    public SocketReader Reader { get; }
+
+    public SocketWriter Writer { get; }
+
+    /// <summary>When the connection went idle (Environment.TickCount64).</summary>
+    public long IdleSince { get; set; }
+
+    /// <summary>
+    /// False when the origin closed the connection or sent something unsolicited while idle; such a
+    /// connection must not carry another request (RFC 9112 §9.3.1).
+    /// </summary>
+    public bool IsUsable()
+    {
+        try
+        {
+            return Reader.Count == 0 && !Socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        Socket.Dispose();
+        Reader.Dispose();
+        Writer.Dispose();
+    }
+}

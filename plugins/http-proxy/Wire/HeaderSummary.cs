@@ -1,0 +1,29 @@
+namespace Gateway.Plugins.HttpProxy.Wire;
+
+/// <summary>What the header section says about framing and the connection (RFC 9112 §6, §9).</summary>
+internal struct HeaderSummary
+{
+    /// <summary>Number of entries filled in the caller's field array.</summary>
+    public int Count;
+
+    /// <summary>The Content-Length value, or -1 when absent.</summary>
+    public long ContentLength;
+
+    /// <summary>A Transfer-Encoding field is present.</summary>
+    public bool HasTransferEncoding;
+
+    /// <summary>The final transfer coding is chunked (RFC 9112 §6.3 item 4).</summary>
+    public bool Chunked;
+
+    /// <summary>Connection: close.</summary>
+    public bool ConnectionClose;
+
+    /// <summary>Connection: keep-alive (HTTP/1.0 persistence, RFC 9112 §9.3 and Appendix C.2.2).</summary>
+    public bool ConnectionKeepAlive;
+
+    /// <summary>Expect: 100-continue (RFC 9110 §10.1.1).</summary>
+    public bool ExpectContinue;
+
+    /// <summary>Index of the first Host field, or -1.</summary>
+    public int HostIndex;
+}

@@ -1,0 +1,149 @@
+using System.Globalization;
+using Gateway.Sdk.Networking;
+using Microsoft.Extensions.Configuration;
+
+namespace Gateway.Plugins.WireGuard.Configuration;
+
+/// <summary>Reads and validates the <c>wireguard:</c> section, reporting every problem with its key path.</summary>
+internal static class WireGuardConfigReader
+{
+    private static readonly string[] TopKeys = ["privateKey", "listenPort", "peers"];
+    private static readonly string[] PeerKeys = ["publicKey", "presharedKey", "endpoint", "allowedIps", "persistentKeepalive"];
+
+    /// <summary>Reads <paramref name="section"/>; every problem is passed to <paramref name="error"/> (key path, message).</summary>
+    public static WireGuardOptions Read(IConfiguration section, Action<string, string> error)
+    {
+        var options = new WireGuardOptions();
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            if (Array.IndexOf(TopKeys, child.Key) < 0)
+            {
+                error(child.Key, $"unknown key '{child.Key}' (expected one of: {string.Join(", ", TopKeys)})");
+            }
+        }
+
+        string? privateKey = section["privateKey"];
+        if (privateKey is not null)
+        {
+            options.PrivateKey = ReadKey(privateKey, "privateKey", error);
+        }
+
+        string? port = section["listenPort"];
+        if (port is not null)
+        {
+            if (int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value <= 65535)
+            {
+                options.ListenPort = value;
+            }
+            else
+            {
+                error("listenPort", $"'{port}' is not a UDP port (0–65535)");
+            }
+        }
+
+        var seen = new HashSet<string>();
+        foreach (IConfigurationSection peerSection in section.GetSection("peers").GetChildren())
+        {
+            string path = "peers:" + peerSection.Key;
+            var peer = new WireGuardPeerOptions();
+            foreach (IConfigurationSection child in peerSection.GetChildren())
+            {
+                if (Array.IndexOf(PeerKeys, child.Key) < 0)
+                {
+                    error($"{path}:{child.Key}", $"unknown key '{child.Key}' (expected one of: {string.Join(", ", PeerKeys)})");
+                }
+            }
+
+            string? publicKey = peerSection["publicKey"];
+            if (publicKey is null)
+            {
+                error($"{path}:publicKey", "missing: every peer needs its public key (base64, from `wg pubkey`)");
+            }
+            else
+            {
+                peer.PublicKey = ReadKey(publicKey, $"{path}:publicKey", error) ?? [];
+                if (peer.PublicKey.Length == 32 && !seen.Add(publicKey.Trim()))
+                {
+                    error($"{path}:publicKey", "this public key is already used by another peer");
+                }
+            }
+
+            string? psk = peerSection["presharedKey"];
+            if (!string.IsNullOrEmpty(psk))
+            {
+                peer.PresharedKey = ReadKey(psk, $"{path}:presharedKey", error);
+            }
+
+            string? endpoint = peerSection["endpoint"];
+            if (!string.IsNullOrEmpty(endpoint))
+            {
+                if (NetEndpoint.TryParse(endpoint, out NetEndpoint parsed))
+                {
+                    peer.Endpoint = parsed;
+                }
+                else
+                {
+                    error($"{path}:endpoint", $"'{endpoint}' is not ip:port (IPv6 as [addr]:port; host names are not resolved)");
+                }
+            }
+
+            IConfigurationSection allowed = peerSection.GetSection("allowedIps");
+            if (allowed.Value is { } single)
+            {
+                AddPrefix(peer, single, $"{path}:allowedIps", error);
+            }
+
+            foreach (IConfigurationSection item in allowed.GetChildren())
+            {
+                AddPrefix(peer, item.Value ?? string.Empty, $"{path}:allowedIps:{item.Key}", error);
+            }
+
+            string? keepalive = peerSection["persistentKeepalive"];
+            if (!string.IsNullOrEmpty(keepalive))
+            {
+                if (int.TryParse(keepalive, NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) && seconds <= 65535)
+                {
+                    peer.PersistentKeepalive = seconds;
+                }
+                else
+                {
+                    error($"{path}:persistentKeepalive", $"'{keepalive}' is not a number of seconds (0–65535; 0 = off)");
+                }
+            }
+
+            options.Peers.Add(peer);
+        }
+
+        if (options.PrivateKey is null && options.Peers.Count > 0)
+        {
+            error("privateKey", "missing: peers are configured but there is no private key (generate one with `wg genkey`)");
+        }
+
+        return options;
+    }
+
+    private static void AddPrefix(WireGuardPeerOptions peer, string text, string path, Action<string, string> error)
+    {
+        if (IpPrefix.TryParse(text, out IpPrefix prefix))
+        {
+            peer.AllowedIps.Add(prefix);
+        }
+        else
+        {
+            error(path, $"'{text}' is not a CIDR prefix such as 10.99.0.0/24 or fd99::/64");
+        }
+    }
+
+    /// <summary>Decodes a base64 32-byte key; reports and returns null otherwise.</summary>
+    public static byte[]? ReadKey(string text, string path, Action<string, string> error)
+    {
+        byte[] key = new byte[32];
+        if (Convert.TryFromBase64String(text.Trim(), key, out int written) && written == 32)
+        {
+            return key;
+        }
+
+        error(path, "not a WireGuard key: expected base64 of 32 bytes (44 characters, as `wg genkey`/`wg pubkey` print)");
+        return null;
+    }
+}

@@ -1,0 +1,25 @@
+using Gateway.Sdk.Networking;
+
+namespace Gateway.Plugins.WireGuard.Configuration;
+
+/// <summary>One entry of <c>wireguard.peers</c>.</summary>
+internal sealed class WireGuardPeerOptions
+{
+    /// <summary><c>publicKey</c>: the peer's public key, base64 of 32 bytes. Required.</summary>
+    public byte[] PublicKey { get; set; } = [];
+
+    /// <summary>
+    /// <c>presharedKey</c>: optional symmetric key mixed into the handshake (base64 of 32 bytes, `wg genpsk`), adding a
+    /// post-quantum layer. Defaults to none (all zeros on the wire, as in wg).
+    /// </summary>
+    public byte[]? PresharedKey { get; set; }
+
+    /// <summary><c>endpoint</c>: "ip:port" ("[ipv6]:port") to reach the peer at first; it then follows the peer (roaming). Defaults to none: the peer must contact us first.</summary>
+    public NetEndpoint? Endpoint { get; set; }
+
+    /// <summary><c>allowedIps</c>: prefixes routed to this peer and accepted as sources from it. Defaults to none.</summary>
+    public List<IpPrefix> AllowedIps { get; } = new();
+
+    /// <summary><c>persistentKeepalive</c>: seconds between keepalives to keep NAT mappings open, 0–65535 (0 = off). Defaults to 0.</summary>
+    public int PersistentKeepalive { get; set; }
+}

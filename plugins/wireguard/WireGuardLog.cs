@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Plugins.WireGuard;
+
+/// <summary>Log messages of the wireguard plugin (event ids 100–199 device, 200–299 UAPI, 300–399 plugin).</summary>
+internal static partial class WireGuardLog
+{
+    [LoggerMessage(100, LogLevel.Information, "peer {Peer}: handshake completed with {Endpoint} ({Role})")]
+    public static partial void HandshakeCompleted(ILogger logger, string peer, string endpoint, string role);
+
+    [LoggerMessage(101, LogLevel.Debug, "peer {Peer}: sending handshake initiation to {Endpoint} (attempt {Attempt})")]
+    public static partial void SendingInitiation(ILogger logger, string peer, string endpoint, int attempt);
+
+    [LoggerMessage(102, LogLevel.Information, "peer {Peer}: no handshake response after {Attempts} attempts ({Seconds} s); giving up until there is traffic for it")]
+    public static partial void HandshakeGaveUp(ILogger logger, string peer, int attempts, double seconds);
+
+    [LoggerMessage(103, LogLevel.Debug, "peer {Peer}: has no endpoint yet; it must contact us first (or set one with `wg set`)")]
+    public static partial void NoEndpoint(ILogger logger, string peer);
+
+    [LoggerMessage(104, LogLevel.Debug, "dropped handshake initiation from {Source}: {Reason}")]
+    public static partial void InitiationDropped(ILogger logger, string source, string reason);
+
+    [LoggerMessage(105, LogLevel.Information, "peer {Peer}: endpoint changed to {Endpoint} (roaming)")]
+    public static partial void EndpointChanged(ILogger logger, string peer, string endpoint);
+
+    [LoggerMessage(106, LogLevel.Debug, "under load: sent a cookie reply to {Source}")]
+    public static partial void CookieReplySent(ILogger logger, string source);
+
+    [LoggerMessage(107, LogLevel.Debug, "peer {Peer}: session keys erased after {Seconds} s without a new handshake")]
+    public static partial void KeysZeroed(ILogger logger, string peer, double seconds);
+
+    [LoggerMessage(108, LogLevel.Warning, "sending to {Endpoint} failed: {Error}")]
+    public static partial void SendFailed(ILogger logger, string endpoint, string error);
+
+    [LoggerMessage(109, LogLevel.Error, "UDP receive loop on {Local} stopped: {Error}")]
+    public static partial void ReceiveLoopFailed(ILogger logger, string local, string error);
+
+    [LoggerMessage(110, LogLevel.Debug, "peer {Peer}: received a cookie reply; the next handshake carries mac2")]
+    public static partial void CookieReceived(ILogger logger, string peer);
+
+    [LoggerMessage(200, LogLevel.Information, "UAPI listening on {Path} (wg show / wg set {Interface})")]
+    public static partial void UapiListening(ILogger logger, string path, string @interface);
+
+    [LoggerMessage(201, LogLevel.Warning, "UAPI request failed with errno {Errno}: {Reason}")]
+    public static partial void UapiRequestFailed(ILogger logger, int errno, string reason);
+
+    [LoggerMessage(202, LogLevel.Warning, "UAPI socket {Path} could not be created: {Error}; `wg` will not see this interface")]
+    public static partial void UapiUnavailable(ILogger logger, string path, string error);
+
+    [LoggerMessage(300, LogLevel.Warning, "WireGuard needs the TUN device: set host.tun.enabled: true (and run as root); the wireguard section is ignored until then")]
+    public static partial void NeedsTun(ILogger logger);
+
+    [LoggerMessage(301, LogLevel.Information, "WireGuard interface {Interface}: public key {PublicKey}, listening on UDP port {Port}, {Peers} peer(s)")]
+    public static partial void Started(ILogger logger, string @interface, string publicKey, int port, int peers);
+
+    [LoggerMessage(302, LogLevel.Information, "wireguard section is empty (no privateKey): WireGuard stays off")]
+    public static partial void NotConfigured(ILogger logger);
+}

@@ -1,0 +1,90 @@
+using System.Buffers;
+using System.Text;
+using Gateway.Plugins.HttpProxy.Wire;
+
+namespace Gateway.Tests.HttpProxy;
+
+public sealed class HeadWriterTests
+{
+    [Fact]
+    public void WriteRequest_AbsoluteForm_OriginFormWithoutHopByHopFieldsAndWithVia()
+    {
+        byte[] head = Encoding.ASCII.GetBytes(
+            "GET http://origin.test:8000/path?q=1 HTTP/1.1\r\n" +
+            "Host: wrong.test\r\n" +
+            "Connection: keep-alive, X-Secret\r\n" +
+            "Keep-Alive: timeout=5\r\n" +
+            "Proxy-Connection: keep-alive\r\n" +
+            "Proxy-Authorization: Basic eDp5\r\n" +
+            "TE: trailers\r\n" +
+            "Trailer: X-T\r\n" +
+            "Upgrade: websocket\r\n" +
+            "X-Secret: hidden\r\n" +
+            "Accept: */*\r\n" +
+            "User-Agent: test\r\n\r\n");
+        var fields = new HeaderField[32];
+        Assert.Equal(HttpParseError.None, HttpHeadParser.ParseRequest(head, fields, out RequestHead request));
+        Assert.True(ProxyTarget.TryParseAbsolute(request.Target(head), out ProxyTarget target));
+        var output = new ArrayBufferWriter<byte>();
+
+        HeadWriter.WriteRequest(output, head, request, fields.AsSpan(0, request.Headers.Count), target);
+
+        Assert.Equal(
+            "GET /path?q=1 HTTP/1.1\r\nHost: origin.test:8000\r\nAccept: */*\r\nUser-Agent: test\r\nVia: 1.1 gateway\r\n\r\n",
+            Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
+    [Fact]
+    public void WriteRequest_ChunkedBody_KeepsChunkedFraming()
+    {
+        byte[] head = Encoding.ASCII.GetBytes("POST http://a.test HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        var fields = new HeaderField[4];
+        HttpHeadParser.ParseRequest(head, fields, out RequestHead request);
+        ProxyTarget.TryParseAbsolute(request.Target(head), out ProxyTarget target);
+        var output = new ArrayBufferWriter<byte>();
+
+        HeadWriter.WriteRequest(output, head, request, fields.AsSpan(0, request.Headers.Count), target);
+
+        Assert.Equal("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nVia: 1.1 gateway\r\n\r\n", Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
+    [Fact]
+    public void WriteResponse_Http10Origin_OurVersionAndCloseWhenAsked()
+    {
+        byte[] head = Encoding.ASCII.GetBytes("HTTP/1.0 404 File not found\r\nServer: SimpleHTTP\r\nConnection: close\r\nContent-Length: 3\r\n\r\n");
+        var fields = new HeaderField[4];
+        HttpHeadParser.ParseResponse(head, fields, out ResponseHead response);
+        var output = new ArrayBufferWriter<byte>();
+
+        HeadWriter.WriteResponse(output, head, response, fields.AsSpan(0, response.Headers.Count), chunked: false, close: true, keepAlive: false);
+
+        Assert.Equal(
+            "HTTP/1.1 404 File not found\r\nServer: SimpleHTTP\r\nContent-Length: 3\r\nConnection: close\r\nVia: 1.1 gateway\r\n\r\n",
+            Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
+    [Fact]
+    public void WriteResponse_NoReasonPhrase_KeepsSpaceAfterStatus()
+    {
+        byte[] head = Encoding.ASCII.GetBytes("HTTP/1.1 204\r\n\r\n");
+        var fields = new HeaderField[4];
+        HttpHeadParser.ParseResponse(head, fields, out ResponseHead response);
+        var output = new ArrayBufferWriter<byte>();
+
+        HeadWriter.WriteResponse(output, head, response, fields.AsSpan(0, response.Headers.Count), chunked: false, close: false, keepAlive: false);
+
+        Assert.Equal("HTTP/1.1 204 \r\nVia: 1.1 gateway\r\n\r\n", Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
+    [Fact]
+    public void WriteStatus_ErrorResponse_IsCompleteAndCloses()
+    {
+        var output = new ArrayBufferWriter<byte>();
+
+        HeadWriter.WriteStatus(output, 400, "Bad Request", "bad");
+
+        Assert.Equal(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\nVia: 1.1 gateway\r\n\r\nbad\n",
+            Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+}

@@ -1,0 +1,142 @@
+using System.Text;
+using Gateway.Plugins.HttpProxy.Wire;
+
+namespace Gateway.Tests.HttpProxy;
+
+public sealed class HttpHeadParserTests
+{
+    private static byte[] Head(string text) => Encoding.ASCII.GetBytes(text);
+
+    [Fact]
+    public void ParseRequest_AbsoluteForm_ReadsMethodTargetVersionAndFields()
+    {
+        byte[] head = Head("GET http://example.test:8080/a?b HTTP/1.1\r\nHost: example.test:8080\r\nAccept: */*\r\nContent-Length: 0\r\n\r\n");
+        var fields = new HeaderField[16];
+
+        HttpParseError error = HttpHeadParser.ParseRequest(head, fields, out RequestHead request);
+
+        Assert.Equal(HttpParseError.None, error);
+        Assert.Equal("GET", Encoding.ASCII.GetString(request.Method(head)));
+        Assert.Equal("http://example.test:8080/a?b", Encoding.ASCII.GetString(request.Target(head)));
+        Assert.Equal(1, request.MinorVersion);
+        Assert.Equal(3, request.Headers.Count);
+        Assert.Equal(0, request.Headers.ContentLength);
+        Assert.Equal("*/*", Encoding.ASCII.GetString(fields[1].Value(head)));
+        Assert.True(request.KeepAlive);
+        Assert.False(request.HasBody);
+    }
+
+    [Theory]
+    [InlineData("garbage\r\n\r\n")]
+    [InlineData("GET  http://a/ HTTP/1.1\r\n\r\n")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nName : v\r\n\r\n")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nName: v\r\n folded\r\n\r\n")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nNo colon\r\n\r\n")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nX: a\rb\r\n\r\n")]
+    [InlineData("GET http://a/ HTTX/1.1\r\n\r\n")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nContent-Length: 1x\r\n\r\n")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")]
+    public void ParseRequest_MalformedHead_IsMalformed(string text)
+    {
+        Assert.Equal(HttpParseError.Malformed, HttpHeadParser.ParseRequest(Head(text), new HeaderField[16], out _));
+    }
+
+    [Theory]
+    [InlineData("POST http://a/ HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")]
+    [InlineData("POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    public void ParseRequest_ConflictingFraming_IsRejected(string text)
+    {
+        Assert.Equal(HttpParseError.ConflictingLength, HttpHeadParser.ParseRequest(Head(text), new HeaderField[16], out _));
+    }
+
+    [Fact]
+    public void ParseRequest_RepeatedEqualContentLength_IsAccepted()
+    {
+        HttpParseError error = HttpHeadParser.ParseRequest(Head("POST http://a/ HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), new HeaderField[16], out RequestHead request);
+
+        Assert.Equal(HttpParseError.None, error);
+        Assert.Equal(5, request.Headers.ContentLength);
+        Assert.True(request.HasBody);
+    }
+
+    [Fact]
+    public void ParseRequest_TooManyFields_IsTooManyHeaders()
+    {
+        Assert.Equal(HttpParseError.TooManyHeaders, HttpHeadParser.ParseRequest(Head("GET http://a/ HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"), new HeaderField[2], out _));
+    }
+
+    [Fact]
+    public void ParseRequest_Http2Version_IsUnsupported()
+    {
+        Assert.Equal(HttpParseError.UnsupportedVersion, HttpHeadParser.ParseRequest(Head("GET http://a/ HTTP/2.0\r\n\r\n"), new HeaderField[2], out _));
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1", "", true)]
+    [InlineData("HTTP/1.1", "Connection: close\r\n", false)]
+    [InlineData("HTTP/1.0", "", false)]
+    [InlineData("HTTP/1.0", "Connection: Keep-Alive\r\n", true)]
+    public void ParseRequest_Persistence_FollowsVersionAndConnection(string version, string fields, bool keepAlive)
+    {
+        HttpHeadParser.ParseRequest(Head($"GET http://a/ {version}\r\n{fields}\r\n"), new HeaderField[4], out RequestHead request);
+
+        Assert.Equal(keepAlive, request.KeepAlive);
+    }
+
+    [Fact]
+    public void ParseRequest_ChunkedAndExpect_AreRecognised()
+    {
+        HttpParseError error = HttpHeadParser.ParseRequest(Head("PUT http://a/ HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n"), new HeaderField[4], out RequestHead request);
+
+        Assert.Equal(HttpParseError.None, error);
+        Assert.True(request.Headers.Chunked);
+        Assert.True(request.Headers.ExpectContinue);
+        Assert.True(request.HasBody);
+    }
+
+    [Fact]
+    public void ParseResponse_StatusLine_ReadsStatusAndFraming()
+    {
+        byte[] head = Head("HTTP/1.0 200 OK\r\nContent-Length: 1024\r\nServer: x\r\n\r\n");
+
+        HttpParseError error = HttpHeadParser.ParseResponse(head, new HeaderField[4], out ResponseHead response);
+
+        Assert.Equal(HttpParseError.None, error);
+        Assert.Equal(200, response.Status);
+        Assert.Equal(0, response.MinorVersion);
+        Assert.Equal(1024, response.Headers.ContentLength);
+        Assert.False(response.KeepAlive);
+        Assert.Equal("200 OK", Encoding.ASCII.GetString(head.AsSpan(response.StatusStart, response.StatusLineEnd - response.StatusStart)));
+    }
+
+    [Fact]
+    public void ParseResponse_ChunkedWithLength_DropsLength()
+    {
+        HttpHeadParser.ParseResponse(Head("HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n"), new HeaderField[4], out ResponseHead response);
+
+        Assert.True(response.Headers.Chunked);
+        Assert.Equal(-1, response.Headers.ContentLength);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 20 OK\r\n\r\n")]
+    [InlineData("HTTP/1.1 600 Huh\r\n\r\n")]
+    [InlineData("HTTP/1.1 200OK\r\n\r\n")]
+    [InlineData("ICY 200 OK\r\n\r\n")]
+    public void ParseResponse_BadStatusLine_IsMalformed(string text)
+    {
+        Assert.Equal(HttpParseError.Malformed, HttpHeadParser.ParseResponse(Head(text), new HeaderField[4], out _));
+    }
+
+    [Fact]
+    public void FindHeadEnd_SplitAcrossReads_FindsEnd()
+    {
+        byte[] buffer = Head("GET / HTTP/1.1\r\nA: b\r\n\r\nBODY");
+
+        Assert.Equal(-1, HttpHeadParser.FindHeadEnd(buffer.AsSpan(0, 22), 0));
+        Assert.Equal(24, HttpHeadParser.FindHeadEnd(buffer, 22));
+    }
+}

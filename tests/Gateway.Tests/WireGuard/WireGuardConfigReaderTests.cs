@@ -1,0 +1,73 @@
+using Gateway.Plugins.WireGuard.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace Gateway.Tests.WireGuard;
+
+public sealed class WireGuardConfigReaderTests
+{
+    private const string Key = "YNqHbfBQKaGvzefSSsT7bPK8MOCQWrkzvNgoqc8mKnE=";
+
+    private static (WireGuardOptions Options, List<(string Path, string Message)> Errors) Read(Dictionary<string, string?> values)
+    {
+        IConfiguration config = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        var errors = new List<(string, string)>();
+        WireGuardOptions options = WireGuardConfigReader.Read(config, (p, m) => errors.Add((p, m)));
+        return (options, errors);
+    }
+
+    [Fact]
+    public void Read_FullSection_ParsedValues()
+    {
+        (WireGuardOptions options, var errors) = Read(new()
+        {
+            ["privateKey"] = Key,
+            ["listenPort"] = "51820",
+            ["peers:0:publicKey"] = Key,
+            ["peers:0:presharedKey"] = Key,
+            ["peers:0:endpoint"] = "192.168.241.2:51821",
+            ["peers:0:allowedIps:0"] = "10.99.0.2/32",
+            ["peers:0:allowedIps:1"] = "fd99::2/128",
+            ["peers:0:persistentKeepalive"] = "25",
+        });
+        Assert.Empty(errors);
+        Assert.Equal(32, options.PrivateKey!.Length);
+        Assert.Equal(51820, options.ListenPort);
+        WireGuardPeerOptions peer = Assert.Single(options.Peers);
+        Assert.Equal("192.168.241.2:51821", peer.Endpoint.ToString());
+        Assert.Equal(2, peer.AllowedIps.Count);
+        Assert.Equal(25, peer.PersistentKeepalive);
+    }
+
+    [Fact]
+    public void Read_BadValues_EveryErrorWithItsKeyPath()
+    {
+        (_, var errors) = Read(new()
+        {
+            ["privateKey"] = "short",
+            ["listenPort"] = "99999",
+            ["peers:0:publicKey"] = "not base64!",
+            ["peers:0:endpoint"] = "nohost",
+            ["peers:0:allowedIps:0"] = "10.99.0.0/40",
+            ["peers:0:persistentKeepalive"] = "-1",
+            ["peers:0:colour"] = "blue",
+            ["peers:1:allowedIps:0"] = "10.0.0.0/8",
+        });
+        string[] paths = errors.Select(e => e.Path).ToArray();
+        Assert.Contains("privateKey", paths);
+        Assert.Contains("listenPort", paths);
+        Assert.Contains("peers:0:publicKey", paths);
+        Assert.Contains("peers:0:endpoint", paths);
+        Assert.Contains("peers:0:allowedIps:0", paths);
+        Assert.Contains("peers:0:persistentKeepalive", paths);
+        Assert.Contains("peers:0:colour", paths);
+        Assert.Contains("peers:1:publicKey", paths);
+    }
+
+    [Fact]
+    public void Read_EmptySection_NoErrorsAndNoKey()
+    {
+        (WireGuardOptions options, var errors) = Read(new());
+        Assert.Empty(errors);
+        Assert.Null(options.PrivateKey);
+    }
+}
