@@ -29,6 +29,9 @@ internal static partial class DnsDotLog
     [LoggerMessage(203, LogLevel.Debug, "upstream {Upstream}: connection closed: {Reason}")]
     public static partial void ConnectionClosed(ILogger logger, string upstream, string reason);
 
+    [LoggerMessage(205, LogLevel.Debug, "upstream {Upstream}: query attempt failed: {Reason}")]
+    public static partial void QueryFailed(ILogger logger, string upstream, string reason);
+
     [LoggerMessage(204, LogLevel.Debug, "upstream {Upstream}: dropped a response that matches no query in flight (id {Id})")]
     public static partial void UnmatchedResponse(ILogger logger, string upstream, int id);
 

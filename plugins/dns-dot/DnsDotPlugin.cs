@@ -31,10 +31,14 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         NetEndpoint.Parse("[fd00:30::30]:53"),
     ];
 
+    // Query timeouts are found by sweeping the pending tables this often (not a timer per query).
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly List<IDisposable> _bindings = new();
     private readonly List<DotUpstream> _upstreams = new();
     private CancellationTokenSource? _stopping;
     private Task? _maintenance;
+    private Timer? _sweep;
     private DnsResolver? _resolver;
     private IRuleEvaluator? _rules;
     private RuleEngine? _ruleEngine;
@@ -154,8 +158,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         _resolver = new DnsResolver(options, defaultGroup, groups, cache, metrics, logger) { Rules = _rules };
         _stopping = CancellationTokenSource.CreateLinkedTokenSource(context.Stopping);
 
-        var datagrams = new DnsDatagramHandler(_resolver, _stopping.Token);
-        var streams = new DnsStreamHandler(_resolver, TimeSpan.FromMilliseconds(options.ClientIdleTimeoutMs), logger);
+        var datagrams = new DnsDatagramHandler(_resolver, metrics);
+        var streams = new DnsStreamHandler(_resolver, TimeSpan.FromMilliseconds(options.ClientIdleTimeoutMs), logger, metrics);
         var endpoints = new List<ServiceEndpoint>(context.ConfiguredEndpoints);
         if (context.Tun is not null && section.GetSection("virtual").Value is null && !section.GetSection("virtual").GetChildren().Any())
         {
@@ -175,6 +179,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         _maintenance = MaintainAsync(_stopping.Token);
+        _sweep = new Timer(static state => ((DnsDotPlugin)state!).Sweep(), this, SweepInterval, SweepInterval);
         return Task.CompletedTask;
     }
 
@@ -187,6 +192,12 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         _bindings.Clear();
+        if (_sweep is not null)
+        {
+            await _sweep.DisposeAsync().ConfigureAwait(false);
+            _sweep = null;
+        }
+
         if (_stopping is not null)
         {
             await _stopping.CancelAsync().ConfigureAwait(false);
@@ -244,6 +255,15 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         return new UpstreamGroup(name, LoadBalancingPolicies.Create(policyName)!, upstreams);
+    }
+
+    private void Sweep()
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (DotUpstream upstream in _upstreams)
+        {
+            upstream.Sweep(now);
+        }
     }
 
     // Pre-warms the pools at once, then keeps them fresh (dotproxy's stale_timeout) about once a second.

@@ -33,6 +33,9 @@ internal sealed class DnsCache
         }
     }
 
+    /// <summary>Reports <see cref="Count"/> as dns.cache.entries.</summary>
+    public void ObserveIn(DnsDotMetrics metrics) => metrics.ObserveCache(() => Count);
+
     /// <summary>The key hash of a question (name case-folded).</summary>
     public static ulong Key(ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk)
     {

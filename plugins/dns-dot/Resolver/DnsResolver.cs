@@ -31,8 +31,11 @@ internal sealed class DnsResolver
     private readonly DnsCache? _cache;
     private readonly DnsDotMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly Dictionary<ulong, InFlightQuestion> _inFlight = new();
-    private readonly TimeSpan _queryTimeout;
+    [ThreadStatic]
+    private static byte[]? t_scratch;
+
+    private readonly Dictionary<ulong, UpstreamQuery> _inFlight = new();
+    private readonly long _queryTimeoutTicks;
 
     /// <summary>Creates the resolver.</summary>
     public DnsResolver(DnsDotOptions options, UpstreamGroup defaultGroup, IReadOnlyDictionary<string, UpstreamGroup> groups, DnsCache? cache, DnsDotMetrics metrics, ILogger logger)
@@ -43,7 +46,8 @@ internal sealed class DnsResolver
         _cache = cache;
         _metrics = metrics;
         _logger = logger;
-        _queryTimeout = TimeSpan.FromMilliseconds(options.QueryTimeoutMs);
+        _queryTimeoutTicks = options.QueryTimeoutMs * Stopwatch.Frequency / 1000;
+        cache?.ObserveIn(metrics);
     }
 
     /// <summary>
@@ -61,6 +65,7 @@ internal sealed class DnsResolver
     /// </summary>
     public ResolveStep Begin(ReadOnlySpan<byte> query, NetAddress client, DnsTransport transport, int replyCap, Span<byte> destination, out int length, out PendingQuery pending)
     {
+        long started = Stopwatch.GetTimestamp();
         pending = default;
         length = 0;
         DnsParseStatus status = DnsMessageReader.TryParseQuery(query, out DnsRequestInfo info);
@@ -72,14 +77,21 @@ internal sealed class DnsResolver
             return ResolveStep.Drop;
         }
 
+        if (status == DnsParseStatus.BadVersion)
+        {
+            // RFC 6891 §6.1.3: BADVERS, with an OPT of the version we do speak (0).
+            length = DnsMessageWriter.WriteRcode(query, info, echoQuestion: true, DnsConstants.RcodeBadVers, destination);
+            return Answered(transport, destination, length, query.Length, started);
+        }
+
         if (status != DnsParseStatus.Ok)
         {
-            // The question may be unreadable: FORMERR/NOTIMP carry only the header (RFC 1035 §4.1.1).
+            // The question may be unreadable: FORMERR/NOTIMP carry only the header (RFC 1035 §4.1.1), plus an
+            // OPT when the client sent one (RFC 6891 §7).
             info.QuestionEnd = DnsConstants.HeaderSize;
-            info.HasOpt = false;
             length = DnsMessageWriter.WriteRcode(query, info, echoQuestion: false,
                 status == DnsParseStatus.NotImp ? DnsConstants.RcodeNotImp : DnsConstants.RcodeFormErr, destination);
-            return Answered(transport, destination, length);
+            return Answered(transport, destination, length, query.Length, started);
         }
 
         pending.Limit = transport == DnsTransport.Udp ? Math.Min(info.UdpLimit(_options.MaxUdpSize), Math.Max(replyCap, DnsConstants.ClassicUdpSize)) : ushort.MaxValue;
@@ -107,22 +119,22 @@ internal sealed class DnsResolver
                 case VerdictKind.Continue:
                     break;
                 case VerdictKind.NxDomain:
-                    return Rcode(query, info, DnsConstants.RcodeNxDomain, transport, destination, out length);
+                    return Rcode(query, info, DnsConstants.RcodeNxDomain, transport, destination, started, out length);
                 case VerdictKind.Refused:
-                    return Rcode(query, info, DnsConstants.RcodeRefused, transport, destination, out length);
+                    return Rcode(query, info, DnsConstants.RcodeRefused, transport, destination, started, out length);
                 case VerdictKind.ServFail:
-                    return Rcode(query, info, DnsConstants.RcodeServFail, transport, destination, out length);
+                    return Rcode(query, info, DnsConstants.RcodeServFail, transport, destination, started, out length);
                 case VerdictKind.Drop:
                     _metrics.Dropped.Add(1);
                     return ResolveStep.Drop;
                 case VerdictKind.Answer:
                     length = DnsMessageWriter.WriteAddressAnswer(query, info, verdict.AnswerAddresses, verdict.Ttl, destination);
-                    return Answered(transport, destination, length);
+                    return Answered(transport, destination, length, query.Length, started);
                 case VerdictKind.Forward:
                     if (verdict.Group is null || !_groups.TryGetValue(verdict.Group, out UpstreamGroup? forwarded))
                     {
                         DnsDotLog.UnknownGroup(_logger, rq.Name, verdict.Group ?? "");
-                        return Rcode(query, info, DnsConstants.RcodeServFail, transport, destination, out length);
+                        return Rcode(query, info, DnsConstants.RcodeServFail, transport, destination, started, out length);
                     }
 
                     group = forwarded;
@@ -146,7 +158,7 @@ internal sealed class DnsResolver
                 }
 
                 length = DnsCache.WriteAnswer(entry!, stale: false, now, query, info, destination, pending.Limit);
-                return Answered(transport, destination, length);
+                return Answered(transport, destination, length, query.Length, started);
             }
 
             _metrics.CacheMisses.Add(1);
@@ -157,141 +169,216 @@ internal sealed class DnsResolver
     }
 
     /// <summary>
-    /// Resolves through the group. Returns the answer in a buffer rented from <see cref="ArrayPool{T}.Shared"/>
-    /// (the caller sends it and returns the buffer). Never throws for network reasons: SERVFAIL instead.
+    /// Prepares the upstream query for a client query <see cref="Begin"/> sent upstream: a pooled
+    /// <see cref="UpstreamQuery"/> holding the framed query (our OPT, padding, keepalive; RFC 8467, RFC 7828).
+    /// Hand it to <see cref="Forward"/>.
     /// </summary>
-    public async Task<UpstreamAnswer> ResolveUpstreamAsync(ReadOnlyMemory<byte> query, PendingQuery pending, CancellationToken cancellationToken)
+    public UpstreamQuery CreateQuery(ReadOnlySpan<byte> query, in PendingQuery pending, IAnswerSink sink, long started)
     {
-        DnsRequestInfo info = pending.Info;
-        InFlightQuestion? leader = null;
-        InFlightQuestion? follower;
+        UpstreamQuery upstream = UpstreamQuery.Rent(2 + query.Length + 256);
+        int length = DnsMessageWriter.WriteUpstreamQuery(query, pending.Info, upstream.Frame.AsSpan(2), _options.ForwardClientSubnet);
+        BinaryPrimitives.WriteUInt16BigEndian(upstream.Frame, (ushort)length);
+        upstream.FrameLength = 2 + length;
+        upstream.Info = pending.Info;
+        upstream.Limit = pending.Limit;
+        upstream.Key = pending.Key;
+        upstream.Stale = pending.Stale;
+        upstream.Group = pending.Group;
+        upstream.Transport = pending.Transport;
+        upstream.Background = pending.Background;
+        upstream.RequestSize = query.Length;
+        upstream.Started = started;
+        upstream.Deadline = started + _queryTimeoutTicks;
+        upstream.Resolver = this;
+        upstream.Sink = sink;
+        return upstream;
+    }
+
+    /// <summary>
+    /// Sends the query to its group, unless an identical question is already on its way (then it waits for
+    /// that answer: request coalescing). The answer — upstream, stale (RFC 8767) or SERVFAIL, never silence —
+    /// reaches the query's sink; then the query returns to its pool.
+    /// </summary>
+    public void Forward(UpstreamQuery query)
+    {
         lock (_inFlight)
         {
-            if (_inFlight.TryGetValue(pending.Key, out follower))
+            if (_inFlight.TryGetValue(query.Key, out UpstreamQuery? leader))
             {
-                follower.Followers++;
+                query.Next = leader.Followers;
+                leader.Followers = query;
+                return;
+            }
+
+            _inFlight.Add(query.Key, query);
+        }
+
+        SendAttempt(query);
+    }
+
+    /// <summary>
+    /// Resolves through the group and returns the answer in a buffer rented from <see cref="ArrayPool{T}.Shared"/>
+    /// (the caller sends it and returns the buffer). Never throws for network reasons: SERVFAIL instead.
+    /// For TCP clients and background refreshes; UDP clients use <see cref="Forward"/> directly.
+    /// </summary>
+    public Task<UpstreamAnswer> ResolveUpstreamAsync(ReadOnlyMemory<byte> query, PendingQuery pending, CancellationToken cancellationToken)
+    {
+        var completion = new TaskCompletionSource<UpstreamAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        UpstreamQuery upstream = CreateQuery(query.Span, pending, TaskAnswerSink.Instance, Stopwatch.GetTimestamp());
+        upstream.State = completion;
+        Forward(upstream);
+        return completion.Task;
+    }
+
+    private void SendAttempt(UpstreamQuery query)
+    {
+        DotUpstream? upstream = query.Group.Pick(query.Attempt == 0 ? null : query.First, Stopwatch.GetTimestamp());
+        if (upstream is null)
+        {
+            Complete(query);
+            return;
+        }
+
+        if (query.Attempt == 0)
+        {
+            query.First = upstream;
+        }
+
+        upstream.Send(query, freshConnection: query.Attempt > 0);
+    }
+
+    /// <summary>The attempt failed: one retry on a fresh connection, preferably to another upstream (RFC 7766 §6.2.1), then give up.</summary>
+    internal void OnUpstreamFailure(UpstreamQuery query)
+    {
+        if (query.Attempt == 0 && Stopwatch.GetTimestamp() < query.Deadline)
+        {
+            query.Attempt = 1;
+            _metrics.UpstreamRetries.Add(1);
+            SendAttempt(query);
+            return;
+        }
+
+        Complete(query);
+    }
+
+    /// <summary>
+    /// A matched upstream answer in the connection's read buffer: stored in the cache, shared with coalesced
+    /// queries, and turned into the client's answer in place (zero-copy) when it fits.
+    /// </summary>
+    internal void OnUpstreamAnswer(UpstreamQuery query, Span<byte> message, in DnsResponseInfo response)
+    {
+        DnsRequestInfo info = query.Info;
+        int bodyLength = DnsMessageWriter.StripOpt(message, response);
+        UpstreamQuery? followers = TakeFollowers(query);
+        ReadOnlySpan<byte> name = query.Name;
+        CacheEntry? published = null;
+        if (_cache is not null)
+        {
+            published = _cache.Store(query.Key, message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp());
+        }
+        else if (followers is not null)
+        {
+            published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), _options.Cache);
+        }
+
+        Span<byte> target = message;
+        if (bodyLength + DnsMessageWriter.OptSize > message.Length)
+        {
+            // No room behind the body for our OPT (the upstream sent none): finish it in the scratch buffer.
+            target = Scratch();
+            message[..bodyLength].CopyTo(target);
+        }
+
+        int length = DnsMessageWriter.FinishAnswer(target, bodyLength, query.Message, info, ReadOnlySpan<int>.Empty, 0, response.ExtendedRcode, query.Limit);
+        Deliver(query, target[..length]);
+        AnswerFollowers(followers, published);
+    }
+
+    private void Complete(UpstreamQuery query)
+    {
+        UpstreamQuery? followers = TakeFollowers(query);
+        Fail(query);
+        AnswerFollowers(followers, null);
+    }
+
+    private UpstreamQuery? TakeFollowers(UpstreamQuery leader)
+    {
+        lock (_inFlight)
+        {
+            if (_inFlight.TryGetValue(leader.Key, out UpstreamQuery? registered) && ReferenceEquals(registered, leader))
+            {
+                _inFlight.Remove(leader.Key);
+            }
+
+            UpstreamQuery? followers = leader.Followers;
+            leader.Followers = null;
+            return followers;
+        }
+    }
+
+    private void AnswerFollowers(UpstreamQuery? follower, CacheEntry? shared)
+    {
+        while (follower is not null)
+        {
+            UpstreamQuery next = follower.Next!;
+            follower.Next = null;
+            DnsRequestInfo info = follower.Info;
+            if (shared is not null && shared.Type == info.QType && shared.DnssecOk == info.DnssecOk && DnsName.EqualsIgnoreCase(shared.Name, follower.Name))
+            {
+                Span<byte> buffer = Scratch();
+                int length = DnsCache.WriteAnswer(shared, stale: false, shared.StoredAt, follower.Message, info, buffer, follower.Limit);
+                Deliver(follower, buffer[..length]);
             }
             else
             {
-                leader = new InFlightQuestion();
-                _inFlight.Add(pending.Key, leader);
-            }
-        }
-
-        if (follower is not null)
-        {
-            CacheEntry? shared = await WaitAsync(follower.Completion.Task, cancellationToken).ConfigureAwait(false);
-            if (shared is not null && shared.Type == info.QType && shared.DnssecOk == info.DnssecOk &&
-                DnsName.EqualsIgnoreCase(shared.Name, query.Span.Slice(DnsConstants.HeaderSize, info.NameLength)))
-            {
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(shared.Body.Length + DnsMessageWriter.OptSize);
-                int length = DnsCache.WriteAnswer(shared, stale: false, shared.StoredAt, query.Span, info, buffer, pending.Limit);
-                return Finish(pending, buffer, length);
+                Fail(follower);
             }
 
-            return Failure(query.Span, pending);
-        }
-
-        CacheEntry? published = null;
-        try
-        {
-            UpstreamAnswer? answer = await AskGroupAsync(query, pending, cancellationToken).ConfigureAwait(false);
-            if (answer is not { } upstream)
-            {
-                return Failure(query.Span, pending);
-            }
-
-            Span<byte> message = upstream.Buffer.AsSpan();
-            ReadOnlySpan<byte> name = query.Span.Slice(DnsConstants.HeaderSize, info.NameLength);
-            if (!DnsMessageReader.TryScanResponse(message[..upstream.Length], name, info.QType, Span<int>.Empty, out DnsResponseInfo response))
-            {
-                upstream.Release();
-                return Failure(query.Span, pending);
-            }
-
-            int bodyLength = DnsMessageWriter.StripOpt(message, response);
-            bool waiters;
-            lock (_inFlight)
-            {
-                waiters = leader!.Followers > 0;
-            }
-
-            // Identical questions that arrived meanwhile share this answer (request coalescing).
-            if (_cache is not null)
-            {
-                published = _cache.Store(pending.Key, message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp());
-            }
-            else if (waiters)
-            {
-                published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), _options.Cache);
-            }
-
-            // Zero-copy: the client's answer is made in place in the upstream's receive buffer.
-            int length = DnsMessageWriter.FinishAnswer(message, bodyLength, query.Span, info, ReadOnlySpan<int>.Empty, 0, response.ExtendedRcode, pending.Limit);
-            return Finish(pending, upstream.Buffer, length);
-        }
-        finally
-        {
-            lock (_inFlight)
-            {
-                _inFlight.Remove(pending.Key);
-            }
-
-            leader!.Completion.TrySetResult(published);
+            follower = next;
         }
     }
 
-    private async Task<UpstreamAnswer?> AskGroupAsync(ReadOnlyMemory<byte> query, PendingQuery pending, CancellationToken cancellationToken)
+    // No upstream answered: a stale answer if we have one (RFC 8767), SERVFAIL otherwise — never silence.
+    private void Fail(UpstreamQuery query)
     {
-        DnsRequestInfo info = pending.Info;
-        byte[] frame = ArrayPool<byte>.Shared.Rent(2 + query.Length + 256);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(_queryTimeout);
+        Span<byte> buffer = Scratch();
+        int length;
+        if (query.Stale is { } stale)
+        {
+            _metrics.CacheStale.Add(1);
+            length = DnsCache.WriteAnswer(stale, stale: true, Stopwatch.GetTimestamp(), query.Message, query.Info, buffer, query.Limit);
+        }
+        else
+        {
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                DnsDotLog.UpstreamTimeout(_logger, Encoding.ASCII.GetString(query.Name));
+            }
+
+            length = DnsMessageWriter.WriteRcode(query.Message, query.Info, echoQuestion: true, DnsConstants.RcodeServFail, buffer);
+        }
+
+        Deliver(query, buffer[..length]);
+    }
+
+    private void Deliver(UpstreamQuery query, ReadOnlySpan<byte> answer)
+    {
+        if (!query.Background)
+        {
+            CountAnswer(query.Transport, answer[3] & DnsConstants.RcodeMask, query.RequestSize, answer.Length, query.Started);
+        }
+
         try
         {
-            int length = DnsMessageWriter.WriteUpstreamQuery(query.Span, info, frame.AsSpan(2), _options.ForwardClientSubnet);
-            BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)length);
-            Memory<byte> framed = frame.AsMemory(0, 2 + length);
-            ReadOnlyMemory<byte> name = frame.AsMemory(2 + DnsConstants.HeaderSize, info.NameLength);
-            DotUpstream? first = pending.Group.Pick(null, Stopwatch.GetTimestamp());
-            if (first is null)
-            {
-                return null;
-            }
-
-            try
-            {
-                return await first.QueryAsync(framed, name, info.QType, freshConnection: false, deadline.Token).ConfigureAwait(false);
-            }
-            catch (UpstreamException)
-            {
-                // One retry, on a fresh connection, preferably to another upstream (RFC 7766 §6.2.1).
-            }
-
-            DotUpstream? second = pending.Group.Pick(first, Stopwatch.GetTimestamp());
-            if (second is null)
-            {
-                return null;
-            }
-
-            try
-            {
-                return await second.QueryAsync(framed, name, info.QType, freshConnection: true, deadline.Token).ConfigureAwait(false);
-            }
-            catch (UpstreamException)
-            {
-                return null;
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return null;
+            query.Sink.OnAnswer(query, answer);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(frame);
+            query.Return();
         }
     }
+
+    private static byte[] Scratch() => t_scratch ??= new byte[MaxMessageSize];
 
     private async Task PrefetchAsync(byte[] query, PendingQuery pending)
     {
@@ -301,67 +388,41 @@ internal sealed class DnsResolver
         answer.Release();
     }
 
-    private static async Task<CacheEntry?> WaitAsync(Task<CacheEntry?> task, CancellationToken cancellationToken)
+    /// <summary>Completes the task of <see cref="ResolveUpstreamAsync"/> with a copy of the answer.</summary>
+    private sealed class TaskAnswerSink : IAnswerSink
     {
-        try
+        public static readonly TaskAnswerSink Instance = new();
+
+        public void OnAnswer(UpstreamQuery query, ReadOnlySpan<byte> answer)
         {
-            return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return null;
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(answer.Length, 1));
+            answer.CopyTo(buffer);
+            ((TaskCompletionSource<UpstreamAnswer>)query.State!).TrySetResult(new UpstreamAnswer(buffer, answer.Length));
         }
     }
 
-    // No upstream answered: a stale answer if we have one (RFC 8767), SERVFAIL otherwise — never silence.
-    private UpstreamAnswer Failure(ReadOnlySpan<byte> query, in PendingQuery pending)
-    {
-        byte[] buffer;
-        int length;
-        if (pending.Stale is { } stale)
-        {
-            _metrics.CacheStale.Add(1);
-            buffer = ArrayPool<byte>.Shared.Rent(stale.Body.Length + DnsMessageWriter.OptSize);
-            length = DnsCache.WriteAnswer(stale, stale: true, Stopwatch.GetTimestamp(), query, pending.Info, buffer, pending.Limit);
-        }
-        else
-        {
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                DnsDotLog.UpstreamTimeout(_logger, Encoding.ASCII.GetString(query.Slice(DnsConstants.HeaderSize, pending.Info.NameLength)));
-            }
-
-            buffer = ArrayPool<byte>.Shared.Rent(pending.Info.QuestionEnd + DnsMessageWriter.OptSize);
-            length = DnsMessageWriter.WriteRcode(query, pending.Info, echoQuestion: true, DnsConstants.RcodeServFail, buffer);
-        }
-
-        return Finish(pending, buffer, length);
-    }
-
-    private UpstreamAnswer Finish(in PendingQuery pending, byte[] buffer, int length)
-    {
-        if (!pending.Background)
-        {
-            CountAnswer(pending.Transport, buffer[3] & DnsConstants.RcodeMask);
-        }
-
-        return new UpstreamAnswer(buffer, length);
-    }
-
-    private ResolveStep Rcode(ReadOnlySpan<byte> query, in DnsRequestInfo info, int rcode, DnsTransport transport, Span<byte> destination, out int length)
+    private ResolveStep Rcode(ReadOnlySpan<byte> query, in DnsRequestInfo info, int rcode, DnsTransport transport, Span<byte> destination, long started, out int length)
     {
         length = DnsMessageWriter.WriteRcode(query, info, echoQuestion: true, rcode, destination);
-        return Answered(transport, destination, length);
+        return Answered(transport, destination, length, query.Length, started);
     }
 
-    private ResolveStep Answered(DnsTransport transport, ReadOnlySpan<byte> answer, int length)
+    private ResolveStep Answered(DnsTransport transport, ReadOnlySpan<byte> answer, int length, int requestSize, long started)
     {
-        CountAnswer(transport, length > 3 ? answer[3] & DnsConstants.RcodeMask : 0);
+        CountAnswer(transport, length > 3 ? answer[3] & DnsConstants.RcodeMask : 0, requestSize, length, started);
         return ResolveStep.Answered;
     }
 
     private static readonly string[] RcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15"];
 
-    private void CountAnswer(DnsTransport transport, int rcode) =>
-        _metrics.Queries.Add(1, new KeyValuePair<string, object?>("transport", transport == DnsTransport.Udp ? "udp" : "tcp"), new KeyValuePair<string, object?>("rcode", RcodeNames[rcode & 0xF]));
+    private static readonly KeyValuePair<string, object?> Udp = new("transport", "udp");
+    private static readonly KeyValuePair<string, object?> Tcp = new("transport", "tcp");
+
+    private void CountAnswer(DnsTransport transport, int rcode, int requestSize, int responseSize, long started)
+    {
+        _metrics.Queries.Add(1, transport == DnsTransport.Udp ? Udp : Tcp, new KeyValuePair<string, object?>("rcode", RcodeNames[rcode & 0xF]));
+        _metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        _metrics.RequestSize.Record(requestSize);
+        _metrics.ResponseSize.Record(responseSize);
+    }
 }

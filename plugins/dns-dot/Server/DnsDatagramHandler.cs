@@ -1,62 +1,56 @@
-using System.Buffers;
+using System.Diagnostics;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Rules;
-using Gateway.Plugins.DnsDot.Upstreams;
 using Gateway.Sdk.Handlers;
 
 namespace Gateway.Plugins.DnsDot.Server;
 
 /// <summary>
 /// DNS over UDP (RFC 1035 §4.2.1) on host sockets and virtual endpoints. Errors, rule verdicts and cache
-/// hits are answered on the receiving thread without allocating; upstream work continues asynchronously.
+/// hits are answered on the receiving thread; forwarded queries are answered from the upstream connection's
+/// read loop. Nothing is allocated per query on either path.
 /// </summary>
-internal sealed class DnsDatagramHandler : IDatagramHandler
+internal sealed class DnsDatagramHandler : IDatagramHandler, IAnswerSink
 {
     [ThreadStatic]
     private static byte[]? t_answer;
 
     private readonly DnsResolver _resolver;
-    private readonly CancellationToken _stopping;
+    private readonly DnsDotMetrics? _metrics;
 
     /// <summary>Creates the handler.</summary>
-    public DnsDatagramHandler(DnsResolver resolver, CancellationToken stopping)
+    public DnsDatagramHandler(DnsResolver resolver, DnsDotMetrics? metrics = null)
     {
         _resolver = resolver;
-        _stopping = stopping;
+        _metrics = metrics;
     }
 
     /// <inheritdoc/>
     public void OnDatagram(in DatagramRequest request, ReadOnlySpan<byte> payload)
     {
+        long started = Stopwatch.GetTimestamp();
         byte[] answer = t_answer ??= new byte[DnsResolver.MaxMessageSize];
         ResolveStep step = _resolver.Begin(payload, request.Client.Address, DnsTransport.Udp, request.MaxReplySize, answer, out int length, out PendingQuery pending);
         if (step == ResolveStep.Answered)
         {
-            request.Reply(answer.AsSpan(0, length));
+            Reply(request, answer.AsSpan(0, length));
         }
         else if (step == ResolveStep.Upstream)
         {
-            byte[] query = ArrayPool<byte>.Shared.Rent(payload.Length);
-            payload.CopyTo(query);
-            _ = CompleteAsync(request, query, payload.Length, pending);
+            UpstreamQuery query = _resolver.CreateQuery(payload, pending, this, started);
+            query.Datagram = request;
+            _resolver.Forward(query);
         }
     }
 
-    private async Task CompleteAsync(DatagramRequest request, byte[] query, int length, PendingQuery pending)
+    /// <inheritdoc/>
+    public void OnAnswer(UpstreamQuery query, ReadOnlySpan<byte> answer) => Reply(query.Datagram, answer);
+
+    private void Reply(in DatagramRequest request, ReadOnlySpan<byte> answer)
     {
-        try
+        if (!request.Reply(answer))
         {
-            UpstreamAnswer answer = await _resolver.ResolveUpstreamAsync(query.AsMemory(0, length), pending, _stopping).ConfigureAwait(false);
-            request.Reply(answer.Buffer.AsSpan(0, answer.Length));
-            answer.Release();
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping: nobody is left to answer.
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(query);
+            _metrics?.ClientWriteErrors.Add(1);
         }
     }
 }

@@ -21,13 +21,15 @@ internal sealed class DnsStreamHandler : IStreamHandler
     private readonly DnsResolver _resolver;
     private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
+    private readonly DnsDotMetrics? _metrics;
 
     /// <summary>Creates the handler.</summary>
-    public DnsStreamHandler(DnsResolver resolver, TimeSpan idleTimeout, ILogger logger)
+    public DnsStreamHandler(DnsResolver resolver, TimeSpan idleTimeout, ILogger logger, DnsDotMetrics? metrics = null)
     {
         _resolver = resolver;
         _idleTimeout = idleTimeout;
         _logger = logger;
+        _metrics = metrics;
     }
 
     /// <inheritdoc/>
@@ -36,6 +38,8 @@ internal sealed class DnsStreamHandler : IStreamHandler
         var session = new Session(connection.Stream, _resolver, connection.Client.Address);
         byte[] prefix = new byte[2];
         string reason = "closed by the client";
+        bool failed = false;
+        _metrics?.ClientConnectionsOpened.Add(1);
         try
         {
             while (true)
@@ -69,6 +73,7 @@ internal sealed class DnsStreamHandler : IStreamHandler
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
                         reason = "idle timeout";
+                        failed = true;
                         break;
                     }
                 }
@@ -79,9 +84,16 @@ internal sealed class DnsStreamHandler : IStreamHandler
         catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or ObjectDisposedException)
         {
             reason = e.Message;
+            failed = true;
         }
 
         await session.DrainAsync().ConfigureAwait(false);
+        if (failed)
+        {
+            _metrics?.ClientReadErrors.Add(1);
+        }
+
+        _metrics?.ClientConnectionsClosed.Add(1);
         DnsDotLog.ClientConnectionEnded(_logger, connection.Client.ToString(), reason);
     }
 

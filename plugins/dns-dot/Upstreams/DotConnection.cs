@@ -1,8 +1,8 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Security;
 using System.Net.Sockets;
+using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Wire;
 
 namespace Gateway.Plugins.DnsDot.Upstreams;
@@ -12,14 +12,32 @@ namespace Gateway.Plugins.DnsDot.Upstreams;
 /// each query gets a connection-unique id, answers are matched by (id, name, type) in whatever order
 /// they arrive.
 /// </summary>
-internal sealed class DotConnection : IAsyncDisposable
+/// <remarks>
+/// Queries are appended to a write buffer and written by the thread that queued them when no write is in
+/// progress; queries queued while a write is in flight go out with the next write (one TLS record, one send),
+/// and the pool's queue is drained in one write. One dedicated read thread per connection blocks in the TLS
+/// read, matches each answer and hands it to the resolver in place in the read buffer: the client is answered
+/// from there with no copy. Neither direction hops through the thread pool: on this path context switches,
+/// not instructions, were the cost (profiled: six switches per query with thread-pool read loops and write
+/// work items). Timeouts are checked by <see cref="Sweep"/>, not per query.
+/// </remarks>
+internal sealed class DotConnection
 {
+    // Room for the largest message (RFC 1035 §4.2.2: 2-byte length) plus what arrives behind it.
+    private const int ReadBufferSize = 2 + ushort.MaxValue + 16384;
+    private const int InitialWriteBufferSize = 16384;
+
     private readonly DotUpstream _upstream;
     private readonly Socket _socket;
     private readonly SslStream _stream;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly Dictionary<ushort, Pending> _pending = new();
-    private readonly CancellationTokenSource _closed = new();
+    private readonly Lock _sync = new();
+    private readonly Dictionary<ushort, UpstreamQuery> _pending = new();
+    private byte[] _writeBuffer = new byte[InitialWriteBufferSize];
+    private byte[] _spareBuffer = new byte[InitialWriteBufferSize];
+    private int _writeLength;
+    private bool _writing;
+    private bool _closed;
+    private int _inFlight;
     private ushort _nextId = (ushort)Random.Shared.Next(ushort.MaxValue + 1);
     private long _lastActivity;
     private long _idleLimitTicks;
@@ -35,19 +53,10 @@ internal sealed class DotConnection : IAsyncDisposable
     }
 
     /// <summary>Queries sent on this connection and not yet answered.</summary>
-    public int InFlight
-    {
-        get
-        {
-            lock (_pending)
-            {
-                return _pending.Count;
-            }
-        }
-    }
+    public int InFlight => Volatile.Read(ref _inFlight);
 
     /// <summary>False once the connection failed, was closed by the server, or asked to be drained (keepalive 0).</summary>
-    public bool IsOpen => !_closed.IsCancellationRequested && !Volatile.Read(ref _draining);
+    public bool IsOpen => !Volatile.Read(ref _closed) && !Volatile.Read(ref _draining);
 
     /// <summary>True when the connection has been idle past its limit (dotproxy's stale_timeout, RFC 7828 keepalive).</summary>
     public bool IsStale(long now) => InFlight == 0 && now - Volatile.Read(ref _lastActivity) > Volatile.Read(ref _idleLimitTicks);
@@ -100,7 +109,7 @@ internal sealed class DotConnection : IAsyncDisposable
             }
 
             var connection = new DotConnection(upstream, socket, stream);
-            _ = connection.ReadLoopAsync();
+            new Thread(connection.ReadLoop) { IsBackground = true, Name = "dns-dot upstream read" }.Start();
             return connection;
         }
         catch
@@ -116,89 +125,140 @@ internal sealed class DotConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends the framed query (<paramref name="frame"/>: 2-byte length then the message) after writing a
-    /// fresh id into it, and waits for the matching answer.
+    /// Queues <paramref name="query"/>'s frame with a fresh connection-unique id and, when <paramref name="flush"/>,
+    /// writes everything queued unless another thread is already writing (it takes these along).
+    /// Returns false when the connection is closed or draining (the caller picks another).
     /// </summary>
-    /// <exception cref="UpstreamException">The connection failed before the answer came.</exception>
-    public async Task<UpstreamAnswer> QueryAsync(Memory<byte> frame, ReadOnlyMemory<byte> questionName, ushort qtype, CancellationToken cancellationToken)
+    public bool TrySend(UpstreamQuery query, bool flush = true)
     {
-        var pending = new Pending(questionName, qtype);
-        ushort id;
-        lock (_pending)
+        lock (_sync)
         {
-            if (!IsOpen)
+            if (_closed || _draining)
             {
-                throw new UpstreamException("connection closed");
+                return false;
             }
 
+            ushort id;
             do
             {
                 id = _nextId++;
             }
             while (_pending.ContainsKey(id));
-            _pending.Add(id, pending);
-        }
-
-        try
-        {
-            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            _pending.Add(id, query);
+            _inFlight = _pending.Count;
+            int needed = _writeLength + query.FrameLength;
+            if (needed > _writeBuffer.Length)
             {
-                BinaryPrimitives.WriteUInt16BigEndian(frame.Span[2..], id);
-                await _stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                _writeLock.Release();
+                Array.Resize(ref _writeBuffer, Math.Max(needed, _writeBuffer.Length * 2));
             }
 
-            Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
-            using (cancellationToken.UnsafeRegister(static state => ((Pending)state!).Completion.TrySetCanceled(), pending))
-            {
-                return await pending.Completion.Task.ConfigureAwait(false);
-            }
+            Span<byte> frame = _writeBuffer.AsSpan(_writeLength, query.FrameLength);
+            query.Frame.AsSpan(0, query.FrameLength).CopyTo(frame);
+            BinaryPrimitives.WriteUInt16BigEndian(frame[2..], id);
+            _writeLength = needed;
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException)
+
+        if (flush)
         {
-            Close(e.Message);
-            throw new UpstreamException($"write failed: {e.Message}", e);
+            Flush();
         }
-        finally
-        {
-            lock (_pending)
-            {
-                _pending.Remove(id);
-            }
-        }
+
+        return true;
     }
 
-    private async Task ReadLoopAsync()
+    /// <summary>Writes what is queued, unless a write is already in progress (which then writes it too).</summary>
+    public void Flush()
     {
-        byte[] lengthBuffer = new byte[2];
-        string reason = "closed by the server";
         try
         {
-            while (!_closed.IsCancellationRequested)
+            while (true)
             {
-                if (!await ReadExactlyAsync(lengthBuffer).ConfigureAwait(false))
+                byte[] batch;
+                int length;
+                lock (_sync)
                 {
-                    break;
+                    if (_writing || _writeLength == 0 || _closed)
+                    {
+                        return;
+                    }
+
+                    _writing = true;
+                    batch = _writeBuffer;
+                    length = _writeLength;
+                    _writeBuffer = _spareBuffer;
+                    _spareBuffer = batch;
+                    _writeLength = 0;
                 }
 
-                int length = BinaryPrimitives.ReadUInt16BigEndian(lengthBuffer);
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1) + DnsMessageWriter.OptSize);
-                if (!await ReadExactlyAsync(buffer.AsMemory(0, length)).ConfigureAwait(false))
+                try
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    break;
+                    _stream.Write(batch, 0, length);
+                }
+                finally
+                {
+                    lock (_sync)
+                    {
+                        _writing = false;
+                    }
                 }
 
                 Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
-                Deliver(buffer, length);
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or InvalidOperationException)
+        {
+            _upstream.Metrics.UpstreamWriteErrors.Add(1, _upstream.Tag);
+            Close($"write failed: {e.Message}");
+        }
+    }
+
+    private void ReadLoop()
+    {
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(ReadBufferSize);
+        int start = 0;
+        int end = 0;
+        string reason = "closed by the server";
+        try
+        {
+            while (true)
+            {
+                if (start == end)
+                {
+                    start = end = 0;
+                }
+                else if (buffer.Length - end < 2 + DnsConstants.HeaderSize * 64 || (end - start >= 2 && start + 2 + BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(start)) > buffer.Length))
+                {
+                    // Move the partial message to the front so the rest fits.
+                    buffer.AsSpan(start, end - start).CopyTo(buffer);
+                    end -= start;
+                    start = 0;
+                }
+
+                int read = _stream.Read(buffer, end, buffer.Length - end);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                end += read;
+                Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
+                while (end - start >= 2)
+                {
+                    int length = BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(start));
+                    if (end - start - 2 < length)
+                    {
+                        break;
+                    }
+
+                    Deliver(buffer.AsSpan(start + 2, length));
+                    start += 2 + length;
+                }
+
+                // Slots freed by this batch of answers go to queued queries in one write.
+                _upstream.Pool.OnSlotFreed();
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or NotSupportedException)
         {
             reason = e.Message;
         }
@@ -206,22 +266,29 @@ internal sealed class DotConnection : IAsyncDisposable
         Close(reason);
     }
 
-    private void Deliver(byte[] buffer, int length)
+    private void Deliver(Span<byte> message)
     {
-        ushort id = length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(buffer) : (ushort)0;
-        Pending? pending;
-        lock (_pending)
-        {
-            _pending.TryGetValue(id, out pending);
-        }
-
-        ReadOnlySpan<byte> message = buffer.AsSpan(0, length);
-        if (pending is null ||
-            !DnsMessageReader.TryScanResponse(message, pending.Name.Span, pending.QType, Span<int>.Empty, out DnsResponseInfo info))
+        ushort id = message.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(message) : (ushort)0;
+        UpstreamQuery? query;
+        DnsResponseInfo info = default;
+        lock (_sync)
         {
             // RFC 7858 §3.3: match on id AND question; anything else is not an answer to us.
+            if (_pending.TryGetValue(id, out query) &&
+                DnsMessageReader.TryScanResponse(message, query.Name, query.Info.QType, Span<int>.Empty, out info))
+            {
+                _pending.Remove(id);
+                _inFlight = _pending.Count;
+            }
+            else
+            {
+                query = null;
+            }
+        }
+
+        if (query is null)
+        {
             _upstream.CountUnmatched(id);
-            ArrayPool<byte>.Shared.Return(buffer);
             return;
         }
 
@@ -230,9 +297,38 @@ internal sealed class DotConnection : IAsyncDisposable
             ApplyKeepalive(info.KeepaliveTimeout);
         }
 
-        if (!pending.Completion.TrySetResult(new UpstreamAnswer(buffer, length)))
+        _upstream.OnAnswer(query, message, info);
+    }
+
+    /// <summary>Fails the queries whose attempt deadline has passed (called a few times a second).</summary>
+    public void Sweep(long now)
+    {
+        List<UpstreamQuery>? expired = null;
+        lock (_sync)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (_pending.Count == 0)
+            {
+                return;
+            }
+
+            foreach (KeyValuePair<ushort, UpstreamQuery> entry in _pending)
+            {
+                if (entry.Value.AttemptDeadline <= now)
+                {
+                    (expired ??= new()).Add(entry.Value);
+                    _pending.Remove(entry.Key);
+                }
+            }
+
+            _inFlight = _pending.Count;
+        }
+
+        if (expired is not null)
+        {
+            foreach (UpstreamQuery query in expired)
+            {
+                _upstream.OnFailure(query, "no answer in time");
+            }
         }
     }
 
@@ -251,39 +347,30 @@ internal sealed class DotConnection : IAsyncDisposable
         Volatile.Write(ref _idleLimitTicks, Math.Max(0, Math.Min(serverLimit, configured)));
     }
 
-    private async ValueTask<bool> ReadExactlyAsync(Memory<byte> buffer)
-    {
-        int read = await _stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, _closed.Token).ConfigureAwait(false);
-        return read == buffer.Length;
-    }
-
-    /// <summary>Closes the connection; queries in flight fail with <see cref="UpstreamException"/> so they can be retried.</summary>
+    /// <summary>Closes the connection; queries in flight fail so they can be retried.</summary>
     public void Close(string reason)
     {
-        lock (_pending)
+        UpstreamQuery[] lost;
+        lock (_sync)
         {
-            if (_closed.IsCancellationRequested)
+            if (_closed)
             {
                 return;
             }
 
-            _closed.Cancel();
-            foreach (Pending pending in _pending.Values)
-            {
-                pending.Completion.TrySetException(new UpstreamException($"connection lost: {reason}"));
-            }
+            _closed = true;
+            lost = _pending.Count == 0 ? [] : [.. _pending.Values];
+            _pending.Clear();
+            _inFlight = 0;
         }
 
         _upstream.OnConnectionClosed(reason);
         _stream.Dispose();
         _socket.Dispose();
-    }
-
-    /// <inheritdoc/>
-    public ValueTask DisposeAsync()
-    {
-        Close("closing");
-        return ValueTask.CompletedTask;
+        foreach (UpstreamQuery query in lost)
+        {
+            _upstream.OnFailure(query, $"connection lost: {reason}");
+        }
     }
 
     // TCP_FASTOPEN_CONNECT (Linux 4.11+, value 30): the kernel sends the ClientHello in the SYN when it
@@ -302,14 +389,5 @@ internal sealed class DotConnection : IAsyncDisposable
         catch (SocketException)
         {
         }
-    }
-
-    private sealed class Pending(ReadOnlyMemory<byte> name, ushort qtype)
-    {
-        public ReadOnlyMemory<byte> Name { get; } = name;
-
-        public ushort QType { get; } = qtype;
-
-        public TaskCompletionSource<UpstreamAnswer> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

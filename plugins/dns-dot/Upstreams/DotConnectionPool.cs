@@ -1,16 +1,23 @@
 using System.Diagnostics;
+using Gateway.Plugins.DnsDot.Resolver;
 
 namespace Gateway.Plugins.DnsDot.Upstreams;
 
 /// <summary>
 /// The connections to one upstream: pre-warmed to <see cref="UpstreamSettings.MinConnections"/>, grown up to
 /// <see cref="UpstreamSettings.MaxConnections"/> when every connection is at its in-flight cap, and
-/// maintained in the background (stale ones closed before the server's idle timeout, refilled).
+/// maintained in the background (stale ones closed before the server's idle timeout, refilled). Queries
+/// beyond the in-flight cap wait in a queue (bounded, and swept for their deadline) until an answer frees a slot.
 /// </summary>
 internal sealed class DotConnectionPool
 {
+    /// <summary>Queries that may wait for a free slot; beyond it a query fails at once (and is retried elsewhere).</summary>
+    public const int MaxWaiting = 65536;
+
     private readonly DotUpstream _upstream;
     private readonly List<DotConnection> _connections = new();
+    private readonly Queue<UpstreamQuery> _waiting = new();
+    private int _waitingCount;
     private int _connecting;
 
     /// <summary>Creates an empty pool.</summary>
@@ -29,55 +36,156 @@ internal sealed class DotConnectionPool
     }
 
     /// <summary>
-    /// A connection with room for one more query: the least loaded open one, or a new one when all are full
-    /// (or when <paramref name="fresh"/> asks for a new connection, as the retry does).
+    /// Sends <paramref name="query"/> on the least loaded open connection with room; opens one when all are
+    /// full (or when <paramref name="fresh"/> asks for a new connection, as the retry does) and the pool may
+    /// grow; otherwise queues it. Failures are reported through <see cref="DotUpstream.OnFailure"/>.
     /// </summary>
-    public async ValueTask<DotConnection> AcquireAsync(bool fresh, CancellationToken cancellationToken)
+    public void Dispatch(UpstreamQuery query, bool fresh)
     {
         UpstreamSettings settings = _upstream.Settings;
-        lock (_connections)
+        while (true)
         {
-            DotConnection? best = null;
-            int bestLoad = int.MaxValue;
-            for (int i = _connections.Count - 1; i >= 0; i--)
+            DotConnection? best;
+            bool full = false;
+            lock (_connections)
             {
-                DotConnection connection = _connections[i];
-                if (!connection.IsOpen)
+                best = fresh ? null : LeastLoaded(settings.MaxInFlightPerConnection);
+                if (best is null)
                 {
-                    _connections.RemoveAt(i);
-                    continue;
-                }
-
-                int load = connection.InFlight;
-                if (load < bestLoad)
-                {
-                    best = connection;
-                    bestLoad = load;
+                    if (_connections.Count + _connecting < settings.MaxConnections)
+                    {
+                        _connecting++;
+                    }
+                    else if (_waitingCount < MaxWaiting && (_connections.Count > 0 || _connecting > 0))
+                    {
+                        _waiting.Enqueue(query);
+                        _waitingCount++;
+                        return;
+                    }
+                    else
+                    {
+                        full = true;
+                    }
                 }
             }
 
-            bool full = best is null || bestLoad >= settings.MaxInFlightPerConnection;
-            bool canGrow = _connections.Count + _connecting < settings.MaxConnections;
-            if (!fresh && !full)
+            if (full)
             {
-                _upstream.Metrics.ConnectionReuses.Add(1, _upstream.Tag);
-                return best!;
+                UpstreamSettings s = settings;
+                _upstream.OnFailure(query, $"in-flight cap reached ({s.MaxConnections} connections × {s.MaxInFlightPerConnection} queries, {MaxWaiting} waiting)");
+                return;
             }
 
-            if (!canGrow)
+            if (best is null)
             {
-                if (best is not null && bestLoad < settings.MaxInFlightPerConnection)
-                {
-                    return best;
-                }
-
-                throw new UpstreamException($"in-flight cap reached ({settings.MaxConnections} connections × {settings.MaxInFlightPerConnection} queries)");
+                _ = OpenAndSendAsync(query);
+                return;
             }
 
-            _connecting++;
+            if (best.TrySend(query))
+            {
+                _upstream.CountReuse();
+                return;
+            }
+
+            // It closed between the pick and the send: pick again (it is no longer open).
+        }
+    }
+
+    // Under the lock.
+    private DotConnection? LeastLoaded(int cap)
+    {
+        DotConnection? best = null;
+        int bestLoad = int.MaxValue;
+        for (int i = _connections.Count - 1; i >= 0; i--)
+        {
+            DotConnection connection = _connections[i];
+            if (!connection.IsOpen)
+            {
+                _connections.RemoveAt(i);
+                continue;
+            }
+
+            int load = connection.InFlight;
+            if (load < bestLoad)
+            {
+                best = connection;
+                bestLoad = load;
+            }
         }
 
-        return await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return bestLoad < cap ? best : null;
+    }
+
+    /// <summary>Answers or timeouts freed slots: send queued queries, one write per connection.</summary>
+    public void OnSlotFreed()
+    {
+        if (Volatile.Read(ref _waitingCount) == 0)
+        {
+            return;
+        }
+
+        DotConnection? touched = null;
+        DotConnection? touchedOther = null;
+        while (true)
+        {
+            UpstreamQuery query;
+            DotConnection? connection;
+            lock (_connections)
+            {
+                if (_waitingCount == 0 || (connection = LeastLoaded(_upstream.Settings.MaxInFlightPerConnection)) is null)
+                {
+                    break;
+                }
+
+                query = _waiting.Dequeue();
+                _waitingCount--;
+            }
+
+            if (!connection.TrySend(query, flush: false))
+            {
+                Dispatch(query, fresh: false);
+                continue;
+            }
+
+            _upstream.CountReuse();
+            if (touched is null || touched == connection)
+            {
+                touched = connection;
+            }
+            else if (touchedOther != connection)
+            {
+                // More than two connections: flush the older one now.
+                touchedOther?.Flush();
+                touchedOther = connection;
+            }
+        }
+
+        touched?.Flush();
+        touchedOther?.Flush();
+    }
+
+    private async Task OpenAndSendAsync(UpstreamQuery query)
+    {
+        DotConnection connection;
+        try
+        {
+            using var timeout = new CancellationTokenSource(_upstream.Settings.ConnectTimeout + _upstream.Settings.HandshakeTimeout);
+            connection = await OpenAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is UpstreamException or OperationCanceledException)
+        {
+            _upstream.OnFailure(query, e.Message);
+            FailWaitingIfNoConnection(e.Message);
+            return;
+        }
+
+        if (!connection.TrySend(query))
+        {
+            _upstream.OnFailure(query, "connection closed");
+        }
+
+        OnSlotFreed();
     }
 
     private async Task<DotConnection> OpenAsync(CancellationToken cancellationToken)
@@ -112,6 +220,57 @@ internal sealed class DotConnectionPool
         }
     }
 
+    // Nothing can carry the queued queries: fail them now (they retry elsewhere) rather than at their deadline.
+    private void FailWaitingIfNoConnection(string reason)
+    {
+        UpstreamQuery[] failed;
+        lock (_connections)
+        {
+            if (_waitingCount == 0 || _connecting > 0 || LeastLoaded(int.MaxValue) is not null)
+            {
+                return;
+            }
+
+            failed = _waiting.ToArray();
+            _waiting.Clear();
+            _waitingCount = 0;
+        }
+
+        foreach (UpstreamQuery query in failed)
+        {
+            _upstream.OnFailure(query, reason);
+        }
+    }
+
+    /// <summary>Fails queries past their attempt deadline, in the connections and in the queue.</summary>
+    public void Sweep(long now)
+    {
+        DotConnection[] connections;
+        List<UpstreamQuery>? expired = null;
+        lock (_connections)
+        {
+            connections = _connections.Count == 0 ? [] : [.. _connections];
+            while (_waitingCount > 0 && _waiting.Peek().AttemptDeadline <= now)
+            {
+                (expired ??= new()).Add(_waiting.Dequeue());
+                _waitingCount--;
+            }
+        }
+
+        foreach (DotConnection connection in connections)
+        {
+            connection.Sweep(now);
+        }
+
+        if (expired is not null)
+        {
+            foreach (UpstreamQuery query in expired)
+            {
+                _upstream.OnFailure(query, "no free connection slot in time");
+            }
+        }
+    }
+
     /// <summary>
     /// Background upkeep, called about once a second: closes stale connections (before the server's idle
     /// timeout closes them under a query) and refills to the minimum while the upstream is not excluded
@@ -120,42 +279,52 @@ internal sealed class DotConnectionPool
     public void Maintain(CancellationToken cancellationToken)
     {
         long now = Stopwatch.GetTimestamp();
-        int open = 0;
+        List<DotConnection>? closing = null;
         lock (_connections)
         {
             for (int i = _connections.Count - 1; i >= 0; i--)
             {
                 DotConnection connection = _connections[i];
-                if (connection.IsOpen && connection.IsStale(now))
+                if (!connection.IsOpen || connection.IsStale(now))
                 {
                     _connections.RemoveAt(i);
-                    connection.Close("idle past the stale timeout; replacing it");
-                }
-                else if (!connection.IsOpen)
-                {
-                    // Failed, or drained at the server's request (RFC 7828 keepalive 0): close it for good.
-                    _connections.RemoveAt(i);
-                    connection.Close("drained");
+                    (closing ??= new()).Add(connection);
                 }
             }
 
-            open = _connections.Count + _connecting;
+            int open = _connections.Count + _connecting;
             if (open >= _upstream.Settings.MinConnections || !_upstream.Health.IsAvailable(now) || cancellationToken.IsCancellationRequested)
             {
-                return;
+                open = -1;
+            }
+            else
+            {
+                _connecting++;
             }
 
-            _connecting++;
+            if (open >= 0)
+            {
+                _ = WarmAsync(cancellationToken);
+            }
         }
 
-        _ = WarmAsync(cancellationToken);
+        if (closing is not null)
+        {
+            foreach (DotConnection connection in closing)
+            {
+                // Stale: idle past the stale timeout; otherwise failed or drained (RFC 7828 keepalive 0).
+                connection.Close(connection.IsOpen ? "idle past the stale timeout; replacing it" : "drained");
+            }
+        }
     }
 
     private async Task WarmAsync(CancellationToken cancellationToken)
     {
+        await Task.Yield();
         try
         {
             await OpenAsync(cancellationToken).ConfigureAwait(false);
+            OnSlotFreed();
         }
         catch (Exception e) when (e is UpstreamException or OperationCanceledException)
         {
@@ -163,17 +332,28 @@ internal sealed class DotConnectionPool
         }
     }
 
-    /// <summary>Closes every connection.</summary>
+    /// <summary>Closes every connection; queued queries fail.</summary>
     public void CloseAll()
     {
+        DotConnection[] connections;
+        UpstreamQuery[] waiting;
         lock (_connections)
         {
-            foreach (DotConnection connection in _connections)
-            {
-                connection.Close("stopping");
-            }
-
+            connections = [.. _connections];
             _connections.Clear();
+            waiting = _waiting.ToArray();
+            _waiting.Clear();
+            _waitingCount = 0;
+        }
+
+        foreach (DotConnection connection in connections)
+        {
+            connection.Close("stopping");
+        }
+
+        foreach (UpstreamQuery query in waiting)
+        {
+            _upstream.OnFailure(query, "stopping");
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Gateway.Plugins.DnsDot.LoadBalancing;
+using Gateway.Plugins.DnsDot.Resolver;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Plugins.DnsDot.Upstreams;
@@ -10,7 +11,9 @@ internal sealed class DotUpstream : IBalancedUpstream
 {
     private static readonly long LogInterval = Stopwatch.Frequency * 30;
     private readonly ILogger _logger;
+    private readonly long _readTimeoutTicks;
     private int _outstanding;
+    private long _reuses;
     private double _latencyMs;
     private long _connections;
     private long _answered;
@@ -29,6 +32,8 @@ internal sealed class DotUpstream : IBalancedUpstream
         Tag = new KeyValuePair<string, object?>("upstream", name);
         Health = new UpstreamHealth(settings.BaseExclusion, settings.MaxExclusion);
         Pool = new DotConnectionPool(this);
+        _readTimeoutTicks = (long)(settings.ReadTimeout.TotalSeconds * Stopwatch.Frequency);
+        metrics.Register(this);
     }
 
     /// <summary>"ip:port" as configured.</summary>
@@ -67,52 +72,62 @@ internal sealed class DotUpstream : IBalancedUpstream
     /// <summary>Answers received from this upstream since start.</summary>
     public long Answered => Interlocked.Read(ref _answered);
 
+    /// <summary>Queries sent on an already open connection (dns.upstream.connections.reused).</summary>
+    public long Reuses => Interlocked.Read(ref _reuses);
+
     /// <summary>
-    /// Sends one framed query and waits at most the read timeout for its answer. Failures are reported to
-    /// <see cref="Health"/> and surface as <see cref="UpstreamException"/> (or cancellation).
+    /// Sends <paramref name="query"/> (attempt deadline: the read timeout, within the query's own deadline).
+    /// Exactly one of <see cref="OnAnswer"/> or <see cref="OnFailure"/> follows, on whatever thread finishes it.
     /// </summary>
-    public async Task<UpstreamAnswer> QueryAsync(Memory<byte> frame, ReadOnlyMemory<byte> questionName, ushort qtype, bool freshConnection, CancellationToken cancellationToken)
+    public void Send(UpstreamQuery query, bool freshConnection)
     {
         Interlocked.Increment(ref _outstanding);
-        Metrics.InFlight.Add(1);
-        long started = Stopwatch.GetTimestamp();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Settings.ReadTimeout);
-        try
-        {
-            DotConnection connection = await Pool.AcquireAsync(freshConnection, timeout.Token).ConfigureAwait(false);
-            UpstreamAnswer answer = await connection.QueryAsync(frame, questionName, qtype, timeout.Token).ConfigureAwait(false);
-            double elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            Metrics.UpstreamLatency.Record(elapsed, Tag);
-            double previous = Volatile.Read(ref _latencyMs);
-            Volatile.Write(ref _latencyMs, previous == 0 ? elapsed : (previous * 0.8) + (elapsed * 0.2));
-            if (Health.IsDegraded)
-            {
-                DnsDotLog.UpstreamRecovered(_logger, Name);
-            }
-
-            Health.ReportSuccess();
-            Interlocked.Increment(ref _answered);
-            return answer;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            Metrics.UpstreamErrors.Add(1, Tag);
-            Health.ReportFailure(Stopwatch.GetTimestamp());
-            throw new UpstreamException($"no answer within {Settings.ReadTimeout.TotalMilliseconds:0} ms");
-        }
-        catch (UpstreamException)
-        {
-            Metrics.UpstreamErrors.Add(1, Tag);
-            Health.ReportFailure(Stopwatch.GetTimestamp());
-            throw;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _outstanding);
-            Metrics.InFlight.Add(-1);
-        }
+        long now = Stopwatch.GetTimestamp();
+        query.Upstream = this;
+        query.SentAt = now;
+        query.AttemptDeadline = Math.Min(now + _readTimeoutTicks, query.Deadline);
+        Pool.Dispatch(query, freshConnection);
     }
+
+    /// <summary>A connection matched an answer to <paramref name="query"/>; <paramref name="message"/> is in its read buffer.</summary>
+    public void OnAnswer(UpstreamQuery query, Span<byte> message, in Wire.DnsResponseInfo response)
+    {
+        Interlocked.Decrement(ref _outstanding);
+        long elapsedTicks = Stopwatch.GetTimestamp() - query.SentAt;
+        Metrics.UpstreamDuration.Record((double)elapsedTicks / Stopwatch.Frequency, Tag);
+        double elapsed = elapsedTicks * 1000.0 / Stopwatch.Frequency;
+        double previous = Volatile.Read(ref _latencyMs);
+        Volatile.Write(ref _latencyMs, previous == 0 ? elapsed : (previous * 0.8) + (elapsed * 0.2));
+        if (Health.IsDegraded)
+        {
+            DnsDotLog.UpstreamRecovered(_logger, Name);
+            Health.ReportSuccess();
+        }
+
+        Interlocked.Increment(ref _answered);
+        query.Resolver.OnUpstreamAnswer(query, message, response);
+    }
+
+    /// <summary>The attempt failed (timeout, connection lost, no connection): health, metrics, then the resolver retries or gives up.</summary>
+    public void OnFailure(UpstreamQuery query, string reason)
+    {
+        Interlocked.Decrement(ref _outstanding);
+        Metrics.UpstreamReadErrors.Add(1, Tag);
+        Health.ReportFailure(Stopwatch.GetTimestamp());
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            DnsDotLog.QueryFailed(_logger, Name, reason);
+        }
+
+        query.Resolver.OnUpstreamFailure(query);
+        Pool.OnSlotFreed();
+    }
+
+    /// <summary>One query went out on an already open connection.</summary>
+    public void CountReuse() => Interlocked.Increment(ref _reuses);
+
+    /// <summary>Fails queries past their attempt deadline (a few times a second).</summary>
+    public void Sweep(long now) => Pool.Sweep(now);
 
     /// <summary>Background upkeep of the pool.</summary>
     public void Maintain(CancellationToken cancellationToken) => Pool.Maintain(cancellationToken);
@@ -121,12 +136,12 @@ internal sealed class DotUpstream : IBalancedUpstream
     public void OnConnected()
     {
         long count = Interlocked.Increment(ref _connections);
-        Metrics.ConnectionOpens.Add(1, Tag);
+        Metrics.UpstreamConnectionsOpened.Add(1, Tag);
         if (count > 1)
         {
             // The shared SslClientAuthenticationOptions let the BCL resume the TLS session of earlier
             // connections to the same host; SslStream does not expose whether it did, so this counts attempts.
-            Metrics.ConnectionResumptions.Add(1, Tag);
+            Metrics.UpstreamConnectionsResumed.Add(1, Tag);
         }
 
         _lastProblem = null;
@@ -143,6 +158,7 @@ internal sealed class DotUpstream : IBalancedUpstream
     /// <summary>The certificate was refused: one clear line, at most every 30 s per reason.</summary>
     public void OnTlsFailure(string reason)
     {
+        Metrics.UpstreamConnectionErrors.Add(1, Tag);
         Health.ReportFailure(Stopwatch.GetTimestamp());
         if (ShouldLog(reason))
         {
@@ -153,6 +169,7 @@ internal sealed class DotUpstream : IBalancedUpstream
     /// <summary>TCP connect failed or timed out.</summary>
     public void OnConnectFailure(string reason)
     {
+        Metrics.UpstreamConnectionErrors.Add(1, Tag);
         Health.ReportFailure(Stopwatch.GetTimestamp());
         if (ShouldLog(reason))
         {
@@ -161,7 +178,11 @@ internal sealed class DotUpstream : IBalancedUpstream
     }
 
     /// <summary>A connection ended.</summary>
-    public void OnConnectionClosed(string reason) => DnsDotLog.ConnectionClosed(_logger, Name, reason);
+    public void OnConnectionClosed(string reason)
+    {
+        Metrics.UpstreamConnectionsClosed.Add(1, Tag);
+        DnsDotLog.ConnectionClosed(_logger, Name, reason);
+    }
 
     /// <summary>A message arrived that matches no query in flight.</summary>
     public void CountUnmatched(ushort id)

@@ -35,6 +35,9 @@ internal static class DnsConstants
     public const int RcodeNotImp = 4;
     public const int RcodeRefused = 5;
 
+    /// <summary>BADVERS (RFC 6891 §9): 16, i.e. header RCODE 0 and extended RCODE 1 in the OPT.</summary>
+    public const int RcodeBadVers = 16;
+
     public const ushort TypeA = 1;
     public const ushort TypeCname = 5;
     public const ushort TypeSoa = 6;

@@ -6,8 +6,12 @@ namespace Gateway.Plugins.DnsDot.Wire;
 internal static class DnsMessageReader
 {
     /// <summary>
-    /// Reads a client query. Every malformation gives <see cref="DnsParseStatus.FormErr"/> (or
-    /// <see cref="DnsParseStatus.Ignore"/> when not even a header is there); never throws.
+    /// Reads a client query. Every malformation gives <see cref="DnsParseStatus.FormErr"/>, another opcode
+    /// <see cref="DnsParseStatus.NotImp"/>, an EDNS version above 0 <see cref="DnsParseStatus.BadVersion"/>
+    /// (or <see cref="DnsParseStatus.Ignore"/> when not even a header is there); never throws. Whatever the
+    /// status, <see cref="DnsRequestInfo.HasOpt"/> and <see cref="DnsRequestInfo.DnssecOk"/> say whether the
+    /// client spoke EDNS as far as the message could be read, so that error answers carry an OPT too
+    /// (RFC 6891 §7).
     /// </summary>
     public static DnsParseStatus TryParseQuery(ReadOnlySpan<byte> message, out DnsRequestInfo info)
     {
@@ -25,47 +29,56 @@ internal static class DnsMessageReader
             return DnsParseStatus.Ignore;
         }
 
-        if ((info.Flags & DnsConstants.OpcodeMask) != 0)
-        {
-            return DnsParseStatus.NotImp;
-        }
-
+        DnsParseStatus status = (info.Flags & DnsConstants.OpcodeMask) != 0 ? DnsParseStatus.NotImp : DnsParseStatus.Ok;
         int qdCount = BinaryPrimitives.ReadUInt16BigEndian(message[4..]);
         int anCount = BinaryPrimitives.ReadUInt16BigEndian(message[6..]);
         int nsCount = BinaryPrimitives.ReadUInt16BigEndian(message[8..]);
         int arCount = BinaryPrimitives.ReadUInt16BigEndian(message[10..]);
 
-        // RFC 9619: exactly one question.
-        if (qdCount != 1)
+        // RFC 9619: exactly one question. Other counts are still walked, to find an OPT for the error answer.
+        if (qdCount != 1 && status == DnsParseStatus.Ok)
         {
-            return DnsParseStatus.FormErr;
+            status = DnsParseStatus.FormErr;
         }
 
-        // The question name is the first name in the message: there is nothing before it a pointer
-        // could legitimately refer to, so a compressed question is malformed.
-        if (!DnsName.TryExpand(message, DnsConstants.HeaderSize, Span<byte>.Empty, out int nameLength, out int nameEnd) ||
-            nameEnd != DnsConstants.HeaderSize + nameLength || nameEnd + 4 > message.Length)
+        int position = DnsConstants.HeaderSize;
+        for (int q = 0; q < qdCount; q++)
         {
-            return DnsParseStatus.FormErr;
+            int start = position;
+            if (!DnsName.TrySkip(message, position, out position) || position + 4 > message.Length)
+            {
+                return Worst(status, DnsParseStatus.FormErr);
+            }
+
+            if (q == 0 && qdCount == 1)
+            {
+                // The question name is the first name in the message: there is nothing before it a pointer
+                // could legitimately refer to, so a compressed question is malformed.
+                if (!DnsName.TryExpand(message, start, Span<byte>.Empty, out int nameLength, out int nameEnd) || nameEnd != start + nameLength)
+                {
+                    return Worst(status, DnsParseStatus.FormErr);
+                }
+
+                info.NameLength = nameLength;
+                info.QType = BinaryPrimitives.ReadUInt16BigEndian(message[nameEnd..]);
+                info.QClass = BinaryPrimitives.ReadUInt16BigEndian(message[(nameEnd + 2)..]);
+                info.QuestionEnd = nameEnd + 4;
+                if (info.QType == DnsConstants.TypeOpt)
+                {
+                    status = Worst(status, DnsParseStatus.FormErr);
+                }
+            }
+
+            position += 4;
         }
 
-        info.NameLength = nameLength;
-        info.QType = BinaryPrimitives.ReadUInt16BigEndian(message[nameEnd..]);
-        info.QClass = BinaryPrimitives.ReadUInt16BigEndian(message[(nameEnd + 2)..]);
-        info.QuestionEnd = nameEnd + 4;
-        if (info.QType == DnsConstants.TypeOpt)
-        {
-            return DnsParseStatus.FormErr;
-        }
-
-        int position = info.QuestionEnd;
         int records = anCount + nsCount + arCount;
         for (int i = 0; i < records; i++)
         {
             int owner = position;
             if (!DnsName.TrySkip(message, position, out position) || position + 10 > message.Length)
             {
-                return DnsParseStatus.FormErr;
+                return Worst(status, DnsParseStatus.FormErr);
             }
 
             ushort type = BinaryPrimitives.ReadUInt16BigEndian(message[position..]);
@@ -73,34 +86,46 @@ internal static class DnsMessageReader
             int rdata = position + 10;
             if (rdata + rdLength > message.Length)
             {
-                return DnsParseStatus.FormErr;
+                return Worst(status, DnsParseStatus.FormErr);
             }
 
             if (type == DnsConstants.TypeOpt)
             {
-                // RFC 6891 §6.1.1: one OPT, owned by the root, in the additional section.
-                if (info.HasOpt || i < anCount + nsCount || message[owner] != 0 || position != owner + 1)
+                // RFC 6891 §6.1.1: one OPT, owned by the root, in the additional section; a broken OPT is
+                // answered FORMERR with an OPT (§7), so the client is marked as speaking EDNS either way.
+                bool misplaced = info.HasOpt || i < anCount + nsCount || message[owner] != 0 || position != owner + 1;
+                if (!info.HasOpt)
                 {
-                    return DnsParseStatus.FormErr;
+                    info.HasOpt = true;
+                    info.UdpSize = BinaryPrimitives.ReadUInt16BigEndian(message[(position + 2)..]);
+                    uint ttl = BinaryPrimitives.ReadUInt32BigEndian(message[(position + 4)..]);
+                    info.EdnsVersion = (byte)(ttl >> 16);
+                    info.DnssecOk = (ttl & DnsConstants.EdnsDoBit) != 0;
+                    info.OptRdataOffset = rdata;
+                    info.OptRdataLength = rdLength;
                 }
 
-                info.HasOpt = true;
-                info.UdpSize = BinaryPrimitives.ReadUInt16BigEndian(message[(position + 2)..]);
-                uint ttl = BinaryPrimitives.ReadUInt32BigEndian(message[(position + 4)..]);
-                info.DnssecOk = (ttl & DnsConstants.EdnsDoBit) != 0;
-                info.OptRdataOffset = rdata;
-                info.OptRdataLength = rdLength;
-                if (!TryScanOptions(message.Slice(rdata, rdLength), out info.HasClientSubnet))
+                if (misplaced || !TryScanOptions(message.Slice(rdata, rdLength), out info.HasClientSubnet))
                 {
-                    return DnsParseStatus.FormErr;
+                    status = Worst(status, DnsParseStatus.FormErr);
                 }
             }
 
             position = rdata + rdLength;
         }
 
-        return DnsParseStatus.Ok;
+        // RFC 6891 §6.1.3: we implement EDNS version 0 only.
+        if (status == DnsParseStatus.Ok && info.HasOpt && info.EdnsVersion > 0)
+        {
+            return DnsParseStatus.BadVersion;
+        }
+
+        return status;
     }
+
+    // NOTIMP wins over FORMERR (the opcode decides first, as RFC 1035 §4.1.1 lists them), FORMERR over the rest.
+    private static DnsParseStatus Worst(DnsParseStatus current, DnsParseStatus found) =>
+        current == DnsParseStatus.NotImp ? current : found;
 
     /// <summary>Checks an OPT option list is well formed; reports whether it holds a client subnet option.</summary>
     private static bool TryScanOptions(ReadOnlySpan<byte> options, out bool hasClientSubnet)

@@ -66,13 +66,14 @@ internal static class DnsMessageWriter
     }
 
     /// <summary>
-    /// Writes an answer carrying only a response code (FORMERR, SERVFAIL, NXDOMAIN, REFUSED, NOTIMP, or
-    /// NOERROR/NODATA), echoing the question when the query had a readable one, and an OPT if it had one.
+    /// Writes an answer carrying only a response code (FORMERR, SERVFAIL, NXDOMAIN, REFUSED, NOTIMP, BADVERS
+    /// or NOERROR/NODATA), echoing the question when the query had a readable one, and an OPT if it had one
+    /// (RFC 6891 §7); a 12-bit <paramref name="rcode"/> puts its upper 8 bits in the OPT (§6.1.3).
     /// </summary>
     public static int WriteRcode(ReadOnlySpan<byte> query, in DnsRequestInfo info, bool echoQuestion, int rcode, Span<byte> destination)
     {
-        int position = WriteResponseHeader(query, info, echoQuestion, rcode, destination);
-        return AppendOpt(destination, position, info, 0);
+        int position = WriteResponseHeader(query, info, echoQuestion, rcode & DnsConstants.RcodeMask, destination);
+        return AppendOpt(destination, position, info, (byte)(rcode >> 4));
     }
 
     /// <summary>

@@ -12,6 +12,9 @@ internal enum DnsParseStatus
     /// <summary>An opcode other than QUERY: answer NOTIMP.</summary>
     NotImp,
 
+    /// <summary>A well-formed query with an EDNS version above 0: answer BADVERS (RFC 6891 §6.1.3).</summary>
+    BadVersion,
+
     /// <summary>Not answerable at all (shorter than a header, or a response): count and drop.</summary>
     Ignore,
 }

@@ -30,6 +30,9 @@ internal struct DnsRequestInfo
     /// <summary>The client's advertised UDP payload size (RFC 6891 §6.2.3), when <see cref="HasOpt"/>.</summary>
     public ushort UdpSize;
 
+    /// <summary>The EDNS version of the OPT record (RFC 6891 §6.1.3), when <see cref="HasOpt"/>.</summary>
+    public byte EdnsVersion;
+
     /// <summary>The DNSSEC OK bit (RFC 3225).</summary>
     public bool DnssecOk;
 

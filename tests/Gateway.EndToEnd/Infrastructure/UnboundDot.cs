@@ -46,19 +46,29 @@ public sealed class UnboundDot : IAsyncDisposable
     /// <summary>The base64 SHA-256 SPKI pin of the server key.</summary>
     public string SpkiPin { get; private set; } = "";
 
+    private NetworkNamespace? _netns;
+
     /// <summary>True while unbound runs.</summary>
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>Creates certificates and config and starts unbound; waits until it answers over TLS.</summary>
+    /// <summary>Creates certificates and config and starts unbound on the host's loopback; waits until it answers over TLS.</summary>
     /// <param name="extraRecords">
     /// More records under "test." in zone-file form, served besides the fixed ones
     /// (e.g. <c>"intranet.corp.test. 300 IN A 10.9.9.9"</c>).
     /// </param>
-    public static async Task<UnboundDot> StartAsync(IReadOnlyList<string>? extraRecords = null)
+    public static Task<UnboundDot> StartAsync(IReadOnlyList<string> extraRecords) => StartAsync(null, extraRecords);
+
+    /// <summary>
+    /// Creates certificates and config and starts unbound (on 127.0.0.1 of <paramref name="netns"/> when given,
+    /// else of the host); waits until it answers over TLS.
+    /// </summary>
+    /// <param name="netns">Run inside this namespace.</param>
+    /// <param name="extraRecords">More records under "test." in zone-file form.</param>
+    public static async Task<UnboundDot> StartAsync(NetworkNamespace? netns = null, IReadOnlyList<string>? extraRecords = null)
     {
         string directory = Path.Combine(Path.GetTempPath(), $"unbound-dot-{Guid.NewGuid():N}");
         System.IO.Directory.CreateDirectory(directory);
-        var unbound = new UnboundDot(directory, FreePort(), extraRecords ?? []);
+        var unbound = new UnboundDot(directory, netns is null ? FreePort() : NetworkNamespace.RandomPort(), extraRecords ?? []) { _netns = netns };
         await unbound.CreateCertificatesAsync();
         unbound.WriteConfig();
         await ProcessRunner.ShCheckedAsync($"unbound-checkconf '{Path.Combine(directory, "unbound.conf")}'");
@@ -69,11 +79,15 @@ public sealed class UnboundDot : IAsyncDisposable
     /// <summary>Starts unbound again (after <see cref="StopAsync"/>) on the same port.</summary>
     public async Task RestartAsync()
     {
-        _process = BackgroundProcess.Start("unbound", ["-d", "-c", Path.Combine(Directory, "unbound.conf")], name: $"unbound:{Port}");
+        string[] arguments = ["-d", "-c", Path.Combine(Directory, "unbound.conf")];
+        _process = _netns is null
+            ? BackgroundProcess.Start("unbound", arguments, name: $"unbound:{Port}")
+            : _netns.Start("unbound", arguments, name: $"unbound:{Port}");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
-            CommandResult r = await ProcessRunner.RunAsync("kdig", [$"@127.0.0.1", "-p", Port.ToString(), "+tls", $"+tls-ca={CaFile}", $"+tls-hostname={TlsName}", "+time=1", "+retry=0", "+short", "a.test", "A"], TimeSpan.FromSeconds(5));
+            string kdig = $"kdig @127.0.0.1 -p {Port} +tls '+tls-ca={CaFile}' +tls-hostname={TlsName} +time=1 +retry=0 +short a.test A";
+            CommandResult r = _netns is null ? await ProcessRunner.ShAsync(kdig, TimeSpan.FromSeconds(5)) : await _netns.ShAsync(kdig, TimeSpan.FromSeconds(5));
             if (r.StdOut.Trim() == "10.0.0.1")
             {
                 return;

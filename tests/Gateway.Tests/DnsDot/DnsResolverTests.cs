@@ -108,6 +108,104 @@ public sealed class DnsResolverTests
         Assert.NotEqual(0, answer[2] & 0x80);
     }
 
+    // The OPT we append: root owner, type 41, our UDP size, extended RCODE, version 0, DO echoed, no options.
+    private static void AssertOpt(byte[] answer, int at, int extendedRcode, bool dnssecOk)
+    {
+        Assert.Equal(at + 11, answer.Length);
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(10)));
+        Assert.Equal(0, answer[at]);
+        Assert.Equal(41, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(at + 1)));
+        Assert.Equal(1232, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(at + 3)));
+        Assert.Equal(extendedRcode, answer[at + 5]);
+        Assert.Equal(0, answer[at + 6]);
+        Assert.Equal(dnssecOk ? 0x80 : 0, answer[at + 7]);
+    }
+
+    [Fact]
+    public void Begin_NoQuestionWithEdns_FormErrWithOpt()
+    {
+        // RFC 6891 §7: an error answer to an EDNS query carries an OPT too.
+        byte[] query = [0x00, 0x05, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0, 0, 0];
+        (ResolveStep step, byte[] answer, _) = Run(Create(null, out _), query);
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(1, answer[3] & 0x0F);
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(4)));
+        AssertOpt(answer, 12, 0, dnssecOk: true);
+    }
+
+    [Fact]
+    public void Begin_BrokenOptOption_FormErrWithOpt()
+    {
+        // An option whose length runs past the OPT's RDATA.
+        byte[] query = DnsTestMessages.Query("a.test", 1, options: [0, 10, 0, 9, 1, 2]);
+        (ResolveStep step, byte[] answer, _) = Run(Create(null, out _), query);
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(1, answer[3] & 0x0F);
+        AssertOpt(answer, 12, 0, dnssecOk: false);
+    }
+
+    [Fact]
+    public void Begin_OtherOpcodeWithEdns_NotImpWithOpt()
+    {
+        byte[] query = DnsTestMessages.Query("a.test", 1);
+        query[2] |= 0x10; // opcode 2 (STATUS)
+        (ResolveStep step, byte[] answer, _) = Run(Create(null, out _), query);
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(4, answer[3] & 0x0F);
+        Assert.Equal(0x10, answer[2] & 0x78);
+        AssertOpt(answer, 12, 0, dnssecOk: false);
+    }
+
+    [Fact]
+    public void Begin_MalformedWithoutEdns_FormErrWithoutOpt()
+    {
+        byte[] query = DnsTestMessages.Query("a.test", 1, edns: false);
+        query[5] = 0; // no question
+        (ResolveStep step, byte[] answer, _) = Run(Create(null, out _), query[..12]);
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(1, answer[3] & 0x0F);
+        Assert.Equal(12, answer.Length);
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(10)));
+    }
+
+    [Fact]
+    public void Begin_EdnsVersion1_BadVersWithOptVersion0()
+    {
+        // RFC 6891 §6.1.3: BADVERS is RCODE 16: 0 in the header, 1 in the OPT's extended RCODE.
+        byte[] query = DnsTestMessages.Query("a.test", 1, dnssecOk: true);
+        query[^5] = 1; // the OPT TTL's VERSION byte
+        (ResolveStep step, byte[] answer, _) = Run(Create(null, out _), query);
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(0, answer[3] & 0x0F);
+        Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(4)));
+        AssertOpt(answer, query.Length - 11, 1, dnssecOk: true);
+    }
+
+    [Theory]
+    [InlineData("Refused", 5)]
+    [InlineData("ServFail", 2)]
+    public void Begin_RcodeVerdictToEdnsClient_CarriesOpt(string verdict, int rcode)
+    {
+        var rules = new FixedRules(verdict == "Refused" ? Verdict.Refused : Verdict.ServFail);
+        byte[] query = DnsTestMessages.Query("a.test", 1);
+        (_, byte[] answer, _) = Run(Create(rules, out _), query);
+        Assert.Equal(rcode, answer[3] & 0x0F);
+        AssertOpt(answer, query.Length - 11, 0, dnssecOk: false);
+    }
+
+    [Fact]
+    public async Task ResolveUpstreamAsync_NoUpstreamsEdnsClient_ServFailWithOpt()
+    {
+        DnsResolver resolver = Create(null, out _);
+        byte[] query = DnsTestMessages.Query("a.test", 1, id: 78, dnssecOk: true);
+        (_, _, PendingQuery pending) = Run(resolver, query);
+        UpstreamAnswer answer = await resolver.ResolveUpstreamAsync(query, pending, CancellationToken.None);
+        byte[] bytes = answer.Buffer[..answer.Length];
+        answer.Release();
+        Assert.Equal(2, bytes[3] & 0x0F);
+        AssertOpt(bytes, query.Length - 11, 0, dnssecOk: true);
+    }
+
     [Fact]
     public async Task ResolveUpstreamAsync_NoUpstreams_ServFailNeverSilence()
     {
