@@ -1,2 +1,3 @@
-Console.Error.WriteLine("gateway: not yet implemented");
-return 1;
+using Gateway.Host.Cli;
+
+return await GatewayCommandLine.InvokeAsync(args);

@@ -20,4 +20,18 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-dotnet test Gateway.sln -c Release "$@"
+# Build once, then run the unit tests and the end-to-end tests one project after the other: on a
+# 2-core machine the end-to-end tests (gateway, unbound, wireguard-go, curl…) want the CPU to themselves.
+dotnet build Gateway.sln -c Release --nologo -v q
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+for project in tests/Gateway.Tests tests/Gateway.EndToEnd; do
+  dotnet test "$project" -c Release --no-build --nologo "$@" 2>&1 | tee -a "$log" || status=1
+done
+
+# One plain summary line for CI: "N passed, N failed".
+passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+echo "tests: ${passed} passed, ${failed} failed"
+exit $status

@@ -37,6 +37,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     private Task? _maintenance;
     private DnsResolver? _resolver;
     private IRuleEvaluator? _rules;
+    private RuleEngine? _ruleEngine;
 
     /// <summary>Creates the plugin (the host does this).</summary>
     public DnsDotPlugin()
@@ -73,7 +74,30 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     internal IReadOnlyList<DotUpstream> Upstreams => _upstreams;
 
     /// <inheritdoc/>
-    public void Validate(PluginValidationContext context) => DnsDotOptionsValidator.Validate(context);
+    public void Validate(PluginValidationContext context)
+    {
+        DnsDotOptionsValidator.Validate(context);
+
+        // `gateway check` compiles the rule scripts too (DESIGN §6), reporting script errors as file:line:col.
+        string[] globs = context.Configuration.GetSection("rules").Get<string[]>() ?? [];
+        var groups = new List<string>();
+        foreach (IConfigurationSection group in context.Configuration.GetSection("groups").GetChildren())
+        {
+            groups.Add(group.Key);
+        }
+
+        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups))
+        {
+            if (error.File is null)
+            {
+                context.Error(error.KeyPath ?? "rules", error.Message);
+            }
+            else
+            {
+                context.ErrorAt(error.File, error.Line, error.Column, error.Message);
+            }
+        }
+    }
 
     /// <inheritdoc/>
     public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
@@ -118,6 +142,12 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         if (options.Upstreams.Count == 0)
         {
             DnsDotLog.NoUpstreams(logger);
+        }
+
+        if (_rules is null && options.Rules.Count > 0)
+        {
+            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter);
+            _rules = _ruleEngine;
         }
 
         DnsCache? cache = options.Cache.Enabled ? new DnsCache(options.Cache) : null;
@@ -173,6 +203,17 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         _upstreams.Clear();
+        if (_ruleEngine is not null)
+        {
+            _ruleEngine.Dispose();
+            if (ReferenceEquals(_rules, _ruleEngine))
+            {
+                _rules = null;
+            }
+
+            _ruleEngine = null;
+        }
+
         _stopping?.Dispose();
         _stopping = null;
         _resolver = null;

@@ -10,13 +10,21 @@ namespace Gateway.Samples.Echo;
 /// <summary>
 /// A sample third-party plugin: echoes UDP datagrams and TCP lines on its <c>listen:</c> and
 /// <c>virtual:</c> endpoints, each answer prefixed with the configured <c>greeting</c>.
-/// Config section <c>echo</c>: <c>greeting</c> (default "echo: "), <c>throwOn</c> (a payload that makes the
+/// Config section <c>echo</c>: <c>greeting</c> (default "echo: ", or "echo v2: " when built with ECHO_V2), <c>throwOn</c> (a payload that makes the
 /// handler throw, to show the host isolates handler failures), <c>failStart</c> (true: throw in StartAsync).
 /// </summary>
 public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
 {
+#if ECHO_V2
+    /// <summary>The greeting when none is configured; a v2 build (-p:EchoVariant=V2) answers differently, to test drop-in replacement.</summary>
+    public const string DefaultGreeting = "echo v2: ";
+#else
+    /// <summary>The greeting when none is configured; a v2 build (-p:EchoVariant=V2) answers differently, to test drop-in replacement.</summary>
+    public const string DefaultGreeting = "echo: ";
+#endif
+
     private readonly List<IDisposable> _bindings = new();
-    private byte[] _greeting = Encoding.UTF8.GetBytes("echo: ");
+    private byte[] _greeting = Encoding.UTF8.GetBytes(DefaultGreeting);
     private string? _throwOn;
 
     /// <inheritdoc/>
@@ -40,7 +48,7 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
             throw new InvalidOperationException("echo: failStart is set, refusing to start");
         }
 
-        _greeting = Encoding.UTF8.GetBytes(context.Configuration["greeting"] ?? "echo: ");
+        _greeting = Encoding.UTF8.GetBytes(context.Configuration["greeting"] ?? DefaultGreeting);
         _throwOn = context.Configuration["throwOn"];
         foreach (ServiceEndpoint endpoint in context.ConfiguredEndpoints)
         {

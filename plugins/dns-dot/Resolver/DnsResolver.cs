@@ -116,7 +116,7 @@ internal sealed class DnsResolver
                     _metrics.Dropped.Add(1);
                     return ResolveStep.Drop;
                 case VerdictKind.Answer:
-                    length = DnsMessageWriter.WriteAddressAnswer(query, info, verdict.AnswerAddress, verdict.Ttl, destination);
+                    length = DnsMessageWriter.WriteAddressAnswer(query, info, verdict.AnswerAddresses, verdict.Ttl, destination);
                     return Answered(transport, destination, length);
                 case VerdictKind.Forward:
                     if (verdict.Group is null || !_groups.TryGetValue(verdict.Group, out UpstreamGroup? forwarded))

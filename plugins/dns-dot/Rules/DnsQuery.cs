@@ -45,6 +45,33 @@ public sealed class DnsQuery
     /// <summary>How the query arrived.</summary>
     public DnsTransport Transport { get; private set; }
 
+    /// <summary>
+    /// True when the name is <paramref name="name"/> (case-insensitive, trailing dot ignored). Unlike comparing
+    /// <see cref="Name"/>, this allocates nothing.
+    /// </summary>
+    public bool NameEquals(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ReadOnlySpan<char> text = name.AsSpan();
+        if (text.EndsWith('.'))
+        {
+            text = text[..^1];
+        }
+
+        return Ascii.EqualsIgnoreCase(NameBytes, text);
+    }
+
+    /// <summary>
+    /// True when the name ends with <paramref name="suffix"/> (case-insensitive, plain text: ".local" matches
+    /// "printer.local"; "local" also matches "notlocal"). Unlike <c>Name.EndsWith</c>, this allocates nothing.
+    /// </summary>
+    public bool NameEndsWith(string suffix)
+    {
+        ArgumentNullException.ThrowIfNull(suffix);
+        ReadOnlySpan<byte> name = NameBytes;
+        return suffix.Length <= name.Length && Ascii.EqualsIgnoreCase(name[^suffix.Length..], suffix);
+    }
+
     /// <summary>The name as lower-case ASCII presentation bytes, no trailing dot (for matchers; no allocation).</summary>
     internal ReadOnlySpan<byte> NameBytes => _name.AsSpan(0, _nameLength);
 

@@ -38,8 +38,17 @@ public sealed class Verdict
     {
         Kind = kind;
         AnswerAddress = address;
+        AnswerAddresses = kind == VerdictKind.Answer ? [address] : [];
         Ttl = ttl;
         Group = group;
+    }
+
+    private Verdict(NetAddress[] addresses, int ttl)
+    {
+        Kind = VerdictKind.Answer;
+        AnswerAddress = addresses[0];
+        AnswerAddresses = addresses;
+        Ttl = ttl;
     }
 
     /// <summary>No decision; the next rule runs.</summary>
@@ -69,8 +78,15 @@ public sealed class Verdict
     /// <summary>For <see cref="VerdictKind.Forward"/>: the upstream group's name.</summary>
     public string? Group { get; }
 
-    /// <summary>The answer address as a value.</summary>
+    /// <summary>The answer address as a value (the first of <see cref="AnswerAddresses"/>).</summary>
     internal NetAddress AnswerAddress { get; }
+
+    /// <summary>
+    /// For <see cref="VerdictKind.Answer"/>: every address of the answer, all of one family when built by the
+    /// script's <c>Answer(name, address)</c> declarations (several calls for one name add addresses; one
+    /// RR each). Empty for other kinds.
+    /// </summary>
+    internal NetAddress[] AnswerAddresses { get; }
 
     /// <summary>Answer locally with <paramref name="address"/>: an A record for a query of type A and an IPv4
     /// address, AAAA for AAAA and IPv6, and an empty NOERROR answer for other types.</summary>
@@ -91,6 +107,14 @@ public sealed class Verdict
     {
         ArgumentOutOfRangeException.ThrowIfNegative(ttl);
         return new Verdict(VerdictKind.Answer, address, ttl);
+    }
+
+    /// <summary>A local answer with several addresses (the caller keeps them of one family).</summary>
+    internal static Verdict Answer(NetAddress[] addresses, int ttl)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ttl);
+        ArgumentOutOfRangeException.ThrowIfZero(addresses.Length);
+        return new Verdict(addresses, ttl);
     }
 
     /// <inheritdoc/>

@@ -79,15 +79,25 @@ internal static class DnsMessageWriter
     /// Writes a local answer: an A record for an A query and an IPv4 address, AAAA for AAAA and IPv6,
     /// otherwise NOERROR with no answer (NODATA).
     /// </summary>
-    public static int WriteAddressAnswer(ReadOnlySpan<byte> query, in DnsRequestInfo info, NetAddress address, int ttl, Span<byte> destination)
+    public static int WriteAddressAnswer(ReadOnlySpan<byte> query, in DnsRequestInfo info, ReadOnlySpan<NetAddress> addresses, int ttl, Span<byte> destination)
     {
         int position = WriteResponseHeader(query, info, echoQuestion: true, DnsConstants.RcodeNoError, destination);
-        bool matches = info.QClass == DnsConstants.ClassIn &&
-            ((info.QType == DnsConstants.TypeA && address.IsV4) || (info.QType == DnsConstants.TypeAaaa && address.IsV6));
-        if (matches)
+        destination[2] |= DnsConstants.FlagAa >> 8;
+        if (info.QClass != DnsConstants.ClassIn)
         {
-            BinaryPrimitives.WriteUInt16BigEndian(destination[6..], 1);
-            destination[2] |= DnsConstants.FlagAa >> 8;
+            return AppendOpt(destination, position, info, 0);
+        }
+
+        ushort count = 0;
+        foreach (NetAddress address in addresses)
+        {
+            // One RR per address of the queried family; other types get NOERROR with no data (RFC 2308 §2.2).
+            if (!((info.QType == DnsConstants.TypeA && address.IsV4) || (info.QType == DnsConstants.TypeAaaa && address.IsV6)) ||
+                position + 12 + address.ByteLength > destination.Length - 11)
+            {
+                continue;
+            }
+
             // Owner: a pointer to the question name (RFC 1035 §4.1.4).
             BinaryPrimitives.WriteUInt16BigEndian(destination[position..], 0xC000 | DnsConstants.HeaderSize);
             BinaryPrimitives.WriteUInt16BigEndian(destination[(position + 2)..], info.QType);
@@ -96,8 +106,10 @@ internal static class DnsMessageWriter
             BinaryPrimitives.WriteUInt16BigEndian(destination[(position + 10)..], (ushort)address.ByteLength);
             address.WriteTo(destination[(position + 12)..]);
             position += 12 + address.ByteLength;
+            count++;
         }
 
+        BinaryPrimitives.WriteUInt16BigEndian(destination[6..], count);
         return AppendOpt(destination, position, info, 0);
     }
 

@@ -1,0 +1,574 @@
+using System.Buffers;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using Gateway.Host.Tun;
+using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Networking;
+using Gateway.Sdk.Packets;
+using Gateway.Sdk.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Host.Dispatch;
+
+/// <summary>
+/// The packet dispatcher of DESIGN §2. Outbound (read from the TUN): hooks → virtual-IP intercept →
+/// prefix routes → else drop. Inbound (delivered by a tunnel plugin): hooks (the ACL) → virtual-IP
+/// intercept → TUN. Packets for virtual IPs are answered here: UDP through the plugin's datagram handler,
+/// TCP through the kernel-NAT of <see cref="NatTable"/>, ICMP echo inline; closed ports get port
+/// unreachable / RST. Every reply goes back the way its request came.
+/// </summary>
+internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramResponder
+{
+    private const int MaxTouchedRoutes = 8;
+
+    // RFC 4443 §2.4(f): ICMP errors (and our RSTs) are rate limited; a token bucket per second.
+    private const int ErrorsPerSecond = 2000;
+
+    private readonly ITunDevice _device;
+    private readonly RoutingTable _table;
+    private readonly ILogger _logger;
+    private readonly Counter<long> _dropped;
+    private readonly long[] _drops = new long[DropReasons.Count];
+    private readonly IPacketRoute?[] _touched = new IPacketRoute?[MaxTouchedRoutes];
+    private int _touchedCount;
+    private long _errorSecond;
+    private int _errorTokens;
+    private NetEndpoint? _listenerV4;
+    private NetEndpoint? _listenerV6;
+
+    public Dispatcher(ITunDevice device, RoutingTable table, Meter meter, ILogger logger)
+    {
+        _device = device;
+        _table = table;
+        _logger = logger;
+        Mtu = device.Mtu;
+        _dropped = meter.CreateCounter<long>("gateway.tun.dropped", unit: "{packet}", description: "Packets dropped by the TUN dispatcher, by reason");
+        meter.CreateObservableGauge("gateway.tun.nat.sessions", () => Nat.Count, unit: "{session}", description: "TCP NAT sessions towards virtual endpoints");
+    }
+
+    /// <summary>The device MTU; UDP replies are limited to it.</summary>
+    public int Mtu { get; }
+
+    /// <summary>The TCP NAT table.</summary>
+    public NatTable Nat { get; } = new();
+
+    /// <summary>The IPv4 kernel listener TCP sessions are rewritten towards, if any.</summary>
+    public NetEndpoint? ListenerV4 => _listenerV4;
+
+    /// <summary>The IPv6 kernel listener, if any.</summary>
+    public NetEndpoint? ListenerV6 => _listenerV6;
+
+    /// <summary>Sets the kernel listeners TCP sessions are rewritten towards (DESIGN §2 kernel NAT).</summary>
+    public void SetListeners(NetEndpoint? v4, NetEndpoint? v6)
+    {
+        _listenerV4 = v4;
+        _listenerV6 = v6;
+    }
+
+    /// <summary>Packets dropped for <paramref name="reason"/> since start.</summary>
+    public long Dropped(DropReason reason) => Interlocked.Read(ref _drops[(int)reason]);
+
+    /// <summary>Packets dropped for any reason since start.</summary>
+    public long DroppedTotal
+    {
+        get
+        {
+            long total = 0;
+            for (int i = 0; i < _drops.Length; i++)
+            {
+                total += Interlocked.Read(ref _drops[i]);
+            }
+
+            return total;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void OnPackets(PacketBatch batch)
+    {
+        RoutingSnapshot snapshot = _table.Current;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            DispatchOutbound(batch[i], snapshot);
+        }
+
+        FlushTouched();
+    }
+
+    /// <summary>Dispatches one packet read from the TUN (public for tests and benchmarks).</summary>
+    public void DispatchOutbound(Span<byte> packet, RoutingSnapshot snapshot)
+    {
+        if (snapshot.Hooks.Length != 0 && !RunHooks(snapshot.Hooks, PacketDirection.Outbound, packet, null))
+        {
+            return;
+        }
+
+        switch (DispatchDecision.Decide(packet, snapshot, out PrefixRoute? route, out DropReason reason))
+        {
+            case DispatchAction.Virtual:
+                HandleVirtual(packet, snapshot, null);
+                return;
+            case DispatchAction.Route:
+                RouteOut(packet, route!, packet[0] >> 4 == 4 ? IPv4Header.TotalLength(packet) : IPv6Header.Length + IPv6Header.PayloadLength(packet));
+                return;
+            default:
+                Drop(reason);
+                return;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Deliver(Span<byte> packet, IPacketRoute origin)
+    {
+        RoutingSnapshot snapshot = _table.Current;
+        if (snapshot.Hooks.Length != 0 && !RunHooks(snapshot.Hooks, PacketDirection.Inbound, packet, origin))
+        {
+            return;
+        }
+
+        int length;
+        switch (packet.IsEmpty ? 0 : packet[0] >> 4)
+        {
+            case 4:
+                if (packet.Length < IPv4Header.MinLength)
+                {
+                    Drop(DropReason.Truncated);
+                    return;
+                }
+
+                if (snapshot.IsVirtualV4(IPv4Header.Destination(packet)))
+                {
+                    HandleVirtual(packet, snapshot, origin);
+                    return;
+                }
+
+                length = IPv4Header.TotalLength(packet);
+                break;
+
+            case 6:
+                if (packet.Length < IPv6Header.Length)
+                {
+                    Drop(DropReason.Truncated);
+                    return;
+                }
+
+                if (snapshot.IsVirtualV6(IPv6Header.DestinationValue(packet)))
+                {
+                    HandleVirtual(packet, snapshot, origin);
+                    return;
+                }
+
+                length = IPv6Header.Length + IPv6Header.PayloadLength(packet);
+                break;
+
+            default:
+                Drop(DropReason.BadVersion);
+                return;
+        }
+
+        if (length > packet.Length || length < IPv4Header.MinLength)
+        {
+            Drop(DropReason.BadLength);
+            return;
+        }
+
+        if (!_device.Write(packet[..length]))
+        {
+            Drop(DropReason.WriteFailed);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Flush()
+    {
+        // TUN writes are one packet per write(2) without IFF_VNET_HDR: nothing is queued here.
+    }
+
+    /// <summary>Sends a UDP reply built from the request's endpoints (implements <see cref="IDatagramResponder"/>).</summary>
+    public bool TrySend(in DatagramRequest request, ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length > request.MaxReplySize)
+        {
+            return false;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ReplyBuilder.UdpOverhead(request.Local.Address.IsV6) + payload.Length);
+        try
+        {
+            int length = ReplyBuilder.Udp(request.Local, request.Client, payload, buffer);
+            return SendTo(buffer.AsSpan(0, length), request.State as IPacketRoute, flushRoute: true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Removes expired NAT sessions (called periodically by the TUN side).</summary>
+    public int SweepNat() => Nat.Sweep(Environment.TickCount64);
+
+    private void RouteOut(Span<byte> packet, PrefixRoute route, int length)
+    {
+        if (length > packet.Length || length < IPv4Header.MinLength)
+        {
+            Drop(DropReason.BadLength);
+            return;
+        }
+
+        try
+        {
+            route.Route.Send(packet[..length]);
+        }
+        catch (Exception ex)
+        {
+            route.Guard.Report(ex);
+            Drop(DropReason.WriteFailed);
+            return;
+        }
+
+        Touch(route.Route);
+    }
+
+    private bool RunHooks(HookBinding[] hooks, PacketDirection direction, Span<byte> packet, IPacketRoute? origin)
+    {
+        for (int i = 0; i < hooks.Length; i++)
+        {
+            HookResult result;
+            try
+            {
+                result = hooks[i].Hook.OnPacket(direction, packet, origin);
+            }
+            catch (Exception ex)
+            {
+                // A throwing hook must not take the packet path down; it lets the packet pass.
+                hooks[i].Guard.Report(ex);
+                continue;
+            }
+
+            if (result == HookResult.Drop)
+            {
+                Drop(DropReason.Hook);
+                return false;
+            }
+
+            if (result == HookResult.Consumed)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void HandleVirtual(Span<byte> packet, RoutingSnapshot snapshot, IPacketRoute? origin)
+    {
+        PacketError error = PacketClassifier.Classify(packet, out PacketInfo info);
+        if (error != PacketError.None)
+        {
+            Drop(error switch
+            {
+                PacketError.BadVersion => DropReason.BadVersion,
+                PacketError.BadHeaderLength => DropReason.BadHeaderLength,
+                PacketError.BadTotalLength => DropReason.BadLength,
+                PacketError.Fragment => DropReason.Fragment,
+                PacketError.BadTransportHeader => DropReason.BadTransportHeader,
+                _ => DropReason.Truncated,
+            });
+            return;
+        }
+
+        if (info.Version == 4 && !IPv4Header.IsChecksumValid(packet))
+        {
+            Drop(DropReason.BadChecksum);
+            return;
+        }
+
+        switch (info.Protocol)
+        {
+            case IpProtocol.Udp:
+                HandleUdp(packet, info, snapshot, origin);
+                return;
+            case IpProtocol.Tcp:
+                HandleTcp(packet, info, snapshot, origin);
+                return;
+            case IpProtocol.Icmp when info.Version == 4:
+            case IpProtocol.IcmpV6 when info.Version == 6:
+                HandleIcmp(packet, info, origin);
+                return;
+            default:
+                Drop(DropReason.Unsupported);
+                return;
+        }
+    }
+
+    private void HandleUdp(Span<byte> packet, in PacketInfo info, RoutingSnapshot snapshot, IPacketRoute? origin)
+    {
+        ReadOnlySpan<byte> udp = packet[info.TransportOffset..info.Length];
+        ulong pseudo = PseudoHeader(packet, info, IpProtocol.Udp, udp.Length);
+        if (!UdpHeader.IsChecksumValid(udp, pseudo, zeroAllowed: info.Version == 4))
+        {
+            Drop(DropReason.BadChecksum);
+            return;
+        }
+
+        var local = new NetEndpoint(info.Destination, info.DestinationPort);
+        if (!snapshot.Datagrams.TryGetValue(local, out DatagramBinding? binding))
+        {
+            SendError(packet, info, origin, tcp: false);
+            return;
+        }
+
+        var request = new DatagramRequest(
+            this,
+            new NetEndpoint(info.Source, info.SourcePort),
+            local,
+            origin is null ? PacketOrigin.Tun : PacketOrigin.Tunnel,
+            Mtu - ReplyBuilder.UdpOverhead(info.Version == 6),
+            origin);
+        binding.Guard.InvokeDatagram(binding.Handler, request, packet[info.PayloadOffset..info.Length]);
+    }
+
+    private void HandleIcmp(Span<byte> packet, in PacketInfo info, IPacketRoute? origin)
+    {
+        Span<byte> icmp = packet[info.TransportOffset..info.Length];
+        ulong pseudo = info.Version == 6 ? PseudoHeader(packet, info, IpProtocol.IcmpV6, icmp.Length) : 0;
+        if (!IcmpHeader.IsChecksumValid(icmp, pseudo))
+        {
+            Drop(DropReason.BadChecksum);
+            return;
+        }
+
+        int length = ReplyBuilder.EchoReplyInPlace(packet, info);
+        if (length == 0)
+        {
+            Drop(DropReason.Unsupported);
+            return;
+        }
+
+        SendTo(packet[..length], origin, flushRoute: origin is not null);
+    }
+
+    private void HandleTcp(Span<byte> packet, in PacketInfo info, RoutingSnapshot snapshot, IPacketRoute? origin)
+    {
+        Span<byte> tcp = packet[info.TransportOffset..info.Length];
+        bool v6 = info.Version == 6;
+        NetEndpoint? listener = v6 ? _listenerV6 : _listenerV4;
+
+        // A segment from the kernel listener back to a NAT port: rewrite it back to the original client.
+        if (origin is null && listener is { } l && info.Source == l.Address && info.SourcePort == l.Port)
+        {
+            ReverseNat(packet, info, tcp, v6, l);
+            return;
+        }
+
+        if (!TcpHeader.IsChecksumValid(tcp, PseudoHeader(packet, info, IpProtocol.Tcp, tcp.Length)))
+        {
+            Drop(DropReason.BadChecksum);
+            return;
+        }
+
+        TcpFlags flags = TcpHeader.Flags(tcp);
+        var client = new NetEndpoint(info.Source, info.SourcePort);
+        var local = new NetEndpoint(info.Destination, info.DestinationPort);
+        bool syn = (flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+        NatEntry? entry = Nat.Find(client, local);
+        if (entry is null || (syn && entry.State != NatState.Opening))
+        {
+            if (!syn || !snapshot.Streams.TryGetValue(local, out StreamBinding? binding))
+            {
+                // RFC 9293 §3.5.2: no connection (closed port, or a session that expired) → RST.
+                SendError(packet, info, origin, tcp: true);
+                return;
+            }
+
+            if (listener is null)
+            {
+                Drop(DropReason.NoListener);
+                SendError(packet, info, origin, tcp: true);
+                return;
+            }
+
+            entry = Nat.Create(client, local, binding, origin);
+            if (entry is null)
+            {
+                Drop(DropReason.NatExhausted);
+                return;
+            }
+        }
+
+        Nat.Observe(entry, fromClient: true, syn, (flags & TcpFlags.Fin) != 0, (flags & TcpFlags.Rst) != 0, (flags & TcpFlags.Ack) != 0);
+
+        // client:cport → vip:vport becomes vip:natPort → listener (DESIGN §2); RFC 1624 updates keep it cheap.
+        NetEndpoint target = listener!.Value;
+        RewriteAddresses(packet, tcp, v6, info.Destination, target.Address);
+        TcpHeader.SetSourcePort(tcp, entry.NatPort);
+        TcpHeader.SetDestinationPort(tcp, target.Port);
+        if (!_device.Write(packet[..info.Length]))
+        {
+            Drop(DropReason.WriteFailed);
+        }
+    }
+
+    private void ReverseNat(Span<byte> packet, in PacketInfo info, Span<byte> tcp, bool v6, NetEndpoint listener)
+    {
+        NatEntry? entry = Nat.FindByPort(v6, info.DestinationPort);
+        if (entry is null || entry.Virtual.Address != info.Destination)
+        {
+            Drop(DropReason.NatUnknown);
+            return;
+        }
+
+        TcpFlags flags = TcpHeader.Flags(tcp);
+        Nat.Observe(entry, fromClient: false, (flags & TcpFlags.Syn) != 0, (flags & TcpFlags.Fin) != 0, (flags & TcpFlags.Rst) != 0, (flags & TcpFlags.Ack) != 0);
+
+        // listener:lport → vip:natPort becomes vip:vport → client:cport.
+        RewriteAddresses(packet, tcp, v6, listener.Address, entry.Virtual.Address, entry.Client.Address);
+        TcpHeader.SetSourcePort(tcp, entry.Virtual.Port);
+        TcpHeader.SetDestinationPort(tcp, entry.Client.Port);
+        SendTo(packet[..info.Length], entry.Origin, flushRoute: false);
+    }
+
+    /// <summary>Forward direction: source becomes the virtual IP (the old destination), destination the listener.</summary>
+    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress virtualAddress, NetAddress listenerAddress) =>
+        RewriteAddresses(packet, tcp, v6, ReadSource(packet, v6), virtualAddress, listenerAddress, ReadDestination(packet, v6));
+
+    /// <summary>Reverse direction: source becomes the virtual IP, destination the original client.</summary>
+    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress listenerAddress, NetAddress virtualAddress, NetAddress clientAddress) =>
+        RewriteAddresses(packet, tcp, v6, listenerAddress, virtualAddress, clientAddress, ReadDestination(packet, v6));
+
+    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress oldSource, NetAddress newSource, NetAddress newDestination, NetAddress oldDestination)
+    {
+        if (!v6)
+        {
+            IPv4Header.SetSource(packet, newSource.V4Value);
+            IPv4Header.SetDestination(packet, newDestination.V4Value);
+            TcpHeader.AdjustChecksum(tcp, oldSource.V4Value, newSource.V4Value);
+            TcpHeader.AdjustChecksum(tcp, oldDestination.V4Value, newDestination.V4Value);
+            return;
+        }
+
+        Span<byte> old = stackalloc byte[32];
+        packet.Slice(8, 32).CopyTo(old);
+        newSource.WriteTo(packet[8..]);
+        newDestination.WriteTo(packet[24..]);
+        TcpHeader.AdjustChecksum(tcp, old, packet.Slice(8, 32));
+    }
+
+    private static NetAddress ReadSource(ReadOnlySpan<byte> packet, bool v6) =>
+        v6 ? IPv6Header.Source(packet) : NetAddress.FromV4(IPv4Header.Source(packet));
+
+    private static NetAddress ReadDestination(ReadOnlySpan<byte> packet, bool v6) =>
+        v6 ? IPv6Header.Destination(packet) : NetAddress.FromV4(IPv4Header.Destination(packet));
+
+    private void SendError(ReadOnlySpan<byte> packet, in PacketInfo info, IPacketRoute? origin, bool tcp)
+    {
+        if (!TakeErrorToken())
+        {
+            Drop(DropReason.RateLimited);
+            return;
+        }
+
+        Span<byte> buffer = stackalloc byte[ReplyBuilder.MaxIcmpV6Error];
+        int length = tcp ? ReplyBuilder.Reset(packet, info, buffer) : ReplyBuilder.PortUnreachable(packet, info, buffer);
+        if (length > 0)
+        {
+            SendTo(buffer[..length], origin, flushRoute: true);
+        }
+    }
+
+    private bool TakeErrorToken()
+    {
+        long second = Environment.TickCount64 / 1000;
+        if (Volatile.Read(ref _errorSecond) != second)
+        {
+            Volatile.Write(ref _errorTokens, ErrorsPerSecond);
+            Volatile.Write(ref _errorSecond, second);
+        }
+
+        return Interlocked.Decrement(ref _errorTokens) >= 0;
+    }
+
+    private bool SendTo(ReadOnlySpan<byte> packet, IPacketRoute? origin, bool flushRoute)
+    {
+        if (origin is null)
+        {
+            if (_device.Write(packet))
+            {
+                return true;
+            }
+
+            Drop(DropReason.WriteFailed);
+            return false;
+        }
+
+        try
+        {
+            origin.Send(packet);
+            if (flushRoute)
+            {
+                origin.Flush();
+            }
+            else
+            {
+                Touch(origin);
+            }
+
+            return true;
+        }
+        catch (Exception ex)
+        {
+            DispatchLog.RouteFailed(_logger, origin.Name, ex);
+            Drop(DropReason.WriteFailed);
+            return false;
+        }
+    }
+
+    private void Touch(IPacketRoute route)
+    {
+        for (int i = 0; i < _touchedCount; i++)
+        {
+            if (ReferenceEquals(_touched[i], route))
+            {
+                return;
+            }
+        }
+
+        if (_touchedCount == MaxTouchedRoutes)
+        {
+            FlushTouched();
+        }
+
+        _touched[_touchedCount++] = route;
+    }
+
+    private void FlushTouched()
+    {
+        for (int i = 0; i < _touchedCount; i++)
+        {
+            IPacketRoute route = _touched[i]!;
+            _touched[i] = null;
+            try
+            {
+                route.Flush();
+            }
+            catch (Exception ex)
+            {
+                DispatchLog.RouteFailed(_logger, route.Name, ex);
+            }
+        }
+
+        _touchedCount = 0;
+    }
+
+    private static ulong PseudoHeader(ReadOnlySpan<byte> packet, in PacketInfo info, byte protocol, int length) =>
+        info.Version == 4
+            ? InternetChecksum.PseudoHeaderV4(packet, protocol, length)
+            : InternetChecksum.PseudoHeaderV6(packet[8..], packet[24..], protocol, length);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Drop(DropReason reason)
+    {
+        Interlocked.Increment(ref _drops[(int)reason]);
+        _dropped.Add(1, DropReasons.Tag(reason));
+    }
+}

@@ -1,0 +1,563 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Gateway.Host.Configuration;
+using Gateway.Host.Networking;
+using Gateway.Host.Sockets;
+using Gateway.Sdk.Plugins;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Host.Plugins;
+
+/// <summary>
+/// Loads, validates, starts, stops and unloads the plugins of every plugin folder (DESIGN §4), and follows the folders
+/// while running: a new sub-folder is loaded and started, a changed one is stopped, unloaded and loaded again, a removed
+/// one is stopped and unloaded (debounced). Each unload is verified with a weak reference and GC; a survivor is
+/// reported as a leak. A plugin that fails anywhere is logged with its id; the others keep serving.
+/// </summary>
+internal sealed class PluginManager : IAsyncDisposable
+{
+    /// <summary>Quiet time after the last file change before a plugin folder is rescanned.</summary>
+    public static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(500);
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan UnloadVerifyTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly Meter _hostMeter;
+    private readonly IVirtualNetwork _virtualNetwork;
+    private readonly HostSockets _sockets;
+    private readonly IConfiguration _liveConfiguration;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Dictionary<string, PluginHandle> _plugins = new(StringComparer.Ordinal);
+    private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly List<Task> _verifications = [];
+    private readonly Timer _debounce;
+    private GatewayConfig _config;
+    private CancellationToken _shutdown;
+
+    public PluginManager(GatewayConfig config, IConfiguration liveConfiguration, ILoggerFactory loggerFactory, Meter hostMeter, IVirtualNetwork virtualNetwork, HostSockets sockets)
+    {
+        _config = config;
+        _liveConfiguration = liveConfiguration;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("Gateway.Host.Plugins");
+        _hostMeter = hostMeter;
+        _virtualNetwork = virtualNetwork;
+        _sockets = sockets;
+        _debounce = new Timer(_ => _ = RescanSafeAsync(), null, Timeout.Infinite, Timeout.Infinite);
+    }
+
+    /// <summary>Every plugin folder seen, loaded or not.</summary>
+    public IReadOnlyList<PluginHandle> Plugins
+    {
+        get
+        {
+            lock (_plugins)
+            {
+                return _plugins.Values.OrderBy(p => p.Id, StringComparer.Ordinal).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Loads every plugin folder (without starting anything). Failures are logged and recorded per folder.</summary>
+    public void LoadAll()
+    {
+        foreach (string folder in PluginFolders())
+        {
+            LoadFolder(folder);
+        }
+    }
+
+    /// <summary>Runs every loaded plugin's Validate against <paramref name="config"/>.</summary>
+    public List<ConfigError> ValidateAll(GatewayConfig config)
+    {
+        var errors = new List<ConfigError>();
+        foreach (PluginHandle handle in Plugins)
+        {
+            if (handle.Plugin is not null)
+            {
+                errors.AddRange(Validate(config, handle.Plugin));
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>Top-level sections that name no loaded plugin (a typo, or a plugin missing from the plugin folders).</summary>
+    public List<ConfigError> UnknownSections(GatewayConfig config)
+    {
+        string[] known = Plugins.Where(p => p.Plugin is not null).Select(p => p.Id).ToArray();
+        var errors = new List<ConfigError>();
+        foreach (string id in config.Sections.Keys)
+        {
+            if (!known.Contains(id, StringComparer.OrdinalIgnoreCase))
+            {
+                string list = known.Length == 0 ? "none" : string.Join(", ", known);
+                errors.Add(config.Document.ErrorAt(id, $"no loaded plugin has the id '{id}' (loaded: {list}); check the spelling or the plugin folders in host.plugins"));
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>Starts every loaded plugin that is not running; failures are logged and isolated.</summary>
+    public async Task StartAllAsync(CancellationToken cancellationToken)
+    {
+        _shutdown = cancellationToken;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (PluginHandle handle in Plugins)
+            {
+                if (handle.Plugin is not null && !handle.Running)
+                {
+                    await StartAsync(handle, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Follows every existing plugin folder for drop-in changes.</summary>
+    public void StartWatching()
+    {
+        foreach (string root in _config.Host.Plugins)
+        {
+            if (!Directory.Exists(root))
+            {
+                continue;
+            }
+
+            var watcher = new FileSystemWatcher(root)
+            {
+                IncludeSubdirectories = true,
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size,
+            };
+            watcher.Changed += OnFileSystemEvent;
+            watcher.Created += OnFileSystemEvent;
+            watcher.Deleted += OnFileSystemEvent;
+            watcher.Renamed += OnFileSystemEvent;
+            watcher.Error += (_, _) => Poke();
+            watcher.EnableRaisingEvents = true;
+            _watchers.Add(watcher);
+        }
+    }
+
+    /// <summary>
+    /// Makes an accepted configuration current: plugins see the new values through their reload token; a plugin whose
+    /// host-read keys (listen, virtual, limits) changed is restarted so its sockets match the file; a plugin that had
+    /// failed to start is started again.
+    /// </summary>
+    public async Task ApplyConfigAsync(GatewayConfig config)
+    {
+        GatewayConfig old = _config;
+        _config = config;
+        await _gate.WaitAsync(_shutdown).ConfigureAwait(false);
+        try
+        {
+            foreach (PluginHandle handle in Plugins)
+            {
+                if (!handle.Running)
+                {
+                    // A plugin that failed to start gets another chance with the new file (the operator may have fixed it).
+                    if (handle.Plugin is not null)
+                    {
+                        await StartAsync(handle, _shutdown).ConfigureAwait(false);
+                    }
+
+                    continue;
+                }
+
+                if (!SameHostKeys(old.SectionFor(handle.Id), config.SectionFor(handle.Id)))
+                {
+                    PluginsLog.Restarting(_logger, handle.Id);
+                    await StopAsync(handle).ConfigureAwait(false);
+                    await StartAsync(handle, _shutdown).ConfigureAwait(false);
+                }
+                else
+                {
+                    handle.Context!.PluginConfiguration.NotifyReload();
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Compares plugin folders with what is loaded and loads, replaces or unloads accordingly.</summary>
+    public async Task RescanAsync()
+    {
+        await _gate.WaitAsync(_shutdown).ConfigureAwait(false);
+        try
+        {
+            var present = new HashSet<string>(PluginFolders(), StringComparer.Ordinal);
+            foreach (PluginHandle handle in Plugins)
+            {
+                if (!present.Contains(handle.Folder))
+                {
+                    PluginsLog.FolderChanged(_logger, "removed", handle.Folder);
+                    await UnloadAsync(handle).ConfigureAwait(false);
+                }
+                else if (Fingerprint(handle.Folder) != handle.Fingerprint)
+                {
+                    PluginsLog.FolderChanged(_logger, "replaced", handle.Folder);
+                    await UnloadAsync(handle).ConfigureAwait(false);
+                    await LoadAndStartAsync(handle.Folder).ConfigureAwait(false);
+                }
+            }
+
+            foreach (string folder in present)
+            {
+                bool known;
+                lock (_plugins)
+                {
+                    known = _plugins.ContainsKey(folder);
+                }
+
+                if (!known)
+                {
+                    PluginsLog.FolderChanged(_logger, "new", folder);
+                    await LoadAndStartAsync(folder).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Stops watching, stops every plugin (newest first) and unloads them.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _debounce.DisposeAsync().ConfigureAwait(false);
+        foreach (FileSystemWatcher watcher in _watchers)
+        {
+            watcher.Dispose();
+        }
+
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            PluginHandle[] all = Plugins.ToArray();
+            for (int i = all.Length - 1; i >= 0; i--)
+            {
+                await StopAsync(all[i]).ConfigureAwait(false);
+                lock (_plugins)
+                {
+                    _plugins.Remove(all[i].Folder);
+                }
+
+                Detach(all[i]);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Waits for the background unload verifications started so far (tests).</summary>
+    public Task WhenUnloadsVerifiedAsync()
+    {
+        lock (_verifications)
+        {
+            return Task.WhenAll(_verifications.ToArray());
+        }
+    }
+
+    private static bool SameHostKeys(PluginSectionOptions a, PluginSectionOptions b) =>
+        a.Endpoints.SequenceEqual(b.Endpoints) &&
+        a.Limits.MaxConnections == b.Limits.MaxConnections &&
+        a.Limits.IdleTimeoutSeconds == b.Limits.IdleTimeoutSeconds;
+
+    /// <summary>Sizes and times of every file under the folder: a cheap "was it replaced?" test.</summary>
+    private static string Fingerprint(string folder)
+    {
+        var builder = new StringBuilder();
+        try
+        {
+            string[] files = Directory.GetFiles(folder, "*", SearchOption.AllDirectories);
+            Array.Sort(files, StringComparer.Ordinal);
+            foreach (string file in files)
+            {
+                var info = new FileInfo(file);
+                builder.Append(file).Append('|').Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The folder is changing under us; the next event rescans it.
+            builder.Append("unreadable");
+        }
+
+        return builder.ToString();
+    }
+
+    private IEnumerable<string> PluginFolders()
+    {
+        foreach (string root in _config.Host.Plugins)
+        {
+            if (!Directory.Exists(root))
+            {
+                PluginsLog.FolderMissing(_logger, root);
+                continue;
+            }
+
+            string[] folders = Directory.GetDirectories(root);
+            Array.Sort(folders, StringComparer.Ordinal);
+            foreach (string folder in folders)
+            {
+                yield return Path.GetFullPath(folder);
+            }
+        }
+    }
+
+    private List<ConfigError> Validate(GatewayConfig config, IGatewayPlugin plugin)
+    {
+        var errors = new List<ConfigError>();
+        string id = plugin.Id;
+        var context = new PluginValidationContext(id, config.Configuration.GetSection(id), config.Document.Directory);
+        try
+        {
+            plugin.Validate(context);
+        }
+        catch (Exception ex)
+        {
+            errors.Add(config.Document.ErrorAt(id, $"plugin {id} failed while validating its section ({ex.GetType().Name}: {ex.Message})"));
+        }
+
+        foreach (PluginConfigError error in context.Errors)
+        {
+            errors.Add(error.File is not null
+                ? new ConfigError(Path.GetFullPath(error.File, config.Document.Directory), error.Line, error.Column, string.Empty, error.Message)
+                : config.Document.ErrorAt(string.IsNullOrEmpty(error.KeyPath) ? id : id + ":" + error.KeyPath, error.Message));
+        }
+
+        return errors;
+    }
+
+    private PluginHandle LoadFolder(string folder)
+    {
+        var handle = new PluginHandle(folder, Fingerprint(folder)) { Id = Path.GetFileName(folder) };
+        try
+        {
+            PluginAssemblyLoader.Result result = PluginAssemblyLoader.Load(folder);
+            string id = result.Plugin.Id;
+            PluginHandle? other;
+            lock (_plugins)
+            {
+                other = _plugins.Values.FirstOrDefault(p => p.Plugin is not null && string.Equals(p.Id, id, StringComparison.OrdinalIgnoreCase));
+            }
+
+            if (other is not null || string.IsNullOrEmpty(id) || id.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))
+            {
+                result.Context.Unload();
+                handle.Failure = other is not null ? $"id '{id}' is already used by {other.Folder}" : $"id '{id}' is not lower case letters, digits and '-'";
+                PluginsLog.LoadFailed(_logger, PluginAssemblyLoader.DisplayName(folder), handle.Failure);
+            }
+            else
+            {
+                handle.Id = id;
+                handle.LoadContext = result.Context;
+                handle.Plugin = result.Plugin;
+                PluginsLog.Loaded(_logger, id, result.AssemblyName, folder);
+            }
+        }
+        catch (PluginLoadException ex)
+        {
+            handle.Failure = ex.Message;
+            PluginsLog.LoadFailed(_logger, PluginAssemblyLoader.DisplayName(folder), ex.Message);
+        }
+
+        lock (_plugins)
+        {
+            _plugins[folder] = handle;
+        }
+
+        return handle;
+    }
+
+    private async Task LoadAndStartAsync(string folder)
+    {
+        PluginHandle handle = LoadFolder(folder);
+        if (handle.Plugin is null)
+        {
+            return;
+        }
+
+        List<ConfigError> errors = Validate(_config, handle.Plugin);
+        if (errors.Count > 0)
+        {
+            handle.Failure = "configuration rejected";
+            foreach (ConfigError error in errors)
+            {
+                PluginsLog.ConfigRejected(_logger, handle.Id, error.ToString());
+            }
+
+            return;
+        }
+
+        await StartAsync(handle, _shutdown).ConfigureAwait(false);
+    }
+
+    private async Task StartAsync(PluginHandle handle, CancellationToken cancellationToken)
+    {
+        IGatewayPlugin plugin = handle.Plugin!;
+        GatewayConfig config = _config;
+        handle.Guard ??= new PluginHandlerGuard(handle.Id, _logger, _hostMeter);
+        var context = new PluginContext(
+            handle.Id,
+            config.SectionFor(handle.Id),
+            new PluginConfigurationSection(_liveConfiguration.GetSection(handle.Id)),
+            config.Document.Directory,
+            handle.Folder,
+            _loggerFactory,
+            _virtualNetwork,
+            _sockets,
+            handle.Guard);
+        try
+        {
+            await plugin.StartAsync(context, cancellationToken).WaitAsync(StartTimeout, cancellationToken).ConfigureAwait(false);
+            handle.Context = context;
+            handle.Failure = null;
+            PluginsLog.Started(_logger, handle.Id);
+        }
+        catch (Exception ex)
+        {
+            string reason = ex switch
+            {
+                PluginConfigException config_ => config.Document.ErrorAt(handle.Id + ":" + config_.KeyPath, config_.Message).ToString(),
+                TimeoutException => $"did not start within {StartTimeout.TotalSeconds:0} s",
+                System.Net.Sockets.SocketException socket => $"cannot bind: {socket.Message}",
+                _ => $"{ex.GetType().Name}: {ex.Message}",
+            };
+            handle.Failure = reason;
+            PluginsLog.StartFailed(_logger, handle.Id, reason);
+            context.SignalStopping();
+            context.DisposeRegistrations();
+        }
+    }
+
+    private async Task StopAsync(PluginHandle handle)
+    {
+        PluginContext? context = handle.Context;
+        if (context is null)
+        {
+            return;
+        }
+
+        handle.Context = null;
+        context.SignalStopping();
+        try
+        {
+            using var timeout = new CancellationTokenSource(StopTimeout);
+            await handle.Plugin!.StopAsync(timeout.Token).WaitAsync(StopTimeout).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            PluginsLog.StopFailed(_logger, handle.Id, $"{ex.GetType().Name}: {ex.Message}");
+        }
+
+        context.DisposeRegistrations();
+        PluginsLog.Stopped(_logger, handle.Id);
+    }
+
+    private async Task UnloadAsync(PluginHandle handle)
+    {
+        await StopAsync(handle).ConfigureAwait(false);
+        lock (_plugins)
+        {
+            _plugins.Remove(handle.Folder);
+        }
+
+        WeakReference? alive = Detach(handle);
+        if (alive is not null)
+        {
+            Task verification = VerifyUnloadAsync(alive, handle.Id);
+            lock (_verifications)
+            {
+                _verifications.RemoveAll(t => t.IsCompleted);
+                _verifications.Add(verification);
+            }
+        }
+    }
+
+    /// <summary>Drops the host's references to the plugin and starts unloading its context (not inlined, so no local keeps it alive).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference? Detach(PluginHandle handle)
+    {
+        PluginLoadContext? context = handle.LoadContext;
+        handle.LoadContext = null;
+        handle.Plugin = null;
+        handle.Context = null;
+        if (context is null)
+        {
+            return null;
+        }
+
+        var alive = new WeakReference(context, trackResurrection: false);
+        context.Unload();
+        return alive;
+    }
+
+    private async Task VerifyUnloadAsync(WeakReference alive, string pluginId)
+    {
+        long deadline = Environment.TickCount64 + (long)UnloadVerifyTimeout.TotalMilliseconds;
+        while (Environment.TickCount64 < deadline)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            if (!alive.IsAlive)
+            {
+                PluginsLog.Unloaded(_logger, pluginId);
+                return;
+            }
+
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+
+        PluginsLog.UnloadLeak(_logger, pluginId);
+    }
+
+    private void OnFileSystemEvent(object sender, FileSystemEventArgs e) => Poke();
+
+    private void Poke()
+    {
+        try
+        {
+            _debounce.Change(Debounce, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task RescanSafeAsync()
+    {
+        try
+        {
+            await RescanAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down.
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A folder vanished mid-scan; the event that removed it triggers another rescan.
+            Poke();
+        }
+    }
+}

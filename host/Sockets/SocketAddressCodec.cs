@@ -1,0 +1,38 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Gateway.Sdk.Networking;
+
+namespace Gateway.Host.Sockets;
+
+/// <summary>
+/// Reads and writes <see cref="SocketAddress"/> buffers without creating <see cref="IPEndPoint"/> objects, so the
+/// UDP receive loop allocates nothing per datagram. The buffer is the native sockaddr (Linux layout: family,
+/// port in network order at offset 2, IPv4 address at 4, IPv6 address at 8).
+/// </summary>
+internal static class SocketAddressCodec
+{
+    public static NetEndpoint Read(SocketAddress address)
+    {
+        Span<byte> bytes = address.Buffer.Span;
+        ushort port = BinaryPrimitives.ReadUInt16BigEndian(bytes[2..]);
+        NetAddress ip = address.Family == AddressFamily.InterNetworkV6 ? NetAddress.ReadV6(bytes.Slice(8, 16)) : NetAddress.ReadV4(bytes.Slice(4, 4));
+        return new NetEndpoint(ip, port);
+    }
+
+    public static void Write(SocketAddress address, NetEndpoint endpoint)
+    {
+        Span<byte> bytes = address.Buffer.Span;
+        BinaryPrimitives.WriteUInt16BigEndian(bytes[2..], endpoint.Port);
+        if (address.Family == AddressFamily.InterNetworkV6)
+        {
+            bytes.Slice(4, 4).Clear();
+            endpoint.Address.WriteTo(bytes.Slice(8, 16));
+            bytes.Slice(24, 4).Clear();
+        }
+        else
+        {
+            endpoint.Address.WriteTo(bytes.Slice(4, 4));
+        }
+    }
+}

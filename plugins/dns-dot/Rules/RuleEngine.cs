@@ -1,0 +1,408 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Gateway.Sdk.Plugins;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Plugins.DnsDot.Rules;
+
+/// <summary>
+/// The rule scripts of <c>dns-dot.rules</c>, compiled and kept current: the resolver calls <see cref="Evaluate"/>
+/// per query (a volatile read of an immutable <see cref="RuleSet"/>, then prebuilt matchers and compiled
+/// delegates only). Script and block list edits are noticed by file watchers, debounced, compiled off the query
+/// path and swapped in atomically; a broken edit is logged with file:line:col and the previous rules stay.
+/// The previous generation's collectible context is unloaded, and the unload is verified.
+/// </summary>
+internal sealed class RuleEngine : IRuleEvaluator, IDisposable
+{
+    /// <summary>Editors write a file in several steps; wait for quiet before compiling.</summary>
+    private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>How long an old context may take to unload before it is reported as a leak.</summary>
+    private static readonly TimeSpan UnloadDeadline = TimeSpan.FromSeconds(30);
+
+    private readonly IReadOnlyList<string> _globs;
+    private readonly string _configDirectory;
+    private readonly ILogger _logger;
+    private readonly RuleMetrics _metrics;
+    private readonly RuleFailureReporter _failures;
+    private readonly Lock _reloadLock = new();
+    private readonly Lock _unloadLock = new();
+    private readonly Dictionary<string, FileSystemWatcher> _watchers = new(StringComparer.Ordinal);
+    private readonly List<(WeakReference Context, long Generation, long DeadlineMs)> _unloading = [];
+    private readonly Timer _debounce;
+    private volatile RuleSet _current;
+    private string _fingerprint = "";
+    private Task _unloadVerifier = Task.CompletedTask;
+    private long _reloads;
+    private long _failedReloads;
+    private long _leaks;
+    private bool _disposed;
+
+    private RuleEngine(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter? meter)
+    {
+        _globs = globs;
+        _configDirectory = Path.GetFullPath(configDirectory);
+        _logger = loggerFactory.CreateLogger("Gateway.Plugins.DnsDot.Rules");
+        _metrics = new RuleMetrics(meter);
+        _failures = new RuleFailureReporter(_logger, _metrics);
+        _current = RuleSet.Empty(_metrics, _failures);
+        _debounce = new Timer(_ => OnQuiet(), null, Timeout.Infinite, Timeout.Infinite);
+    }
+
+    /// <summary>Upstream group names used by <c>Forward(...)</c> in the current rules (config validation checks they exist).</summary>
+    public IReadOnlyCollection<string> ReferencedGroups => _current.ReferencedGroups;
+
+    /// <summary>The current generation (for tests and diagnostics).</summary>
+    internal RuleSet Current => _current;
+
+    /// <summary>Successful (re)loads so far, including the first.</summary>
+    internal long Reloads => Interlocked.Read(ref _reloads);
+
+    /// <summary>Failed (re)loads so far.</summary>
+    internal long FailedReloads => Interlocked.Read(ref _failedReloads);
+
+    /// <summary>Old script contexts that did not unload (should stay 0).</summary>
+    internal long Leaks => Interlocked.Read(ref _leaks);
+
+    /// <summary>Rule lambdas that threw so far.</summary>
+    internal long RuleFailures => _failures.Total;
+
+    /// <summary>
+    /// Compiles the scripts matched by <paramref name="globs"/> (relative to <paramref name="configDirectory"/>)
+    /// and starts watching them. Never throws for script errors: they are logged and the engine starts with no
+    /// rules (every query continues to normal resolution) until a fixed edit loads.
+    /// </summary>
+    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter)
+    {
+        ArgumentNullException.ThrowIfNull(globs);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        var engine = new RuleEngine([.. globs], configDirectory, loggerFactory, meter);
+        if (globs.Count > 0)
+        {
+            engine.Reload();
+            engine.UpdateWatchers();
+        }
+
+        return engine;
+    }
+
+    /// <summary>
+    /// Compiles and runs the scripts without keeping them (for <see cref="IGatewayPlugin.Validate"/> and
+    /// <c>gateway check</c>): every problem with the script's file:line:col; empty when they load. When
+    /// <paramref name="knownGroups"/> is given (the keys of <c>dns-dot.groups</c>), a <c>Forward</c> to any other
+    /// group is an error too.
+    /// </summary>
+    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null)
+    {
+        ArgumentNullException.ThrowIfNull(globs);
+        var errors = new List<PluginConfigError>();
+        IReadOnlyList<string> files = RuleFiles.Resolve(globs, Path.GetFullPath(configDirectory), errors);
+        if (errors.Count > 0 || files.Count == 0)
+        {
+            return errors;
+        }
+
+        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None));
+        result.RuleSet?.Context?.Unload();
+        if (knownGroups is null || result.GroupScripts is null)
+        {
+            return result.Errors;
+        }
+
+        var all = new List<PluginConfigError>(result.Errors);
+        foreach ((string group, (string script, int line, int column)) in result.GroupScripts)
+        {
+            if (!knownGroups.Contains(group))
+            {
+                all.Add(new PluginConfigError(null, $"Forward(..., group: \"{group}\") names an upstream group that dns-dot.groups does not define", script, line, column));
+            }
+        }
+
+        return all;
+    }
+
+    /// <inheritdoc/>
+    public Verdict Evaluate(DnsQuery query) => _current.Evaluate(query);
+
+    /// <summary>
+    /// Recompiles now (the watchers call this after a debounce). True when the new rules are in use; false when
+    /// they had errors (logged) and the previous rules stay.
+    /// </summary>
+    internal bool Reload()
+    {
+        lock (_reloadLock)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            long started = Stopwatch.GetTimestamp();
+            var errors = new List<PluginConfigError>();
+            IReadOnlyList<string> files = RuleFiles.Resolve(_globs, _configDirectory, errors, (glob, directory) => RulesLog.GlobMatchesNothing(_logger, glob, directory));
+
+            // Taken before compiling, so an edit made while compiling is seen as a change afterwards.
+            string fingerprint = Fingerprint(files, _current.Files);
+            ScriptCompiler.Result result = errors.Count > 0
+                ? new ScriptCompiler.Result(null, errors)
+                : ScriptCompiler.CompileAll(files, _metrics, _failures);
+
+            RuleSet? next = result.RuleSet;
+            _fingerprint = next is null || next.Files.SequenceEqual(_current.Files) ? fingerprint : Fingerprint(files, next.Files);
+            if (next is null)
+            {
+                Interlocked.Increment(ref _failedReloads);
+                _metrics.Reload(ok: false);
+                foreach (PluginConfigError error in result.Errors)
+                {
+                    RulesLog.ScriptError(_logger, error.File ?? $"dns-dot.{error.KeyPath}", error.Line, error.Column, error.Message);
+                }
+
+                RulesLog.LoadFailed(_logger, result.Errors.Count, Interlocked.Read(ref _reloads) == 0 ? "starting with no rules until the scripts are fixed" : "the previous rules stay in use");
+                ScheduleCollection(null);
+                return false;
+            }
+
+            Retire(Swap(next));
+            Interlocked.Increment(ref _reloads);
+            _metrics.Reload(ok: true);
+            RulesLog.Loaded(_logger, next.Steps.Count, next.NameCount, files.Count, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return true;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        lock (_reloadLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _debounce.Dispose();
+            foreach (FileSystemWatcher watcher in _watchers.Values)
+            {
+                watcher.Dispose();
+            }
+
+            _watchers.Clear();
+            Retire(Swap(RuleSet.Empty(_metrics, _failures)));
+        }
+    }
+
+    /// <summary>Waits until old contexts were verified unloaded (or reported as leaks); for tests.</summary>
+    internal Task WaitForUnloadsAsync()
+    {
+        lock (_unloadLock)
+        {
+            return _unloadVerifier;
+        }
+    }
+
+    private RuleSet Swap(RuleSet next)
+    {
+        RuleSet old = _current;
+        _current = next;
+        return old;
+    }
+
+    /// <summary>Unloads an old generation's context; queries still running in it finish first (unloading is cooperative).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Retire(RuleSet old)
+    {
+        ScriptLoadContext? context = old.Context;
+        if (context is null)
+        {
+            ScheduleCollection(null);
+            return;
+        }
+
+        context.Unload();
+        ScheduleCollection((new WeakReference(context), context.Generation, Environment.TickCount64 + (long)UnloadDeadline.TotalMilliseconds));
+    }
+
+    /// <summary>
+    /// Verifies unloads off the reload path (collect, wait, check the weak reference), then compacts the heap
+    /// aggressively once so memory Roslyn used is returned to the OS (the gateway's idle RSS goal).
+    /// </summary>
+    private void ScheduleCollection((WeakReference Context, long Generation, long DeadlineMs)? pending)
+    {
+        lock (_unloadLock)
+        {
+            if (pending is { } item)
+            {
+                _unloading.Add(item);
+            }
+
+            if (_unloadVerifier.IsCompleted)
+            {
+                _unloadVerifier = Task.Run(VerifyUnloadsAsync);
+            }
+        }
+    }
+
+    private async Task VerifyUnloadsAsync()
+    {
+        while (true)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            lock (_unloadLock)
+            {
+                for (int i = _unloading.Count - 1; i >= 0; i--)
+                {
+                    (WeakReference context, long generation, long deadlineMs) = _unloading[i];
+                    if (!context.IsAlive)
+                    {
+                        RulesLog.Unloaded(_logger, generation);
+                        _unloading.RemoveAt(i);
+                    }
+                    else if (Environment.TickCount64 > deadlineMs)
+                    {
+                        Interlocked.Increment(ref _leaks);
+                        RulesLog.UnloadLeak(_logger, generation, (int)UnloadDeadline.TotalSeconds);
+                        _unloading.RemoveAt(i);
+                    }
+                }
+
+                if (_unloading.Count == 0)
+                {
+                    break;
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+        }
+
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        NativeMemory.Trim();
+    }
+
+    private void UpdateWatchers()
+    {
+        var wanted = new Dictionary<string, (string Directory, bool Recursive)>(StringComparer.Ordinal);
+        foreach ((string directory, bool recursive) in RuleFiles.WatchedDirectories(_globs, _configDirectory))
+        {
+            wanted[$"{directory}|{recursive}"] = (directory, recursive);
+        }
+
+        foreach (string file in _current.Files)
+        {
+            string directory = Path.GetDirectoryName(file)!;
+            wanted.TryAdd($"{directory}|False", (directory, false));
+        }
+
+        foreach (string key in _watchers.Keys.ToArray())
+        {
+            if (!wanted.ContainsKey(key))
+            {
+                _watchers.Remove(key, out FileSystemWatcher? watcher);
+                watcher?.Dispose();
+            }
+        }
+
+        foreach ((string key, (string directory, bool recursive)) in wanted)
+        {
+            if (_watchers.ContainsKey(key) || !Directory.Exists(directory))
+            {
+                continue;
+            }
+
+            try
+            {
+                var watcher = new FileSystemWatcher(directory)
+                {
+                    IncludeSubdirectories = recursive,
+                    NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size,
+                };
+                watcher.Changed += OnFileEvent;
+                watcher.Created += OnFileEvent;
+                watcher.Deleted += OnFileEvent;
+                watcher.Renamed += OnFileEvent;
+                watcher.Error += (_, e) =>
+                {
+                    RulesLog.WatchFailed(_logger, e.GetException().Message);
+                    OnFileEvent(null, null!);
+                };
+                watcher.EnableRaisingEvents = true;
+                _watchers.Add(key, watcher);
+            }
+            catch (Exception exception) when (exception is IOException or ArgumentException or UnauthorizedAccessException)
+            {
+                RulesLog.WatchFailed(_logger, $"{directory}: {exception.Message}");
+            }
+        }
+    }
+
+    private void OnFileEvent(object? sender, FileSystemEventArgs e)
+    {
+        try
+        {
+            _debounce.Change(Debounce, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed while an event was in flight: nothing to reload.
+        }
+    }
+
+    /// <summary>After the debounce: reload only when a script or list file really changed (not an editor's swap file).</summary>
+    private void OnQuiet()
+    {
+        try
+        {
+            lock (_reloadLock)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                IReadOnlyList<string> files = RuleFiles.Resolve(_globs, _configDirectory, null);
+                if (Fingerprint(files, _current.Files) == _fingerprint)
+                {
+                    return;
+                }
+
+                RulesLog.ChangeDetected(_logger, files.Count);
+                Reload();
+                UpdateWatchers();
+            }
+        }
+        catch (Exception exception)
+        {
+            // A timer callback must not throw (it would end the process); the previous rules stay.
+            RulesLog.ReloadCrashed(_logger, exception);
+        }
+    }
+
+    /// <summary>Paths, sizes and write times of every file the rules depend on.</summary>
+    private static string Fingerprint(IReadOnlyList<string> scripts, IReadOnlyList<string> dependencies)
+    {
+        var text = new StringBuilder();
+        foreach (IReadOnlyList<string> list in (IReadOnlyList<string>[])[scripts, dependencies])
+        {
+            foreach (string file in list)
+            {
+                var info = new FileInfo(file);
+                text.Append(file).Append('|');
+                if (info.Exists)
+                {
+                    text.Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks);
+                }
+
+                text.Append('\n');
+            }
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,202 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Gateway.Host.Configuration;
+using Gateway.Host.Networking;
+using Gateway.Host.Sockets;
+using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Networking;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Tests.Host.Sockets;
+
+public sealed class HostSocketsTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private readonly Meter _meter = new("Gateway.Tests.HostSockets");
+    private readonly HostSockets _sockets;
+    private readonly PluginHandlerGuard _guard;
+
+    public HostSocketsTests()
+    {
+        _sockets = new HostSockets(NullLoggerFactory.Instance, _meter);
+        _guard = new PluginHandlerGuard("test", NullLogger.Instance, _meter);
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    [Theory]
+    [InlineData("127.0.0.1:0")]
+    [InlineData("[::1]:0")]
+    public async Task BindDatagram_Loopback_RepliesToSender(string endpoint)
+    {
+        using UdpHostListener listener = _sockets.BindDatagram(_guard, Ephemeral(endpoint), new UpperCaseDatagrams());
+        using var client = new UdpClient(listener.Local.Address.Family);
+        client.Connect(listener.Local.ToIPEndPoint());
+
+        await client.SendAsync(Encoding.ASCII.GetBytes("hello"));
+        UdpReceiveResult reply = await client.ReceiveAsync().WaitAsync(Timeout);
+
+        Assert.Equal("HELLO", Encoding.ASCII.GetString(reply.Buffer));
+        Assert.Equal(listener.Local.ToIPEndPoint(), reply.RemoteEndPoint);
+    }
+
+    [Fact]
+    public async Task BindDatagram_HandlerThrows_KeepsServing()
+    {
+        using UdpHostListener listener = _sockets.BindDatagram(_guard, Ephemeral("127.0.0.1:0"), new UpperCaseDatagrams());
+        using var client = new UdpClient(AddressFamily.InterNetwork);
+        client.Connect(listener.Local.ToIPEndPoint());
+
+        await client.SendAsync(Encoding.ASCII.GetBytes("throw"));
+        await client.SendAsync(Encoding.ASCII.GetBytes("still there"));
+        UdpReceiveResult reply = await client.ReceiveAsync().WaitAsync(Timeout);
+
+        Assert.Equal("STILL THERE", Encoding.ASCII.GetString(reply.Buffer));
+    }
+
+    [Fact]
+    public async Task BindDatagram_WildcardV6_DoesNotTakeTheV4Port()
+    {
+        using UdpHostListener v6 = _sockets.BindDatagram(_guard, Ephemeral("[::]:0"), new UpperCaseDatagrams());
+
+        // IPV6_V6ONLY: the same port stays free for an IPv4 socket.
+        using UdpHostListener v4 = _sockets.BindDatagram(_guard, new NetEndpoint(NetAddress.AnyV4, v6.Local.Port), new UpperCaseDatagrams());
+
+        Assert.Equal(v6.Local.Port, v4.Local.Port);
+        await Task.CompletedTask;
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:0")]
+    [InlineData("[::1]:0")]
+    public async Task BindStream_Loopback_ServesLines(string endpoint)
+    {
+        using TcpHostListener listener = _sockets.BindStream(_guard, Ephemeral(endpoint), new UpperCaseLines(), new LimitsOptions());
+        using var client = new TcpClient(listener.Local.Address.Family);
+        await client.ConnectAsync(listener.Local.ToIPEndPoint()).WaitAsync(Timeout);
+        using var reader = new StreamReader(client.GetStream());
+
+        await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes("one\ntwo\n"));
+
+        Assert.Equal("ONE", await reader.ReadLineAsync().WaitAsync(Timeout));
+        Assert.Equal("TWO", await reader.ReadLineAsync().WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task BindStream_OverConnectionLimit_ClosesNewConnection()
+    {
+        using TcpHostListener listener = _sockets.BindStream(_guard, Ephemeral("127.0.0.1:0"), new UpperCaseLines(), new LimitsOptions { MaxConnections = 1 });
+        using var first = new TcpClient(AddressFamily.InterNetwork);
+        await first.ConnectAsync(listener.Local.ToIPEndPoint()).WaitAsync(Timeout);
+        using var firstReader = new StreamReader(first.GetStream());
+        await first.GetStream().WriteAsync(Encoding.ASCII.GetBytes("a\n"));
+        Assert.Equal("A", await firstReader.ReadLineAsync().WaitAsync(Timeout));
+
+        using var second = new TcpClient(AddressFamily.InterNetwork);
+        await second.ConnectAsync(listener.Local.ToIPEndPoint()).WaitAsync(Timeout);
+        var buffer = new byte[16];
+        int read;
+        try
+        {
+            await second.GetStream().WriteAsync(Encoding.ASCII.GetBytes("b\n"));
+            read = await second.GetStream().ReadAsync(buffer).AsTask().WaitAsync(Timeout);
+        }
+        catch (IOException)
+        {
+            read = 0;
+        }
+
+        Assert.Equal(0, read);
+        await first.GetStream().WriteAsync(Encoding.ASCII.GetBytes("c\n"));
+        Assert.Equal("C", await firstReader.ReadLineAsync().WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task BindStream_IdleClient_IsClosedAfterIdleTimeout()
+    {
+        using TcpHostListener listener = _sockets.BindStream(_guard, Ephemeral("127.0.0.1:0"), new UpperCaseLines(), new LimitsOptions { IdleTimeoutSeconds = 1 });
+        using var client = new TcpClient(AddressFamily.InterNetwork);
+        await client.ConnectAsync(listener.Local.ToIPEndPoint()).WaitAsync(Timeout);
+
+        var buffer = new byte[16];
+        int read;
+        try
+        {
+            read = await client.GetStream().ReadAsync(buffer).AsTask().WaitAsync(Timeout);
+        }
+        catch (IOException)
+        {
+            read = 0;
+        }
+
+        Assert.Equal(0, read);
+    }
+
+    [Fact]
+    public async Task BindStream_Dispose_ClosesOpenConnectionsAndPort()
+    {
+        TcpHostListener listener = _sockets.BindStream(_guard, Ephemeral("127.0.0.1:0"), new UpperCaseLines(), new LimitsOptions());
+        using var client = new TcpClient(AddressFamily.InterNetwork);
+        await client.ConnectAsync(listener.Local.ToIPEndPoint()).WaitAsync(Timeout);
+        using var reader = new StreamReader(client.GetStream());
+        await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes("x\n"));
+        Assert.Equal("X", await reader.ReadLineAsync().WaitAsync(Timeout));
+
+        listener.Dispose();
+
+        Assert.Null(await reader.ReadLineAsync().WaitAsync(Timeout));
+        using var again = new TcpClient(AddressFamily.InterNetwork);
+        await Assert.ThrowsAnyAsync<SocketException>(() => again.ConnectAsync(listener.Local.ToIPEndPoint()).WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public void BindStream_PortInUse_ThrowsSocketException()
+    {
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        taken.Listen();
+        var endpoint = NetEndpoint.FromIPEndPoint((IPEndPoint)taken.LocalEndPoint!);
+
+        Assert.Throws<SocketException>(() => _sockets.BindStream(_guard, endpoint, new UpperCaseLines(), new LimitsOptions()));
+    }
+
+    private static NetEndpoint Ephemeral(string endpoint)
+    {
+        Assert.True(NetEndpoint.TryParse(endpoint, out NetEndpoint parsed, allowZeroPort: true));
+        return parsed;
+    }
+
+    private sealed class UpperCaseDatagrams : IDatagramHandler
+    {
+        public void OnDatagram(in DatagramRequest request, ReadOnlySpan<byte> payload)
+        {
+            if (payload.SequenceEqual("throw"u8))
+            {
+                throw new InvalidOperationException("asked to throw");
+            }
+
+            Span<byte> reply = stackalloc byte[payload.Length];
+            for (int i = 0; i < payload.Length; i++)
+            {
+                reply[i] = (byte)char.ToUpperInvariant((char)payload[i]);
+            }
+
+            request.Reply(reply);
+        }
+    }
+
+    private sealed class UpperCaseLines : IStreamHandler
+    {
+        public async Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken)
+        {
+            using var reader = new StreamReader(connection.Stream, leaveOpen: true);
+            while (await reader.ReadLineAsync(cancellationToken) is { } line)
+            {
+                await connection.Stream.WriteAsync(Encoding.ASCII.GetBytes(line.ToUpperInvariant() + "\n"), cancellationToken);
+            }
+        }
+    }
+}
