@@ -38,6 +38,18 @@ internal static partial class WireGuardLog
     [LoggerMessage(110, LogLevel.Debug, "peer {Peer}: received a cookie reply; the next handshake carries mac2")]
     public static partial void CookieReceived(ILogger logger, string peer);
 
+    [LoggerMessage(111, LogLevel.Warning, "UDP GSO on the {Family} socket was refused by the kernel; sending datagrams one by one in each sendmmsg from now on")]
+    public static partial void GsoDisabled(ILogger logger, string family);
+
+    [LoggerMessage(112, LogLevel.Debug, "UDP {Family} socket: batched I/O (recvmmsg/sendmmsg, up to {Batch} per call), GSO {Gso}, GRO {Gro}")]
+    public static partial void BatchedIo(ILogger logger, string family, int batch, bool gso, bool gro);
+
+    [LoggerMessage(303, LogLevel.Information, "peer {Peer}: endpoint {Host} resolved to {Endpoint}")]
+    public static partial void EndpointResolved(ILogger logger, string peer, string host, string endpoint);
+
+    [LoggerMessage(304, LogLevel.Warning, "peer {Peer}: endpoint {Reason}; the peer must contact us first (or set an endpoint with `wg set`)")]
+    public static partial void EndpointUnresolved(ILogger logger, string peer, string reason);
+
     [LoggerMessage(200, LogLevel.Information, "UAPI listening on {Path} (wg show / wg set {Interface})")]
     public static partial void UapiListening(ILogger logger, string path, string @interface);
 

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Gateway.Plugins.WireGuard.Configuration;
 using Gateway.Plugins.WireGuard.Conn;
 using Gateway.Plugins.WireGuard.Device;
+using Gateway.Plugins.WireGuard.Metrics;
 using Gateway.Plugins.WireGuard.Routing;
 using Gateway.Plugins.WireGuard.UAPI;
 using Gateway.Sdk.Plugins;
@@ -21,6 +22,7 @@ public sealed class WireGuardPlugin : IGatewayPlugin
     private UdpTransport? _transport;
     private RouteRegistrations? _routes;
     private UapiServer? _uapi;
+    private WireGuardMetrics? _metrics;
     private IPluginContext? _context;
     private ILogger? _logger;
 
@@ -65,6 +67,18 @@ public sealed class WireGuardPlugin : IGatewayPlugin
             {
                 peer.SetEndpoint(endpoint);
             }
+            else if (peerOptions.EndpointHost is { } host)
+            {
+                if (EndpointResolver.TryResolve(host, out Sdk.Networking.NetEndpoint resolved, out string why))
+                {
+                    peer.SetEndpoint(resolved);
+                    WireGuardLog.EndpointResolved(logger, peer.ShortKey, host, resolved.ToString());
+                }
+                else
+                {
+                    WireGuardLog.EndpointUnresolved(logger, peer.ShortKey, why);
+                }
+            }
 
             peer.SetPersistentKeepalive(peerOptions.PersistentKeepalive);
             foreach (Sdk.Networking.IpPrefix prefix in peerOptions.AllowedIps)
@@ -75,6 +89,8 @@ public sealed class WireGuardPlugin : IGatewayPlugin
 
         _transport = OpenTransport(device, options.ListenPort);
         device.ListenPort = _transport.Port;
+        device.BatchSends = true;
+        _metrics = new WireGuardMetrics(context.Meter, device);
         _device = device;
         device.Start(_transport);
         _transport.Start();
@@ -125,7 +141,9 @@ public sealed class WireGuardPlugin : IGatewayPlugin
             }
         }
 
-        return new UdpTransport(device, v4, v6, _logger!);
+        var transport = new UdpTransport(device, v4, v6, _logger!);
+        WireGuardLog.BatchedIo(_logger!, "IPv4", UdpTransport.BatchSize, transport.UsesGso, transport.UsesGro);
+        return transport;
     }
 
     private bool Rebind(int port)

@@ -81,9 +81,14 @@ internal static class WireGuardConfigReader
                 {
                     peer.Endpoint = parsed;
                 }
+                else if (EndpointResolver.TryParseHostPort(endpoint, out _, out _))
+                {
+                    // Resolved when the plugin starts, not while validating (`gateway check` must not depend on DNS).
+                    peer.EndpointHost = endpoint;
+                }
                 else
                 {
-                    error($"{path}:endpoint", $"'{endpoint}' is not ip:port (IPv6 as [addr]:port; host names are not resolved)");
+                    error($"{path}:endpoint", $"'{endpoint}' is not ip:port, [ipv6]:port or host:port");
                 }
             }
 

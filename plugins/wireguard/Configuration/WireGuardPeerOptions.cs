@@ -14,8 +14,15 @@ internal sealed class WireGuardPeerOptions
     /// </summary>
     public byte[]? PresharedKey { get; set; }
 
-    /// <summary><c>endpoint</c>: "ip:port" ("[ipv6]:port") to reach the peer at first; it then follows the peer (roaming). Defaults to none: the peer must contact us first.</summary>
+    /// <summary>
+    /// <c>endpoint</c>: "ip:port", "[ipv6]:port" or "host:port" to reach the peer at first; it then follows the peer
+    /// (roaming). A host name is resolved once when the plugin starts (first address the system resolver returns),
+    /// like wg(8) does. Defaults to none: the peer must contact us first.
+    /// </summary>
     public NetEndpoint? Endpoint { get; set; }
+
+    /// <summary>The <c>endpoint</c> as written when it is "host:port" (resolved at start into <see cref="Endpoint"/>).</summary>
+    public string? EndpointHost { get; set; }
 
     /// <summary><c>allowedIps</c>: prefixes routed to this peer and accepted as sources from it. Defaults to none.</summary>
     public List<IpPrefix> AllowedIps { get; } = new();

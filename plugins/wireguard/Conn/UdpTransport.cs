@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Gateway.Plugins.WireGuard.Device;
 using Microsoft.Extensions.Logging;
 
@@ -7,21 +8,23 @@ namespace Gateway.Plugins.WireGuard.Conn;
 
 /// <summary>
 /// The device's UDP sockets (one IPv4, one IPv6-only, on the same port, like wireguard-go's StdNetBind). Each
-/// socket has a receive thread that drains up to <see cref="BatchSize"/> datagrams per wake-up, decrypts them in
-/// place on that thread and flushes the TUN writer once per batch. Receive and send use
-/// <see cref="SocketAddress"/> overloads, so the steady state allocates nothing.
+/// socket has a receive thread that takes up to <see cref="BatchSize"/> datagrams per wake-up, decrypts them in
+/// place on that thread and flushes the TUN writer once per batch. On Linux receives use one recvmmsg per
+/// wake-up (with UDP GRO, a coalesced buffer is split into its datagrams) and batches go out with one sendmmsg,
+/// consecutive same-size datagrams to one peer as a single UDP GSO buffer; elsewhere the Socket API is used.
+/// The steady state allocates nothing.
 /// </summary>
 internal sealed class UdpTransport : IDatagramSink, IDisposable
 {
-    /// <summary>Datagrams handled per wake-up before the inbound side is flushed.</summary>
+    /// <summary>Datagrams (or GRO buffers) handled per wake-up before the inbound side is flushed.</summary>
     public const int BatchSize = 64;
 
     private const int SocketBufferBytes = 4 * 1024 * 1024;
 
     private readonly WireGuardDevice _device;
     private readonly ILogger _logger;
-    private readonly Socket? _v4;
-    private readonly Socket? _v6;
+    private readonly UdpSocket? _v4;
+    private readonly UdpSocket? _v6;
     private readonly List<Thread> _threads = new();
     private volatile bool _stopping;
 
@@ -29,13 +32,19 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
     public UdpTransport(WireGuardDevice device, Socket? v4, Socket? v6, ILogger logger)
     {
         _device = device;
-        _v4 = v4;
-        _v6 = v6;
         _logger = logger;
+        _v4 = v4 is null ? null : new UdpSocket(v4, OperatingSystem.IsLinux());
+        _v6 = v6 is null ? null : new UdpSocket(v6, OperatingSystem.IsLinux());
     }
 
     /// <summary>The bound port.</summary>
-    public int Port => ((IPEndPoint?)(_v4 ?? _v6)?.LocalEndPoint)?.Port ?? 0;
+    public int Port => ((IPEndPoint?)(_v4 ?? _v6)?.Socket.LocalEndPoint)?.Port ?? 0;
+
+    /// <summary>True when sends use UDP GSO (Linux 4.18+).</summary>
+    public bool UsesGso => (_v4 ?? _v6)?.Gso ?? false;
+
+    /// <summary>True when receives use UDP GRO (Linux 5.0+).</summary>
+    public bool UsesGro => (_v4 ?? _v6)?.Gro ?? false;
 
     /// <summary>
     /// Creates an unbound UDP socket of <paramref name="family"/> with large buffers (call the host's
@@ -61,17 +70,17 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
     /// <summary>Starts the receive threads.</summary>
     public void Start()
     {
-        foreach (Socket? socket in new[] { _v4, _v6 })
+        foreach (UdpSocket? socket in new[] { _v4, _v6 })
         {
             if (socket is null)
             {
                 continue;
             }
 
-            var thread = new Thread(ReceiveLoop)
+            var thread = new Thread(socket.Native is null ? ReceiveLoop : ReceiveLoopLinux)
             {
                 IsBackground = true,
-                Name = "wireguard udp " + socket.AddressFamily,
+                Name = "wireguard udp " + socket.Socket.AddressFamily,
             };
             _threads.Add(thread);
             thread.Start(socket);
@@ -81,7 +90,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
     /// <inheritdoc/>
     public bool Send(ReadOnlySpan<byte> datagram, SocketAddress destination)
     {
-        Socket? socket = destination.Family == AddressFamily.InterNetworkV6 ? _v6 : _v4;
+        Socket? socket = SocketFor(destination)?.Socket;
         if (socket is null)
         {
             return false;
@@ -104,20 +113,185 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
     }
 
     /// <inheritdoc/>
+    public long SendBatch(SendBatch batch)
+    {
+        long sent = 0;
+        int start = 0;
+        while (start < batch.Count)
+        {
+            // A run of datagrams of one address family goes to one socket.
+            AddressFamily family = batch.Destination(start).Family;
+            int end = start + 1;
+            while (end < batch.Count && batch.Destination(end).Family == family)
+            {
+                end++;
+            }
+
+            UdpSocket? socket = SocketFor(batch.Destination(start));
+            if (socket?.Native is { } native)
+            {
+                sent += SendRunLinux(socket, native, batch, start, end);
+            }
+            else
+            {
+                for (int i = start; i < end; i++)
+                {
+                    if (Send(batch.Datagram(i), batch.Destination(i)))
+                    {
+                        sent += batch.Length(i);
+                    }
+                }
+            }
+
+            start = end;
+        }
+
+        batch.Clear();
+        return sent;
+    }
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         _stopping = true;
-        _v4?.Dispose();
-        _v6?.Dispose();
+        foreach (UdpSocket? socket in new[] { _v4, _v6 })
+        {
+            socket?.WakeReceiver();
+        }
+
+        bool stopped = true;
         foreach (Thread thread in _threads)
         {
-            thread.Join(TimeSpan.FromSeconds(2));
+            // SO_RCVTIMEO (1 s) bounds the wait even if the shutdown(2) wake-up was missed.
+            stopped &= thread.Join(TimeSpan.FromSeconds(5));
+        }
+
+        _v4?.Dispose(freeNative: stopped);
+        _v6?.Dispose(freeNative: stopped);
+    }
+
+    private UdpSocket? SocketFor(SocketAddress destination) =>
+        destination.Family == AddressFamily.InterNetworkV6 ? _v6 : _v4;
+
+    private long SendRunLinux(UdpSocket socket, NativeUdp native, SendBatch batch, int start, int end)
+    {
+        bool added = false;
+        try
+        {
+            socket.Socket.SafeHandle.DangerousAddRef(ref added);
+            lock (native.SendLock)
+            {
+                return native.SendRun(batch, start, end, socket.Gso, out socket.GsoFailed);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.Socket.SafeHandle.DangerousRelease();
+            }
+
+            if (socket.GsoFailed)
+            {
+                // Some paths (a device without checksum offload) refuse GSO with EIO; wireguard-go turns it off too.
+                socket.Gso = false;
+                socket.GsoFailed = false;
+                WireGuardLog.GsoDisabled(_logger, socket.Socket.AddressFamily.ToString());
+            }
+
+            if (native.LastError != 0)
+            {
+                int error = native.LastError;
+                native.LastError = 0;
+                WireGuardLog.SendFailed(_logger, Peer.ToNetEndpoint(batch.Destination(start)).ToString(), "errno " + error);
+            }
+        }
+    }
+
+    private void ReceiveLoopLinux(object? state)
+    {
+        var socket = (UdpSocket)state!;
+        NativeUdp native = socket.Native!;
+        var source = new SocketAddress(socket.Socket.AddressFamily, LinuxUdp.SockaddrSize);
+        bool added = false;
+        try
+        {
+            socket.Socket.SafeHandle.DangerousAddRef(ref added);
+            while (!_stopping)
+            {
+                int count = native.Receive(out int errno);
+                if (count < 0)
+                {
+                    if (errno is LinuxUdp.EAgain or LinuxUdp.EIntr)
+                    {
+                        continue;
+                    }
+
+                    if (errno == LinuxUdp.EBadF || _stopping)
+                    {
+                        return;
+                    }
+
+                    // ICMP errors for earlier sends (ECONNREFUSED, EHOSTUNREACH, ...) surface here; they say nothing
+                    // about this socket.
+                    if (errno is not (111 or 113 or 101 or LinuxUdp.EMsgSize))
+                    {
+                        WireGuardLog.ReceiveLoopFailed(_logger, socket.Socket.AddressFamily.ToString(), "errno " + errno);
+                        Thread.Sleep(10);
+                    }
+
+                    continue;
+                }
+
+                if (count == 0 && _stopping)
+                {
+                    return;
+                }
+
+                for (int i = 0; i < count; i++)
+                {
+                    Span<byte> data = native.Datagram(i, source, out int segmentSize, out bool truncated);
+                    if (truncated)
+                    {
+                        _device.CountDrop(DropReason.Malformed);
+                        continue;
+                    }
+
+                    if (segmentSize <= 0 || segmentSize >= data.Length)
+                    {
+                        _device.ReceiveDatagram(data, source);
+                        continue;
+                    }
+
+                    // UDP GRO: equal-size datagrams of one sender, back to back (the last may be shorter).
+                    for (int offset = 0; offset < data.Length; offset += segmentSize)
+                    {
+                        _device.ReceiveDatagram(data.Slice(offset, Math.Min(segmentSize, data.Length - offset)), source);
+                    }
+                }
+
+                _device.EndReceiveBatch();
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.Socket.SafeHandle.DangerousRelease();
+            }
         }
     }
 
     private void ReceiveLoop(object? state)
     {
-        var socket = (Socket)state!;
+        Socket socket = ((UdpSocket)state!).Socket;
         byte[] buffer = new byte[WireGuardDevice.MaxMessageSize];
         var source = new SocketAddress(socket.AddressFamily);
         while (!_stopping)
@@ -126,12 +300,6 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 int length = socket.ReceiveFrom(buffer, SocketFlags.None, source);
                 _device.ReceiveDatagram(buffer.AsSpan(0, length), source);
-                for (int i = 1; i < BatchSize && socket.Available > 0; i++)
-                {
-                    length = socket.ReceiveFrom(buffer, SocketFlags.None, source);
-                    _device.ReceiveDatagram(buffer.AsSpan(0, length), source);
-                }
-
                 _device.EndReceiveBatch();
             }
             catch (ObjectDisposedException)
@@ -150,6 +318,78 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 WireGuardLog.ReceiveLoopFailed(_logger, socket.AddressFamily.ToString(), ex.Message);
                 Thread.Sleep(10);
+            }
+        }
+    }
+
+    /// <summary>One socket and, on Linux, its batched I/O state.</summary>
+    private sealed class UdpSocket
+    {
+        public UdpSocket(Socket socket, bool linux)
+        {
+            Socket = socket;
+            if (!linux)
+            {
+                return;
+            }
+
+            try
+            {
+                // Blocking receives with a timeout: recvmmsg sleeps in the kernel, and a stop is noticed within a second
+                // even if the shutdown(2) wake-up is missed.
+                socket.Blocking = true;
+                socket.ReceiveTimeout = 1000;
+                int fd = (int)socket.SafeHandle.DangerousGetHandle();
+                Gso = LinuxUdp.SupportsGso(fd);
+                Gro = LinuxUdp.EnableGro(fd);
+                Native = new NativeUdp(fd, BatchSize, Gro);
+            }
+            catch (DllNotFoundException)
+            {
+                Native = null;
+            }
+            catch (EntryPointNotFoundException)
+            {
+                Native = null;
+            }
+        }
+
+        public Socket Socket { get; }
+
+        public NativeUdp? Native { get; }
+
+        public bool Gso { get; set; }
+
+        public bool Gro { get; }
+
+        public bool GsoFailed;
+
+        public void WakeReceiver()
+        {
+            if (Native is not null)
+            {
+                try
+                {
+                    LinuxUdp.Shutdown((int)Socket.SafeHandle.DangerousGetHandle(), LinuxUdp.ShutRdWr);
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+        }
+
+        public void Dispose(bool freeNative)
+        {
+            Socket.Dispose();
+
+            // A receive thread that did not stop may still be inside recvmmsg: its buffers stay allocated then.
+            if (freeNative)
+            {
+                Native?.Dispose();
+            }
+            else
+            {
+                GC.SuppressFinalize(Native!);
             }
         }
     }

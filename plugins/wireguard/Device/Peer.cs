@@ -39,6 +39,8 @@ internal sealed class Peer
     private long _lastSentHandshake;
     private long _rxBytes;
     private long _txBytes;
+    private long _rxPackets;
+    private long _txPackets;
     private long _lastHandshakeUnixNanos;
 
     /// <summary>Creates a peer of <paramref name="device"/>.</summary>
@@ -80,6 +82,15 @@ internal sealed class Peer
 
     /// <summary>Bytes sent to this peer.</summary>
     public long TxBytes => Interlocked.Read(ref _txBytes);
+
+    /// <summary>Authenticated messages received from this peer.</summary>
+    public long RxPackets => Interlocked.Read(ref _rxPackets);
+
+    /// <summary>Messages sent to this peer.</summary>
+    public long TxPackets => Interlocked.Read(ref _txPackets);
+
+    /// <summary>The first 8 characters of the base64 public key: the <c>peer</c> tag of metrics (as `wg` abbreviates keys).</summary>
+    public string ShortKey => PublicKeyBase64[..8];
 
     /// <summary>Wall-clock time of the last completed handshake in Unix nanoseconds; 0 = never.</summary>
     public long LastHandshakeUnixNanos => Interlocked.Read(ref _lastHandshakeUnixNanos);
@@ -271,6 +282,7 @@ internal sealed class Peer
 
         OnAnyAuthenticatedPacketTraversal(now);
         OnAnyAuthenticatedPacketSent();
+        _device.CountHandshake(initiated: true, completed: false, failed: false);
         if (endpoint is null)
         {
             WireGuardLog.NoEndpoint(_device.Logger, PublicKeyBase64);
@@ -381,6 +393,7 @@ internal sealed class Peer
     {
         _retransmitAt = 0;
         _handshakeAttempts = 0;
+        _device.CountHandshake(initiated: false, completed: true, failed: false);
         Interlocked.Exchange(ref _lastHandshakeUnixNanos, (_device.Time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100);
         SocketAddress? endpoint = _endpoint;
         WireGuardLog.HandshakeCompleted(_device.Logger, PublicKeyBase64, endpoint is null ? "?" : ToNetEndpoint(endpoint).ToString(), initiator ? "initiator" : "responder");
@@ -401,8 +414,12 @@ internal sealed class Peer
         }
     }
 
-    /// <summary>Adds received bytes.</summary>
-    public void AddRx(int bytes) => Interlocked.Add(ref _rxBytes, bytes);
+    /// <summary>Adds a received message of <paramref name="bytes"/> bytes.</summary>
+    public void AddRx(int bytes)
+    {
+        Interlocked.Add(ref _rxBytes, bytes);
+        Interlocked.Increment(ref _rxPackets);
+    }
 
     /// <summary>Timer event: data received (schedule a keepalive if we have nothing to send back).</summary>
     public void OnDataReceived(long now)
@@ -438,6 +455,7 @@ internal sealed class Peer
             if (_handshakeAttempts > Timings.MaxHandshakeAttempts)
             {
                 WireGuardLog.HandshakeGaveUp(_device.Logger, PublicKeyBase64, _handshakeAttempts + 1, Timings.RekeyAttemptTime.TotalSeconds);
+                _device.CountHandshake(initiated: false, completed: false, failed: true);
                 _sendKeepaliveAt = 0;
                 ClearStaged();
                 if (_zeroKeyAt == 0)
@@ -546,22 +564,46 @@ internal sealed class Peer
             return false;
         }
 
-        byte[] buffer = t_scratch ??= new byte[WireGuardDevice.MaxMessageSize];
         int padded = MessageFormat.PaddedLength(packet.Length, _device.Mtu);
-        if (MessageFormat.DataHeaderSize + padded + MessageFormat.TagSize > buffer.Length)
+        int messageLength = MessageFormat.DataHeaderSize + padded + MessageFormat.TagSize;
+        if (messageLength > WireGuardDevice.MaxMessageSize)
         {
             return true;
         }
 
-        packet.CopyTo(buffer.AsSpan(MessageFormat.DataHeaderSize));
-        buffer.AsSpan(MessageFormat.DataHeaderSize + packet.Length, padded - packet.Length).Clear();
-        int length = keypair.Seal(buffer, padded, Timings.RejectAfterMessages, out ulong counter);
-        if (length == 0)
+        ulong counter;
+        if (_device.TryBeginOutbox(messageLength, out Span<byte> space))
         {
-            return false;
+            int sealedLength = 0;
+            try
+            {
+                sealedLength = SealInto(space, keypair, packet, padded, out counter);
+            }
+            finally
+            {
+                _device.EndOutbox(sealedLength, endpoint);
+            }
+
+            if (sealedLength == 0)
+            {
+                return false;
+            }
+
+            Interlocked.Add(ref _txBytes, sealedLength);
+            Interlocked.Increment(ref _txPackets);
+        }
+        else
+        {
+            byte[] buffer = t_scratch ??= new byte[WireGuardDevice.MaxMessageSize];
+            int length = SealInto(buffer, keypair, packet, padded, out counter);
+            if (length == 0)
+            {
+                return false;
+            }
+
+            SendRaw(buffer.AsSpan(0, length), endpoint);
         }
 
-        SendRaw(buffer.AsSpan(0, length), endpoint);
         OnAnyAuthenticatedPacketTraversal(now);
         OnAnyAuthenticatedPacketSent();
         if (!packet.IsEmpty && _newHandshakeAt == 0)
@@ -579,11 +621,19 @@ internal sealed class Peer
         return true;
     }
 
+    private int SealInto(Span<byte> message, Keypair keypair, ReadOnlySpan<byte> packet, int padded, out ulong counter)
+    {
+        packet.CopyTo(message[MessageFormat.DataHeaderSize..]);
+        message.Slice(MessageFormat.DataHeaderSize + packet.Length, padded - packet.Length).Clear();
+        return keypair.Seal(message, padded, Timings.RejectAfterMessages, out counter);
+    }
+
     private void SendRaw(ReadOnlySpan<byte> message, SocketAddress endpoint)
     {
         if (_device.SendDatagram(message, endpoint))
         {
             Interlocked.Add(ref _txBytes, message.Length);
+            Interlocked.Increment(ref _txPackets);
         }
     }
 
@@ -603,6 +653,7 @@ internal sealed class Peer
             if (_staged.Count >= Timings.MaxStagedPackets && _staged.TryDequeue(out (byte[] Buffer, int Length) old))
             {
                 ArrayPool<byte>.Shared.Return(old.Buffer);
+                _device.CountDrop(DropReason.QueueFull);
             }
 
             _staged.Enqueue((buffer, packet.Length));

@@ -33,7 +33,13 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
     private long _loadWindowStart;
     private int _loadWindowCount;
     private long _underLoadUntil;
-    private long _droppedPackets;
+    private readonly long[] _drops = new long[(int)DropReason.QueueFull + 1];
+    private readonly Lock _outboxLock = new();
+    private SendBatch? _outbox;
+    private long _cookieRepliesSent;
+    private long _handshakesInitiated;
+    private long _handshakesCompleted;
+    private long _handshakesFailed;
 
     /// <summary>Creates a device with <paramref name="privateKey"/>.</summary>
     public WireGuardDevice(byte[] privateKey, IPacketInjector inbound, ILogger logger, TimeProvider? time = null, WireGuardTimings? timings = null, int mtu = 1420)
@@ -82,7 +88,76 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
     public bool IsUp => _sink is not null;
 
     /// <summary>Packets dropped for bad input (forgeries, replays, unknown indices, AllowedIPs violations).</summary>
-    public long DroppedPackets => Interlocked.Read(ref _droppedPackets);
+    public long DroppedPackets
+    {
+        get
+        {
+            long sum = 0;
+            for (int i = 0; i < _drops.Length; i++)
+            {
+                sum += Interlocked.Read(ref _drops[i]);
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Cookie replies sent (whitepaper §5.4.7: handshake messages answered under load).</summary>
+    public long CookieRepliesSent => Interlocked.Read(ref _cookieRepliesSent);
+
+    /// <summary>Handshake initiations sent (first attempts and retries).</summary>
+    public long HandshakesInitiated => Interlocked.Read(ref _handshakesInitiated);
+
+    /// <summary>Handshakes completed (as initiator or responder).</summary>
+    public long HandshakesCompleted => Interlocked.Read(ref _handshakesCompleted);
+
+    /// <summary>Handshakes given up after REKEY_ATTEMPT_TIME without a response.</summary>
+    public long HandshakesFailed => Interlocked.Read(ref _handshakesFailed);
+
+    /// <summary>
+    /// When true, data messages for <see cref="Send"/> are collected and sent together on <see cref="Flush"/>
+    /// (or when the batch is full): one sendmmsg, with UDP GSO where the kernel has it. The plugin turns it on;
+    /// without it every message is sent at once (tests that never call Flush).
+    /// </summary>
+    public bool BatchSends
+    {
+        get => _outbox is not null;
+        set
+        {
+            lock (_outboxLock)
+            {
+                if (value && _outbox is null)
+                {
+                    _outbox = new SendBatch();
+                }
+            }
+        }
+    }
+
+    /// <summary>Packets dropped for <paramref name="reason"/>.</summary>
+    public long Drops(DropReason reason) => Interlocked.Read(ref _drops[(int)reason]);
+
+    /// <summary>Counts a dropped packet or message.</summary>
+    public void CountDrop(DropReason reason) => Interlocked.Increment(ref _drops[(int)reason]);
+
+    /// <summary>Counts a handshake event for metrics.</summary>
+    public void CountHandshake(bool initiated, bool completed, bool failed)
+    {
+        if (initiated)
+        {
+            Interlocked.Increment(ref _handshakesInitiated);
+        }
+
+        if (completed)
+        {
+            Interlocked.Increment(ref _handshakesCompleted);
+        }
+
+        if (failed)
+        {
+            Interlocked.Increment(ref _handshakesFailed);
+        }
+    }
 
     /// <summary>Raised after peers or AllowedIPs change (so the plugin can update the host's routes).</summary>
     public event Action? RoutesChanged;
@@ -186,7 +261,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
     {
         if (packet.Length < 20)
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.Malformed);
             return;
         }
 
@@ -199,7 +274,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         };
         if (peer is null)
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.NoRoute);
             return;
         }
 
@@ -209,18 +284,82 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
     /// <inheritdoc/>
     public void Flush()
     {
+        if (_outbox is null)
+        {
+            return;
+        }
+
+        lock (_outboxLock)
+        {
+            FlushOutboxLocked();
+        }
     }
 
     /// <summary>Sends a datagram through the attached sink.</summary>
     public bool SendDatagram(ReadOnlySpan<byte> datagram, SocketAddress destination) =>
         _sink is not null && _sink.Send(datagram, destination);
 
+    /// <summary>
+    /// Reserves <paramref name="maxLength"/> bytes in the outbox for a data message when <see cref="BatchSends"/> is
+    /// on. On true the outbox lock is held: write the message into <paramref name="space"/> and call
+    /// <see cref="EndOutbox"/> (also when nothing was written). False: send at once instead.
+    /// </summary>
+    public bool TryBeginOutbox(int maxLength, out Span<byte> space)
+    {
+        space = default;
+        if (_outbox is null || _sink is null)
+        {
+            return false;
+        }
+
+        _outboxLock.Enter();
+        SendBatch? outbox = _outbox;
+        if (outbox is not null)
+        {
+            space = outbox.Reserve(maxLength);
+            if (space.IsEmpty)
+            {
+                FlushOutboxLocked();
+                space = outbox.Reserve(maxLength);
+            }
+        }
+
+        if (space.IsEmpty)
+        {
+            _outboxLock.Exit();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Commits the message written after <see cref="TryBeginOutbox"/> (<paramref name="length"/> 0 = none) and releases the lock.</summary>
+    public void EndOutbox(int length, SocketAddress destination)
+    {
+        try
+        {
+            SendBatch outbox = _outbox!;
+            if (length > 0)
+            {
+                outbox.Commit(length, destination);
+                if (outbox.IsFull)
+                {
+                    FlushOutboxLocked();
+                }
+            }
+        }
+        finally
+        {
+            _outboxLock.Exit();
+        }
+    }
+
     /// <summary>Handles one received UDP datagram; the span may be rewritten (decrypted in place).</summary>
     public void ReceiveDatagram(Span<byte> message, SocketAddress source)
     {
         if (message.Length < 4)
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.Malformed);
             return;
         }
 
@@ -240,13 +379,17 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
                 ReceiveCookieReply(message);
                 break;
             default:
-                Interlocked.Increment(ref _droppedPackets);
+                CountDrop(DropReason.Malformed);
                 break;
         }
     }
 
-    /// <summary>Ends a batch of received datagrams (flushes the TUN writer).</summary>
-    public void EndReceiveBatch() => _inbound.Flush();
+    /// <summary>Ends a batch of received datagrams: flushes the TUN writer, and sends what the batch queued (staged packets, keepalives).</summary>
+    public void EndReceiveBatch()
+    {
+        _inbound.Flush();
+        Flush();
+    }
 
     /// <summary>Runs every peer's due timers.</summary>
     public void Tick()
@@ -263,6 +406,8 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
                 // A socket closed during shutdown; the next tick (if any) will not find it.
             }
         }
+
+        Flush();
     }
 
     /// <inheritdoc/>
@@ -273,6 +418,30 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         {
             peer.Stop();
         }
+
+        lock (_outboxLock)
+        {
+            _outbox?.Dispose();
+            _outbox = null;
+        }
+    }
+
+    private void FlushOutboxLocked()
+    {
+        SendBatch outbox = _outbox!;
+        if (outbox.Count == 0)
+        {
+            return;
+        }
+
+        IDatagramSink? sink = _sink;
+        if (sink is null)
+        {
+            outbox.Clear();
+            return;
+        }
+
+        sink.SendBatch(outbox);
     }
 
     private void ReceiveData(Span<byte> message, SocketAddress source)
@@ -280,21 +449,21 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         uint receiver = BinaryPrimitives.ReadUInt32LittleEndian(message[MessageFormat.DataReceiver..]);
         if (!Indices.TryGet(receiver, out IndexEntry entry) || entry.Keypair is not { } keypair)
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.UnknownIndex);
             return;
         }
 
         long now = Time.GetTimestamp();
         if (Time.GetElapsedTime(keypair.Created, now) >= Timings.RejectAfterTime)
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.KeyExpired);
             return;
         }
 
         int length = keypair.Open(message, Timings.RejectAfterMessages);
         if (length < 0)
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.Decryption);
             return;
         }
 
@@ -338,7 +507,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         // Cryptokey routing, inbound half (whitepaper §2): the inner source must be one of this peer's AllowedIPs.
         if (!ReferenceEquals(owner, peer))
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.AllowedIps);
             return;
         }
 
@@ -349,6 +518,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
     {
         if (!_cookies.CheckMac1(message, mac1Offset))
         {
+            CountDrop(DropReason.InvalidMac);
             return false;
         }
 
@@ -365,11 +535,19 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
             Span<byte> reply = stackalloc byte[MessageFormat.CookieReplySize];
             _cookies.CreateReply(message, mac1Offset, senderIndex, sourceBytes[..sourceLength], reply);
             SendDatagram(reply, source);
+            Interlocked.Increment(ref _cookieRepliesSent);
+            CountDrop(DropReason.CookieRequired);
             WireGuardLog.CookieReplySent(Logger, Peer.ToNetEndpoint(source).ToString());
             return false;
         }
 
-        return _rateLimiter.Allow(Peer.ToNetEndpoint(source).Address);
+        if (!_rateLimiter.Allow(Peer.ToNetEndpoint(source).Address))
+        {
+            CountDrop(DropReason.RateLimited);
+            return false;
+        }
+
+        return true;
     }
 
     private bool IsUnderLoad()
@@ -397,14 +575,13 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         uint sender = BinaryPrimitives.ReadUInt32LittleEndian(message[MessageFormat.InitiationSender..]);
         if (!PassesLoadCheck(message, source, MessageFormat.InitiationMac1, sender))
         {
-            Interlocked.Increment(ref _droppedPackets);
             return;
         }
 
         if (!NoiseProtocol.TryConsumeInitiation(Identity, message, out InitiationResult initiation))
         {
             WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "does not decrypt with our key");
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.HandshakeInvalid);
             return;
         }
 
@@ -412,7 +589,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         if (peer is null)
         {
             WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "unknown public key " + Convert.ToBase64String(initiation.RemoteStatic));
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.HandshakeInvalid);
             return;
         }
 
@@ -427,14 +604,14 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
             if (!Tai64N.After(initiation.Timestamp, hs.LatestTimestamp))
             {
                 WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "replayed timestamp");
-                Interlocked.Increment(ref _droppedPackets);
+                CountDrop(DropReason.HandshakeReplay);
                 return;
             }
 
             if (hs.LastInitiationConsumption != 0 && Time.GetElapsedTime(hs.LastInitiationConsumption, now) < Timings.HandshakeInitiationRate)
             {
                 WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "initiation flood");
-                Interlocked.Increment(ref _droppedPackets);
+                CountDrop(DropReason.HandshakeReplay);
                 return;
             }
 
@@ -451,7 +628,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
             {
                 Indices.Remove(index);
                 hs.Clear();
-                Interlocked.Increment(ref _droppedPackets);
+                CountDrop(DropReason.HandshakeInvalid);
                 return;
             }
 
@@ -479,14 +656,13 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         uint sender = BinaryPrimitives.ReadUInt32LittleEndian(message[MessageFormat.ResponseSender..]);
         if (!PassesLoadCheck(message, source, MessageFormat.ResponseMac1, sender))
         {
-            Interlocked.Increment(ref _droppedPackets);
             return;
         }
 
         uint receiver = BinaryPrimitives.ReadUInt32LittleEndian(message[MessageFormat.ResponseReceiver..]);
         if (!Indices.TryGet(receiver, out IndexEntry entry) || entry.Keypair is not null)
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.HandshakeInvalid);
             return;
         }
 
@@ -500,7 +676,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
             Handshake hs = peer.Handshake;
             if (hs.LocalIndex != receiver || !NoiseProtocol.TryConsumeResponse(Identity, hs, message))
             {
-                Interlocked.Increment(ref _droppedPackets);
+                CountDrop(DropReason.HandshakeInvalid);
                 return;
             }
 
@@ -529,7 +705,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         uint receiver = BinaryPrimitives.ReadUInt32LittleEndian(message[MessageFormat.CookieReceiver..]);
         if (!Indices.TryGet(receiver, out IndexEntry entry) || !entry.Peer.Cookies.ConsumeReply(message))
         {
-            Interlocked.Increment(ref _droppedPackets);
+            CountDrop(DropReason.HandshakeInvalid);
             return;
         }
 

@@ -270,9 +270,10 @@ internal static class UapiProtocol
                 current.SetPresharedKey(psk.AsSpan().IndexOfAnyExcept((byte)0) < 0 ? null : psk);
                 return Ok;
             case "endpoint":
-                if (!NetEndpoint.TryParse(value, out NetEndpoint endpoint))
+                // wg(8) resolves names itself; a raw UAPI client may send host:port, resolved here once.
+                if (!EndpointResolver.TryResolve(value, out NetEndpoint endpoint, out string why))
                 {
-                    error = $"endpoint '{value}' is not ip:port";
+                    error = "endpoint " + why;
                     return ErrorInvalid;
                 }
 

@@ -57,6 +57,19 @@ public class WireGuardDataPathBenchmarks
     [Benchmark]
     public void EncryptSendDecryptDeliver() => _a.Send(_packet);
 
+    /// <summary>The plugin's mode: sealed into the outbox (batch of 64), sent on Flush through the sink's SendBatch.</summary>
+    [Benchmark(OperationsPerInvoke = 64)]
+    public void EncryptSendDecryptDeliverBatched64()
+    {
+        _a.BatchSends = true;
+        for (int i = 0; i < 64; i++)
+        {
+            _a.Send(_packet);
+        }
+
+        _a.Flush();
+    }
+
     private sealed class Counter : IPacketInjector
     {
         public int Count;

@@ -53,6 +53,7 @@ public sealed class InProcessEngine : IDisposable
         });
         var transport = new UdpTransport(device, v4, v6, NullLogger.Instance);
         device.ListenPort = port;
+        device.BatchSends = true;
         device.Start(transport);
         transport.Start();
         return new InProcessEngine(device, transport, tunnel, privateKey);
