@@ -121,25 +121,7 @@ public sealed class GatewayTunTests : IClassFixture<GatewayTunFixture>
     [InlineData("AF_INET6", V6)]
     public async Task ClosedPorts_UdpPortUnreachableAndTcpReset_Refused(string family, string address)
     {
-        string output = await NamespacePython.RunCheckedAsync(Ns, $$"""
-            import socket
-            u = socket.socket(socket.{{family}}, socket.SOCK_DGRAM)
-            u.settimeout(5)
-            u.connect(("{{address}}", 9999))
-            u.send(b"anyone?")
-            try:
-                u.recv(100)
-                print("udp: answered")
-            except ConnectionRefusedError:
-                print("udp: refused")
-            t = socket.socket(socket.{{family}}, socket.SOCK_STREAM)
-            t.settimeout(5)
-            try:
-                t.connect(("{{address}}", 9998))
-                print("tcp: connected")
-            except ConnectionRefusedError:
-                print("tcp: refused")
-            """);
+        string output = await NamespacePython.RunCheckedAsync(Ns, NamespacePython.ClosedPortsProbe(family, address));
         Assert.Equal("udp: refused\ntcp: refused", output.Trim());
     }
 

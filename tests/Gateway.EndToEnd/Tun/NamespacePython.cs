@@ -27,4 +27,28 @@ public static class NamespacePython
         Assert.True(result.ExitCode == 0, $"python3 exited {result.ExitCode}: {result.Output}");
         return result.StdOut;
     }
+
+    /// <summary>
+    /// A script that sends a UDP datagram to port 9999 and connects TCP to port 9998 of <paramref name="address"/>,
+    /// printing "udp: refused" / "tcp: refused" when the gateway answers with port unreachable / RST.
+    /// </summary>
+    public static string ClosedPortsProbe(string family, string address) => $$"""
+        import socket
+        u = socket.socket(socket.{{family}}, socket.SOCK_DGRAM)
+        u.settimeout(5)
+        u.connect(("{{address}}", 9999))
+        u.send(b"anyone?")
+        try:
+            u.recv(100)
+            print("udp: answered")
+        except ConnectionRefusedError:
+            print("udp: refused")
+        t = socket.socket(socket.{{family}}, socket.SOCK_STREAM)
+        t.settimeout(5)
+        try:
+            t.connect(("{{address}}", 9998))
+            print("tcp: connected")
+        except ConnectionRefusedError:
+            print("tcp: refused")
+        """;
 }
