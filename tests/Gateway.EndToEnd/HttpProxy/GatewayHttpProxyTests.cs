@@ -56,7 +56,7 @@ public sealed class GatewayHttpProxyTests : IAsyncLifetime
             $"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {key} -out {cert} -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
         int port = TestOrigin.FreePort();
         await using BackgroundProcess server = BackgroundProcess.Start("openssl", ["s_server", "-accept", $"127.0.0.1:{port}", "-cert", cert, "-key", key, "-www", "-quiet"], name: "openssl-s_server");
-        await WaitForPortAsync(port);
+        await ProxySockets.WaitForPortAsync(port);
 
         CommandResult result = await CurlAsync("-x", ProxyUrl, "--cacert", cert, "-w", "\n%{http_code}", $"https://127.0.0.1:{port}/");
 
@@ -71,7 +71,7 @@ public sealed class GatewayHttpProxyTests : IAsyncLifetime
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, _proxyPort);
         await socket.SendAsync("garbage\r\n\r\n"u8.ToArray());
-        string answer = await ReadToEndAsync(socket);
+        string answer = await ProxySockets.ReadToEndAsync(socket);
 
         CommandResult after = await CurlAsync("-x", ProxyUrl, "-o", "/dev/null", "-w", "%{http_code} %{size_download}", $"{_origin.Url}/bytes/1024");
 
@@ -84,40 +84,4 @@ public sealed class GatewayHttpProxyTests : IAsyncLifetime
         await ProcessRunner.RunAsync("curl", ["-s", "-S", "--max-time", "60", .. args], CurlTimeout);
 
     private static string Sha256(byte[] data) => Convert.ToHexStringLower(SHA256.HashData(data));
-
-    private static async Task<string> ReadToEndAsync(Socket socket)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var received = new MemoryStream();
-        var buffer = new byte[4096];
-        while (true)
-        {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            if (n == 0)
-            {
-                return Encoding.ASCII.GetString(received.ToArray());
-            }
-
-            received.Write(buffer, 0, n);
-        }
-    }
-
-    private static async Task WaitForPortAsync(int port)
-    {
-        for (int i = 0; i < 200; i++)
-        {
-            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(100);
-            }
-        }
-
-        throw new TimeoutException($"nothing listens on 127.0.0.1:{port} after 20 s");
-    }
 }

@@ -119,7 +119,7 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
         await File.WriteAllBytesAsync(Path.Combine(www, "1m.bin"), body);
         int port = TestOrigin.FreePort();
         await using BackgroundProcess python = BackgroundProcess.Start("python3", ["-m", "http.server", port.ToString(), "--bind", "127.0.0.1", "--directory", www], name: "python-origin");
-        await WaitForPortAsync(port);
+        await ProxySockets.WaitForPortAsync(port);
         await using var proxy = new ProxyHarness();
         string file = Path.Combine(_work, "py.bin");
 
@@ -139,7 +139,7 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
             $"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {key} -out {cert} -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>&1");
         int port = TestOrigin.FreePort();
         await using BackgroundProcess server = BackgroundProcess.Start("openssl", ["s_server", "-accept", $"127.0.0.1:{port}", "-cert", cert, "-key", key, "-www", "-quiet"], name: "openssl-s_server");
-        await WaitForPortAsync(port);
+        await ProxySockets.WaitForPortAsync(port);
         await using var proxy = new ProxyHarness(new HttpProxyOptions { ConnectPorts = [port] });
 
         CommandResult result = await CurlAsync("-x", proxy.ProxyUrl, "--cacert", cert, "-w", "\n%{http_code}", $"https://127.0.0.1:{port}/");
@@ -266,7 +266,7 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
         await socket.ConnectAsync(IPAddress.Loopback, proxy.Port);
         await socket.SendAsync("GET http://127.0.0.1/ HTTP/1.1\r\n"u8.ToArray());
 
-        string answer = await ReadToEndAsync(socket);
+        string answer = await ProxySockets.ReadToEndAsync(socket);
 
         Assert.StartsWith("HTTP/1.1 408 ", answer);
     }
@@ -388,42 +388,6 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, port);
         await socket.SendAsync(Encoding.ASCII.GetBytes(request));
-        return await ReadToEndAsync(socket);
-    }
-
-    private static async Task<string> ReadToEndAsync(Socket socket)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var received = new MemoryStream();
-        var buffer = new byte[4096];
-        while (true)
-        {
-            int n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            if (n == 0)
-            {
-                return Encoding.ASCII.GetString(received.ToArray());
-            }
-
-            received.Write(buffer, 0, n);
-        }
-    }
-
-    private static async Task WaitForPortAsync(int port)
-    {
-        for (int i = 0; i < 200; i++)
-        {
-            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(100);
-            }
-        }
-
-        throw new TimeoutException($"nothing listens on 127.0.0.1:{port} after 20 s");
+        return await ProxySockets.ReadToEndAsync(socket);
     }
 }
