@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Wire;
+using Gateway.Sdk.Handlers;
 
 namespace Gateway.Plugins.DnsDot.Upstreams;
 
@@ -21,7 +22,7 @@ namespace Gateway.Plugins.DnsDot.Upstreams;
 /// not instructions, were the cost (profiled: six switches per query with thread-pool read loops and write
 /// work items). Timeouts are checked by <see cref="Sweep"/>, not per query.
 /// </remarks>
-internal sealed class DotConnection
+internal sealed class DotConnection : IDatagramBatchParticipant
 {
     // Room for the largest message (RFC 1035 §4.2.2: 2-byte length) plus what arrives behind it.
     private const int ReadBufferSize = 2 + ushort.MaxValue + 16384;
@@ -126,7 +127,9 @@ internal sealed class DotConnection
 
     /// <summary>
     /// Queues <paramref name="query"/>'s frame with a fresh connection-unique id and, when <paramref name="flush"/>,
-    /// writes everything queued unless another thread is already writing (it takes these along).
+    /// writes everything queued unless another thread is already writing (it takes these along). Inside a
+    /// <see cref="DatagramBatch"/> (the queries of one client receive batch) the write waits for the batch's end,
+    /// so they all leave in one TLS record.
     /// Returns false when the connection is closed or draining (the caller picks another).
     /// </summary>
     public bool TrySend(UpstreamQuery query, bool flush = true)
@@ -158,13 +161,16 @@ internal sealed class DotConnection
             _writeLength = needed;
         }
 
-        if (flush)
+        if (flush && !DatagramBatch.Enlist(this))
         {
             Flush();
         }
 
         return true;
     }
+
+    /// <inheritdoc/>
+    public void FlushBatch() => Flush();
 
     /// <summary>Writes what is queued, unless a write is already in progress (which then writes it too).</summary>
     public void Flush()
@@ -242,6 +248,10 @@ internal sealed class DotConnection
 
                 end += read;
                 Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
+
+                // Every answer of this read in one batch: the client replies leave in one sendmmsg where the
+                // host supports it, and slots freed go to queued queries in one write.
+                using DatagramBatch.Scope batch = DatagramBatch.Open();
                 while (end - start >= 2)
                 {
                     int length = BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(start));
@@ -254,7 +264,6 @@ internal sealed class DotConnection
                     start += 2 + length;
                 }
 
-                // Slots freed by this batch of answers go to queued queries in one write.
                 _upstream.Pool.OnSlotFreed();
             }
         }
