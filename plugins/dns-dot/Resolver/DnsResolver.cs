@@ -144,11 +144,11 @@ internal sealed class DnsResolver
 
         pending.Group = group;
         ReadOnlySpan<byte> name = query.Slice(DnsConstants.HeaderSize, info.NameLength);
-        pending.Key = DnsCache.Key(name, info.QType, info.QClass, info.DnssecOk);
+        pending.Key = DnsCache.Key(name, info.QType, info.QClass, info.DnssecOk, group.CacheId);
         if (_cache is not null)
         {
             long now = Stopwatch.GetTimestamp();
-            CacheLookup lookup = _cache.TryGet(pending.Key, name, info.QType, info.QClass, info.DnssecOk, now, out CacheEntry? entry);
+            CacheLookup lookup = _cache.TryGet(pending.Key, name, info.QType, info.QClass, info.DnssecOk, now, out CacheEntry? entry, group.CacheId);
             if (lookup is CacheLookup.Fresh or CacheLookup.FreshPrefetch)
             {
                 _metrics.CacheHits.Add(1);
@@ -274,11 +274,11 @@ internal sealed class DnsResolver
         CacheEntry? published = null;
         if (_cache is not null)
         {
-            published = _cache.Store(query.Key, message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp());
+            published = _cache.Store(query.Key, message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), query.Group.CacheId);
         }
         else if (followers is not null)
         {
-            published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), _options.Cache);
+            published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), _options.Cache, query.Group.CacheId);
         }
 
         Span<byte> target = message;
@@ -323,7 +323,7 @@ internal sealed class DnsResolver
             UpstreamQuery next = follower.Next!;
             follower.Next = null;
             DnsRequestInfo info = follower.Info;
-            if (shared is not null && shared.Type == info.QType && shared.DnssecOk == info.DnssecOk && DnsName.EqualsIgnoreCase(shared.Name, follower.Name))
+            if (shared is not null && shared.Type == info.QType && shared.DnssecOk == info.DnssecOk && shared.Group == follower.Group.CacheId && DnsName.EqualsIgnoreCase(shared.Name, follower.Name))
             {
                 Span<byte> buffer = Scratch();
                 int length = DnsCache.WriteAnswer(shared, stale: false, shared.StoredAt, follower.Message, info, buffer, follower.Limit);
