@@ -67,6 +67,7 @@ internal sealed class DnsResolver
     {
         long started = Stopwatch.GetTimestamp();
         pending = default;
+        pending.Started = started;
         length = 0;
         DnsParseStatus status = DnsMessageReader.TryParseQuery(query, out DnsRequestInfo info);
         pending.Info = info;
@@ -147,7 +148,8 @@ internal sealed class DnsResolver
         pending.Key = DnsCache.Key(name, info.QType, info.QClass, info.DnssecOk, group.CacheId);
         if (_cache is not null)
         {
-            long now = Stopwatch.GetTimestamp();
+            // The arrival time is "now" for TTL aging (whole seconds): one clock read less per query.
+            long now = started;
             CacheLookup lookup = _cache.TryGet(pending.Key, name, info.QType, info.QClass, info.DnssecOk, now, out CacheEntry? entry, group.CacheId);
             if (lookup is CacheLookup.Fresh or CacheLookup.FreshPrefetch)
             {
@@ -413,14 +415,9 @@ internal sealed class DnsResolver
         return ResolveStep.Answered;
     }
 
-    private static readonly string[] RcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15"];
-
-    private static readonly KeyValuePair<string, object?> Udp = new("transport", "udp");
-    private static readonly KeyValuePair<string, object?> Tcp = new("transport", "tcp");
-
     private void CountAnswer(DnsTransport transport, int rcode, int requestSize, int responseSize, long started)
     {
-        _metrics.Queries.Add(1, transport == DnsTransport.Udp ? Udp : Tcp, new KeyValuePair<string, object?>("rcode", RcodeNames[rcode & 0xF]));
+        QueryTally.Count(_metrics, transport, rcode);
         _metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _metrics.RequestSize.Record(requestSize);
         _metrics.ResponseSize.Record(responseSize);
