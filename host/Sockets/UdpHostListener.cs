@@ -283,6 +283,13 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
                 _guard.Report(ex);
             }
         }
+
+        // The kernel writes through raw pointers into these pinned arrays: they must outlive the loop, or the GC
+        // frees them under recvmmsg (EFAULT) once nothing else references them.
+        GC.KeepAlive(buffers);
+        GC.KeepAlive(addresses);
+        GC.KeepAlive(iov);
+        GC.KeepAlive(headers);
     }
 
     // One recvmmsg: the number of datagrams, 0 to go round again (timeout, transient error), -1 to stop.

@@ -145,6 +145,29 @@ public sealed class UdpBatchingTests : IDisposable
     }
 
     [Fact]
+    public async Task Receive_AfterFullGarbageCollections_StillAnswers()
+    {
+        using UdpHostListener listener = _sockets.BindDatagram(_guard, Ephemeral("127.0.0.1:0"), new GatedEcho(startOpen: true));
+        using var client = new UdpClient(AddressFamily.InterNetwork);
+        client.Connect(listener.Local.ToIPEndPoint());
+        await client.SendAsync("before"u8.ToArray());
+        Assert.Equal("BEFORE", Encoding.ASCII.GetString((await client.ReceiveAsync().WaitAsync(Timeout)).Buffer));
+
+        // The receive loop's native headers point into pinned arrays; a collection must not free them.
+        for (int i = 0; i < 3; i++)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+
+        for (int i = 0; i < 5; i++)
+        {
+            await client.SendAsync(Encoding.ASCII.GetBytes($"after {i}"));
+            Assert.Equal($"AFTER {i}", Encoding.ASCII.GetString((await client.ReceiveAsync().WaitAsync(Timeout)).Buffer));
+        }
+    }
+
+    [Fact]
     public async Task Unbatched_Listener_StillAnswers()
     {
         var datagrams = _meter.CreateCounter<long>("unbatched.datagrams");
