@@ -12,6 +12,9 @@ namespace Gateway.Host.Sockets;
 /// </summary>
 internal static class SocketAddressCodec
 {
+    private const ushort LinuxAfInet = 2;
+    private const ushort LinuxAfInet6 = 10;
+
     public static NetEndpoint Read(SocketAddress address)
     {
         Span<byte> bytes = address.Buffer.Span;
@@ -34,5 +37,32 @@ internal static class SocketAddressCodec
         {
             endpoint.Address.WriteTo(bytes.Slice(4, 4));
         }
+    }
+
+    /// <summary>Reads a native Linux sockaddr_in / sockaddr_in6 (family in host order at offset 0).</summary>
+    public static NetEndpoint ReadNative(ReadOnlySpan<byte> sockaddr)
+    {
+        ushort port = BinaryPrimitives.ReadUInt16BigEndian(sockaddr[2..]);
+        NetAddress ip = BitConverter.ToUInt16(sockaddr) == LinuxAfInet6 ? NetAddress.ReadV6(sockaddr.Slice(8, 16)) : NetAddress.ReadV4(sockaddr.Slice(4, 4));
+        return new NetEndpoint(ip, port);
+    }
+
+    /// <summary>Writes a native Linux sockaddr_in / sockaddr_in6 for <paramref name="endpoint"/>; returns its length.</summary>
+    public static int WriteNative(Span<byte> sockaddr, NetEndpoint endpoint)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(sockaddr[2..], endpoint.Port);
+        if (endpoint.Address.IsV6)
+        {
+            BitConverter.TryWriteBytes(sockaddr, LinuxAfInet6);
+            sockaddr.Slice(4, 4).Clear();
+            endpoint.Address.WriteTo(sockaddr.Slice(8, 16));
+            sockaddr.Slice(24, 4).Clear();
+            return 28;
+        }
+
+        BitConverter.TryWriteBytes(sockaddr, LinuxAfInet);
+        endpoint.Address.WriteTo(sockaddr.Slice(4, 4));
+        sockaddr.Slice(8, 8).Clear();
+        return 16;
     }
 }

@@ -38,6 +38,9 @@ internal sealed class CacheEntry
     /// <summary>Offsets of the TTL fields in <see cref="Body"/>.</summary>
     public int[] TtlOffsets { get; }
 
+    /// <summary>The cache id of the upstream group that gave it (<see cref="LoadBalancing.UpstreamGroup.CacheId"/>).</summary>
+    public int Group { get; init; }
+
     /// <summary>Upper RCODE bits from the upstream OPT.</summary>
     public byte ExtendedRcode { get; }
 

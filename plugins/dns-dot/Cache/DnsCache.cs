@@ -6,7 +6,8 @@ using Gateway.Plugins.DnsDot.Wire;
 namespace Gateway.Plugins.DnsDot.Cache;
 
 /// <summary>
-/// Answers keyed by (lower-case name, type, class, DO bit): positive and negative (RFC 2308 §5), TTLs aged
+/// Answers keyed by (lower-case name, type, class, DO bit, upstream group — a rule's <c>Forward(group:)</c>
+/// gets its own answers, so a rule edit never serves another group's): positive and negative (RFC 2308 §5), TTLs aged
 /// on the way out (RFC 1035 §7.3), serve-stale with a bounded stale age (RFC 8767), prefetch of popular
 /// names near expiry, and a size cap. Lookups allocate nothing.
 /// </summary>
@@ -36,8 +37,8 @@ internal sealed class DnsCache
     /// <summary>Reports <see cref="Count"/> as dns.cache.entries.</summary>
     public void ObserveIn(DnsDotMetrics metrics) => metrics.ObserveCache(() => Count);
 
-    /// <summary>The key hash of a question (name case-folded).</summary>
-    public static ulong Key(ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk)
+    /// <summary>The key hash of a question (name case-folded) sent to the group with <paramref name="group"/>'s cache id.</summary>
+    public static ulong Key(ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, int group = 0)
     {
         // FNV-1a over the folded name, then the rest; the entry's stored name guards against collisions.
         ulong hash = 14695981039346656037UL;
@@ -48,18 +49,19 @@ internal sealed class DnsCache
 
         hash = (hash ^ type) * 1099511628211UL;
         hash = (hash ^ @class) * 1099511628211UL;
+        hash = (hash ^ (uint)group) * 1099511628211UL;
         return (hash ^ (dnssecOk ? 1UL : 0UL)) * 1099511628211UL;
     }
 
-    /// <summary>Looks up a question.</summary>
-    public CacheLookup TryGet(ulong key, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, long now, out CacheEntry? entry)
+    /// <summary>Looks up a question asked of the group with cache id <paramref name="group"/>.</summary>
+    public CacheLookup TryGet(ulong key, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, long now, out CacheEntry? entry, int group = 0)
     {
         lock (_entries)
         {
             _entries.TryGetValue(key, out entry);
         }
 
-        if (entry is null || entry.Type != type || entry.Class != @class || entry.DnssecOk != dnssecOk ||
+        if (entry is null || entry.Type != type || entry.Class != @class || entry.DnssecOk != dnssecOk || entry.Group != group ||
             !DnsName.EqualsIgnoreCase(entry.Name, wireName))
         {
             entry = null;
@@ -92,9 +94,9 @@ internal sealed class DnsCache
     /// Stores an upstream response body (OPT already removed) if it may be cached: NOERROR or NXDOMAIN with
     /// a TTL above zero, never truncated ones. Returns the entry (also usable by coalesced waiters), or null.
     /// </summary>
-    public CacheEntry? Store(ulong key, ReadOnlySpan<byte> body, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, byte extendedRcode, long now)
+    public CacheEntry? Store(ulong key, ReadOnlySpan<byte> body, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, byte extendedRcode, long now, int group = 0)
     {
-        CacheEntry? entry = CreateEntry(body, wireName, type, @class, dnssecOk, extendedRcode, now, _options);
+        CacheEntry? entry = CreateEntry(body, wireName, type, @class, dnssecOk, extendedRcode, now, _options, group);
         if (entry is null || entry.Ttl == 0)
         {
             return entry;
@@ -114,7 +116,7 @@ internal sealed class DnsCache
     }
 
     /// <summary>Builds an entry from a response body; null when the body is unreadable.</summary>
-    public static CacheEntry? CreateEntry(ReadOnlySpan<byte> body, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, byte extendedRcode, long now, CacheOptions options)
+    public static CacheEntry? CreateEntry(ReadOnlySpan<byte> body, ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, byte extendedRcode, long now, CacheOptions options, int group = 0)
     {
         Span<int> offsets = stackalloc int[256];
         if (!DnsMessageReader.TryScanResponse(body, wireName, type, offsets, out DnsResponseInfo info) || info.TtlCount > offsets.Length)
@@ -130,7 +132,7 @@ internal sealed class DnsCache
             name[i] = DnsName.ToLower(wireName[i]);
         }
 
-        return new CacheEntry(name, type, @class, dnssecOk, body[..info.Length].ToArray(), offsets[..info.TtlCount].ToArray(), extendedRcode, now, ttl);
+        return new CacheEntry(name, type, @class, dnssecOk, body[..info.Length].ToArray(), offsets[..info.TtlCount].ToArray(), extendedRcode, now, ttl) { Group = group };
     }
 
     /// <summary>

@@ -5,6 +5,7 @@ namespace Gateway.Plugins.DnsDot.LoadBalancing;
 /// <summary>A named set of upstreams with its policy (the default group is named "default").</summary>
 internal sealed class UpstreamGroup
 {
+    private static int s_nextCacheId;
     private readonly IBalancedUpstream[] _balanced;
 
     /// <summary>Creates the group.</summary>
@@ -19,6 +20,12 @@ internal sealed class UpstreamGroup
             _balanced[i] = upstreams[i];
         }
     }
+
+    /// <summary>
+    /// Part of every cache key: answers from this group are never served for questions sent to another one
+    /// (a rule's <c>Forward(group:)</c> and the default differ), nor to a group rebuilt by a reload.
+    /// </summary>
+    public int CacheId { get; } = Interlocked.Increment(ref s_nextCacheId);
 
     /// <summary>The group's name.</summary>
     public string Name { get; }

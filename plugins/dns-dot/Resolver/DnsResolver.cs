@@ -67,6 +67,7 @@ internal sealed class DnsResolver
     {
         long started = Stopwatch.GetTimestamp();
         pending = default;
+        pending.Started = started;
         length = 0;
         DnsParseStatus status = DnsMessageReader.TryParseQuery(query, out DnsRequestInfo info);
         pending.Info = info;
@@ -144,11 +145,12 @@ internal sealed class DnsResolver
 
         pending.Group = group;
         ReadOnlySpan<byte> name = query.Slice(DnsConstants.HeaderSize, info.NameLength);
-        pending.Key = DnsCache.Key(name, info.QType, info.QClass, info.DnssecOk);
+        pending.Key = DnsCache.Key(name, info.QType, info.QClass, info.DnssecOk, group.CacheId);
         if (_cache is not null)
         {
-            long now = Stopwatch.GetTimestamp();
-            CacheLookup lookup = _cache.TryGet(pending.Key, name, info.QType, info.QClass, info.DnssecOk, now, out CacheEntry? entry);
+            // The arrival time is "now" for TTL aging (whole seconds): one clock read less per query.
+            long now = started;
+            CacheLookup lookup = _cache.TryGet(pending.Key, name, info.QType, info.QClass, info.DnssecOk, now, out CacheEntry? entry, group.CacheId);
             if (lookup is CacheLookup.Fresh or CacheLookup.FreshPrefetch)
             {
                 _metrics.CacheHits.Add(1);
@@ -274,11 +276,11 @@ internal sealed class DnsResolver
         CacheEntry? published = null;
         if (_cache is not null)
         {
-            published = _cache.Store(query.Key, message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp());
+            published = _cache.Store(query.Key, message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), query.Group.CacheId);
         }
         else if (followers is not null)
         {
-            published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), _options.Cache);
+            published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), _options.Cache, query.Group.CacheId);
         }
 
         Span<byte> target = message;
@@ -323,7 +325,7 @@ internal sealed class DnsResolver
             UpstreamQuery next = follower.Next!;
             follower.Next = null;
             DnsRequestInfo info = follower.Info;
-            if (shared is not null && shared.Type == info.QType && shared.DnssecOk == info.DnssecOk && DnsName.EqualsIgnoreCase(shared.Name, follower.Name))
+            if (shared is not null && shared.Type == info.QType && shared.DnssecOk == info.DnssecOk && shared.Group == follower.Group.CacheId && DnsName.EqualsIgnoreCase(shared.Name, follower.Name))
             {
                 Span<byte> buffer = Scratch();
                 int length = DnsCache.WriteAnswer(shared, stale: false, shared.StoredAt, follower.Message, info, buffer, follower.Limit);
@@ -413,14 +415,9 @@ internal sealed class DnsResolver
         return ResolveStep.Answered;
     }
 
-    private static readonly string[] RcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15"];
-
-    private static readonly KeyValuePair<string, object?> Udp = new("transport", "udp");
-    private static readonly KeyValuePair<string, object?> Tcp = new("transport", "tcp");
-
     private void CountAnswer(DnsTransport transport, int rcode, int requestSize, int responseSize, long started)
     {
-        _metrics.Queries.Add(1, transport == DnsTransport.Udp ? Udp : Tcp, new KeyValuePair<string, object?>("rcode", RcodeNames[rcode & 0xF]));
+        QueryTally.Count(_metrics, transport, rcode);
         _metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _metrics.RequestSize.Record(requestSize);
         _metrics.ResponseSize.Record(responseSize);

@@ -25,6 +25,9 @@ internal struct PendingQuery
     /// <summary>True for a background refresh (prefetch): nobody waits for it, so it is not counted as a client query.</summary>
     public bool Background;
 
+    /// <summary>When <see cref="DnsResolver.Begin"/> started on it (Stopwatch ticks).</summary>
+    public long Started;
+
     /// <summary>How the query came in (metrics).</summary>
     public Rules.DnsTransport Transport;
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Rules;
 using Gateway.Sdk.Handlers;
@@ -28,7 +27,6 @@ internal sealed class DnsDatagramHandler : IDatagramHandler, IAnswerSink
     /// <inheritdoc/>
     public void OnDatagram(in DatagramRequest request, ReadOnlySpan<byte> payload)
     {
-        long started = Stopwatch.GetTimestamp();
         byte[] answer = t_answer ??= new byte[DnsResolver.MaxMessageSize];
         ResolveStep step = _resolver.Begin(payload, request.Client.Address, DnsTransport.Udp, request.MaxReplySize, answer, out int length, out PendingQuery pending);
         if (step == ResolveStep.Answered)
@@ -37,7 +35,7 @@ internal sealed class DnsDatagramHandler : IDatagramHandler, IAnswerSink
         }
         else if (step == ResolveStep.Upstream)
         {
-            UpstreamQuery query = _resolver.CreateQuery(payload, pending, this, started);
+            UpstreamQuery query = _resolver.CreateQuery(payload, pending, this, pending.Started);
             query.Datagram = request;
             _resolver.Forward(query);
         }

@@ -36,6 +36,19 @@ public sealed class DnsCacheTests
     }
 
     [Fact]
+    public void TryGet_OtherUpstreamGroup_Miss()
+    {
+        var cache = new DnsCache(new CacheOptions());
+        cache.Store(DnsCache.Key(Name, 1, 1, false, group: 7), DnsTestMessages.Response("a.test", 1, 0, [(1, 300, [10, 0, 0, 1])]), Name, 1, 1, false, 0, Stopwatch.GetTimestamp(), group: 7);
+
+        Assert.Equal(CacheLookup.Fresh, cache.TryGet(DnsCache.Key(Name, 1, 1, false, group: 7), Name, 1, 1, false, Stopwatch.GetTimestamp(), out _, group: 7));
+        Assert.Equal(CacheLookup.Miss, cache.TryGet(DnsCache.Key(Name, 1, 1, false, group: 8), Name, 1, 1, false, Stopwatch.GetTimestamp(), out _, group: 8));
+
+        // Even a key collision cannot hand out another group's answer: the entry records its group.
+        Assert.Equal(CacheLookup.Miss, cache.TryGet(DnsCache.Key(Name, 1, 1, false, group: 7), Name, 1, 1, false, Stopwatch.GetTimestamp(), out _, group: 8));
+    }
+
+    [Fact]
     public void TryGet_DifferentDoBit_Miss()
     {
         (DnsCache cache, ulong _) = CacheWith(DnsTestMessages.Response("a.test", 1, 0, [(1, 300, [10, 0, 0, 1])]));

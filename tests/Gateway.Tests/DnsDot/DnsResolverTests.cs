@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.Metrics;
 using Gateway.Plugins.DnsDot;
+using Gateway.Plugins.DnsDot.Cache;
 using Gateway.Plugins.DnsDot.Configuration;
 using Gateway.Plugins.DnsDot.LoadBalancing;
 using Gateway.Plugins.DnsDot.Resolver;
@@ -96,6 +97,28 @@ public sealed class DnsResolverTests
         (ResolveStep step, _, PendingQuery pending) = Run(Create(new FixedRules(Verdict.Forward("corp")), out UpstreamGroup group), DnsTestMessages.Query("a.corp.test", 1));
         Assert.Equal(ResolveStep.Upstream, step);
         Assert.Same(group, pending.Group);
+    }
+
+    [Fact]
+    public void Begin_CachedForDefaultGroup_RuleForwardsToOtherGroup_NotServedFromCache()
+    {
+        using var meter = new Meter("test");
+        var defaultGroup = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var corp = new UpstreamGroup("corp", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var cache = new DnsCache(new CacheOptions());
+        var resolver = new DnsResolver(new DnsDotOptions(), defaultGroup, new Dictionary<string, UpstreamGroup> { ["corp"] = corp }, cache, new DnsDotMetrics(meter), NullLogger.Instance);
+        byte[] name = DnsTestMessages.EncodeName("a.corp.test");
+        cache.Store(DnsCache.Key(name, 1, 1, false, defaultGroup.CacheId), DnsTestMessages.Response("a.corp.test", 1, 0, [(1, 300, [10, 0, 0, 1])]),
+            name, 1, 1, false, 0, System.Diagnostics.Stopwatch.GetTimestamp(), defaultGroup.CacheId);
+
+        (ResolveStep beforeRule, _, _) = Run(resolver, DnsTestMessages.Query("a.corp.test", 1));
+        resolver.Rules = new FixedRules(Verdict.Forward("corp"));
+        (ResolveStep afterRule, _, PendingQuery pending) = Run(resolver, DnsTestMessages.Query("a.corp.test", 1));
+
+        Assert.Equal(ResolveStep.Answered, beforeRule);
+        Assert.Equal(ResolveStep.Upstream, afterRule);
+        Assert.Same(corp, pending.Group);
+        Assert.NotEqual(DnsCache.Key(name, 1, 1, false, defaultGroup.CacheId), pending.Key);
     }
 
     [Fact]
