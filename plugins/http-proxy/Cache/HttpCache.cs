@@ -1,0 +1,168 @@
+using Gateway.Plugins.HttpProxy.Configuration;
+using Gateway.Plugins.HttpProxy.Diagnostics;
+
+namespace Gateway.Plugins.HttpProxy.Cache;
+
+/// <summary>
+/// The proxy's shared HTTP cache (RFC 9111): stored responses by key, bounded by total bytes and entry count
+/// with least-recently-used eviction. One lock guards the map and the LRU list; every operation under it is a
+/// dictionary probe and a few pointer moves, and lookups by a span key allocate nothing.
+/// </summary>
+internal sealed class HttpCache
+{
+    private readonly Dictionary<string, CacheEntry> _entries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CacheEntry>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly Lock _lock = new();
+    private readonly HttpProxyMetrics _metrics;
+    private CacheEntry? _newest;
+    private CacheEntry? _oldest;
+    private long _bytes;
+    private long _filling;
+
+    public HttpCache(HttpCacheOptions options, HttpProxyMetrics metrics)
+    {
+        Options = options;
+        _metrics = metrics;
+        _lookup = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
+        metrics.ObserveCache(this);
+    }
+
+    public HttpCacheOptions Options { get; }
+
+    /// <summary>Bytes held by stored entries.</summary>
+    public long Bytes => Volatile.Read(ref _bytes);
+
+    /// <summary>Entries stored.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _entries.Count;
+            }
+        }
+    }
+
+    /// <summary>The entry stored under <paramref name="key"/>, marked as most recently used; null when none.</summary>
+    public CacheEntry? Find(ReadOnlySpan<char> key)
+    {
+        lock (_lock)
+        {
+            if (!_lookup.TryGetValue(key, out CacheEntry? entry))
+            {
+                return null;
+            }
+
+            Unlink(entry);
+            LinkNewest(entry);
+            return entry;
+        }
+    }
+
+    /// <summary>Stores <paramref name="entry"/>, replacing any entry with its key, and evicts beyond the bounds.</summary>
+    public void Store(CacheEntry entry)
+    {
+        int evicted = 0;
+        long evictedBytes = 0;
+        lock (_lock)
+        {
+            if (_entries.Remove(entry.Key, out CacheEntry? old))
+            {
+                Unlink(old);
+                _bytes -= old.Size;
+            }
+
+            _entries.Add(entry.Key, entry);
+            LinkNewest(entry);
+            _bytes += entry.Size;
+            while ((_bytes > Options.MaxBytes || _entries.Count > Options.MaxEntries) && _oldest is not null && _oldest != entry)
+            {
+                CacheEntry victim = _oldest;
+                Unlink(victim);
+                _entries.Remove(victim.Key);
+                _bytes -= victim.Size;
+                evicted++;
+                evictedBytes += victim.Size;
+            }
+        }
+
+        _metrics.CacheStored(entry.Data.Length);
+        if (evicted > 0)
+        {
+            _metrics.CacheEvicted(evicted, evictedBytes);
+        }
+    }
+
+    /// <summary>Removes the entry stored under <paramref name="key"/> (RFC 9111 §4.4 invalidation); true when there was one.</summary>
+    public bool Remove(ReadOnlySpan<char> key)
+    {
+        lock (_lock)
+        {
+            if (!_lookup.Remove(key, out _, out CacheEntry? entry))
+            {
+                return false;
+            }
+
+            Unlink(entry);
+            _bytes -= entry.Size;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Reserves room for a response being filled, so that responses in flight plus stored ones stay within
+    /// maxBytes (the fills are charged while they exist, then the entry replaces the reservation).
+    /// </summary>
+    public bool TryReserve(long bytes)
+    {
+        long after = Interlocked.Add(ref _filling, bytes);
+        if (after <= Options.MaxBytes)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _filling, -bytes);
+        return false;
+    }
+
+    /// <summary>Gives back a reservation made with <see cref="TryReserve"/>.</summary>
+    public void Release(long bytes) => Interlocked.Add(ref _filling, -bytes);
+
+    private void LinkNewest(CacheEntry entry)
+    {
+        entry.Older = _newest;
+        entry.Newer = null;
+        if (_newest is not null)
+        {
+            _newest.Newer = entry;
+        }
+
+        _newest = entry;
+        _oldest ??= entry;
+    }
+
+    private void Unlink(CacheEntry entry)
+    {
+        if (entry.Newer is not null)
+        {
+            entry.Newer.Older = entry.Older;
+        }
+        else if (_newest == entry)
+        {
+            _newest = entry.Older;
+        }
+
+        if (entry.Older is not null)
+        {
+            entry.Older.Newer = entry.Newer;
+        }
+        else if (_oldest == entry)
+        {
+            _oldest = entry.Newer;
+        }
+
+        entry.Newer = null;
+        entry.Older = null;
+    }
+}
