@@ -76,14 +76,10 @@ internal sealed class HttpCache
             _entries.Add(entry.Key, entry);
             LinkNewest(entry);
             _bytes += entry.Size;
-            while ((_bytes > Options.MaxBytes || _entries.Count > Options.MaxEntries) && _oldest is not null && _oldest != entry)
+            while ((_bytes + _filling > Options.MaxBytes || _entries.Count > Options.MaxEntries) && _oldest is not null && _oldest != entry)
             {
-                CacheEntry victim = _oldest;
-                Unlink(victim);
-                _entries.Remove(victim.Key);
-                _bytes -= victim.Size;
+                evictedBytes += EvictOldest();
                 evicted++;
-                evictedBytes += victim.Size;
             }
         }
 
@@ -111,23 +107,55 @@ internal sealed class HttpCache
     }
 
     /// <summary>
-    /// Reserves room for a response being filled, so that responses in flight plus stored ones stay within
-    /// maxBytes (the fills are charged while they exist, then the entry replaces the reservation).
+    /// Reserves room for a response being filled, evicting the least recently used entries if needed, so that
+    /// stored responses plus responses in flight stay within maxBytes (the entry replaces the reservation).
+    /// False when responses in flight alone would exceed it.
     /// </summary>
     public bool TryReserve(long bytes)
     {
-        long after = Interlocked.Add(ref _filling, bytes);
-        if (after <= Options.MaxBytes)
+        int evicted = 0;
+        long evictedBytes = 0;
+        bool reserved;
+        lock (_lock)
         {
-            return true;
+            while (_bytes + _filling + bytes > Options.MaxBytes && _oldest is not null)
+            {
+                evictedBytes += EvictOldest();
+                evicted++;
+            }
+
+            reserved = _bytes + _filling + bytes <= Options.MaxBytes;
+            if (reserved)
+            {
+                _filling += bytes;
+            }
         }
 
-        Interlocked.Add(ref _filling, -bytes);
-        return false;
+        if (evicted > 0)
+        {
+            _metrics.CacheEvicted(evicted, evictedBytes);
+        }
+
+        return reserved;
     }
 
     /// <summary>Gives back a reservation made with <see cref="TryReserve"/>.</summary>
-    public void Release(long bytes) => Interlocked.Add(ref _filling, -bytes);
+    public void Release(long bytes)
+    {
+        lock (_lock)
+        {
+            _filling -= bytes;
+        }
+    }
+
+    private long EvictOldest()
+    {
+        CacheEntry victim = _oldest!;
+        Unlink(victim);
+        _entries.Remove(victim.Key);
+        _bytes -= victim.Size;
+        return victim.Size;
+    }
 
     private void LinkNewest(CacheEntry entry)
     {

@@ -245,9 +245,9 @@ internal sealed class ClientSession : IDisposable
                 return 0;
             }
 
-            if (_keyLength > 0 && _cacheRequest.Directives.OnlyIfCached && _stale is null)
+            if (_keyLength > 0 && _cacheRequest.Directives.OnlyIfCached && _cacheRequest.MayUseStored)
             {
-                // RFC 9111 §5.2.1.7: nothing stored may answer, and the client does not want the origin asked.
+                // RFC 9111 §5.2.1.7: nothing stored may answer as is, and the client does not want the origin asked.
                 _error = "only-if-cached: no stored response for this request";
                 return 504;
             }
@@ -645,8 +645,9 @@ internal sealed class ClientSession : IDisposable
             return;
         }
 
-        if (!_cacheRequest.IsGet)
+        if (!_cacheRequest.IsGet || response.Status == 304)
         {
+            // A 304 to the client's own conditional request says nothing new about what is stored.
             return;
         }
 

@@ -95,6 +95,24 @@ public sealed class HttpCacheTests : IDisposable
     }
 
     [Fact]
+    public void TryReserve_CacheFull_EvictsStoredEntriesToMakeRoom()
+    {
+        CacheEntry probe = Entry("k9", 10_000);
+        HttpCache cache = Create(maxBytes: probe.Size * 4);
+        for (int i = 0; i < 4; i++)
+        {
+            cache.Store(Entry($"k{i}", 10_000));
+        }
+
+        Assert.True(cache.TryReserve(probe.Size * 2));
+
+        Assert.Equal(2, cache.Count);
+        Assert.Null(cache.Find("k0"));
+        Assert.Null(cache.Find("k1"));
+        Assert.True(cache.Bytes + (probe.Size * 2) <= probe.Size * 4);
+    }
+
+    [Fact]
     public void Fill_KnownLength_StoresHeadWithContentLengthAndBody()
     {
         HttpCache cache = Create();
