@@ -33,9 +33,7 @@ public class HttpProxyBenchmarks
     public void Setup()
     {
         _cache = new HttpCache(new HttpCacheOptions(), new HttpProxyMetrics(new Meter("bench")));
-        byte[] data = new byte[s_response.Length - 2 + 1024];
-        s_response.AsSpan(0, s_response.Length - 2).CopyTo(data);
-        _cache.Store(new CacheEntry("127.0.0.1:8000/1k.bin", data, s_response.Length - 2, 200) { Lifetime = 3600, ReceivedAtMs = Environment.TickCount64 });
+        _cache.Store(new CacheEntry("127.0.0.1:8000/1k.bin", s_response[..^2], new byte[1024], 1024, 200) { Lifetime = 3600, ReceivedAtMs = Environment.TickCount64 });
     }
 
     /// <summary>
@@ -56,6 +54,7 @@ public class HttpProxyBenchmarks
         CacheEntry entry = _cache.Find(_key.AsSpan(0, keyLength))!;
         if (!entry.VaryMatches(head, fields) || !CachePolicy.MayServeWithoutValidation(entry.CurrentAgeMs(Environment.TickCount64), entry.Lifetime, entry.MustRevalidate, info))
         {
+            entry.Release();
             return -1;
         }
 
@@ -68,6 +67,7 @@ public class HttpProxyBenchmarks
         _output.Write(HeadWriter.ViaLine);
         _output.Write("\r\n"u8);
         _output.Write(entry.Body.Span);
+        entry.Release();
         return _output.WrittenCount;
     }
 

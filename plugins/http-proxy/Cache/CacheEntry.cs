@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Gateway.Plugins.HttpProxy.Wire;
 
@@ -5,33 +6,38 @@ namespace Gateway.Plugins.HttpProxy.Cache;
 
 /// <summary>
 /// One stored response: its head (status line and end-to-end fields with Content-Length, without Age, Via of
-/// this hop or the final empty line) and body in ONE array, so a hit is served from it with one copy of the
-/// head and the body straight after. Immutable once stored: an update (a 304) stores a new entry, so a
-/// session still sending the old one is never disturbed.
+/// this hop or the final empty line) and its body. A hit writes the head and the body straight from these
+/// arrays. Immutable once stored: an update (a 304) stores a new entry, so a session still sending the old one
+/// is never disturbed. The body array comes from the cache's pool and goes back to it when the last reference
+/// is released: the cache holds one while the entry is stored, each session one while it uses the entry.
 /// </summary>
 internal sealed class CacheEntry
 {
-    public CacheEntry(string key, byte[] data, int headLength, int status)
+    private readonly byte[] _head;
+    private readonly byte[] _body;
+    private readonly int _bodyLength;
+    private readonly ArrayPool<byte>? _pool;
+    private int _references = 1;
+
+    /// <param name="pool">Where <paramref name="body"/> goes back when the last reference is released (null: nowhere).</param>
+    public CacheEntry(string key, byte[] head, byte[] body, int bodyLength, int status, ArrayPool<byte>? pool = null)
     {
         Key = key;
-        Data = data;
-        HeadLength = headLength;
+        _head = head;
+        _body = body;
+        _bodyLength = bodyLength;
+        _pool = pool;
         Status = status;
     }
 
     /// <summary>The cache key: lower-case host, ':', port, path and query (<see cref="CacheKey"/>).</summary>
     public string Key { get; }
 
-    /// <summary>Head followed by body.</summary>
-    public byte[] Data { get; }
-
-    public int HeadLength { get; }
-
     public int Status { get; }
 
-    public ReadOnlySpan<byte> Head => Data.AsSpan(0, HeadLength);
+    public ReadOnlySpan<byte> Head => _head;
 
-    public ReadOnlyMemory<byte> Body => Data.AsMemory(HeadLength);
+    public ReadOnlyMemory<byte> Body => _body.AsMemory(0, _bodyLength);
 
     /// <summary>Environment.TickCount64 when the response was received (response_time of RFC 9111 §4.2.3).</summary>
     public long ReceivedAtMs { get; init; }
@@ -58,13 +64,40 @@ internal sealed class CacheEntry
     public byte[]?[]? VaryValues { get; init; }
 
     /// <summary>Bytes this entry is charged to the cache's budget.</summary>
-    public long Size => Data.Length + (Key.Length * 2) + 160;
+    public long Size => _head.Length + _body.Length + (Key.Length * 2) + 160;
 
     public bool HasValidator => ETag is not null || LastModified is not null;
 
     // LRU list links, owned by HttpCache under its lock.
     internal CacheEntry? Newer;
     internal CacheEntry? Older;
+
+    /// <summary>Takes a reference; false when the entry was already given back (its body may be reused).</summary>
+    public bool TryAcquire()
+    {
+        while (true)
+        {
+            int references = Volatile.Read(ref _references);
+            if (references == 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _references, references + 1, references) == references)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Gives a reference back; the last one returns the body to the pool.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0 && _pool is not null && _body.Length > 0)
+        {
+            _pool.Return(_body);
+        }
+    }
 
     /// <summary>current_age of RFC 9111 §4.2.3, in milliseconds.</summary>
     public long CurrentAgeMs(long nowMs) => (CorrectedInitialAge * 1000) + Math.Max(0, nowMs - ReceivedAtMs);

@@ -1,9 +1,11 @@
+using System.Buffers;
+
 namespace Gateway.Plugins.HttpProxy.Cache;
 
 /// <summary>
-/// A response being stored while it streams to the client (one per client connection, reused). With a
-/// Content-Length the entry's final array is allocated at once and filled in place; otherwise (chunked, or
-/// delimited by close) the body grows in steps and is copied once at the end. The bytes are charged to the
+/// A response being stored while it streams to the client (one per client connection, reused). The body is
+/// collected in an array from the cache's pool: with a Content-Length it is rented at its final size and
+/// filled in place; otherwise (chunked, or delimited by close) it grows in steps. The bytes are charged to the
 /// cache's budget as they are taken, and the fill is abandoned beyond maxObjectBytes or the budget: the
 /// client still gets every byte, the cache just does not keep them.
 /// </summary>
@@ -12,9 +14,9 @@ internal sealed class CacheFill
     private const int InitialBodyCapacity = 16 * 1024;
 
     private readonly HttpCache _cache;
-    private byte[] _data = [];
+    private byte[] _head = [];
+    private byte[] _body = [];
     private int _count;
-    private int _headLength;
     private long _expectedBody;
     private long _reserved;
     private CacheEntry _template = null!;
@@ -41,25 +43,19 @@ internal sealed class CacheFill
             return false;
         }
 
-        Span<byte> lengthLine = stackalloc byte[40];
-        int lengthLineLength = 0;
-        if (contentLength >= 0 && template.Status != 204)
+        int bodyCapacity = contentLength >= 0 ? (int)contentLength : (int)Math.Min(InitialBodyCapacity, maxObject);
+        byte[] body = bodyCapacity == 0 ? [] : _cache.BodyPool.Rent(bodyCapacity);
+        long reserve = head.Length + 40 + body.Length;
+        if (!_cache.TryReserve(reserve))
         {
-            lengthLineLength = LengthLine(contentLength, lengthLine);
-        }
-
-        long capacity = contentLength >= 0 ? head.Length + lengthLineLength + contentLength : head.Length + Math.Min(InitialBodyCapacity, maxObject);
-        if (!_cache.TryReserve(capacity))
-        {
+            ReturnBody(body);
             return false;
         }
 
-        _reserved = capacity;
-        _data = GC.AllocateUninitializedArray<byte>((int)capacity);
-        head.CopyTo(_data);
-        lengthLine[..lengthLineLength].CopyTo(_data.AsSpan(head.Length));
-        _headLength = head.Length + lengthLineLength;
-        _count = _headLength;
+        _reserved = reserve;
+        _head = contentLength >= 0 && template.Status != 204 ? WithLength(head, contentLength) : head.ToArray();
+        _body = body;
+        _count = 0;
         _expectedBody = contentLength;
         _template = template;
         Active = true;
@@ -74,17 +70,17 @@ internal sealed class CacheFill
             return;
         }
 
-        if (_count + body.Length > _data.Length && !Grow(body.Length))
+        if (_count + body.Length > _cache.Options.MaxObjectBytes || (_count + body.Length > _body.Length && !Grow(body.Length)))
         {
             Abandon();
             return;
         }
 
-        body.CopyTo(_data.AsSpan(_count));
+        body.CopyTo(_body.AsSpan(_count));
         _count += body.Length;
     }
 
-    /// <summary>Ends a complete body: the entry to store, or null when nothing usable was collected.</summary>
+    /// <summary>Ends a complete body: the entry to store (holding one reference), or null when nothing usable was collected.</summary>
     public CacheEntry? Complete()
     {
         if (!Active)
@@ -92,32 +88,22 @@ internal sealed class CacheFill
             return null;
         }
 
-        int bodyLength = _count - _headLength;
-        byte[] data;
-        int headLength = _headLength;
+        byte[] head = _head;
         if (_expectedBody >= 0)
         {
-            if (bodyLength != _expectedBody)
+            if (_count != _expectedBody)
             {
                 Abandon();
                 return null;
             }
-
-            data = _data;
         }
-        else
+        else if (_template.Status != 204)
         {
-            // Length unknown until now: the stored head gets its Content-Length, then the body.
-            Span<byte> lengthLine = stackalloc byte[40];
-            int lineLength = _template.Status == 204 ? 0 : LengthLine(bodyLength, lengthLine);
-            data = GC.AllocateUninitializedArray<byte>(_headLength + lineLength + bodyLength);
-            _data.AsSpan(0, _headLength).CopyTo(data);
-            lengthLine[..lineLength].CopyTo(data.AsSpan(_headLength));
-            _data.AsSpan(_headLength, bodyLength).CopyTo(data.AsSpan(_headLength + lineLength));
-            headLength += lineLength;
+            // Length unknown until now: the stored head gets its Content-Length.
+            head = WithLength(_head, _count);
         }
 
-        CacheEntry entry = new(_template.Key, data, headLength, _template.Status)
+        CacheEntry entry = new(_template.Key, head, _body, _count, _template.Status, _cache.BodyPool)
         {
             ReceivedAtMs = _template.ReceivedAtMs,
             CorrectedInitialAge = _template.CorrectedInitialAge,
@@ -128,6 +114,7 @@ internal sealed class CacheFill
             VaryNames = _template.VaryNames,
             VaryValues = _template.VaryValues,
         };
+        _body = [];
         Reset();
         return entry;
     }
@@ -137,6 +124,8 @@ internal sealed class CacheFill
     {
         if (Active)
         {
+            ReturnBody(_body);
+            _body = [];
             Reset();
         }
     }
@@ -145,7 +134,7 @@ internal sealed class CacheFill
     {
         _cache.Release(_reserved);
         _reserved = 0;
-        _data = [];
+        _head = [];
         _count = 0;
         _template = null!;
         Active = false;
@@ -153,30 +142,45 @@ internal sealed class CacheFill
 
     private bool Grow(int needed)
     {
-        long maxCapacity = _headLength + _cache.Options.MaxObjectBytes;
-        if (_expectedBody >= 0 || _count + needed > maxCapacity)
+        long maxObject = _cache.Options.MaxObjectBytes;
+        if (_expectedBody >= 0 || _count + needed > maxObject)
         {
             return false;
         }
 
-        long capacity = Math.Min(maxCapacity, Math.Max((long)_data.Length * 2, _count + needed));
-        if (!_cache.TryReserve(capacity - _reserved))
+        int capacity = (int)Math.Min(maxObject, Math.Max((long)_body.Length * 2, _count + needed));
+        byte[] larger = _cache.BodyPool.Rent(capacity);
+        if (!_cache.TryReserve(larger.Length - _body.Length))
         {
+            ReturnBody(larger);
             return false;
         }
 
-        _reserved = capacity;
-        byte[] larger = GC.AllocateUninitializedArray<byte>((int)capacity);
-        _data.AsSpan(0, _count).CopyTo(larger);
-        _data = larger;
+        _reserved += larger.Length - _body.Length;
+        _body.AsSpan(0, _count).CopyTo(larger);
+        ReturnBody(_body);
+        _body = larger;
         return true;
     }
 
-    private static int LengthLine(long length, Span<byte> destination)
+    private void ReturnBody(byte[] body)
     {
-        "Content-Length: "u8.CopyTo(destination);
-        length.TryFormat(destination[16..], out int digits);
-        "\r\n"u8.CopyTo(destination[(16 + digits)..]);
-        return 16 + digits + 2;
+        if (body.Length > 0)
+        {
+            _cache.BodyPool.Return(body);
+        }
+    }
+
+    private static byte[] WithLength(ReadOnlySpan<byte> head, long length)
+    {
+        Span<byte> line = stackalloc byte[40];
+        "Content-Length: "u8.CopyTo(line);
+        length.TryFormat(line[16..], out int digits);
+        "\r\n"u8.CopyTo(line[(16 + digits)..]);
+        int lineLength = 16 + digits + 2;
+        byte[] result = new byte[head.Length + lineLength];
+        head.CopyTo(result);
+        line[..lineLength].CopyTo(result.AsSpan(head.Length));
+        return result;
     }
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Numerics;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 
@@ -24,10 +26,17 @@ internal sealed class HttpCache
         Options = options;
         _metrics = metrics;
         _lookup = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
+        // Bodies are reused through a pool of the cache's own (a few free arrays per power-of-two size), so
+        // storing a large response neither allocates on the large-object heap nor faults in fresh pages.
+        int largest = (int)Math.Min(1 << 30, BitOperations.RoundUpToPowerOf2((ulong)Math.Max(options.MaxObjectBytes, 16)));
+        BodyPool = ArrayPool<byte>.Create(largest, maxArraysPerBucket: 4);
         metrics.ObserveCache(this);
     }
 
     public HttpCacheOptions Options { get; }
+
+    /// <summary>The pool entry bodies are rented from and returned to.</summary>
+    public ArrayPool<byte> BodyPool { get; }
 
     /// <summary>Bytes held by stored entries.</summary>
     public long Bytes => Volatile.Read(ref _bytes);
@@ -44,12 +53,16 @@ internal sealed class HttpCache
         }
     }
 
-    /// <summary>The entry stored under <paramref name="key"/>, marked as most recently used; null when none.</summary>
+    /// <summary>
+    /// The entry stored under <paramref name="key"/>, marked as most recently used, with a reference the
+    /// caller must <see cref="CacheEntry.Release"/>; null when none.
+    /// </summary>
     public CacheEntry? Find(ReadOnlySpan<char> key)
     {
         lock (_lock)
         {
-            if (!_lookup.TryGetValue(key, out CacheEntry? entry))
+            // The map's own reference keeps a stored entry alive, so acquiring under the lock cannot fail.
+            if (!_lookup.TryGetValue(key, out CacheEntry? entry) || !entry.TryAcquire())
             {
                 return null;
             }
@@ -60,7 +73,10 @@ internal sealed class HttpCache
         }
     }
 
-    /// <summary>Stores <paramref name="entry"/>, replacing any entry with its key, and evicts beyond the bounds.</summary>
+    /// <summary>
+    /// Stores <paramref name="entry"/> (taking over the caller's reference), replacing any entry with its key,
+    /// and evicts beyond the bounds.
+    /// </summary>
     public void Store(CacheEntry entry)
     {
         int evicted = 0;
@@ -71,6 +87,7 @@ internal sealed class HttpCache
             {
                 Unlink(old);
                 _bytes -= old.Size;
+                old.Release();
             }
 
             _entries.Add(entry.Key, entry);
@@ -83,7 +100,7 @@ internal sealed class HttpCache
             }
         }
 
-        _metrics.CacheStored(entry.Data.Length);
+        _metrics.CacheStored(entry.Head.Length + entry.Body.Length);
         if (evicted > 0)
         {
             _metrics.CacheEvicted(evicted, evictedBytes);
@@ -102,6 +119,7 @@ internal sealed class HttpCache
 
             Unlink(entry);
             _bytes -= entry.Size;
+            entry.Release();
             return true;
         }
     }
@@ -154,6 +172,7 @@ internal sealed class HttpCache
         Unlink(victim);
         _entries.Remove(victim.Key);
         _bytes -= victim.Size;
+        victim.Release();
         return victim.Size;
     }
 

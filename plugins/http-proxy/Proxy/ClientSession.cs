@@ -187,8 +187,7 @@ internal sealed class ClientSession : IDisposable
     /// <summary>Parses the head in the receive buffer and stages the origin-form head; 0 or the status to answer.</summary>
     private int PrepareRequest(int headLength)
     {
-        _hit = null;
-        _stale = null;
+        ReleaseCacheEntries();
         _keyLength = -1;
         ReadOnlySpan<byte> head = _client.Buffered[..headLength];
         HttpParseError error = HttpHeadParser.ParseRequest(head, _requestFields, out _request);
@@ -302,8 +301,18 @@ internal sealed class ClientSession : IDisposable
             }
         }
 
+        entry?.Release();
         Metrics.CacheMiss();
         return false;
+    }
+
+    /// <summary>Gives back the references to stored entries the previous request held.</summary>
+    private void ReleaseCacheEntries()
+    {
+        _hit?.Release();
+        _hit = null;
+        _stale?.Release();
+        _stale = null;
     }
 
     /// <summary>The conditional fields that validate <paramref name="entry"/> (RFC 9111 §4.3.1).</summary>
@@ -736,7 +745,7 @@ internal sealed class ClientSession : IDisposable
         }
 
         long requestTime = responseTime - (long)originTime.TotalSeconds;
-        return new CacheEntry(new string(_key.AsSpan(0, _keyLength)), [], 0, status)
+        return new CacheEntry(new string(_key.AsSpan(0, _keyLength)), [], [], 0, status)
         {
             ReceivedAtMs = Environment.TickCount64,
             CorrectedInitialAge = CachePolicy.CorrectedInitialAge(info, requestTime, responseTime),
@@ -814,6 +823,12 @@ internal sealed class ClientSession : IDisposable
         }
 
         CacheEntry fresh = Freshen(stale, head, _responseFields.AsSpan(0, response.Headers.Count), originTime);
+        if (fresh != stale)
+        {
+            // Released with the stale one when the next request starts (or the session ends).
+            _hit = fresh;
+        }
+
         origin.Reader.Consume(headLength);
         if (response.KeepAlive)
         {
@@ -833,9 +848,9 @@ internal sealed class ClientSession : IDisposable
     {
         HttpCache cache = _proxy.Cache!;
         // The stored head (plus the empty line) parsed again; its fields are ours, so it parses.
-        byte[] storedHead = new byte[stale.HeadLength + 2];
+        byte[] storedHead = new byte[stale.Head.Length + 2];
         stale.Head.CopyTo(storedHead);
-        "\r\n"u8.CopyTo(storedHead.AsSpan(stale.HeadLength));
+        "\r\n"u8.CopyTo(storedHead.AsSpan(stale.Head.Length));
         HeaderField[] scratch = new HeaderField[(_responseFields.Length * 2) + 8];
         if (HttpHeadParser.ParseResponse(storedHead, scratch, out ResponseHead stored) != HttpParseError.None)
         {
@@ -854,10 +869,9 @@ internal sealed class ClientSession : IDisposable
         ReadOnlySpan<HeaderField> updatedFields = scratch.AsSpan(0, updated.Headers.Count);
         ResponseCacheInfo info = ResponseCacheInfo.Parse(merged.WrittenSpan, updatedFields);
         long responseTime = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        byte[] data = GC.AllocateUninitializedArray<byte>(mergedLength + stale.Body.Length);
-        merged.WrittenSpan[..mergedLength].CopyTo(data);
-        stale.Body.Span.CopyTo(data.AsSpan(mergedLength));
-        CacheEntry fresh = new(stale.Key, data, mergedLength, stale.Status)
+        byte[] body = stale.Body.Length == 0 ? [] : cache.BodyPool.Rent(stale.Body.Length);
+        stale.Body.Span.CopyTo(body);
+        CacheEntry fresh = new(stale.Key, merged.WrittenSpan[..mergedLength].ToArray(), body, stale.Body.Length, stale.Status, cache.BodyPool)
         {
             ReceivedAtMs = Environment.TickCount64,
             CorrectedInitialAge = CachePolicy.CorrectedInitialAge(info, responseTime - (long)originTime.TotalSeconds, responseTime),
@@ -873,6 +887,8 @@ internal sealed class ClientSession : IDisposable
         asGet.IsGet = true;
         if (CachePolicy.CanStore(asGet, stale.Status, info) == StoreVerdict.Store)
         {
+            // One reference for the cache, the creator's for this session.
+            fresh.TryAcquire();
             cache.Store(fresh);
         }
         else if (cache.Remove(stale.Key))
@@ -1225,6 +1241,7 @@ internal sealed class ClientSession : IDisposable
         // Pooled only when the last exchange ended cleanly.
         ReleaseOrigin();
         _fill?.Abandon();
+        ReleaseCacheEntries();
 
         _cts.Dispose();
         _client.Dispose();

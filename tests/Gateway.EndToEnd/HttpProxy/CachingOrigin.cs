@@ -5,7 +5,7 @@ namespace Gateway.EndToEnd.HttpProxy;
 
 /// <summary>
 /// A local HTTP/1.1 origin (HttpListener on loopback) whose resources a test defines: body, extra response
-/// fields and an optional ETag. A GET whose If-None-Match matches the current ETag gets 304 (RFC 9110
+/// fields and an optional ETag (a "Transfer-Encoding" field makes the body chunked). A GET whose If-None-Match matches the current ETag gets 304 (RFC 9110
 /// §13.1.2); any other method gets 200 "ok". It counts requests by method and path and keeps the last
 /// request's fields, so a test sees exactly what reached the origin through the proxy's cache.
 /// </summary>
@@ -75,8 +75,15 @@ internal sealed class CachingOrigin : IAsyncDisposable
             }
             else if (_resources.TryGetValue(path, out Resource? resource))
             {
+                bool chunked = false;
                 foreach ((string name, string value) in resource.Fields)
                 {
+                    if (name == "Transfer-Encoding")
+                    {
+                        chunked = true;
+                        continue;
+                    }
+
                     response.AddHeader(name, value);
                 }
 
@@ -91,7 +98,15 @@ internal sealed class CachingOrigin : IAsyncDisposable
                 }
                 else
                 {
-                    response.ContentLength64 = resource.Body.Length;
+                    if (chunked)
+                    {
+                        response.SendChunked = true;
+                    }
+                    else
+                    {
+                        response.ContentLength64 = resource.Body.Length;
+                    }
+
                     if (request.HttpMethod == "GET")
                     {
                         await response.OutputStream.WriteAsync(resource.Body);

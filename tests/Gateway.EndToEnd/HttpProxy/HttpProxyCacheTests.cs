@@ -70,6 +70,24 @@ public sealed class HttpProxyCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ChunkedResponse_IsStored_AndServedWithContentLength()
+    {
+        await using var proxy = new ProxyHarness();
+        byte[] body = TestOrigin.Payload(100_000);
+        _origin.Set("/chunked", body, null, ("Cache-Control", "max-age=600"), ("Transfer-Encoding", "chunked"));
+
+        (string first, byte[] firstBody) = await GetAsync(proxy, "/chunked");
+        (string second, byte[] secondBody) = await GetAsync(proxy, "/chunked");
+
+        Assert.Contains("Transfer-Encoding: chunked", first);
+        Assert.Contains("Content-Length: 100000", second);
+        Assert.DoesNotContain("Transfer-Encoding", second);
+        Assert.Equal(Sha256(body), Sha256(firstBody));
+        Assert.Equal(Sha256(body), Sha256(secondBody));
+        Assert.Equal(1, _origin.Count("GET", "/chunked"));
+    }
+
+    [Fact]
     public async Task Head_AfterStoredGet_IsAnsweredFromCache()
     {
         await using var proxy = new ProxyHarness();

@@ -14,7 +14,7 @@ public sealed class HttpCacheTests : IDisposable
         new(new HttpCacheOptions { MaxBytes = maxBytes, MaxEntries = maxEntries, MaxObjectBytes = maxObjectBytes }, new HttpProxyMetrics(_meter));
 
     private static CacheEntry Entry(string key, int bodyLength) =>
-        new(key, new byte[20 + bodyLength], 20, 200) { Lifetime = 60 };
+        new(key, new byte[20], new byte[bodyLength], bodyLength, 200) { Lifetime = 60 };
 
     [Fact]
     public void Find_StoredKey_ReturnsEntry_OtherKeyNull()
@@ -113,11 +113,28 @@ public sealed class HttpCacheTests : IDisposable
     }
 
     [Fact]
+    public void Remove_WhileASessionHoldsTheEntry_BodyGoesBackToPoolOnlyAfterRelease()
+    {
+        HttpCache cache = Create();
+        byte[] body = cache.BodyPool.Rent(4096);
+        cache.Store(new CacheEntry("k", new byte[10], body, 4096, 200, cache.BodyPool));
+        CacheEntry held = cache.Find("k")!;
+
+        cache.Remove("k");
+        byte[] whileHeld = cache.BodyPool.Rent(4096);
+        held.Release();
+        byte[] afterRelease = cache.BodyPool.Rent(4096);
+
+        Assert.NotSame(body, whileHeld);
+        Assert.Same(body, afterRelease);
+    }
+
+    [Fact]
     public void Fill_KnownLength_StoresHeadWithContentLengthAndBody()
     {
         HttpCache cache = Create();
         var fill = new CacheFill(cache);
-        CacheEntry template = new("k", [], 0, 200) { Lifetime = 60 };
+        CacheEntry template = new("k", [], [], 0, 200) { Lifetime = 60 };
 
         Assert.True(fill.Begin(template, "HTTP/1.1 200 OK\r\nETag: \"x\"\r\n"u8, 5));
         fill.Append("hel"u8);
@@ -138,7 +155,7 @@ public sealed class HttpCacheTests : IDisposable
         byte[] body = new byte[40_000];
         new Random(1).NextBytes(body);
 
-        Assert.True(fill.Begin(new CacheEntry("k", [], 0, 200), "HTTP/1.1 200 OK\r\n"u8, -1));
+        Assert.True(fill.Begin(new CacheEntry("k", [], [], 0, 200), "HTTP/1.1 200 OK\r\n"u8, -1));
         for (int i = 0; i < body.Length; i += 1000)
         {
             fill.Append(body.AsSpan(i, 1000));
@@ -157,8 +174,8 @@ public sealed class HttpCacheTests : IDisposable
         HttpCache cache = Create(maxObjectBytes: 10_000);
         var fill = new CacheFill(cache);
 
-        Assert.False(fill.Begin(new CacheEntry("k", [], 0, 200), "HTTP/1.1 200 OK\r\n"u8, 10_001));
-        Assert.True(fill.Begin(new CacheEntry("k", [], 0, 200), "HTTP/1.1 200 OK\r\n"u8, -1));
+        Assert.False(fill.Begin(new CacheEntry("k", [], [], 0, 200), "HTTP/1.1 200 OK\r\n"u8, 10_001));
+        Assert.True(fill.Begin(new CacheEntry("k", [], [], 0, 200), "HTTP/1.1 200 OK\r\n"u8, -1));
         fill.Append(new byte[6000]);
         fill.Append(new byte[6000]);
 
@@ -174,7 +191,7 @@ public sealed class HttpCacheTests : IDisposable
         HttpCache cache = Create();
         var fill = new CacheFill(cache);
 
-        fill.Begin(new CacheEntry("k", [], 0, 200), "HTTP/1.1 200 OK\r\n"u8, 10);
+        fill.Begin(new CacheEntry("k", [], [], 0, 200), "HTTP/1.1 200 OK\r\n"u8, 10);
         fill.Append("short"u8);
 
         Assert.Null(fill.Complete());
