@@ -511,6 +511,7 @@ internal sealed class ClientSession : IDisposable
             else
             {
                 fill.Abandon();
+                RemoveCurrent();
             }
         }
 
@@ -678,9 +679,9 @@ internal sealed class ClientSession : IDisposable
         if (template is null)
         {
             // What was stored for this URI is outdated by this response (unless the client only asked not to store).
-            if (!_cacheRequest.Directives.NoStore && cache.Remove(_key.AsSpan(0, _keyLength)))
+            if (!_cacheRequest.Directives.NoStore)
             {
-                Metrics.CacheInvalidated();
+                RemoveCurrent();
             }
 
             return;
@@ -695,7 +696,19 @@ internal sealed class ClientSession : IDisposable
             ResponseFraming.Length => plan.Length,
             _ => -1,
         };
-        _fill!.Begin(template, _storedHead.WrittenSpan, contentLength);
+        if (!_fill!.Begin(template, _storedHead.WrittenSpan, contentLength))
+        {
+            // Too large to keep: what was stored for this URI is outdated by this response all the same.
+            RemoveCurrent();
+        }
+    }
+
+    private void RemoveCurrent()
+    {
+        if (_proxy.Cache!.Remove(_key.AsSpan(0, _keyLength)))
+        {
+            Metrics.CacheInvalidated();
+        }
     }
 
     /// <summary>Everything of a new entry but its bytes: key, times and freshness, validators, Vary (null when it cannot be stored).</summary>

@@ -236,6 +236,22 @@ public sealed class HttpProxyCacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ResourceGrownBeyondMaxObjectBytes_OldStoredVersionIsDropped()
+    {
+        await using var proxy = new ProxyHarness(new HttpProxyOptions { Cache = new HttpCacheOptions { MaxObjectBytes = 64 * 1024 } });
+        _origin.Set("/grows", "small"u8.ToArray(), "\"s\"", ("Cache-Control", "max-age=0"));
+        await GetAsync(proxy, "/grows");
+        Assert.Equal(1, proxy.Handler.Cache!.Count);
+
+        byte[] big = TestOrigin.Payload(200_000);
+        _origin.Set("/grows", big, "\"b\"", ("Cache-Control", "max-age=0"));
+        (_, byte[] second) = await GetAsync(proxy, "/grows");
+
+        Assert.Equal(Sha256(big), Sha256(second));
+        Assert.Equal(0, proxy.Handler.Cache.Count);
+    }
+
+    [Fact]
     public async Task CacheDisabled_EveryRequestReachesOrigin()
     {
         await using var proxy = new ProxyHarness(new HttpProxyOptions { Cache = new HttpCacheOptions { Enabled = false } });
