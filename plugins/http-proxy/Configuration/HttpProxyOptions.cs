@@ -72,6 +72,9 @@ internal sealed class HttpProxyOptions
     /// <summary>Receive buffer per socket, in bytes (<c>bufferSize</c>); also the most body bytes moved per syscall. Defaults to 65536 (64 KiB).</summary>
     public int BufferSize { get; init; } = 64 * 1024;
 
+    /// <summary>The shared HTTP cache (<c>cache:</c>). Defaults to on, 64 MiB, objects up to 4 MiB.</summary>
+    public HttpCacheOptions Cache { get; init; } = new();
+
     internal static IReadOnlyList<IpPrefix> DefaultAllowClients { get; } =
     [
         IpPrefix.Parse("127.0.0.0/8"),

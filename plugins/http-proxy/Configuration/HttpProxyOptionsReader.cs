@@ -16,7 +16,12 @@ internal static class HttpProxyOptionsReader
         "listen", "virtual", "allowClients", "denyClients", "allowedPorts", "connectPorts", "maxConnections",
         "maxHeaderBytes", "maxHeaderCount", "keepAliveTimeoutSeconds", "requestHeadersTimeoutSeconds",
         "originConnectTimeoutSeconds", "originResponseTimeoutSeconds", "idleTimeoutSeconds", "tunnelIdleTimeoutSeconds",
-        "poolMaxIdlePerOrigin", "poolIdleTimeoutSeconds", "bufferSize",
+        "poolMaxIdlePerOrigin", "poolIdleTimeoutSeconds", "bufferSize", "cache",
+    };
+
+    private static readonly HashSet<string> s_cacheKeys = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "enabled", "maxBytes", "maxObjectBytes", "maxEntries", "heuristicMaxAge",
     };
 
     /// <summary>Reads the options; <paramref name="errors"/> gets (key path, message) for each problem.</summary>
@@ -49,7 +54,122 @@ internal static class HttpProxyOptionsReader
             PoolMaxIdlePerOrigin = ReadInt(section, "poolMaxIdlePerOrigin", defaults.PoolMaxIdlePerOrigin, 0, 10_000, errors),
             PoolIdleTimeout = ReadSeconds(section, "poolIdleTimeoutSeconds", defaults.PoolIdleTimeout, errors),
             BufferSize = ReadInt(section, "bufferSize", defaults.BufferSize, 4096, 16 * 1024 * 1024, errors),
+            Cache = ReadCache(section.GetSection("cache"), errors),
         };
+    }
+
+    private static HttpCacheOptions ReadCache(IConfigurationSection section, List<(string, string)> errors)
+    {
+        HttpCacheOptions defaults = new();
+        if (!section.Exists())
+        {
+            return defaults;
+        }
+
+        if (section.Value is { Length: > 0 } scalar)
+        {
+            errors.Add(("cache", $"'{scalar}' is not a map: write cache: {{ enabled: true, maxBytes: 64MiB }}"));
+            return defaults;
+        }
+
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            if (!s_cacheKeys.Contains(child.Key))
+            {
+                errors.Add(($"cache:{child.Key}", $"unknown key '{child.Key}' (known: {string.Join(", ", s_cacheKeys)})"));
+            }
+        }
+
+        bool enabled = defaults.Enabled;
+        if (section["enabled"] is { } enabledText && !bool.TryParse(enabledText, out enabled))
+        {
+            errors.Add(("cache:enabled", $"'{enabledText}' must be true or false"));
+            enabled = defaults.Enabled;
+        }
+
+        long maxBytes = ReadSize(section, "maxBytes", defaults.MaxBytes, 64 * 1024, 64L << 30, errors);
+        long maxObjectBytes = ReadSize(section, "maxObjectBytes", Math.Min(defaults.MaxObjectBytes, maxBytes), 0, 1L << 30, errors);
+        if (maxObjectBytes > maxBytes)
+        {
+            errors.Add(("cache:maxObjectBytes", $"{maxObjectBytes} is larger than cache.maxBytes ({maxBytes}); lower it or raise maxBytes"));
+        }
+
+        TimeSpan heuristic = defaults.HeuristicMaxAge;
+        if (section["heuristicMaxAge"] is { } heuristicText)
+        {
+            if (TryParseDuration(heuristicText, out TimeSpan parsed))
+            {
+                heuristic = parsed;
+            }
+            else
+            {
+                errors.Add(("cache:heuristicMaxAge", $"'{heuristicText}' must be seconds (3600) or a number with s, m, h or d (1h), at most 365d; 0 turns heuristic freshness off"));
+            }
+        }
+
+        return new HttpCacheOptions
+        {
+            Enabled = enabled,
+            MaxBytes = maxBytes,
+            MaxObjectBytes = maxObjectBytes,
+            MaxEntries = ReadInt(section, "maxEntries", defaults.MaxEntries, 1, 10_000_000, errors, "cache:"),
+            HeuristicMaxAge = heuristic,
+        };
+    }
+
+    /// <summary>A byte count: digits with an optional unit (k/KiB, M/MiB, G/GiB, all powers of 1024).</summary>
+    private static long ReadSize(IConfiguration section, string key, long fallback, long min, long max, List<(string, string)> errors)
+    {
+        string? text = section[key];
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        string trimmed = text.Trim();
+        int digits = 0;
+        while (digits < trimmed.Length && char.IsAsciiDigit(trimmed[digits]))
+        {
+            digits++;
+        }
+
+        long shift = trimmed[digits..].Trim().ToUpperInvariant() switch
+        {
+            "" or "B" => 0,
+            "K" or "KB" or "KIB" => 10,
+            "M" or "MB" or "MIB" => 20,
+            "G" or "GB" or "GIB" => 30,
+            _ => -1,
+        };
+        if (digits > 0 && digits <= 12 && shift >= 0 && long.TryParse(trimmed.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out long value) &&
+            (value << (int)shift) >= min && (value << (int)shift) <= max)
+        {
+            return value << (int)shift;
+        }
+
+        errors.Add(($"cache:{key}", $"'{text}' must be a byte count from {min} to {max} (a number, optionally with KiB, MiB or GiB)"));
+        return fallback;
+    }
+
+    private static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = default;
+        string trimmed = text.Trim();
+        double unit = 1;
+        if (trimmed.Length > 0 && char.IsAsciiLetter(trimmed[^1]))
+        {
+            unit = char.ToLowerInvariant(trimmed[^1]) switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86_400, _ => -1 };
+            trimmed = trimmed[..^1];
+        }
+
+        if (unit < 0 || !double.TryParse(trimmed, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) ||
+            value * unit > 365 * 86_400)
+        {
+            return false;
+        }
+
+        duration = TimeSpan.FromSeconds(value * unit);
+        return true;
     }
 
     private static IReadOnlyList<IpPrefix> ReadPrefixes(IConfiguration section, string key, IReadOnlyList<IpPrefix> fallback, List<(string, string)> errors)
@@ -117,7 +237,7 @@ internal static class HttpProxyOptionsReader
         return ports;
     }
 
-    private static int ReadInt(IConfiguration section, string key, int fallback, int min, int max, List<(string, string)> errors)
+    private static int ReadInt(IConfiguration section, string key, int fallback, int min, int max, List<(string, string)> errors, string prefix = "")
     {
         string? text = section[key];
         if (text is null)
@@ -130,7 +250,7 @@ internal static class HttpProxyOptionsReader
             return value;
         }
 
-        errors.Add((key, $"'{text}' must be a whole number from {min} to {max}"));
+        errors.Add((prefix + key, $"'{text}' must be a whole number from {min} to {max}"));
         return fallback;
     }
 

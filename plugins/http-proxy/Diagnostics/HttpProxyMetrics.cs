@@ -17,6 +17,18 @@ internal sealed class HttpProxyMetrics
     private readonly UpDownCounter<long> _activeConnections;
     private readonly Histogram<double> _originLatency;
     private readonly Counter<long> _originConnections;
+    private readonly Meter _meter;
+    private readonly Counter<long> _cacheHits;
+    private readonly Counter<long> _cacheHitBytes;
+    private readonly Counter<long> _cacheMisses;
+    private readonly Counter<long> _cacheRevalidations;
+    private readonly Counter<long> _cacheStores;
+    private readonly Counter<long> _cacheStoredBytes;
+    private readonly Counter<long> _cacheEvictions;
+    private readonly Counter<long> _cacheEvictedBytes;
+    private readonly Counter<long> _cacheInvalidations;
+    private static readonly object s_notModified = "not_modified";
+    private static readonly object s_modified = "modified";
 
     public HttpProxyMetrics(Meter meter)
     {
@@ -27,7 +39,55 @@ internal sealed class HttpProxyMetrics
         _activeConnections = meter.CreateUpDownCounter<long>("http_proxy.connections.active", "{connection}", "Client connections open now.");
         _originLatency = meter.CreateHistogram<double>("http_proxy.origin.duration", "s", "Time from sending a request to the origin to its response head.");
         _originConnections = meter.CreateCounter<long>("http_proxy.origin.connections", "{connection}", "Origin connections used per request, by whether a pooled one was reused.");
+        _meter = meter;
+        _cacheHits = meter.CreateCounter<long>("http_proxy.cache.hits", "{request}", "Requests answered from the cache without asking the origin.");
+        _cacheHitBytes = meter.CreateCounter<long>("http_proxy.cache.hit_bytes", "By", "Body bytes answered from the cache (hits and validated responses).");
+        _cacheMisses = meter.CreateCounter<long>("http_proxy.cache.misses", "{request}", "Cacheable requests (GET/HEAD) with nothing usable stored, forwarded to the origin.");
+        _cacheRevalidations = meter.CreateCounter<long>("http_proxy.cache.revalidations", "{request}", "Stale or no-cache entries validated with the origin, by result (not_modified: the stored body was served).");
+        _cacheStores = meter.CreateCounter<long>("http_proxy.cache.stores", "{response}", "Responses stored (new or replacing an entry).");
+        _cacheStoredBytes = meter.CreateCounter<long>("http_proxy.cache.stored_bytes", "By", "Bytes of responses stored (head and body).");
+        _cacheEvictions = meter.CreateCounter<long>("http_proxy.cache.evictions", "{response}", "Entries evicted to stay within maxBytes/maxEntries (least recently used first).");
+        _cacheEvictedBytes = meter.CreateCounter<long>("http_proxy.cache.evicted_bytes", "By", "Bytes of evicted entries.");
+        _cacheInvalidations = meter.CreateCounter<long>("http_proxy.cache.invalidations", "{response}", "Entries removed by unsafe requests (POST, PUT, DELETE, ...) or replaced by uncacheable responses.");
     }
+
+    /// <summary>Publishes the cache's size and entry count as observable gauges.</summary>
+    public void ObserveCache(Cache.HttpCache cache)
+    {
+        _meter.CreateObservableGauge("http_proxy.cache.size", () => cache.Bytes, "By", "Bytes held by stored responses.");
+        _meter.CreateObservableGauge("http_proxy.cache.entries", () => cache.Count, "{response}", "Responses stored.");
+    }
+
+    public void CacheHit(long bodyBytes)
+    {
+        _cacheHits.Add(1);
+        _cacheHitBytes.Add(bodyBytes);
+    }
+
+    public void CacheMiss() => _cacheMisses.Add(1);
+
+    public void CacheRevalidated(bool notModified, long bodyBytes)
+    {
+        _cacheRevalidations.Add(1, new KeyValuePair<string, object?>("result", notModified ? s_notModified : s_modified));
+        if (notModified)
+        {
+            _cacheHitBytes.Add(bodyBytes);
+        }
+    }
+
+    public void CacheStored(long bytes)
+    {
+        _cacheStores.Add(1);
+        _cacheStoredBytes.Add(bytes);
+    }
+
+    public void CacheEvicted(int count, long bytes)
+    {
+        _cacheEvictions.Add(count);
+        _cacheEvictedBytes.Add(bytes);
+    }
+
+    public void CacheInvalidated() => _cacheInvalidations.Add(1);
 
     public void Request(int status) =>
         _requests.Add(1, new KeyValuePair<string, object?>("status", (uint)(status - 100) < 500 ? s_statusBoxes[status - 100] : s_statusBoxes[0]));

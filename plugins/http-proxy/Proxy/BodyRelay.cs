@@ -1,3 +1,4 @@
+using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Wire;
 
@@ -10,8 +11,8 @@ namespace Gateway.Plugins.HttpProxy.Proxy;
 /// </summary>
 internal static class BodyRelay
 {
-    /// <summary>Relays exactly <paramref name="length"/> bytes (a Content-Length body).</summary>
-    public static async ValueTask<BodyResult> CopyLengthAsync(SocketReader from, SocketWriter to, long length, IdleDeadline deadline)
+    /// <summary>Relays exactly <paramref name="length"/> bytes (a Content-Length body); <paramref name="fill"/> also gets them.</summary>
+    public static async ValueTask<BodyResult> CopyLengthAsync(SocketReader from, SocketWriter to, long length, IdleDeadline deadline, CacheFill? fill = null)
     {
         while (length > 0)
         {
@@ -22,6 +23,7 @@ internal static class BodyRelay
 
             int run = (int)Math.Min(length, from.Count);
             deadline.Touch();
+            fill?.Append(from.Buffered[..run]);
             await to.WriteAsync(from.BufferedMemory[..run], deadline.Token).ConfigureAwait(false);
             from.Consume(run);
             length -= run;
@@ -33,8 +35,9 @@ internal static class BodyRelay
     /// <summary>
     /// Relays a chunked body. Passed through as received (framing checked) when <paramref name="decode"/>
     /// is false; only the chunk data when true (the next hop is HTTP/1.0 and is delimited by close).
+    /// <paramref name="fill"/> gets the chunk data (the decoded body).
     /// </summary>
-    public static async ValueTask<BodyResult> CopyChunkedAsync(SocketReader from, SocketWriter to, bool decode, IdleDeadline deadline)
+    public static async ValueTask<BodyResult> CopyChunkedAsync(SocketReader from, SocketWriter to, bool decode, IdleDeadline deadline, CacheFill? fill = null)
     {
         ChunkedBodyParser parser = default;
         while (true)
@@ -50,6 +53,7 @@ internal static class BodyRelay
                 return BodyResult.Invalid;
             }
 
+            fill?.Append(from.Buffered.Slice(dataOffset, dataLength));
             ReadOnlyMemory<byte> output = decode ? from.BufferedMemory.Slice(dataOffset, dataLength) : from.BufferedMemory[..consumed];
             if (!output.IsEmpty)
             {
@@ -66,7 +70,7 @@ internal static class BodyRelay
     }
 
     /// <summary>Relays until the sender closes (a response delimited by close, RFC 9112 §6.3 item 8).</summary>
-    public static async ValueTask<BodyResult> CopyToEndAsync(SocketReader from, SocketWriter to, IdleDeadline deadline)
+    public static async ValueTask<BodyResult> CopyToEndAsync(SocketReader from, SocketWriter to, IdleDeadline deadline, CacheFill? fill = null)
     {
         while (true)
         {
@@ -76,6 +80,7 @@ internal static class BodyRelay
             }
 
             deadline.Touch();
+            fill?.Append(from.Buffered);
             await to.WriteAsync(from.BufferedMemory, deadline.Token).ConfigureAwait(false);
             from.Consume(from.Count);
         }

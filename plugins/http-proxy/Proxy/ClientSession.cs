@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Origins;
@@ -65,6 +66,16 @@ internal sealed class ClientSession : IDisposable
     private long _reportedSent;
     private long _tunnelSent;
 
+    // The shared cache's view of the current request (all null / -1 when the cache is off or the request
+    // does not use it): its key, what its fields say, and the stored response found for it.
+    private readonly CacheFill? _fill;
+    private char[] _key = [];
+    private int _keyLength = -1;
+    private RequestCacheInfo _cacheRequest;
+    private CacheEntry? _hit;
+    private CacheEntry? _stale;
+    private ArrayBufferWriter<byte>? _storedHead;
+
     public ClientSession(HttpProxyHandler proxy, StreamConnection connection, CancellationToken stopping)
     {
         _proxy = proxy;
@@ -77,6 +88,10 @@ internal sealed class ClientSession : IDisposable
         _response = new SocketWriter(_socket, 16 * 1024);
         _requestFields = new HeaderField[proxy.Options.MaxHeaderCount];
         _responseFields = new HeaderField[proxy.Options.MaxHeaderCount];
+        if (proxy.Cache is not null)
+        {
+            _fill = new CacheFill(proxy.Cache);
+        }
     }
 
     private ILogger Logger => _proxy.Logger;
@@ -160,12 +175,20 @@ internal sealed class ClientSession : IDisposable
             return false;
         }
 
+        if (_hit is not null)
+        {
+            Metrics.CacheHit(_request.IsHead ? 0 : _hit.Body.Length);
+            return await ServeStoredAsync(_hit).ConfigureAwait(false);
+        }
+
         return await ForwardAsync().ConfigureAwait(false);
     }
 
     /// <summary>Parses the head in the receive buffer and stages the origin-form head; 0 or the status to answer.</summary>
     private int PrepareRequest(int headLength)
     {
+        ReleaseCacheEntries();
+        _keyLength = -1;
         ReadOnlySpan<byte> head = _client.Buffered[..headLength];
         HttpParseError error = HttpHeadParser.ParseRequest(head, _requestFields, out _request);
         switch (error)
@@ -215,12 +238,136 @@ internal sealed class ClientSession : IDisposable
         _hostLength = host.Length;
         if (!_request.IsConnect)
         {
+            if (_proxy.Cache is not null && LookUpCache(head, target))
+            {
+                _client.Consume(headLength);
+                return 0;
+            }
+
+            if (_keyLength > 0 && _cacheRequest.Directives.OnlyIfCached && _cacheRequest.MayUseStored)
+            {
+                // RFC 9111 §5.2.1.7: nothing stored may answer as is, and the client does not want the origin asked.
+                _error = "only-if-cached: no stored response for this request";
+                return 504;
+            }
+
             _staged.ResetWrittenCount();
-            HeadWriter.WriteRequest(_staged, head, _request, _requestFields.AsSpan(0, _request.Headers.Count), _target);
+            HeadWriter.WriteRequest(_staged, head, _request, _requestFields.AsSpan(0, _request.Headers.Count), _target,
+                _stale is null ? default : Validators(_stale));
         }
 
         _client.Consume(headLength);
         return 0;
+    }
+
+    /// <summary>
+    /// Looks the request up in the cache (RFC 9111 §4): true when a stored response answers it as is
+    /// (<see cref="_hit"/>); otherwise <see cref="_stale"/> may hold one to validate with the origin.
+    /// </summary>
+    private bool LookUpCache(ReadOnlySpan<byte> head, ReadOnlySpan<byte> target)
+    {
+        ReadOnlySpan<HeaderField> fields = _requestFields.AsSpan(0, _request.Headers.Count);
+        _cacheRequest = RequestCacheInfo.Parse(head, _request, fields);
+        if (!_cacheRequest.IsGet && !_cacheRequest.IsHead && !_cacheRequest.IsUnsafe)
+        {
+            return false;
+        }
+
+        if (_key.Length < target.Length + 8)
+        {
+            _key = new char[Math.Min(CacheKey.MaxLength, Math.Max(256, target.Length + 8))];
+        }
+
+        _keyLength = CacheKey.Write(target, _target, _key);
+        if (_keyLength < 0 || !_cacheRequest.MayUseStored || _request.HasBody)
+        {
+            return false;
+        }
+
+        CacheEntry? entry = _proxy.Cache!.Find(_key.AsSpan(0, _keyLength));
+        if (entry is not null && entry.VaryMatches(head, fields))
+        {
+            if (CachePolicy.MayServeWithoutValidation(entry.CurrentAgeMs(Environment.TickCount64), entry.Lifetime, entry.MustRevalidate, _cacheRequest))
+            {
+                _hit = entry;
+                return true;
+            }
+
+            if (entry.HasValidator)
+            {
+                // RFC 9111 §4.3.1: ask the origin whether the stored response is still current.
+                _stale = entry;
+                return false;
+            }
+        }
+
+        entry?.Release();
+        Metrics.CacheMiss();
+        return false;
+    }
+
+    /// <summary>Gives back the references to stored entries the previous request held.</summary>
+    private void ReleaseCacheEntries()
+    {
+        _hit?.Release();
+        _hit = null;
+        _stale?.Release();
+        _stale = null;
+    }
+
+    /// <summary>The conditional fields that validate <paramref name="entry"/> (RFC 9111 §4.3.1).</summary>
+    private static byte[] Validators(CacheEntry entry)
+    {
+        var writer = new ArrayBufferWriter<byte>(128);
+        if (entry.ETag is not null)
+        {
+            writer.Write("If-None-Match: "u8);
+            writer.Write(entry.ETag);
+            writer.Write("\r\n"u8);
+        }
+
+        if (entry.LastModified is not null)
+        {
+            writer.Write("If-Modified-Since: "u8);
+            writer.Write(entry.LastModified);
+            writer.Write("\r\n"u8);
+        }
+
+        return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Answers the current request from a stored response: its head, our Age and Via, then its body.</summary>
+    private async ValueTask<bool> ServeStoredAsync(CacheEntry entry)
+    {
+        _response.Write(entry.Head);
+        // RFC 9111 §5.1: Age is the stored response's current age, in whole seconds.
+        _response.Write("Age: "u8);
+        Span<byte> digits = _response.GetSpan(20);
+        (entry.CurrentAgeMs(Environment.TickCount64) / 1000).TryFormat(digits, out int written);
+        _response.Advance(written);
+        _response.Write("\r\n"u8);
+        bool close = !_request.KeepAlive;
+        if (close)
+        {
+            _response.Write("Connection: close\r\n"u8);
+        }
+        else if (_request.MinorVersion == 0)
+        {
+            _response.Write("Connection: keep-alive\r\n"u8);
+        }
+
+        _response.Write(HeadWriter.ViaLine);
+        _response.Write("\r\n"u8);
+        IdleDeadline idle = new(_cts, _proxy.Options.IdleTimeout);
+        idle.Touch();
+        if (!_request.IsHead && entry.Body.Length > 0)
+        {
+            await _response.WriteAsync(entry.Body, idle.Token).ConfigureAwait(false);
+        }
+
+        await _response.FlushAsync(idle.Token).ConfigureAwait(false);
+        Metrics.Request(entry.Status);
+        return !close;
     }
 
     private async ValueTask<bool> ForwardAsync()
@@ -327,8 +474,14 @@ internal sealed class ClientSession : IDisposable
             return await RejectAsync(502, "Bad Gateway", $"origin {_lastKey} closed the connection without a complete response").ConfigureAwait(false);
         }
 
-        Metrics.OriginLatency(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        ResponsePlan plan = PrepareResponse(origin, headLength);
+        TimeSpan originTime = Stopwatch.GetElapsedTime(started);
+        Metrics.OriginLatency(originTime.TotalSeconds);
+        if (_stale is not null && IsNotModified(origin.Reader.Buffered[..headLength]))
+        {
+            return await ServeValidatedAsync(origin, headLength, originTime).ConfigureAwait(false);
+        }
+
+        ResponsePlan plan = PrepareResponse(origin, headLength, originTime);
         if (plan.Status == 0)
         {
             DropOrigin();
@@ -336,16 +489,31 @@ internal sealed class ClientSession : IDisposable
             return await RejectAsync(502, "Bad Gateway", $"origin {_lastKey} sent an invalid response head").ConfigureAwait(false);
         }
 
+        CacheFill? fill = _fill is { Active: true } ? _fill : null;
         BodyResult relayed = plan.Framing switch
         {
             ResponseFraming.None => BodyResult.Complete,
-            ResponseFraming.Length => await BodyRelay.CopyLengthAsync(origin.Reader, _response, plan.Length, idle).ConfigureAwait(false),
-            ResponseFraming.Chunked => await BodyRelay.CopyChunkedAsync(origin.Reader, _response, decode: _request.MinorVersion == 0, idle).ConfigureAwait(false),
-            _ => await BodyRelay.CopyToEndAsync(origin.Reader, _response, idle).ConfigureAwait(false),
+            ResponseFraming.Length => await BodyRelay.CopyLengthAsync(origin.Reader, _response, plan.Length, idle, fill).ConfigureAwait(false),
+            ResponseFraming.Chunked => await BodyRelay.CopyChunkedAsync(origin.Reader, _response, decode: _request.MinorVersion == 0, idle, fill).ConfigureAwait(false),
+            _ => await BodyRelay.CopyToEndAsync(origin.Reader, _response, idle, fill).ConfigureAwait(false),
         };
         idle.Touch();
         await _response.FlushAsync(idle.Token).ConfigureAwait(false);
         Metrics.Request(plan.Status);
+        if (fill is not null)
+        {
+            // Stored only when every byte arrived; a truncated body is never kept (RFC 9111 §3.3).
+            CacheEntry? stored = relayed == BodyResult.Complete ? fill.Complete() : null;
+            if (stored is not null)
+            {
+                _proxy.Cache!.Store(stored);
+            }
+            else
+            {
+                fill.Abandon();
+                RemoveCurrent();
+            }
+        }
 
         bool requestComplete = true;
         if (bodyTask is not null)
@@ -426,7 +594,7 @@ internal sealed class ClientSession : IDisposable
     }
 
     /// <summary>Parses the final response head and writes the client's head; Status 0 when invalid.</summary>
-    private ResponsePlan PrepareResponse(OriginConnection origin, int headLength)
+    private ResponsePlan PrepareResponse(OriginConnection origin, int headLength, TimeSpan originTime)
     {
         ReadOnlySpan<byte> head = origin.Reader.Buffered[..headLength];
         if (HttpHeadParser.ParseResponse(head, _responseFields, out ResponseHead response) != HttpParseError.None || response.Status < 200)
@@ -458,8 +626,290 @@ internal sealed class ClientSession : IDisposable
         plan.CloseClient = !_request.KeepAlive || plan.Framing == ResponseFraming.ToClose || (http10Client && plan.Framing == ResponseFraming.Chunked);
         bool chunkedToClient = plan.Framing == ResponseFraming.Chunked && !http10Client;
         HeadWriter.WriteResponse(_response, head, response, _responseFields.AsSpan(0, response.Headers.Count), chunkedToClient, plan.CloseClient, keepAlive: http10Client && !plan.CloseClient);
+        if (_keyLength > 0)
+        {
+            PrepareCaching(head, response, _responseFields.AsSpan(0, response.Headers.Count), plan, originTime);
+        }
+
         origin.Reader.Consume(headLength);
         return plan;
+    }
+
+    private static bool IsNotModified(ReadOnlySpan<byte> head) => head.Length >= 12 && head[9..12].SequenceEqual("304"u8);
+
+    /// <summary>
+    /// Decides what the cache does with a response from the origin: invalidate after an unsafe request
+    /// (RFC 9111 §4.4), start storing a storable GET response (§3), or drop an entry it replaces.
+    /// </summary>
+    private void PrepareCaching(ReadOnlySpan<byte> head, in ResponseHead response, ReadOnlySpan<HeaderField> fields, in ResponsePlan plan, TimeSpan originTime)
+    {
+        HttpCache cache = _proxy.Cache!;
+        ResponseCacheInfo info = ResponseCacheInfo.Parse(head, fields);
+        if (_cacheRequest.IsUnsafe)
+        {
+            if (response.Status < 400)
+            {
+                Invalidate(head, fields, info);
+            }
+
+            return;
+        }
+
+        if (!_cacheRequest.IsGet || response.Status == 304)
+        {
+            // A 304 to the client's own conditional request says nothing new about what is stored.
+            return;
+        }
+
+        if (_stale is not null)
+        {
+            Metrics.CacheRevalidated(notModified: false, 0);
+        }
+
+        StoreVerdict verdict = CachePolicy.CanStore(_cacheRequest, response.Status, info);
+        long responseTime = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        long lifetime = verdict == StoreVerdict.Store
+            ? CachePolicy.FreshnessLifetime(info, response.Status, responseTime, (long)cache.Options.HeuristicMaxAge.TotalSeconds)
+            : 0;
+        // A body with a transfer coding other than chunked cannot be decoded here, so it is not kept.
+        bool framingKnown = plan.Framing != ResponseFraming.ToClose || !response.Headers.HasTransferEncoding;
+        CacheEntry? template = verdict == StoreVerdict.Store && (lifetime > 0 || info.HasValidator) && framingKnown
+            ? CreateTemplate(head, response.Status, fields, info, lifetime, responseTime, originTime)
+            : null;
+        if (template is null)
+        {
+            // What was stored for this URI is outdated by this response (unless the client only asked not to store).
+            if (!_cacheRequest.Directives.NoStore)
+            {
+                RemoveCurrent();
+            }
+
+            return;
+        }
+
+        _storedHead ??= new ArrayBufferWriter<byte>(1024);
+        _storedHead.ResetWrittenCount();
+        StoredHead.Write(_storedHead, head, response, fields);
+        long contentLength = plan.Framing switch
+        {
+            ResponseFraming.None => 0,
+            ResponseFraming.Length => plan.Length,
+            _ => -1,
+        };
+        if (!_fill!.Begin(template, _storedHead.WrittenSpan, contentLength))
+        {
+            // Too large to keep: what was stored for this URI is outdated by this response all the same.
+            RemoveCurrent();
+        }
+    }
+
+    private void RemoveCurrent()
+    {
+        if (_proxy.Cache!.Remove(_key.AsSpan(0, _keyLength)))
+        {
+            Metrics.CacheInvalidated();
+        }
+    }
+
+    /// <summary>Everything of a new entry but its bytes: key, times and freshness, validators, Vary (null when it cannot be stored).</summary>
+    private CacheEntry? CreateTemplate(ReadOnlySpan<byte> head, int status, ReadOnlySpan<HeaderField> fields, in ResponseCacheInfo info, long lifetime, long responseTime, TimeSpan originTime)
+    {
+        byte[][]? varyNames = null;
+        byte[]?[]? varyValues = null;
+        if (info.VaryIndex >= 0)
+        {
+            // RFC 9111 §4.1: keep the request's values of the fields named by Vary, from the request as forwarded.
+            List<byte[]> names = [];
+            foreach (ref readonly HeaderField field in fields)
+            {
+                if (!Ascii.EqualsIgnoreCase(field.Name(head), "Vary"u8))
+                {
+                    continue;
+                }
+
+                ReadOnlySpan<byte> value = field.Value(head);
+                foreach (Range token in new TokenEnumerator(value))
+                {
+                    byte[] name = value[token].ToArray();
+                    Ascii.ToLowerInPlace(name, out _);
+                    names.Add(name);
+                }
+            }
+
+            if (HttpHeadParser.ParseRequest(_staged.WrittenSpan, _requestFields, out RequestHead forwarded) != HttpParseError.None)
+            {
+                return null;
+            }
+
+            ReadOnlySpan<HeaderField> requestFields = _requestFields.AsSpan(0, forwarded.Headers.Count);
+            Span<byte> scratch = stackalloc byte[1024];
+            varyNames = [.. names];
+            varyValues = new byte[]?[varyNames.Length];
+            for (int i = 0; i < varyNames.Length; i++)
+            {
+                int length = CacheEntry.CombinedValue(_staged.WrittenSpan, requestFields, varyNames[i], scratch);
+                if (length == -2)
+                {
+                    return null;
+                }
+
+                varyValues[i] = length < 0 ? null : scratch[..length].ToArray();
+            }
+        }
+
+        long requestTime = responseTime - (long)originTime.TotalSeconds;
+        return new CacheEntry(new string(_key.AsSpan(0, _keyLength)), [], [], 0, status)
+        {
+            ReceivedAtMs = Environment.TickCount64,
+            CorrectedInitialAge = CachePolicy.CorrectedInitialAge(info, requestTime, responseTime),
+            Lifetime = lifetime,
+            MustRevalidate = info.Directives.MustRevalidate || info.Directives.ProxyRevalidate || info.Directives.SharedMaxAge >= 0 || info.Directives.NoCache,
+            ETag = info.ETagIndex >= 0 ? fields[info.ETagIndex].Value(head).ToArray() : null,
+            LastModified = info.LastModifiedIndex >= 0 ? fields[info.LastModifiedIndex].Value(head).ToArray() : null,
+            VaryNames = varyNames,
+            VaryValues = varyValues,
+        };
+    }
+
+    /// <summary>
+    /// RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI, and the URIs in
+    /// Location and Content-Location when they are on the same host (so a third party cannot purge others').
+    /// </summary>
+    private void Invalidate(ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields, in ResponseCacheInfo info)
+    {
+        HttpCache cache = _proxy.Cache!;
+        if (cache.Remove(_key.AsSpan(0, _keyLength)))
+        {
+            Metrics.CacheInvalidated();
+        }
+
+        Span<char> other = stackalloc char[CacheKey.MaxLength];
+        foreach (int index in (ReadOnlySpan<int>)[info.LocationIndex, info.ContentLocationIndex])
+        {
+            if (index < 0)
+            {
+                continue;
+            }
+
+            ReadOnlySpan<byte> uri = fields[index].Value(head);
+            int length = -1;
+            if (uri.Length > 0 && uri[0] == (byte)'/' && (uri.Length == 1 || uri[1] != (byte)'/'))
+            {
+                // A path on this origin: this request's key up to its path, then the new path.
+                int authority = _key.AsSpan(0, _keyLength).IndexOf('/');
+                if (authority > 0 && authority + uri.Length <= other.Length)
+                {
+                    _key.AsSpan(0, authority).CopyTo(other);
+                    for (int i = 0; i < uri.Length; i++)
+                    {
+                        other[authority + i] = (char)uri[i];
+                    }
+
+                    length = authority + uri.Length;
+                }
+            }
+            else if (ProxyTarget.TryParseAbsolute(uri, out ProxyTarget location) && location.Port == _target.Port &&
+                     Ascii.EqualsIgnoreCase(location.Host(uri), _host.AsSpan(0, _hostLength)))
+            {
+                length = CacheKey.Write(uri, location, other);
+            }
+
+            if (length > 0 && cache.Remove(other[..length]))
+            {
+                Metrics.CacheInvalidated();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The origin answered our validation with 304 (RFC 9111 §4.3.3-§4.3.4): freshen the stored response with
+    /// the 304's fields, store it again, and answer the client from it.
+    /// </summary>
+    private async ValueTask<bool> ServeValidatedAsync(OriginConnection origin, int headLength, TimeSpan originTime)
+    {
+        CacheEntry stale = _stale!;
+        ReadOnlySpan<byte> head = origin.Reader.Buffered[..headLength];
+        if (HttpHeadParser.ParseResponse(head, _responseFields, out ResponseHead response) != HttpParseError.None)
+        {
+            DropOrigin();
+            return await RejectAsync(502, "Bad Gateway", $"origin {_lastKey} sent an invalid response head").ConfigureAwait(false);
+        }
+
+        CacheEntry fresh = Freshen(stale, head, _responseFields.AsSpan(0, response.Headers.Count), originTime);
+        if (fresh != stale)
+        {
+            // Released with the stale one when the next request starts (or the session ends).
+            _hit = fresh;
+        }
+
+        origin.Reader.Consume(headLength);
+        if (response.KeepAlive)
+        {
+            _originBusy = false;
+        }
+        else
+        {
+            DropOrigin();
+        }
+
+        Metrics.CacheRevalidated(notModified: true, _request.IsHead ? 0 : fresh.Body.Length);
+        return await ServeStoredAsync(fresh).ConfigureAwait(false);
+    }
+
+    /// <summary>The stored response updated by a 304's fields, stored again when it still may be (RFC 9111 §4.3.4).</summary>
+    private CacheEntry Freshen(CacheEntry stale, ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields, TimeSpan originTime)
+    {
+        HttpCache cache = _proxy.Cache!;
+        // The stored head (plus the empty line) parsed again; its fields are ours, so it parses.
+        byte[] storedHead = new byte[stale.Head.Length + 2];
+        stale.Head.CopyTo(storedHead);
+        "\r\n"u8.CopyTo(storedHead.AsSpan(stale.Head.Length));
+        HeaderField[] scratch = new HeaderField[(_responseFields.Length * 2) + 8];
+        if (HttpHeadParser.ParseResponse(storedHead, scratch, out ResponseHead stored) != HttpParseError.None)
+        {
+            return stale;
+        }
+
+        var merged = new ArrayBufferWriter<byte>(storedHead.Length + head.Length);
+        StoredHead.Merge(merged, storedHead, scratch.AsSpan(0, stored.Headers.Count), head, fields);
+        int mergedLength = merged.WrittenCount;
+        merged.Write("\r\n"u8);
+        if (HttpHeadParser.ParseResponse(merged.WrittenSpan, scratch, out ResponseHead updated) != HttpParseError.None)
+        {
+            return stale;
+        }
+
+        ReadOnlySpan<HeaderField> updatedFields = scratch.AsSpan(0, updated.Headers.Count);
+        ResponseCacheInfo info = ResponseCacheInfo.Parse(merged.WrittenSpan, updatedFields);
+        long responseTime = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        byte[] body = stale.Body.Length == 0 ? [] : cache.BodyPool.Rent(stale.Body.Length);
+        stale.Body.Span.CopyTo(body);
+        CacheEntry fresh = new(stale.Key, merged.WrittenSpan[..mergedLength].ToArray(), body, stale.Body.Length, stale.Status, cache.BodyPool)
+        {
+            ReceivedAtMs = Environment.TickCount64,
+            CorrectedInitialAge = CachePolicy.CorrectedInitialAge(info, responseTime - (long)originTime.TotalSeconds, responseTime),
+            Lifetime = CachePolicy.FreshnessLifetime(info, stale.Status, responseTime, (long)cache.Options.HeuristicMaxAge.TotalSeconds),
+            MustRevalidate = info.Directives.MustRevalidate || info.Directives.ProxyRevalidate || info.Directives.SharedMaxAge >= 0 || info.Directives.NoCache,
+            ETag = info.ETagIndex >= 0 ? updatedFields[info.ETagIndex].Value(merged.WrittenSpan).ToArray() : null,
+            LastModified = info.LastModifiedIndex >= 0 ? updatedFields[info.LastModifiedIndex].Value(merged.WrittenSpan).ToArray() : null,
+            VaryNames = stale.VaryNames,
+            VaryValues = stale.VaryValues,
+        };
+        // A HEAD validated the stored GET response just as well (RFC 9111 §4.3.5).
+        RequestCacheInfo asGet = _cacheRequest;
+        asGet.IsGet = true;
+        if (CachePolicy.CanStore(asGet, stale.Status, info) == StoreVerdict.Store)
+        {
+            // One reference for the cache, the creator's for this session.
+            fresh.TryAcquire();
+            cache.Store(fresh);
+        }
+        else if (cache.Remove(stale.Key))
+        {
+            Metrics.CacheInvalidated();
+        }
+
+        return fresh;
     }
 
     private async ValueTask TunnelAsync()
@@ -803,6 +1253,8 @@ internal sealed class ClientSession : IDisposable
     {
         // Pooled only when the last exchange ended cleanly.
         ReleaseOrigin();
+        _fill?.Abandon();
+        ReleaseCacheEntries();
 
         _cts.Dispose();
         _client.Dispose();

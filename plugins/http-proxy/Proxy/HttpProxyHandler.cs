@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Origins;
@@ -24,7 +25,11 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
         Connector = new OriginConnector(protectSocket, options.OriginConnectTimeout);
         Metrics = metrics;
         Logger = logger;
+        Cache = options.Cache.Enabled ? new HttpCache(options.Cache, metrics) : null;
     }
+
+    /// <summary>The shared response cache, or null when <c>cache.enabled</c> is false.</summary>
+    public HttpCache? Cache { get; }
 
     public HttpProxyOptions Options { get; }
 

@@ -13,7 +13,9 @@ internal static class HeadWriter
     public static ReadOnlySpan<byte> ViaLine => "Via: 1.1 gateway\r\n"u8;
 
     /// <summary>Writes the request towards the origin in origin-form (RFC 9112 §3.2.1, §3.2.2).</summary>
-    public static void WriteRequest(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, in RequestHead request, ReadOnlySpan<HeaderField> fields, in ProxyTarget target)
+    /// <param name="extraFields">Field lines added by the proxy itself (a cache's validators), each ending in CRLF.</param>
+    public static void WriteRequest(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, in RequestHead request, ReadOnlySpan<HeaderField> fields, in ProxyTarget target,
+        ReadOnlySpan<byte> extraFields = default)
     {
         ReadOnlySpan<byte> requestTarget = request.Target(head);
         writer.Write(request.Method(head));
@@ -43,6 +45,7 @@ internal static class HeadWriter
             writer.Write("Transfer-Encoding: chunked\r\n"u8);
         }
 
+        writer.Write(extraFields);
         writer.Write(ViaLine);
         writer.Write("\r\n"u8);
     }

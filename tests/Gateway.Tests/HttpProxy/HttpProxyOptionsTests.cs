@@ -51,4 +51,65 @@ public sealed class HttpProxyOptionsTests
         string[] keys = [.. context.Errors.Select(e => e.KeyPath!).Order()];
         Assert.Equal(["allowClients:1", "colour", "connectPorts:0", "keepAliveTimeoutSeconds", "maxConnections"], keys);
     }
+
+    [Fact]
+    public void Validate_GoodCacheSection_NoErrorsAndValuesRead()
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["cache:enabled"] = "true",
+            ["cache:maxBytes"] = "128MiB",
+            ["cache:maxObjectBytes"] = "2097152",
+            ["cache:maxEntries"] = "500",
+            ["cache:heuristicMaxAge"] = "2h",
+        };
+        List<(string Key, string Message)> errors = [];
+
+        Gateway.Plugins.HttpProxy.Configuration.HttpProxyOptions options =
+            Gateway.Plugins.HttpProxy.Configuration.HttpProxyOptionsReader.Read(new ConfigurationBuilder().AddInMemoryCollection(values).Build(), errors);
+
+        Assert.Empty(errors);
+        Assert.True(options.Cache.Enabled);
+        Assert.Equal(128L << 20, options.Cache.MaxBytes);
+        Assert.Equal(2L << 20, options.Cache.MaxObjectBytes);
+        Assert.Equal(500, options.Cache.MaxEntries);
+        Assert.Equal(TimeSpan.FromHours(2), options.Cache.HeuristicMaxAge);
+    }
+
+    [Fact]
+    public void Validate_DefaultCache_IsOnWith64MiB()
+    {
+        List<(string Key, string Message)> errors = [];
+
+        var options = Gateway.Plugins.HttpProxy.Configuration.HttpProxyOptionsReader.Read(new ConfigurationBuilder().Build(), errors);
+
+        Assert.True(options.Cache.Enabled);
+        Assert.Equal(64L << 20, options.Cache.MaxBytes);
+        Assert.True(options.Cache.MaxObjectBytes >= 1 << 20);
+        Assert.Equal(TimeSpan.FromHours(1), options.Cache.HeuristicMaxAge);
+    }
+
+    [Fact]
+    public void Validate_BadCacheKeys_ReportsEveryOneByPath()
+    {
+        PluginValidationContext context = Validate(new()
+        {
+            ["cache:enabled"] = "maybe",
+            ["cache:maxBytes"] = "lots",
+            ["cache:maxEntries"] = "0",
+            ["cache:heuristicMaxAge"] = "1 fortnight",
+            ["cache:size"] = "1",
+        });
+
+        string[] keys = [.. context.Errors.Select(e => e.KeyPath!).Order()];
+        Assert.Equal(["cache:enabled", "cache:heuristicMaxAge", "cache:maxBytes", "cache:maxEntries", "cache:size"], keys);
+    }
+
+    [Fact]
+    public void Validate_MaxObjectBytesAboveMaxBytes_IsAnError()
+    {
+        PluginValidationContext context = Validate(new() { ["cache:maxBytes"] = "1MiB", ["cache:maxObjectBytes"] = "2MiB" });
+
+        Assert.Equal("cache:maxObjectBytes", Assert.Single(context.Errors).KeyPath);
+    }
 }

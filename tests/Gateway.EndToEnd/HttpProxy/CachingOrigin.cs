@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Net;
+
+namespace Gateway.EndToEnd.HttpProxy;
+
+/// <summary>
+/// A local HTTP/1.1 origin (HttpListener on loopback) whose resources a test defines: body, extra response
+/// fields and an optional ETag (a "Transfer-Encoding" field makes the body chunked). A GET whose If-None-Match matches the current ETag gets 304 (RFC 9110
+/// §13.1.2); any other method gets 200 "ok". It counts requests by method and path and keeps the last
+/// request's fields, so a test sees exactly what reached the origin through the proxy's cache.
+/// </summary>
+internal sealed class CachingOrigin : IAsyncDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Task _loop;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<string, Resource> _resources = new();
+    private readonly ConcurrentDictionary<string, int> _counts = new();
+
+    public CachingOrigin()
+    {
+        Port = TestOrigin.FreePort();
+        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+        _listener.Start();
+        _loop = LoopAsync();
+    }
+
+    public int Port { get; }
+
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    /// <summary>The fields of the last request that reached the origin for each path.</summary>
+    public ConcurrentDictionary<string, WebHeaderCollection> LastRequestHeaders { get; } = new();
+
+    /// <summary>Defines (or changes) what <paramref name="path"/> serves.</summary>
+    public void Set(string path, byte[] body, string? etag = null, params (string Name, string Value)[] fields) =>
+        _resources[path] = new Resource(body, etag, fields);
+
+    /// <summary>How many <paramref name="method"/> requests for <paramref name="path"/> reached the origin.</summary>
+    public int Count(string method, string path) => _counts.GetValueOrDefault($"{method} {path}");
+
+    private async Task LoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => ServeAsync(context));
+        }
+    }
+
+    private async Task ServeAsync(HttpListenerContext context)
+    {
+        HttpListenerRequest request = context.Request;
+        HttpListenerResponse response = context.Response;
+        string path = request.Url!.AbsolutePath;
+        _counts.AddOrUpdate($"{request.HttpMethod} {path}", 1, static (_, n) => n + 1);
+        LastRequestHeaders[path] = (WebHeaderCollection)request.Headers;
+        try
+        {
+            if (request.HttpMethod is not ("GET" or "HEAD"))
+            {
+                await request.InputStream.CopyToAsync(Stream.Null);
+                byte[] ok = "ok"u8.ToArray();
+                response.ContentLength64 = ok.Length;
+                await response.OutputStream.WriteAsync(ok);
+            }
+            else if (_resources.TryGetValue(path, out Resource? resource))
+            {
+                bool chunked = false;
+                foreach ((string name, string value) in resource.Fields)
+                {
+                    if (name == "Transfer-Encoding")
+                    {
+                        chunked = true;
+                        continue;
+                    }
+
+                    response.AddHeader(name, value);
+                }
+
+                if (resource.ETag is not null)
+                {
+                    response.AddHeader("ETag", resource.ETag);
+                }
+
+                if (resource.ETag is not null && request.Headers["If-None-Match"] == resource.ETag)
+                {
+                    response.StatusCode = 304;
+                }
+                else
+                {
+                    if (chunked)
+                    {
+                        response.SendChunked = true;
+                    }
+                    else
+                    {
+                        response.ContentLength64 = resource.Body.Length;
+                    }
+
+                    if (request.HttpMethod == "GET")
+                    {
+                        await response.OutputStream.WriteAsync(resource.Body);
+                    }
+                }
+            }
+            else
+            {
+                response.StatusCode = 404;
+                response.AddHeader("Cache-Control", "no-store");
+            }
+
+            response.Close();
+        }
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
+        {
+            response.Abort();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Close();
+        await _loop;
+        _stop.Dispose();
+    }
+
+    private sealed record Resource(byte[] Body, string? ETag, (string Name, string Value)[] Fields);
+}
