@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using Gateway.Plugins.WireGuard.Conn;
 using Gateway.Plugins.WireGuard.Noise;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
@@ -159,7 +160,7 @@ internal sealed class Peer
     public void UpdateEndpoint(SocketAddress source)
     {
         SocketAddress? current = _endpoint;
-        if (current is not null && current.Equals(source))
+        if (current is not null && SocketAddresses.Same(current, source))
         {
             return;
         }
