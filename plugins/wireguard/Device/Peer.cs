@@ -624,6 +624,12 @@ internal sealed class Peer
 
     private int SealInto(Span<byte> message, Keypair keypair, ReadOnlySpan<byte> packet, int padded, out ulong counter)
     {
+        // A packet that needs no padding (full-MTU segments) is encrypted straight from where it lies.
+        if (padded == packet.Length)
+        {
+            return keypair.Seal(message, packet, Timings.RejectAfterMessages, out counter);
+        }
+
         packet.CopyTo(message[MessageFormat.DataHeaderSize..]);
         message.Slice(MessageFormat.DataHeaderSize + packet.Length, padded - packet.Length).Clear();
         return keypair.Seal(message, padded, Timings.RejectAfterMessages, out counter);
