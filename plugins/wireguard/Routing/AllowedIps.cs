@@ -11,6 +11,15 @@ namespace Gateway.Plugins.WireGuard.Routing;
 internal sealed class AllowedIps<T>
     where T : class
 {
+    [ThreadStatic]
+    private static Node? t_root;
+
+    [ThreadStatic]
+    private static UInt128 t_value;
+
+    [ThreadStatic]
+    private static T? t_peer;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<IpPrefix, T> _entries = new();
     private Node? _v4;
@@ -80,14 +89,24 @@ internal sealed class AllowedIps<T>
     /// <summary>The peer whose prefix contains <paramref name="address"/> most specifically, or null.</summary>
     public T? Lookup(NetAddress address)
     {
-        // The walk reads bits from 64-bit words: UInt128 shifts per bit cost several instructions each.
-        if (!address.IsV6)
+        Node? root = Volatile.Read(ref address.IsV6 ? ref _v6 : ref _v4);
+        UInt128 value = address.Value;
+
+        // Packets come in trains to one address (the segments of a super-packet, a flow's burst): the last answer of
+        // this thread is reused while the trie it came from is still the current one (a change swaps the root).
+        if (root is not null && ReferenceEquals(t_root, root) && t_value == value)
         {
-            return Walk(Volatile.Read(ref _v4), (ulong)(uint)address.Value << 32, 0, 32);
+            return t_peer;
         }
 
-        UInt128 value = address.Value;
-        return Walk(Volatile.Read(ref _v6), (ulong)(value >> 64), (ulong)value, 128);
+        // The walk reads bits from 64-bit words: UInt128 shifts per bit cost several instructions each.
+        T? peer = address.IsV6
+            ? Walk(root, (ulong)(value >> 64), (ulong)value, 128)
+            : Walk(root, (ulong)(uint)value << 32, 0, 32);
+        t_root = root;
+        t_value = value;
+        t_peer = peer;
+        return peer;
     }
 
     /// <summary>Looks up the address in network-order bytes at the start of <paramref name="bytes"/> (4 or 16).</summary>
