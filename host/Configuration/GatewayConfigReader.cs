@@ -28,8 +28,28 @@ internal sealed class GatewayConfigReader
     public static GatewayConfig Load(string path, string appDirectory, System.Collections.IDictionary? environment) =>
         Read(ConfigDocument.Load(path, environment), appDirectory);
 
+    /// <summary>
+    /// Loads and parses <paramref name="path"/> like <see cref="Load"/>, but returns the config even when keys are
+    /// invalid (those keep their defaults) and adds their errors to <paramref name="errors"/>, so plugins can still
+    /// validate their sections and every error is reported at once. Unreadable YAML still throws.
+    /// </summary>
+    public static GatewayConfig LoadWithErrors(string path, string appDirectory, System.Collections.IDictionary? environment, List<ConfigError> errors) =>
+        Read(ConfigDocument.Load(path, environment), appDirectory, errors);
+
     /// <summary>Validates <paramref name="document"/>; throws <see cref="ConfigException"/> with every error.</summary>
     public static GatewayConfig Read(ConfigDocument document, string appDirectory)
+    {
+        var errors = new List<ConfigError>();
+        GatewayConfig config = Read(document, appDirectory, errors);
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+
+        return config;
+    }
+
+    private static GatewayConfig Read(ConfigDocument document, string appDirectory, List<ConfigError> errors)
     {
         var reader = new GatewayConfigReader(document);
         HostOptions host = reader.ReadHost(appDirectory);
@@ -42,12 +62,8 @@ internal sealed class GatewayConfigReader
             }
         }
 
-        if (reader._errors.Count > 0)
-        {
-            reader._errors.Sort((a, b) => a.Line != b.Line ? a.Line.CompareTo(b.Line) : a.Column.CompareTo(b.Column));
-            throw new ConfigException(reader._errors);
-        }
-
+        reader._errors.Sort((a, b) => a.Line != b.Line ? a.Line.CompareTo(b.Line) : a.Column.CompareTo(b.Column));
+        errors.AddRange(reader._errors);
         return new GatewayConfig(document, host, sections);
     }
 

@@ -11,8 +11,8 @@ namespace Gateway.Host.Dispatch;
 /// </summary>
 /// <remarks>
 /// The miss (a destination that is neither a virtual IP nor routed: most of what a TUN sees) is the hot case:
-/// version nibble, length check, destination load and one combined bitmap test of the routing snapshot, then
-/// return. Set lookups and the route scan happen only behind that test, out of line.
+/// version nibble, length check, the destination's first and last two bytes, one test of the routing snapshot's
+/// filter, then return. Set lookups and the route scan happen only behind that test, out of line.
 /// </remarks>
 internal static class DispatchDecision
 {
@@ -23,31 +23,33 @@ internal static class DispatchDecision
         route = null;
         if (packet.Length >= IPv4Header.MinLength)
         {
-            int version = MemoryMarshal.GetReference(packet) >> 4;
+            // The length check above covers every read on the IPv4 path: no further bounds checks.
+            ref byte start = ref MemoryMarshal.GetReference(packet);
+            int version = start >> 4;
             if (version == 4)
             {
-                // The length check above covers both reads: no further bounds checks on this path.
-                ref byte start = ref MemoryMarshal.GetReference(packet);
-                uint destination = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, 16)));
-                if (!snapshot.MayMatchV4(destination))
+                RoutingSnapshot.DestinationIndexes(ref Unsafe.Add(ref start, 16), 4, out ushort head, out ushort tail);
+                if (!snapshot.MayMatchV4(head, tail))
                 {
                     reason = DropReason.NoRoute;
                     return DispatchAction.Drop;
                 }
 
+                uint destination = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, 16)));
                 return DecideV4(destination, snapshot, out route, out reason);
             }
 
             if (version == 6 && packet.Length >= IPv6Header.Length)
             {
-                ulong high = BinaryPrimitives.ReadUInt64BigEndian(packet.Slice(24, 8));
-                ulong low = BinaryPrimitives.ReadUInt64BigEndian(packet.Slice(32, 8));
-                if (!snapshot.MayMatchV6(high, low))
+                RoutingSnapshot.DestinationIndexes(ref Unsafe.Add(ref start, 24), 16, out ushort head, out ushort tail);
+                if (!snapshot.MayMatchV6(head, tail))
                 {
                     reason = DropReason.NoRoute;
                     return DispatchAction.Drop;
                 }
 
+                ulong high = BinaryPrimitives.ReadUInt64BigEndian(packet.Slice(24, 8));
+                ulong low = BinaryPrimitives.ReadUInt64BigEndian(packet.Slice(32, 8));
                 return DecideV6(new UInt128(high, low), snapshot, out route, out reason);
             }
         }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -13,18 +14,21 @@ namespace Gateway.Host.Dispatch;
 /// </summary>
 internal sealed unsafe class RoutingSnapshot
 {
-    // Per family one 2 × 65,536-bit filter (16 KiB): the first half has one bit per 16-bit hash of each virtual
-    // address, the second half one bit per top-16-bit block of the address space some prefix route overlaps.
-    // A packet for any other destination (the common case on a routed TUN) is rejected by two loads, an OR
-    // and one branch (MayMatchV4/V6), before any hashing, set lookup or route scan.
-    private const int FilterWords = 1024;
+    // Per family one filter of 2 × 65,536 bytes: the first half has a non-zero byte per virtual address, indexed
+    // by the address's LAST two bytes; the second half one per top-16-bit block of the address space some prefix
+    // route overlaps, indexed by the address's FIRST two bytes. Both indexes are the header bytes as they lie in
+    // the packet, read as one native-endian ushort (no byte swap, no hashing), so a packet for any other
+    // destination (the common case on a routed TUN) is rejected by two 16-bit loads, two byte loads, an OR and a
+    // branch (MayMatchV4/V6) before any set lookup or route scan. Bytes, not bits: no shift or mask per test,
+    // at 128 KiB per family per snapshot (snapshots change only when plugins bind or route).
+    private const int FilterHalf = 65536;
 
     // Pinned (pinned object heap) and read through raw pointers: the miss path is then a pointer load and two
     // indexed loads, without null and bounds checks. The arrays live as long as the snapshot that points at them.
-    private readonly ulong[] _v4Filter = GC.AllocateArray<ulong>(2 * FilterWords, pinned: true);
-    private readonly ulong[] _v6Filter = GC.AllocateArray<ulong>(2 * FilterWords, pinned: true);
-    private readonly ulong* _v4Bits;
-    private readonly ulong* _v6Bits;
+    private readonly byte[] _v4Filter = GC.AllocateArray<byte>(2 * FilterHalf, pinned: true);
+    private readonly byte[] _v6Filter = GC.AllocateArray<byte>(2 * FilterHalf, pinned: true);
+    private readonly byte* _v4Bytes;
+    private readonly byte* _v6Bytes;
     private readonly FrozenSet<NetAddress> _virtualAddresses;
     private readonly V4Route[] _v4Routes;
     private readonly V6Route[] _v6Routes;
@@ -35,8 +39,8 @@ internal sealed unsafe class RoutingSnapshot
         IEnumerable<PrefixRoute> routes,
         IEnumerable<HookBinding> hooks)
     {
-        _v4Bits = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v4Filter));
-        _v6Bits = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v6Filter));
+        _v4Bytes = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v4Filter));
+        _v6Bytes = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v6Filter));
         Datagrams = datagrams.ToFrozenDictionary(b => b.Endpoint);
         Streams = streams.ToFrozenDictionary(b => b.Endpoint);
         var addresses = new HashSet<NetAddress>();
@@ -55,11 +59,11 @@ internal sealed unsafe class RoutingSnapshot
         {
             if (address.IsV4)
             {
-                SetBit(_v4Filter, FilterBitV4(address.V4Value));
+                _v4Filter[InPacketOrder((ushort)address.V4Value)] = 1;
             }
             else
             {
-                SetBit(_v6Filter, FilterBitV6((ulong)(address.Value >> 64), (ulong)address.Value));
+                _v6Filter[InPacketOrder((ushort)address.Value)] = 1;
             }
         }
 
@@ -118,28 +122,27 @@ internal sealed unsafe class RoutingSnapshot
     public HookBinding[] Hooks { get; }
 
     /// <summary>
-    /// False when the IPv4 <paramref name="destination"/> (big-endian) is certainly neither a virtual IP nor inside
-    /// a prefix route: the whole miss path. True means "look closer" (<see cref="IsVirtualV4"/>, <see cref="FindRouteV4"/>).
+    /// False when the IPv4 destination is certainly neither a virtual IP nor inside a prefix route: the whole miss
+    /// path. <paramref name="head"/> and <paramref name="tail"/> are the destination's first and last two bytes read
+    /// as native-endian ushorts straight from the header (<see cref="DestinationIndexes"/>). True means "look
+    /// closer" (<see cref="IsVirtualV4"/>, <see cref="FindRouteV4"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool MayMatchV4(uint destination) => MayMatch(_v4Bits, FilterBitV4(destination), destination >> 16);
+    public bool MayMatchV4(ushort head, ushort tail) => MayMatch(_v4Bytes, head, tail);
 
-    /// <summary>
-    /// False when the IPv6 destination (its two big-endian halves) is certainly neither a virtual IP nor inside a
-    /// prefix route. True means "look closer" (<see cref="IsVirtualV6"/>, <see cref="FindRouteV6"/>).
-    /// </summary>
+    /// <summary>The IPv6 counterpart of <see cref="MayMatchV4"/>: the destination's first and last two bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool MayMatchV6(ulong high, ulong low) => MayMatch(_v6Bits, FilterBitV6(high, low), (uint)(high >> 48));
+    public bool MayMatchV6(ushort head, ushort tail) => MayMatch(_v6Bytes, head, tail);
 
     /// <summary>True when <paramref name="destination"/> (big-endian) is a virtual IPv4 address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsVirtualV4(uint destination) =>
-        TestBit(_v4Bits, FilterBitV4(destination)) && _virtualAddresses.Contains(NetAddress.FromV4(destination));
+        _v4Bytes[InPacketOrder((ushort)destination)] != 0 && _virtualAddresses.Contains(NetAddress.FromV4(destination));
 
     /// <summary>True when <paramref name="destination"/> is a virtual IPv6 address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsVirtualV6(UInt128 destination) =>
-        TestBit(_v6Bits, FilterBitV6((ulong)(destination >> 64), (ulong)destination)) && _virtualAddresses.Contains(NetAddress.FromV6(destination));
+        _v6Bytes[InPacketOrder((ushort)destination)] != 0 && _virtualAddresses.Contains(NetAddress.FromV6(destination));
 
     /// <summary>True when <paramref name="address"/> is a virtual IP.</summary>
     public bool IsVirtual(NetAddress address) => _virtualAddresses.Contains(address);
@@ -147,7 +150,7 @@ internal sealed unsafe class RoutingSnapshot
     /// <summary>The longest-prefix route for an IPv4 destination, or null.</summary>
     public PrefixRoute? FindRouteV4(uint destination)
     {
-        if (!TestBit(_v4Bits, FilterWords * 64 + (destination >> 16)))
+        if (_v4Bytes[FilterHalf + InPacketOrder((ushort)(destination >> 16))] == 0)
         {
             return null;
         }
@@ -167,7 +170,7 @@ internal sealed unsafe class RoutingSnapshot
     /// <summary>The longest-prefix route for an IPv6 destination, or null.</summary>
     public PrefixRoute? FindRouteV6(UInt128 destination)
     {
-        if (!TestBit(_v6Bits, FilterWords * 64 + (uint)(ulong)(destination >> 112)))
+        if (_v6Bytes[FilterHalf + InPacketOrder((ushort)(destination >> 112))] == 0)
         {
             return null;
         }
@@ -184,39 +187,35 @@ internal sealed unsafe class RoutingSnapshot
         return null;
     }
 
+    /// <summary>
+    /// The two filter indexes of a destination whose first byte is at <paramref name="destination"/>:
+    /// its first and last two bytes as they lie in memory (native-endian ushorts).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void DestinationIndexes(ref byte destination, int length, out ushort head, out ushort tail)
+    {
+        head = Unsafe.ReadUnaligned<ushort>(ref destination);
+        tail = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref destination, length - 2));
+    }
+
+    // The constant offset of the second half folds into the load's addressing mode: two byte loads, one OR.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool MayMatch(byte* filter, nuint head, nuint tail) => (filter[tail] | (filter + FilterHalf)[head]) != 0;
+
     /// <summary>Marks the 16-bit blocks a prefix starting in block <paramref name="first"/> with <paramref name="length"/> bits covers.</summary>
-    private static void MarkBlocks(ulong[] filter, int first, int length)
+    private static void MarkBlocks(byte[] filter, int first, int length)
     {
         int count = length >= 16 ? 1 : 1 << (16 - length);
         for (int block = first; block < first + count; block++)
         {
-            SetBit(filter, (uint)(FilterWords * 64 + block));
+            filter[FilterHalf + InPacketOrder((ushort)block)] = 1;
         }
     }
 
-    private static void SetBit(ulong[] filter, uint bit) => filter[bit >> 6] |= 1UL << (int)bit;
-
-    // Every index is below 2^16 (hash bits) or 2^16 + 2^16 (block bits) by construction, inside the 2 × 1024
-    // words: no bounds checks, on purpose, on the per-packet path. Unsigned math keeps the JIT from sign-extending.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TestBit(ulong* filter, uint bit) => (filter[bit >> 6] & (1UL << (int)bit)) != 0;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool MayMatch(ulong* filter, uint virtualBit, uint block)
-    {
-        ulong hits = (filter[virtualBit >> 6] >> (int)virtualBit) | (filter[FilterWords + (block >> 6)] >> (int)block);
-        return (hits & 1) != 0;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint FilterBitV4(uint address) => (address ^ (address >> 16)) & 0xFFFF;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint FilterBitV6(ulong high, ulong low)
-    {
-        ulong folded = low ^ high;
-        return (uint)(folded ^ (folded >> 16) ^ (folded >> 32) ^ (folded >> 48)) & 0xFFFF;
-    }
+    // The filter index of two address bytes given as a host-order value: the ushort DestinationIndexes reads
+    // from the same two bytes in the packet. Every index is below 2^16, inside each 65,536-byte half: no bounds
+    // checks, on purpose, on the per-packet path.
+    private static ushort InPacketOrder(ushort value) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
 
     private readonly record struct V4Route(uint Network, uint Mask, int Length, PrefixRoute Route);
 

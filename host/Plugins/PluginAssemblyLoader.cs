@@ -68,6 +68,14 @@ internal static class PluginAssemblyLoader
                     continue;
                 }
 
+                // Before looking at types: a plugin built against a newer SDK fails to bind its types here, and the
+                // operator should read why, not "no plugin class found".
+                if (SdkMismatch(assembly, display) is { } mismatch)
+                {
+                    probe.Unload();
+                    throw new PluginLoadException(mismatch);
+                }
+
                 if (FindPluginTypes(assembly).Count == 1)
                 {
                     context = probe;
@@ -99,14 +107,25 @@ internal static class PluginAssemblyLoader
         return parent is { Length: > 0 } ? parent + "/" + Path.GetFileName(trimmed) : trimmed;
     }
 
-    private static Result Create(PluginLoadContext context, Assembly assembly, string display)
+    /// <summary>Why <paramref name="assembly"/> cannot run here when it was built against a newer SDK major version, else null.</summary>
+    private static string? SdkMismatch(Assembly assembly, string display)
     {
         foreach (AssemblyName reference in assembly.GetReferencedAssemblies())
         {
             if (reference.Name == "Gateway.Sdk" && reference.Version is { } version && version.Major > GatewaySdk.MajorVersion)
             {
-                throw new PluginLoadException($"{display}: built against Gateway.Sdk {version}, but this gateway has Gateway.Sdk {GatewaySdk.Version} (major {GatewaySdk.MajorVersion}) — update the gateway or rebuild the plugin against SDK {GatewaySdk.MajorVersion}.x");
+                return $"{display}: built against Gateway.Sdk {version}, but this gateway has Gateway.Sdk {GatewaySdk.Version} (major {GatewaySdk.MajorVersion}) — update the gateway or rebuild the plugin against SDK {GatewaySdk.MajorVersion}.x";
             }
+        }
+
+        return null;
+    }
+
+    private static Result Create(PluginLoadContext context, Assembly assembly, string display)
+    {
+        if (SdkMismatch(assembly, display) is { } mismatch)
+        {
+            throw new PluginLoadException(mismatch);
         }
 
         List<Type> types = FindPluginTypes(assembly);

@@ -80,7 +80,7 @@ internal sealed class PluginManager : IAsyncDisposable
         {
             if (handle.Plugin is not null)
             {
-                errors.AddRange(Validate(config, handle.Plugin));
+                errors.AddRange(Validate(config, handle.Plugin, handle.Folder));
             }
         }
 
@@ -322,11 +322,11 @@ internal sealed class PluginManager : IAsyncDisposable
         }
     }
 
-    private List<ConfigError> Validate(GatewayConfig config, IGatewayPlugin plugin)
+    private List<ConfigError> Validate(GatewayConfig config, IGatewayPlugin plugin, string folder)
     {
         var errors = new List<ConfigError>();
         string id = plugin.Id;
-        var context = new PluginValidationContext(id, config.Configuration.GetSection(id), config.Document.Directory);
+        var context = new PluginValidationContext(id, config.Configuration.GetSection(id), config.Document.Directory) { PluginDirectory = folder };
         try
         {
             plugin.Validate(context);
@@ -395,7 +395,7 @@ internal sealed class PluginManager : IAsyncDisposable
             return;
         }
 
-        List<ConfigError> errors = Validate(_config, handle.Plugin);
+        List<ConfigError> errors = Validate(_config, handle.Plugin, handle.Folder);
         if (errors.Count > 0)
         {
             handle.Failure = "configuration rejected";

@@ -63,13 +63,23 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     /// </summary>
     public void Prepare(bool strictSections)
     {
-        Config = GatewayConfigReader.Load(_configPath, _appDirectory, _environment);
+        // Invalid host keys do not stop here: the plugins still validate their sections, so one run of
+        // `gateway check` lists every error of the file.
+        var errors = new List<ConfigError>();
+        Config = GatewayConfigReader.LoadWithErrors(_configPath, _appDirectory, _environment, errors);
         IConfigurationRoot live = GatewayConfigurationProvider.Build(Config.Document.Data, out GatewayConfigurationProvider provider);
         _provider = provider;
         VirtualNetwork = VirtualNetworkFactory.Create(Config.Host.Tun, Config.Host.Limits, _loggerFactory, HostMeter);
         Plugins = new PluginManager(Config, live, _loggerFactory, HostMeter, VirtualNetwork, new HostSockets(_loggerFactory, HostMeter));
         Plugins.LoadAll();
-        List<ConfigError> errors = Plugins.ValidateAll(Config);
+        foreach (ConfigError error in Plugins.ValidateAll(Config))
+        {
+            if (!errors.Contains(error))
+            {
+                errors.Add(error);
+            }
+        }
+
         List<ConfigError> unknown = Plugins.UnknownSections(Config);
         if (strictSections)
         {

@@ -90,7 +90,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             groups.Add(group.Key);
         }
 
-        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups))
+        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups, pluginDirectory: context.PluginDirectory))
         {
             if (error.File is null)
             {
@@ -150,7 +150,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
         if (_rules is null && options.Rules.Count > 0)
         {
-            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter);
+            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory);
             _rules = _ruleEngine;
         }
 
@@ -225,6 +225,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             _ruleEngine = null;
         }
 
+        // Validation may have compiled scripts too: no Roslyn context outlives the plugin (it would hold it loaded).
+        ScriptCompiler.ReleaseCompiler();
         _stopping?.Dispose();
         _stopping = null;
         _resolver = null;

@@ -35,6 +35,12 @@ public sealed class PluginValidationContext
     /// <summary>The folder of the configuration file; relative paths are resolved against it.</summary>
     public string ConfigDirectory { get; }
 
+    /// <summary>
+    /// The plugin's own folder (where its assemblies and files are), as <see cref="IPluginContext.PluginDirectory"/>
+    /// gives it at start; empty when the caller does not know it (a test validating a plugin loaded from elsewhere).
+    /// </summary>
+    public string PluginDirectory { get; init; } = string.Empty;
+
     /// <summary>The problems reported so far.</summary>
     public IReadOnlyList<PluginConfigError> Errors => _errors;
 

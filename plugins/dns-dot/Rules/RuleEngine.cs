@@ -25,6 +25,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
 
     private readonly IReadOnlyList<string> _globs;
     private readonly string _configDirectory;
+    private readonly string? _pluginDirectory;
     private readonly ILogger _logger;
     private readonly RuleMetrics _metrics;
     private readonly RuleFailureReporter _failures;
@@ -41,9 +42,10 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private long _leaks;
     private bool _disposed;
 
-    private RuleEngine(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter? meter)
+    private RuleEngine(IReadOnlyList<string> globs, string configDirectory, string? pluginDirectory, ILoggerFactory loggerFactory, Meter? meter)
     {
         _globs = globs;
+        _pluginDirectory = pluginDirectory;
         _configDirectory = Path.GetFullPath(configDirectory);
         _logger = loggerFactory.CreateLogger("Gateway.Plugins.DnsDot.Rules");
         _metrics = new RuleMetrics(meter);
@@ -73,13 +75,14 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// <summary>
     /// Compiles the scripts matched by <paramref name="globs"/> (relative to <paramref name="configDirectory"/>)
     /// and starts watching them. Never throws for script errors: they are logged and the engine starts with no
-    /// rules (every query continues to normal resolution) until a fixed edit loads.
+    /// rules (every query continues to normal resolution) until a fixed edit loads. <paramref name="pluginDirectory"/>
+    /// is the plugin's folder, where the rule compiler is (null: this assembly's folder).
     /// </summary>
-    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter)
+    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter, string? pluginDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(globs);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        var engine = new RuleEngine([.. globs], configDirectory, loggerFactory, meter);
+        var engine = new RuleEngine([.. globs], configDirectory, pluginDirectory, loggerFactory, meter);
         if (globs.Count > 0)
         {
             engine.Reload();
@@ -93,9 +96,10 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// Compiles and runs the scripts without keeping them (for <see cref="IGatewayPlugin.Validate"/> and
     /// <c>gateway check</c>): every problem with the script's file:line:col; empty when they load. When
     /// <paramref name="knownGroups"/> is given (the keys of <c>dns-dot.groups</c>), a <c>Forward</c> to any other
-    /// group is an error too.
+    /// group is an error too. <paramref name="pluginDirectory"/> is the plugin's folder, where the rule compiler is
+    /// (null: this assembly's folder).
     /// </summary>
-    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null)
+    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null, string? pluginDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(globs);
         var errors = new List<PluginConfigError>();
@@ -105,7 +109,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             return errors;
         }
 
-        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None));
+        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None), pluginDirectory);
         result.RuleSet?.Context?.Unload();
         if (knownGroups is null || result.GroupScripts is null)
         {
@@ -148,7 +152,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             string fingerprint = Fingerprint(files, _current.Files);
             ScriptCompiler.Result result = errors.Count > 0
                 ? new ScriptCompiler.Result(null, errors)
-                : ScriptCompiler.CompileAll(files, _metrics, _failures);
+                : ScriptCompiler.CompileAll(files, _metrics, _failures, _pluginDirectory);
 
             RuleSet? next = result.RuleSet;
             _fingerprint = next is null || next.Files.SequenceEqual(_current.Files) ? fingerprint : Fingerprint(files, next.Files);

@@ -1,23 +1,16 @@
-using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.CSharp.Scripting;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
-using Microsoft.CodeAnalysis.Emit;
-using Microsoft.CodeAnalysis.Scripting;
 
 namespace Gateway.Plugins.DnsDot.Rules;
 
 /// <summary>
 /// Compiles rule scripts with Roslyn, loads them into a fresh <see cref="ScriptLoadContext"/>, and runs them
-/// once to collect their rules. Nothing Roslyn made outlives a call (the compilation, syntax trees and
-/// metadata references are dropped), so the GC can reclaim them: Roslyn is heavy and the gateway is not.
+/// once to collect their rules. Roslyn itself runs in a <see cref="CompilerLoadContext"/> that is unloaded when
+/// the round of compiles ends: Roslyn is heavy (tens of MB of code and data) and the gateway is not.
 /// </summary>
 internal static class ScriptCompiler
 {
@@ -36,6 +29,22 @@ internal static class ScriptCompiler
         "Gateway.Plugins.DnsDot.Rules",
     ];
 
+    /// <summary>
+    /// How long the compiler context stays loaded after a round of compiles: edits come in bursts (and a start
+    /// validates, then compiles), so they share one load of Roslyn; then it is unloaded.
+    /// </summary>
+    internal static readonly TimeSpan CompilerIdleRelease = TimeSpan.FromSeconds(10);
+
+    private static readonly Lock CompilerLock = new();
+    private static readonly Timer IdleTimer = new(_ => ReleaseCompiler(idleOnly: true), null, Timeout.Infinite, Timeout.Infinite);
+    private static CompilerLoadContext? s_compiler;
+    private static CompilerLoadContext.EmitFunction? s_emit;
+    private static string? s_compilerDirectory;
+    private static long s_lastUse;
+
+    /// <summary>The compiler context released last (tests check that it unloads).</summary>
+    internal static WeakReference? LastCompilerContext { get; private set; }
+
     /// <summary>The result of compiling and running a set of scripts: a rule set, or the errors.</summary>
     /// <param name="RuleSet">The rules, or null when there were errors.</param>
     /// <param name="Errors">Every problem, with the script's file:line:col.</param>
@@ -46,21 +55,37 @@ internal static class ScriptCompiler
     /// Compiles and runs <paramref name="files"/> (in order) into one rule set. On any error the new context is
     /// unloaded and every error is returned with the script's file:line:col.
     /// </summary>
-    public static Result CompileAll(IReadOnlyList<string> files, RuleMetrics metrics, RuleFailureReporter failures)
+    /// <param name="files">The scripts, in order.</param>
+    /// <param name="metrics">Rule counters for the new rule set.</param>
+    /// <param name="failures">Where rule failures at query time are reported.</param>
+    /// <param name="pluginDirectory">The plugin's folder (where the compiler and Roslyn are), or null/empty to use this assembly's.</param>
+    public static Result CompileAll(IReadOnlyList<string> files, RuleMetrics metrics, RuleFailureReporter failures, string? pluginDirectory = null)
     {
         var errors = new List<PluginConfigError>();
         var builder = new RuleSetBuilder();
         ScriptLoadContext? context = files.Count > 0 ? new ScriptLoadContext() : null;
-        foreach (string file in files)
+        if (files.Count > 0)
         {
-            try
+            lock (CompilerLock)
             {
-                CompileAndRun(file, builder, context!, errors);
-            }
-            catch (Exception exception) when (exception is not OutOfMemoryException)
-            {
-                // Not the script's fault (a missing framework file, an unloadable reference): still reported, never thrown.
-                errors.Add(new PluginConfigError(null, $"the script could not be compiled: {exception.GetType().Name}: {exception.Message}", file, 1, 1));
+                if (AcquireCompiler(pluginDirectory, files, errors) is { } emit)
+                {
+                    foreach (string file in files)
+                    {
+                        try
+                        {
+                            CompileAndRun(file, builder, context!, errors, emit);
+                        }
+                        catch (Exception exception) when (exception is not OutOfMemoryException)
+                        {
+                            // Not the script's fault (a missing framework file, an unloadable reference): reported, never thrown.
+                            errors.Add(new PluginConfigError(null, $"the script could not be compiled: {exception.GetType().Name}: {exception.Message}", file, 1, 1));
+                        }
+                    }
+                }
+
+                s_lastUse = Environment.TickCount64;
+                IdleTimer.Change(CompilerIdleRelease, Timeout.InfiniteTimeSpan);
             }
         }
 
@@ -73,9 +98,85 @@ internal static class ScriptCompiler
         return new Result(builder.Build(metrics, failures, context), errors, builder.GroupScripts);
     }
 
-    // Not inlined: every Roslyn object lives in this frame only, so it is garbage once the call returns.
+    /// <summary>
+    /// Unloads the compiler context (now, or with <paramref name="idleOnly"/> only when it was idle for
+    /// <see cref="CompilerIdleRelease"/>), then collects it and gives the freed memory back to the OS (a compacting,
+    /// decommitting collection): Roslyn allocates tens of MB per round that would otherwise stay committed.
+    /// Compiles are rare (start-up and script edits), so the cost of a full collection is paid rarely.
+    /// </summary>
+    internal static void ReleaseCompiler(bool idleOnly = false)
+    {
+        lock (CompilerLock)
+        {
+            if (s_compiler is null)
+            {
+                return;
+            }
+
+            long idle = Environment.TickCount64 - s_lastUse;
+            if (idleOnly && idle < (long)CompilerIdleRelease.TotalMilliseconds)
+            {
+                IdleTimer.Change(TimeSpan.FromMilliseconds((long)CompilerIdleRelease.TotalMilliseconds - idle), Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            UnloadCompiler();
+        }
+
+        // An unloaded context is freed over several collections (its scout object is finalized, then the native
+        // side goes); an idle gateway would not collect again for a long time, so drive it here, bounded.
+        WeakReference unloaded = LastCompilerContext!;
+        for (int round = 0; round < 20 && unloaded.IsAlive; round++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
+    // Not inlined, like AcquireCompiler: no stack slot of a caller keeps the context alive after it is unloaded.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void CompileAndRun(string path, RuleSetBuilder builder, ScriptLoadContext context, List<PluginConfigError> errors)
+    private static void UnloadCompiler()
+    {
+        LastCompilerContext = new WeakReference(s_compiler);
+        s_compiler!.Unload();
+        (s_compiler, s_emit, s_compilerDirectory) = (null, null, null);
+    }
+
+    /// <summary>The emit function of the loaded compiler context (loaded now if needed), or null with an error per file.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CompilerLoadContext.EmitFunction? AcquireCompiler(string? pluginDirectory, IReadOnlyList<string> files, List<PluginConfigError> errors)
+    {
+        string directory = pluginDirectory ?? "";
+        if (s_compiler is not null && s_compilerDirectory == directory)
+        {
+            return s_emit;
+        }
+
+        if (s_compiler is not null)
+        {
+            UnloadCompiler();
+        }
+
+        try
+        {
+            (s_compiler, s_emit) = CompilerLoadContext.Create([directory, Path.GetDirectoryName(typeof(ScriptCompiler).Assembly.Location) ?? "", AppContext.BaseDirectory]);
+            s_compilerDirectory = directory;
+            return s_emit;
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            foreach (string file in files)
+            {
+                errors.Add(new PluginConfigError(null, $"the script could not be compiled: {exception.GetType().Name}: {exception.Message}", file, 1, 1));
+            }
+
+            return null;
+        }
+    }
+
+    private static void CompileAndRun(string path, RuleSetBuilder builder, ScriptLoadContext context, List<PluginConfigError> errors, CompilerLoadContext.EmitFunction emit)
     {
         string code;
         try
@@ -88,91 +189,39 @@ internal static class ScriptCompiler
             return;
         }
 
-        if (!RefuseDirectives(path, code, errors, out bool empty))
+        var emitErrors = new List<(string Message, string File, int Line, int Column)>();
+        (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) =
+            emit(path, code, typeof(RuleScriptGlobals), [typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly], FrameworkReferences, Imports, emitErrors);
+        foreach ((string message, string file, int line, int column) in emitErrors)
         {
-            return;
+            errors.Add(new PluginConfigError(null, message, file, line, column));
         }
 
         if (empty)
         {
-            // Nothing to run (empty or comments only; also a file caught half-written by an editor). Roslyn
-            // emits an image for an empty submission that the runtime refuses to load, so it is not compiled.
+            // Nothing to run (empty or comments only; also a file caught half-written by an editor).
             builder.BeginFile(path);
             return;
         }
 
-        Func<object[], Task<object>>? entry = Emit(path, code, context, errors);
-        if (entry is null)
+        if (emitErrors.Count > 0 || image is null || entryType is null || entryMethod is null)
         {
             return;
         }
 
+        Func<object[], Task<object>> entry = Load(context, image, pdb, entryType, entryMethod);
         builder.BeginFile(path);
         Run(path, entry, new RuleScriptGlobals(builder, path), errors);
     }
 
-    /// <summary>Scripts are configuration (DESIGN §7): no <c>#r</c> and no <c>#load</c>, checked before compiling.</summary>
-    private static bool RefuseDirectives(string path, string code, List<PluginConfigError> errors, out bool empty)
+    /// <summary>Loads an emitted script into the rules' context and returns its entry point.</summary>
+    private static Func<object[], Task<object>> Load(ScriptLoadContext context, byte[] image, byte[]? pdb, string entryType, string entryMethod)
     {
-        SyntaxTree tree = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Latest, kind: SourceCodeKind.Script), path);
-        var root = (CompilationUnitSyntax)tree.GetRoot();
-        empty = root.Members.Count == 0 && root.Usings.Count == 0 && root.AttributeLists.Count == 0 && !root.ContainsDiagnostics;
-        int before = errors.Count;
-        foreach (ReferenceDirectiveTriviaSyntax directive in root.GetReferenceDirectives())
-        {
-            AddError(errors, path, directive.GetLocation(), "#r is not allowed in rule scripts (scripts are configuration; the rule API and the framework are already referenced)");
-        }
-
-        foreach (LoadDirectiveTriviaSyntax directive in root.GetLoadDirectives())
-        {
-            AddError(errors, path, directive.GetLocation(), "#load is not allowed in rule scripts; list every script in dns-dot.rules instead (they run in order)");
-        }
-
-        return errors.Count == before;
-    }
-
-    private static Func<object[], Task<object>>? Emit(string path, string code, ScriptLoadContext context, List<PluginConfigError> errors)
-    {
-        ScriptOptions options = ScriptOptions.Default
-            .WithFilePath(path)
-            .WithFileEncoding(Encoding.UTF8)
-            .WithReferences(References())
-            .WithImports(Imports)
-            .WithOptimizationLevel(OptimizationLevel.Release)
-            .WithAllowUnsafe(false)
-            .WithEmitDebugInformation(true);
-        Script<object> script = CSharpScript.Create<object>(code, options, typeof(RuleScriptGlobals));
-        Compilation compilation = script.GetCompilation();
-
-        using var pe = new MemoryStream();
-        using var pdb = new MemoryStream();
-        EmitResult result = compilation.Emit(pe, pdb, options: new EmitOptions(debugInformationFormat: DebugInformationFormat.PortablePdb));
-        bool failed = false;
-        foreach (Diagnostic diagnostic in result.Diagnostics)
-        {
-            if (diagnostic.Severity == DiagnosticSeverity.Error)
-            {
-                failed = true;
-                AddError(errors, path, diagnostic.Location, $"{diagnostic.Id}: {diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture)}");
-            }
-        }
-
-        if (failed)
-        {
-            return null;
-        }
-
-        IMethodSymbol entryPoint = compilation.GetEntryPoint(CancellationToken.None)
-            ?? throw new InvalidOperationException("a compiled script has no entry point");
-        string typeName = entryPoint.ContainingNamespace.IsGlobalNamespace
-            ? entryPoint.ContainingType.MetadataName
-            : $"{entryPoint.ContainingNamespace.ToDisplayString()}.{entryPoint.ContainingType.MetadataName}";
-
-        pe.Position = 0;
-        pdb.Position = 0;
-        Assembly assembly = context.LoadFromStream(pe, pdb);
-        MethodInfo factory = assembly.GetType(typeName, throwOnError: true)!.GetMethod(entryPoint.MetadataName, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
-            ?? throw new InvalidOperationException($"script entry point {typeName}.{entryPoint.MetadataName} not found");
+        using var peStream = new MemoryStream(image, writable: false);
+        using var pdbStream = pdb is null ? null : new MemoryStream(pdb, writable: false);
+        Assembly assembly = context.LoadFromStream(peStream, pdbStream);
+        MethodInfo factory = assembly.GetType(entryType, throwOnError: true)!.GetMethod(entryMethod, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
+            ?? throw new InvalidOperationException($"script entry point {entryType}.{entryMethod} not found");
         return factory.CreateDelegate<Func<object[], Task<object>>>();
     }
 
@@ -213,60 +262,6 @@ internal static class ScriptCompiler
         }
 
         return (1, 1);
-    }
-
-    private static void AddError(List<PluginConfigError> errors, string path, Location location, string message)
-    {
-        FileLinePositionSpan span = location.GetMappedLineSpan();
-        string file = span.IsValid && !string.IsNullOrEmpty(span.Path) ? span.Path : path;
-        int line = span.IsValid ? span.StartLinePosition.Line + 1 : 1;
-        int column = span.IsValid ? span.StartLinePosition.Character + 1 : 1;
-        errors.Add(new PluginConfigError(null, message, file, line, column));
-    }
-
-    /// <summary>
-    /// The framework assemblies scripts may use, this plugin and the SDK. Created per compile and dropped after
-    /// (metadata references hold the assemblies' bytes).
-    /// </summary>
-    private static ImmutableArray<MetadataReference> References()
-    {
-        var references = ImmutableArray.CreateBuilder<MetadataReference>();
-        string frameworkDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
-        foreach (string name in FrameworkReferences)
-        {
-            string file = Path.Combine(frameworkDirectory, name + ".dll");
-            if (File.Exists(file))
-            {
-                references.Add(MetadataReference.CreateFromFile(file));
-            }
-        }
-
-        foreach (Assembly assembly in (Assembly[])[typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly])
-        {
-            references.Add(ReferenceTo(assembly));
-        }
-
-        return references.ToImmutable();
-    }
-
-    /// <summary>
-    /// A reference to a loaded assembly. The host loads plugins from memory (so their files can be replaced while
-    /// they run), leaving no file to read: then the runtime's own copy of the metadata is referenced, which stays
-    /// valid while the assembly is loaded — and this plugin's code runs only while it is.
-    /// </summary>
-    private static unsafe MetadataReference ReferenceTo(Assembly assembly)
-    {
-        if (!string.IsNullOrEmpty(assembly.Location))
-        {
-            return MetadataReference.CreateFromFile(assembly.Location);
-        }
-
-        if (!System.Reflection.Metadata.AssemblyExtensions.TryGetRawMetadata(assembly, out byte* blob, out int length))
-        {
-            throw new InvalidOperationException($"the metadata of {assembly.GetName().Name} cannot be read, so scripts cannot reference it");
-        }
-
-        return AssemblyMetadata.Create(ModuleMetadata.CreateFromMetadata((IntPtr)blob, length)).GetReference();
     }
 
     /// <summary>The state of one script run on its own thread; dropped with the thread.</summary>

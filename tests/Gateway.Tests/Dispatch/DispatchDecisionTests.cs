@@ -58,6 +58,111 @@ public sealed class DispatchDecisionTests
         Assert.Equal(expected, reason.ToString());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Decide_RandomTablesAndDestinations_SameAsNaiveLookup(int seed)
+    {
+        // The filter indexes destinations by their first and last two bytes: destinations that share either with a
+        // virtual IP or a route (the filter's false positives) must still get the exact answer.
+        var random = new Random(seed);
+        using var meter = new Meter("Gateway.Host.Tests.Decision.Random");
+        var guard = new PluginHandlerGuard("t", NullLogger.Instance, meter);
+        var table = new RoutingTable();
+        var virtuals = new List<NetAddress>();
+        var prefixes = new List<(IpPrefix Prefix, PrefixRoute Route)>();
+        for (int i = 0; i < 20; i++)
+        {
+            NetAddress address = RandomAddress(random, v4: i % 2 == 0);
+            virtuals.Add(address);
+            table.Add(new DatagramBinding(new NetEndpoint(address, 53), new NullHandler(), guard));
+        }
+
+        for (int i = 0; i < 20; i++)
+        {
+            bool v4 = i % 2 == 0;
+            int length = random.Next(v4 ? 33 : 129);
+            var prefix = new IpPrefix(RandomAddress(random, v4), length);
+            if (prefixes.Exists(p => p.Prefix.Equals(prefix)))
+            {
+                continue;
+            }
+
+            var route = new PrefixRoute(prefix, new NullHandler(), guard);
+            prefixes.Add((prefix, route));
+            table.Add(route);
+        }
+
+        RoutingSnapshot snapshot = table.Current;
+        byte[] packet = new byte[80];
+        for (int i = 0; i < 20_000; i++)
+        {
+            NetAddress destination = Near(random, random.Next(2) == 0 ? virtuals[random.Next(virtuals.Count)] : prefixes[random.Next(prefixes.Count)].Prefix.Network);
+            if (destination.IsV4)
+            {
+                IPv4Header.Write(packet, 0x0A1E1E01, destination.V4Value, IpProtocol.Udp, 40);
+            }
+            else
+            {
+                IPv6Header.Write(packet, NetAddress.Parse("fd30::1"), destination, IpProtocol.Udp, 40);
+            }
+
+            PrefixRoute? expectedRoute = null;
+            int longest = -1;
+            foreach ((IpPrefix prefix, PrefixRoute route) in prefixes)
+            {
+                if (prefix.Contains(destination) && prefix.Length > longest)
+                {
+                    (expectedRoute, longest) = (route, prefix.Length);
+                }
+            }
+
+            DispatchAction expected = virtuals.Contains(destination) ? DispatchAction.Virtual
+                : expectedRoute is not null ? DispatchAction.Route : DispatchAction.Drop;
+
+            DispatchAction action = DispatchDecision.Decide(packet, snapshot, out PrefixRoute? actualRoute, out _);
+
+            Assert.True(expected == action, $"{destination}: expected {expected}, got {action}");
+            Assert.Same(expected == DispatchAction.Route ? expectedRoute : null, actualRoute);
+        }
+    }
+
+    private static NetAddress RandomAddress(Random random, bool v4)
+    {
+        byte[] bytes = new byte[v4 ? 4 : 16];
+        random.NextBytes(bytes);
+        return NetAddress.FromIPAddress(new System.Net.IPAddress(bytes));
+    }
+
+    // An address sharing the first two bytes, the last two bytes, or everything but one byte with `near`.
+    private static NetAddress Near(Random random, NetAddress near)
+    {
+        byte[] bytes = near.ToIPAddress().GetAddressBytes();
+        byte[] other = new byte[bytes.Length];
+        random.NextBytes(other);
+        switch (random.Next(4))
+        {
+            case 0:
+                other[0] = bytes[0];
+                other[1] = bytes[1];
+                break;
+            case 1:
+                other[^1] = bytes[^1];
+                other[^2] = bytes[^2];
+                break;
+            case 2:
+                other = (byte[])bytes.Clone();
+                other[random.Next(other.Length)] ^= (byte)(1 << random.Next(8));
+                break;
+            default:
+                other = bytes;
+                break;
+        }
+
+        return NetAddress.FromIPAddress(new System.Net.IPAddress(other));
+    }
+
     private static RoutingSnapshot Snapshot()
     {
         using var meter = new Meter("Gateway.Host.Tests.Decision");

@@ -50,6 +50,27 @@ public sealed class RuleEngineUnloadTests : IDisposable
         Assert.Equal(0, engine.Leaks);
     }
 
+    [Fact]
+    public async Task ReleaseCompiler_AfterCompile_RoslynContextUnloads()
+    {
+        _folder.Write("rules.csx", """Block("a.test");""");
+        using (RuleEngine engine = _folder.Start())
+        {
+            Assert.Equal(VerdictKind.NxDomain, engine.Evaluate(RuleScriptFolder.Query("a.test")).Kind);
+        }
+
+        ScriptCompiler.ReleaseCompiler();
+        WeakReference compiler = Assert.IsType<WeakReference>(ScriptCompiler.LastCompilerContext);
+        for (int round = 0; round < 60 && compiler.IsAlive; round++)
+        {
+            Collect();
+            await Task.Delay(500);
+        }
+
+        Assert.False(compiler.IsAlive, "the rule compiler's load context (Roslyn) did not unload");
+        Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), assembly => AssemblyLoadContext.GetLoadContext(assembly) is CompilerLoadContext);
+    }
+
     private static System.Reflection.Assembly[] CollectibleAssemblies() =>
         AppDomain.CurrentDomain.GetAssemblies()
             .Where(assembly => AssemblyLoadContext.GetLoadContext(assembly) is ScriptLoadContext)

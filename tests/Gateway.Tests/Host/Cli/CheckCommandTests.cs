@@ -34,6 +34,18 @@ public sealed class CheckCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task CheckAsync_InvalidHostKeyAndUnknownSection_ListsBoth()
+    {
+        (int exit, _, string stderr) = await CheckAsync("host:\n  plugins: [plugins]\n  admin: { listen: nonsense }\ndns-dott:\n  listen: [127.0.0.1:53]\n");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("gateway.yaml:3:", stderr);
+        Assert.Contains("host.admin.listen", stderr);
+        Assert.Contains("gateway.yaml:4:1: dns-dott: no loaded plugin has the id 'dns-dott'", stderr);
+        Assert.Contains("2 error(s)", stderr);
+    }
+
+    [Fact]
     public async Task CheckAsync_PluginFolderWithSdkCopy_ExitsTwoNamingThePlugin()
     {
         string plugin = Path.Combine(_directory, "plugins", "x");
