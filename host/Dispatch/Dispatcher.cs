@@ -172,21 +172,15 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
             return;
         }
 
-        if (!_device.Write(packet[..length]))
+        // Queued until Flush: the device coalesces a flow's TCP segments into GSO super-packets (IFF_VNET_HDR).
+        if (!_device.Enqueue(packet[..length]))
         {
             Drop(DropReason.WriteFailed);
         }
     }
 
     /// <inheritdoc/>
-    public void Flush()
-    {
-        // Nothing is queued here. Without IFF_VNET_HDR the kernel takes exactly one packet per write(2) on a TUN
-        // fd (tun_get_user: writev's iovecs form ONE packet), so the only coalescing left is what this class
-        // already does: every write happens inline on the thread that produced the packet (the read loop for NAT
-        // rewrites and ICMP, the plugin's thread for tunnel deliveries), in a tight loop over the batch, with no
-        // queue hand-off or wake-up per packet. Real batching (GSO super-packets) needs IFF_VNET_HDR in the device.
-    }
+    public void Flush() => _device.FlushWrites();
 
     /// <summary>Sends a UDP reply built from the request's endpoints (implements <see cref="IDatagramResponder"/>).</summary>
     public bool TrySend(in DatagramRequest request, ReadOnlySpan<byte> payload)
@@ -407,7 +401,7 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         RewriteAddresses(packet, tcp, v6, info.Destination, target.Address);
         TcpHeader.SetSourcePort(tcp, entry.NatPort);
         TcpHeader.SetDestinationPort(tcp, target.Port);
-        if (!_device.Write(packet[..info.Length]))
+        if (!(origin is null ? _device.Write(packet[..info.Length]) : _device.Enqueue(packet[..info.Length])))
         {
             Drop(DropReason.WriteFailed);
         }

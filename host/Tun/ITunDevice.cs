@@ -19,4 +19,16 @@ internal interface ITunDevice : IDisposable
 
     /// <summary>Writes one IP packet to the host; false when the device refused it (closed, queue full). Thread-safe.</summary>
     bool Write(ReadOnlySpan<byte> packet);
+
+    /// <summary>
+    /// Queues one IP packet for the host; queued packets reach it on <see cref="FlushWrites"/>, coalesced where the
+    /// device can (TCP segments into GSO super-packets). False when the packet was refused. Thread-safe. The default
+    /// writes at once.
+    /// </summary>
+    bool Enqueue(ReadOnlySpan<byte> packet) => Write(packet);
+
+    /// <summary>Writes every queued packet (the end of a batch of <see cref="Enqueue"/> calls). Thread-safe.</summary>
+    void FlushWrites()
+    {
+    }
 }

@@ -10,7 +10,17 @@ internal static unsafe partial class LinuxNative
     public const int OCloExec = 0x80000;
     public const short IffTun = 0x0001;
     public const short IffNoPi = 0x1000;
+    public const short IffVnetHdr = 0x4000;
     public const uint TunSetIff = 0x400454ca;
+
+    // _IOW('T', 208, unsigned int): the offloads the TUN may hand us (include/uapi/linux/if_tun.h).
+    public const uint TunSetOffload = 0x400454d0;
+    public const uint TunFCsum = 0x01;
+    public const uint TunFTso4 = 0x02;
+    public const uint TunFTso6 = 0x04;
+    public const uint TunFUso4 = 0x20;
+    public const uint TunFUso6 = 0x40;
+    public const int EInval = 22;
     public const short PollIn = 0x1;
     public const int EAgain = 11;
     public const int EIntr = 4;
@@ -43,6 +53,16 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nuint count);
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [LibraryImport("libc", EntryPoint = "writev", SetLastError = true)]
+    public static partial nint Writev(int fd, IoVec* iov, int count);
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollFd* fds, nuint count, int timeoutMs);

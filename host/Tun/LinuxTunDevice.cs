@@ -5,27 +5,65 @@ using Microsoft.Extensions.Logging;
 namespace Gateway.Host.Tun;
 
 /// <summary>
-/// A Linux TUN device (/dev/net/tun, IFF_TUN|IFF_NO_PI): a nonblocking fd polled on a dedicated thread
-/// together with an eventfd for shutdown; each wake-up reads until EAGAIN (up to a batch) and hands the
-/// batch to the receiver, so a burst costs one poll(2) and one dispatch.
+/// A Linux TUN device (/dev/net/tun, IFF_TUN|IFF_NO_PI, and IFF_VNET_HDR with TSO/USO offloads where the kernel
+/// has them): a nonblocking fd polled on a dedicated thread together with an eventfd for shutdown; each wake-up
+/// reads until EAGAIN (up to a batch) and hands the batch to the receiver, so a burst costs one poll(2) and one
+/// dispatch. With offloads, a read may return a 64 KiB TCP/UDP super-packet, split once into MTU-sized segments
+/// (<see cref="GsoSplitter"/>), and queued writes are coalesced into super-packets (<see cref="WriteCoalescer"/>):
+/// one system call moves up to 64 KiB either way.
 /// </summary>
-internal sealed unsafe class LinuxTunDevice : ITunDevice
+internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
 {
-    private const int BatchSize = 64;
+    // Slots and bytes of a read batch: room for two split 64 KiB super-packets at the usual MTUs.
+    private const int BatchSlots = 128;
+    private const int BatchBytes = 384 * 1024;
+
+    // A read buffer for one frame: the virtio header and the largest packet (or super-packet).
+    private const int FrameBytes = VirtioNetHeader.Size + 65536;
 
     private readonly ILogger _logger;
     private readonly int _stopFd;
+    private readonly WriteCoalescer? _coalescer;
+    private readonly Lock _writeLock = new();
     private int _fd;
     private Thread? _thread;
     private volatile bool _stopping;
+    private long _malformedFrames;
 
-    private LinuxTunDevice(int fd, int stopFd, string name, int mtu, ILogger logger)
+    private LinuxTunDevice(int fd, int stopFd, string name, int mtu, ILogger logger, bool vnetHeader, uint offloads)
     {
         _fd = fd;
         _stopFd = stopFd;
         Name = name;
         Mtu = mtu;
         _logger = logger;
+        VnetHeader = vnetHeader;
+        Offloads = offloads;
+        if (vnetHeader)
+        {
+            _coalescer = new WriteCoalescer(this);
+        }
+    }
+
+    /// <summary>True when frames carry a virtio_net_hdr (IFF_VNET_HDR): GSO writes and offloaded reads.</summary>
+    public bool VnetHeader { get; }
+
+    /// <summary>The TUN_F_* offloads the kernel accepted (0 = none: every read is one plain packet).</summary>
+    public uint Offloads { get; }
+
+    /// <summary>Frames read whose virtio header did not describe their packet (dropped).</summary>
+    public long MalformedFrames => Interlocked.Read(ref _malformedFrames);
+
+    /// <summary>TCP segments merged into super-packets on write since start.</summary>
+    public long CoalescedSegments
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _coalescer?.Coalesced ?? 0;
+            }
+        }
     }
 
     /// <inheritdoc/>
@@ -47,24 +85,28 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice
             throw new IOException($"cannot open /dev/net/tun (errno {Marshal.GetLastPInvokeError()}): the TUN needs root or CAP_NET_ADMIN and the tun module");
         }
 
-        // struct ifreq: char ifr_name[16]; short ifr_flags; padded to 40 bytes.
-        byte* ifreq = stackalloc byte[40];
-        new Span<byte>(ifreq, 40).Clear();
-        int nameLength = Encoding.ASCII.GetBytes(name, new Span<byte>(ifreq, 15));
-        ifreq[nameLength] = 0;
-        *(short*)(ifreq + 16) = LinuxNative.IffTun | LinuxNative.IffNoPi;
-        if (LinuxNative.Ioctl(fd, LinuxNative.TunSetIff, ifreq) < 0)
+        // IFF_VNET_HDR first; a kernel without it (EINVAL) gets a plain TUN.
+        bool vnetHeader = true;
+        int errno = SetIff(fd, name, (short)(LinuxNative.IffTun | LinuxNative.IffNoPi | LinuxNative.IffVnetHdr));
+        if (errno == LinuxNative.EInval)
         {
-            int errno = Marshal.GetLastPInvokeError();
+            vnetHeader = false;
+            errno = SetIff(fd, name, (short)(LinuxNative.IffTun | LinuxNative.IffNoPi));
+        }
+
+        if (errno != 0)
+        {
             LinuxNative.Close(fd);
             throw new IOException($"TUNSETIFF {name} failed (errno {errno}): check the name (at most 15 characters) and that no other program holds it");
         }
 
+        uint offloads = vnetHeader ? SetOffloads(fd) : 0;
         int stopFd = LinuxNative.EventFd(0, LinuxNative.EfdNonBlock | LinuxNative.EfdCloExec);
-        var device = new LinuxTunDevice(fd, stopFd, name, mtu, logger)
+        var device = new LinuxTunDevice(fd, stopFd, name, mtu, logger, vnetHeader, offloads)
         {
             Index = (int)LinuxNative.IfNameToIndex(name),
         };
+        TunLog.Offloads(logger, name, vnetHeader, DescribeOffloads(offloads));
         return device;
     }
 
@@ -91,7 +133,62 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice
         fixed (byte* p = packet)
         {
             // A full TUN queue (EAGAIN) drops the packet, as a NIC queue would; TCP recovers.
-            return LinuxNative.Write(fd, p, (nuint)packet.Length) == packet.Length;
+            if (!VnetHeader)
+            {
+                return LinuxNative.Write(fd, p, (nuint)packet.Length) == packet.Length;
+            }
+
+            // A plain packet behind an all-zero virtio header, gathered in one writev(2).
+            ulong* header = stackalloc ulong[2];
+            header[0] = 0;
+            header[1] = 0;
+            LinuxNative.IoVec* iov = stackalloc LinuxNative.IoVec[2];
+            iov[0] = new LinuxNative.IoVec { Base = header, Length = VirtioNetHeader.Size };
+            iov[1] = new LinuxNative.IoVec { Base = p, Length = (nuint)packet.Length };
+            return LinuxNative.Writev(fd, iov, 2) == VirtioNetHeader.Size + packet.Length;
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool Enqueue(ReadOnlySpan<byte> packet)
+    {
+        if (_coalescer is null)
+        {
+            return Write(packet);
+        }
+
+        lock (_writeLock)
+        {
+            return _coalescer.Enqueue(packet);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void FlushWrites()
+    {
+        if (_coalescer is null)
+        {
+            return;
+        }
+
+        lock (_writeLock)
+        {
+            _coalescer.Flush();
+        }
+    }
+
+    /// <inheritdoc/>
+    bool ITunFrameWriter.WriteFrame(ReadOnlySpan<byte> frame)
+    {
+        int fd = Volatile.Read(ref _fd);
+        if (fd < 0)
+        {
+            return false;
+        }
+
+        fixed (byte* p = frame)
+        {
+            return LinuxNative.Write(fd, p, (nuint)frame.Length) == frame.Length;
         }
     }
 
@@ -120,9 +217,63 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice
         LinuxNative.Close(_stopFd);
     }
 
+    private static int SetIff(int fd, string name, short flags)
+    {
+        // struct ifreq: char ifr_name[16]; short ifr_flags; padded to 40 bytes.
+        byte* ifreq = stackalloc byte[40];
+        new Span<byte>(ifreq, 40).Clear();
+        int nameLength = Encoding.ASCII.GetBytes(name, new Span<byte>(ifreq, 15));
+        ifreq[nameLength] = 0;
+        *(short*)(ifreq + 16) = flags;
+        return LinuxNative.Ioctl(fd, LinuxNative.TunSetIff, ifreq) < 0 ? Marshal.GetLastPInvokeError() : 0;
+    }
+
+    /// <summary>
+    /// Asks for checksum offload, TSO and (Linux 6.2+) USO, stepping down to what the kernel accepts. Whatever the
+    /// outcome, the virtio header stays on: writes may still carry GSO super-packets.
+    /// </summary>
+    private static uint SetOffloads(int fd)
+    {
+        uint tso = LinuxNative.TunFCsum | LinuxNative.TunFTso4 | LinuxNative.TunFTso6;
+        foreach (uint offloads in (ReadOnlySpan<uint>)[tso | LinuxNative.TunFUso4 | LinuxNative.TunFUso6, tso, LinuxNative.TunFCsum])
+        {
+            if (LinuxNative.Ioctl(fd, LinuxNative.TunSetOffload, (void*)offloads) == 0)
+            {
+                return offloads;
+            }
+        }
+
+        return 0;
+    }
+
+    private static string DescribeOffloads(uint offloads)
+    {
+        if (offloads == 0)
+        {
+            return "none";
+        }
+
+        var text = new StringBuilder();
+        Append(LinuxNative.TunFCsum, "csum");
+        Append(LinuxNative.TunFTso4, "tso4");
+        Append(LinuxNative.TunFTso6, "tso6");
+        Append(LinuxNative.TunFUso4, "uso4");
+        Append(LinuxNative.TunFUso6, "uso6");
+        return text.ToString();
+
+        void Append(uint flag, string name)
+        {
+            if ((offloads & flag) != 0)
+            {
+                text.Append(text.Length == 0 ? "" : ",").Append(name);
+            }
+        }
+    }
+
     private void ReadLoop(IPacketReceiver receiver)
     {
-        var batch = new PacketBatch(BatchSize, 65536);
+        var batch = new PacketBatch(BatchSlots, BatchBytes);
+        byte[] frame = GC.AllocateUninitializedArray<byte>(FrameBytes, pinned: true);
         LinuxNative.PollFd* fds = stackalloc LinuxNative.PollFd[2];
         while (!_stopping)
         {
@@ -149,11 +300,10 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice
             batch.Clear();
             while (!batch.IsFull)
             {
-                byte[] buffer = batch.Buffer(batch.Count);
                 nint n;
-                fixed (byte* p = buffer)
+                fixed (byte* p = frame)
                 {
-                    n = LinuxNative.Read(_fd, p, (nuint)buffer.Length);
+                    n = LinuxNative.Read(_fd, p, (nuint)frame.Length);
                 }
 
                 if (n <= 0)
@@ -167,21 +317,66 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice
                     break;
                 }
 
-                batch.Commit((int)n);
+                Append(frame.AsSpan(0, (int)n), batch, receiver);
             }
 
-            if (batch.Count > 0)
-            {
-                try
-                {
-                    receiver.OnPackets(batch);
-                }
-                catch (Exception ex)
-                {
-                    // The dispatcher never throws on bad packets; anything else is a bug: log it, keep reading.
-                    TunLog.DispatchFailed(_logger, Name, ex);
-                }
-            }
+            Dispatch(batch, receiver);
         }
+    }
+
+    /// <summary>Adds the packet(s) of one frame to the batch, dispatching the batch first when it is out of room.</summary>
+    private void Append(Span<byte> frame, PacketBatch batch, IPacketReceiver receiver)
+    {
+        if (!VnetHeader)
+        {
+            if (!batch.TryAdd(frame))
+            {
+                Dispatch(batch, receiver);
+                batch.TryAdd(frame);
+            }
+
+            return;
+        }
+
+        if (frame.Length <= VirtioNetHeader.Size)
+        {
+            Interlocked.Increment(ref _malformedFrames);
+            return;
+        }
+
+        VirtioNetHeader header = VirtioNetHeader.Read(frame);
+        Span<byte> packet = frame[VirtioNetHeader.Size..];
+        SplitResult result = GsoSplitter.Append(header, packet, batch);
+        if (result == SplitResult.NoRoom && batch.Count > 0)
+        {
+            Dispatch(batch, receiver);
+            result = GsoSplitter.Append(header, packet, batch);
+        }
+
+        if (result != SplitResult.Added)
+        {
+            // Malformed, or a super-packet of more segments than a whole batch holds (a tiny gso_size).
+            Interlocked.Increment(ref _malformedFrames);
+        }
+    }
+
+    private void Dispatch(PacketBatch batch, IPacketReceiver receiver)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            receiver.OnPackets(batch);
+        }
+        catch (Exception ex)
+        {
+            // The dispatcher never throws on bad packets; anything else is a bug: log it, keep reading.
+            TunLog.DispatchFailed(_logger, Name, ex);
+        }
+
+        batch.Clear();
     }
 }

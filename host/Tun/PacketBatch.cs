@@ -1,43 +1,69 @@
 namespace Gateway.Host.Tun;
 
 /// <summary>
-/// Packets read in one wake-up of a device's read loop: fixed, reused buffers (one per slot) and the
-/// length of each packet. Owned by the read loop's thread.
+/// Packets read in one wake-up of a device's read loop: one reused, pinned arena that packets are appended to
+/// back to back (a GSO super-packet is split straight into it), plus the offset and length of each packet.
+/// Owned by the read loop's thread.
 /// </summary>
 internal sealed class PacketBatch
 {
-    private readonly byte[][] _buffers;
+    private readonly byte[] _arena;
+    private readonly int[] _offsets;
     private readonly int[] _lengths;
+    private int _used;
 
-    /// <summary>Creates <paramref name="capacity"/> slots of <paramref name="bufferSize"/> bytes.</summary>
-    public PacketBatch(int capacity, int bufferSize)
+    /// <summary>Creates a batch of at most <paramref name="capacity"/> packets sharing <paramref name="arenaBytes"/> bytes.</summary>
+    public PacketBatch(int capacity, int arenaBytes)
     {
-        _buffers = new byte[capacity][];
+        _arena = GC.AllocateUninitializedArray<byte>(arenaBytes, pinned: true);
+        _offsets = new int[capacity];
         _lengths = new int[capacity];
-        for (int i = 0; i < capacity; i++)
-        {
-            _buffers[i] = GC.AllocateUninitializedArray<byte>(bufferSize, pinned: true);
-        }
     }
 
     /// <summary>The number of slots.</summary>
-    public int Capacity => _buffers.Length;
+    public int Capacity => _offsets.Length;
 
     /// <summary>The number of packets in the batch.</summary>
     public int Count { get; private set; }
 
-    /// <summary>The packet in slot <paramref name="index"/>.</summary>
-    public Span<byte> this[int index] => _buffers[index].AsSpan(0, _lengths[index]);
+    /// <summary>Slots still free.</summary>
+    public int FreeSlots => _offsets.Length - Count;
 
-    /// <summary>The whole buffer of slot <paramref name="index"/> (to read into).</summary>
-    public byte[] Buffer(int index) => _buffers[index];
+    /// <summary>The free space at the end of the arena (write the next packet here, then <see cref="Commit"/>).</summary>
+    public Span<byte> Space => _arena.AsSpan(_used);
+
+    /// <summary>The packet in slot <paramref name="index"/>.</summary>
+    public Span<byte> this[int index] => _arena.AsSpan(_offsets[index], _lengths[index]);
 
     /// <summary>Empties the batch.</summary>
-    public void Clear() => Count = 0;
+    public void Clear()
+    {
+        Count = 0;
+        _used = 0;
+    }
 
-    /// <summary>Appends the packet just read into slot <see cref="Count"/>.</summary>
-    public void Commit(int length) => _lengths[Count++] = length;
+    /// <summary>Appends the packet of <paramref name="length"/> bytes just written at the start of <see cref="Space"/>.</summary>
+    public void Commit(int length)
+    {
+        _offsets[Count] = _used;
+        _lengths[Count] = length;
+        Count++;
+        _used += length;
+    }
+
+    /// <summary>Copies <paramref name="packet"/> into the batch; false when it has no room (slots or bytes) left.</summary>
+    public bool TryAdd(ReadOnlySpan<byte> packet)
+    {
+        if (IsFull || packet.Length > _arena.Length - _used)
+        {
+            return false;
+        }
+
+        packet.CopyTo(_arena.AsSpan(_used));
+        Commit(packet.Length);
+        return true;
+    }
 
     /// <summary>True when every slot holds a packet.</summary>
-    public bool IsFull => Count == _buffers.Length;
+    public bool IsFull => Count == _offsets.Length;
 }

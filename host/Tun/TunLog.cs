@@ -11,6 +11,9 @@ internal static partial class TunLog
     [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "TUN {Name}: the dispatcher threw on a batch; the batch is lost, reading continues")]
     public static partial void DispatchFailed(ILogger logger, string name, Exception exception);
 
+    [LoggerMessage(EventId = 3014, Level = LogLevel.Debug, Message = "TUN {Name}: virtio header {VnetHeader}, offloads {Offloads}")]
+    public static partial void Offloads(ILogger logger, string name, bool vnetHeader, string offloads);
+
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "TUN {Name} up: addresses {Addresses}, MTU {Mtu}")]
     public static partial void Started(ILogger logger, string name, string addresses, int mtu);
 

@@ -109,7 +109,7 @@ internal sealed unsafe partial class WintunDevice : ITunDevice
 
     private void ReadLoop(IPacketReceiver receiver)
     {
-        var batch = new PacketBatch(BatchSize, 65536);
+        var batch = new PacketBatch(BatchSize, BatchSize * 65536);
         while (!_stopping)
         {
             batch.Clear();
@@ -121,9 +121,9 @@ internal sealed unsafe partial class WintunDevice : ITunDevice
                     break; // ERROR_NO_MORE_ITEMS: wait on the read event below
                 }
 
-                new ReadOnlySpan<byte>(packet, (int)size).CopyTo(batch.Buffer(batch.Count));
+                // Every slot has 64 KiB of the arena, so a packet always fits.
+                batch.TryAdd(new ReadOnlySpan<byte>(packet, (int)size));
                 WintunReleaseReceivePacket(_session, packet);
-                batch.Commit((int)size);
             }
 
             if (batch.Count > 0)

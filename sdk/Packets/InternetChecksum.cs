@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Sdk.Packets;
@@ -18,38 +20,56 @@ public static class InternetChecksum
     /// <summary>Adds the bytes of <paramref name="data"/> (as big-endian 16-bit words, odd length padded with zero) to <paramref name="sum"/>.</summary>
     public static ulong Add(ulong sum, ReadOnlySpan<byte> data)
     {
-        // RFC 1071 §4.1 with 32-bit words into a 64-bit accumulator: carries are folded at the end.
+        // RFC 1071 §2(B): the one's complement sum is byte-order independent, so the words are summed as they lie in
+        // memory (little-endian here) and the folded result is byte-swapped once at the end, instead of swapping
+        // every word. 32-bit words go into 64-bit lanes (Vector256, else scalar), so carries never overflow for
+        // any span length (2^31 bytes need fewer than 2^29 additions of values below 2^32 per lane).
         ref byte start = ref MemoryMarshal.GetReference(data);
         int length = data.Length;
         int i = 0;
         ulong acc = 0;
+        if (Vector256.IsHardwareAccelerated && length >= 64)
+        {
+            Vector256<ulong> low = Vector256<ulong>.Zero;
+            Vector256<ulong> high = Vector256<ulong>.Zero;
+            Vector256<ulong> mask = Vector256.Create(0xFFFFFFFFUL);
+            for (; i + 64 <= length; i += 64)
+            {
+                Vector256<ulong> a = Vector256.LoadUnsafe(ref Unsafe.Add(ref start, i)).AsUInt64();
+                Vector256<ulong> b = Vector256.LoadUnsafe(ref Unsafe.Add(ref start, i + 32)).AsUInt64();
+                low += (a & mask) + (b & mask);
+                high += (a >> 32) + (b >> 32);
+            }
+
+            acc = Vector256.Sum(low) + Vector256.Sum(high);
+        }
+
         for (; i + 16 <= length; i += 16)
         {
-            acc += BinaryPrimitives.ReverseEndianness(System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(ref System.Runtime.CompilerServices.Unsafe.Add(ref start, i)));
-            acc += BinaryPrimitives.ReverseEndianness(System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(ref System.Runtime.CompilerServices.Unsafe.Add(ref start, i + 4)));
-            acc += BinaryPrimitives.ReverseEndianness(System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(ref System.Runtime.CompilerServices.Unsafe.Add(ref start, i + 8)));
-            acc += BinaryPrimitives.ReverseEndianness(System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(ref System.Runtime.CompilerServices.Unsafe.Add(ref start, i + 12)));
+            acc += Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, i));
+            acc += Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, i + 4));
+            acc += Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, i + 8));
+            acc += Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, i + 12));
         }
 
         for (; i + 4 <= length; i += 4)
         {
-            acc += BinaryPrimitives.ReadUInt32BigEndian(data.Slice(i, 4));
+            acc += Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, i));
         }
 
         for (; i + 2 <= length; i += 2)
         {
-            acc += BinaryPrimitives.ReadUInt16BigEndian(data.Slice(i, 2));
+            acc += Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref start, i));
         }
 
         if (i < length)
         {
-            acc += (uint)data[i] << 8;
+            // A trailing byte is the high byte of a big-endian word padded with zero.
+            acc += BitConverter.IsLittleEndian ? data[i] : (uint)data[i] << 8;
         }
 
-        // Fold the 32-bit-word sum down to 16-bit words before combining, so two sums never overflow.
-        acc = (acc & 0xFFFFFFFF) + (acc >> 32);
-        acc = (acc & 0xFFFF) + (acc >> 16);
-        return sum + acc;
+        ushort folded = Fold(acc);
+        return sum + (BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(folded) : folded);
     }
 
     /// <summary>Adds a 16-bit value to <paramref name="sum"/>.</summary>

@@ -221,7 +221,7 @@ internal sealed unsafe class NativeUdp : IDisposable
         return SendRun(batch, index, end, gso: false, out _);
     }
 
-    private static bool SameDestination(SocketAddress a, SocketAddress b) => ReferenceEquals(a, b) || a.Equals(b);
+    private static bool SameDestination(SocketAddress a, SocketAddress b) => SocketAddresses.Same(a, b);
 
     private static T* Alloc<T>(int count)
         where T : unmanaged => (T*)NativeMemory.AllocZeroed((nuint)(count * sizeof(T)));

@@ -52,8 +52,18 @@ internal sealed class Keypair : IDisposable
     /// Encrypts the plaintext at <paramref name="message"/>[16..16+plaintextLength] in place and writes the header.
     /// Returns the message length, or 0 when the counter reached <paramref name="rejectAfterMessages"/>.
     /// </summary>
-    public int Seal(Span<byte> message, int plaintextLength, ulong rejectAfterMessages, out ulong counter)
+    public int Seal(Span<byte> message, int plaintextLength, ulong rejectAfterMessages, out ulong counter) =>
+        Seal(message, message.Slice(MessageFormat.DataHeaderSize, plaintextLength), rejectAfterMessages, out counter);
+
+    /// <summary>
+    /// Encrypts <paramref name="plaintext"/> (already padded) into <paramref name="message"/>[16..] and writes the header:
+    /// no copy of the plaintext first when it needs no padding. <paramref name="plaintext"/> may be that very slice
+    /// (in place) but must not otherwise overlap <paramref name="message"/>. Returns the message length, or 0 when the
+    /// counter reached <paramref name="rejectAfterMessages"/>.
+    /// </summary>
+    public int Seal(Span<byte> message, ReadOnlySpan<byte> plaintext, ulong rejectAfterMessages, out ulong counter)
     {
+        int plaintextLength = plaintext.Length;
         counter = (ulong)Interlocked.Increment(ref _sendCounter);
         if (counter >= rejectAfterMessages)
         {
@@ -66,7 +76,7 @@ internal sealed class Keypair : IDisposable
         Span<byte> nonce = stackalloc byte[12];
         nonce[..4].Clear();
         BinaryPrimitives.WriteUInt64LittleEndian(nonce[4..], counter);
-        Span<byte> plaintext = message.Slice(MessageFormat.DataHeaderSize, plaintextLength);
+        Span<byte> ciphertext = message.Slice(MessageFormat.DataHeaderSize, plaintextLength);
         Span<byte> tag = message.Slice(MessageFormat.DataHeaderSize + plaintextLength, MessageFormat.TagSize);
         lock (_sendLock)
         {
@@ -75,7 +85,7 @@ internal sealed class Keypair : IDisposable
                 return 0;
             }
 
-            _send.Encrypt(nonce, plaintext, plaintext, tag);
+            _send.Encrypt(nonce, plaintext, ciphertext, tag);
         }
 
         return MessageFormat.DataHeaderSize + plaintextLength + MessageFormat.TagSize;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using Gateway.Plugins.WireGuard.Conn;
 using Gateway.Plugins.WireGuard.Noise;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
@@ -159,7 +160,7 @@ internal sealed class Peer
     public void UpdateEndpoint(SocketAddress source)
     {
         SocketAddress? current = _endpoint;
-        if (current is not null && current.Equals(source))
+        if (current is not null && SocketAddresses.Same(current, source))
         {
             return;
         }
@@ -623,6 +624,12 @@ internal sealed class Peer
 
     private int SealInto(Span<byte> message, Keypair keypair, ReadOnlySpan<byte> packet, int padded, out ulong counter)
     {
+        // A packet that needs no padding (full-MTU segments) is encrypted straight from where it lies.
+        if (padded == packet.Length)
+        {
+            return keypair.Seal(message, packet, Timings.RejectAfterMessages, out counter);
+        }
+
         packet.CopyTo(message[MessageFormat.DataHeaderSize..]);
         message.Slice(MessageFormat.DataHeaderSize + packet.Length, padded - packet.Length).Clear();
         return keypair.Seal(message, padded, Timings.RejectAfterMessages, out counter);

@@ -119,4 +119,39 @@ public sealed class InternetChecksumTests
         // RFC 1624 §4: HC = 0xDD2F, m = 0x5555 → m' = 0x3285 gives HC' = 0x0000 (eqn. 3), not 0xFFFF.
         Assert.Equal(0x0000, InternetChecksum.Update(0xDD2F, (ushort)0x5555, (ushort)0x3285));
     }
+
+    [Fact]
+    public void Add_RandomSpansOfEveryLengthAndAlignment_EqualsWordByWordSum()
+    {
+        var random = new Random(1071);
+        byte[] data = new byte[1600];
+        random.NextBytes(data);
+        for (int length = 0; length <= 300; length++)
+        {
+            for (int offset = 0; offset < 4; offset++)
+            {
+                ReadOnlySpan<byte> span = data.AsSpan(offset, length);
+                Assert.Equal(ReferenceSum(span), InternetChecksum.Fold(InternetChecksum.Add(0, span)));
+            }
+        }
+
+        Assert.Equal(ReferenceSum(data), InternetChecksum.Fold(InternetChecksum.Add(0, data)));
+        byte[] ones = new byte[1500];
+        Array.Fill(ones, (byte)0xFF);
+        Assert.Equal(ReferenceSum(ones), InternetChecksum.Fold(InternetChecksum.Add(0, ones)));
+    }
+
+    /// <summary>RFC 1071 §4.1 as written: big-endian 16-bit words, end-around carry after each addition.</summary>
+    private static ushort ReferenceSum(ReadOnlySpan<byte> data)
+    {
+        uint sum = 0;
+        for (int i = 0; i < data.Length; i += 2)
+        {
+            uint word = (uint)(data[i] << 8) | (i + 1 < data.Length ? data[i + 1] : 0u);
+            sum += word;
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+
+        return (ushort)sum;
+    }
 }

@@ -6,7 +6,7 @@ namespace Gateway.Tests.Tun;
 /// <summary>A TUN device in memory: tests push "read" packets through the receiver and inspect what was written.</summary>
 internal sealed class InMemoryTunDevice(int mtu = 1420) : ITunDevice
 {
-    private readonly PacketBatch _batch = new(64, 65536);
+    private readonly PacketBatch _batch = new(64, 1 << 20);
     private IPacketReceiver? _receiver;
 
     public string Name => "mem0";
@@ -30,8 +30,7 @@ internal sealed class InMemoryTunDevice(int mtu = 1420) : ITunDevice
         _batch.Clear();
         foreach (byte[] packet in packets)
         {
-            packet.CopyTo(_batch.Buffer(_batch.Count), 0);
-            _batch.Commit(packet.Length);
+            Assert.True(_batch.TryAdd(packet), "the test batch is full");
         }
 
         _receiver!.OnPackets(_batch);

@@ -45,4 +45,25 @@ public sealed class AllowedIpsTests
         Assert.Null(table.Lookup(NetAddress.Parse("10.99.0.1")));
         Assert.Empty(table.AllPrefixes());
     }
+
+    [Fact]
+    public void Lookup_SameAddressAgainAfterAChange_SeesTheChange()
+    {
+        var table = new AllowedIps<string>();
+        var other = new AllowedIps<string>();
+        table.Insert(IpPrefix.Parse("10.99.0.0/24"), "net");
+        other.Insert(IpPrefix.Parse("10.99.0.0/24"), "other table");
+        NetAddress host = NetAddress.Parse("10.99.0.2");
+        Assert.Equal("net", table.Lookup(host));
+        Assert.Equal("net", table.Lookup(host));
+        Assert.Equal("other table", other.Lookup(host));
+
+        table.Insert(IpPrefix.Parse("10.99.0.2/32"), "host");
+        Assert.Equal("host", table.Lookup(host));
+        table.RemoveByPeer("host");
+        Assert.Equal("net", table.Lookup(host));
+        table.RemoveByPeer("net");
+        Assert.Null(table.Lookup(host));
+        Assert.Null(table.Lookup(NetAddress.Parse("::ffff:10.99.0.2")));
+    }
 }

@@ -228,4 +228,20 @@ public sealed class DeviceTests
         link.B.ReceiveDatagram(forged, new System.Net.IPEndPoint(System.Net.IPAddress.Parse("192.0.2.99"), 5000).Serialize());
         Assert.Equal("192.0.2.77:4000", link.PeerOfB.EndpointValue.ToString());
     }
+
+    [Fact]
+    public void UpdateEndpoint_SameAddressInALargerReceiveBuffer_KeepsTheEndpoint()
+    {
+        var link = new DeviceLink(new FakeTime());
+        link.PeerOfB.UpdateEndpoint(DeviceLink.AddressA.Serialize());
+        System.Net.SocketAddress kept = link.PeerOfB.Endpoint!;
+
+        // recvmmsg fills a 28-byte sockaddr buffer and sets Size to 16 for IPv4: the same endpoint, not a roam.
+        var received = new System.Net.SocketAddress(System.Net.Sockets.AddressFamily.InterNetwork, 28);
+        DeviceLink.AddressA.Serialize().Buffer.Span[..16].CopyTo(received.Buffer.Span);
+        received.Size = 16;
+        link.PeerOfB.UpdateEndpoint(received);
+
+        Assert.Same(kept, link.PeerOfB.Endpoint);
+    }
 }
