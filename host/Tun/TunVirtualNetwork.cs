@@ -96,6 +96,11 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
         {
             LinuxTunDevice linux = LinuxTunDevice.Create(_options.Name, _options.Mtu, _logger);
             _device = linux;
+            _meter.CreateObservableCounter(
+                "gateway.tun.malformed_frames",
+                () => linux.MalformedFrames,
+                unit: "{frame}",
+                description: "Frames read from the TUN with an invalid virtio-net header or offload layout, dropped before dispatch");
             _index = linux.Index;
             try
             {
