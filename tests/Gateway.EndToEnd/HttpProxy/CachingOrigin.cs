@@ -9,25 +9,11 @@ namespace Gateway.EndToEnd.HttpProxy;
 /// §13.1.2); any other method gets 200 "ok". It counts requests by method and path and keeps the last
 /// request's fields, so a test sees exactly what reached the origin through the proxy's cache.
 /// </summary>
-internal sealed class CachingOrigin : IAsyncDisposable
+internal sealed class CachingOrigin : HttpListenerOrigin
 {
-    private readonly HttpListener _listener = new();
-    private readonly Task _loop;
-    private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, Resource> _resources = new();
     private readonly ConcurrentDictionary<string, int> _counts = new();
 
-    public CachingOrigin()
-    {
-        Port = TestOrigin.FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
-        _loop = LoopAsync();
-    }
-
-    public int Port { get; }
-
-    public string Url => $"http://127.0.0.1:{Port}";
 
     /// <summary>The fields of the last request that reached the origin for each path.</summary>
     public ConcurrentDictionary<string, WebHeaderCollection> LastRequestHeaders { get; } = new();
@@ -39,25 +25,7 @@ internal sealed class CachingOrigin : IAsyncDisposable
     /// <summary>How many <paramref name="method"/> requests for <paramref name="path"/> reached the origin.</summary>
     public int Count(string method, string path) => _counts.GetValueOrDefault($"{method} {path}");
 
-    private async Task LoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => ServeAsync(context));
-        }
-    }
-
-    private async Task ServeAsync(HttpListenerContext context)
+    protected override async Task ServeAsync(HttpListenerContext context)
     {
         HttpListenerRequest request = context.Request;
         HttpListenerResponse response = context.Response;
@@ -125,14 +93,6 @@ internal sealed class CachingOrigin : IAsyncDisposable
         {
             response.Abort();
         }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        _listener.Close();
-        await _loop;
-        _stop.Dispose();
     }
 
     private sealed record Resource(byte[] Body, string? ETag, (string Name, string Value)[] Fields);

@@ -11,23 +11,9 @@ namespace Gateway.EndToEnd.HttpProxy;
 /// <c>/bytes/N</c> and <c>/chunked/N</c> send N known bytes, <c>/sha256</c> answers the SHA-256 of
 /// the uploaded body, <c>/hang</c> never answers. It records the client endpoint of every request.
 /// </summary>
-internal sealed class TestOrigin : IAsyncDisposable
+internal sealed class TestOrigin : HttpListenerOrigin
 {
-    private readonly HttpListener _listener = new();
-    private readonly Task _loop;
-    private readonly CancellationTokenSource _stop = new();
 
-    public TestOrigin()
-    {
-        Port = FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
-        _loop = LoopAsync();
-    }
-
-    public int Port { get; }
-
-    public string Url => $"http://127.0.0.1:{Port}";
 
     /// <summary>The remote endpoint (proxy side) of each request, in arrival order.</summary>
     public ConcurrentQueue<string> RequestSources { get; } = new();
@@ -47,25 +33,7 @@ internal sealed class TestOrigin : IAsyncDisposable
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
-    private async Task LoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => ServeAsync(context));
-        }
-    }
-
-    private async Task ServeAsync(HttpListenerContext context)
+    protected override async Task ServeAsync(HttpListenerContext context)
     {
         HttpListenerRequest request = context.Request;
         HttpListenerResponse response = context.Response;
@@ -97,7 +65,7 @@ internal sealed class TestOrigin : IAsyncDisposable
             }
             else if (path == "/hang")
             {
-                await Task.Delay(Timeout.Infinite, _stop.Token);
+                await Task.Delay(Timeout.Infinite, Stopping);
             }
             else
             {
@@ -110,13 +78,5 @@ internal sealed class TestOrigin : IAsyncDisposable
         {
             response.Abort();
         }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        _listener.Close();
-        await _loop;
-        _stop.Dispose();
     }
 }
