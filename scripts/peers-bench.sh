@@ -15,8 +15,19 @@ mkdir -p "$OUT"
 dotnet publish host -c Release -o "$PUBLISH" >/dev/null
 export GATEWAY="$PUBLISH/gateway" PEER_NAME=gateway PEER_VERSION="$(git rev-parse --short HEAD)" QUIET_WAIT="${QUIET_WAIT:-30}"
 results="${PEERS_WORK:-/tmp/gateway-peers}/results"
+
+# The gateway's memory during the runs: VmRSS of every running `gateway run` once a second (rss.tsv:
+# benchmark-run, time, pid, kB).
+( while sleep 1; do
+      for pid in $(pgrep -f "$PUBLISH/gateway run" || true); do
+          printf '%s\t%s\t%s\t%s\n' "$(cat "$OUT/current" 2>/dev/null)" "$(date -u +%H:%M:%S)" "$pid" "$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null)"
+      done
+  done ) >"$OUT/rss.tsv" &
+sampler=$!
+trap 'kill $sampler 2>/dev/null || true' EXIT
 for run in $(seq 1 "$RUNS"); do
     for what in $WHICH; do
+        echo "$what-$run" >"$OUT/current"
         case "$what" in
             dns-forward) PEERS="dnsdist custom" PEER_ROLE=forward PEER_CMD="$PEERS_DIR/examples/gateway-dns.sh" "$PEERS_DIR/dns-peers.sh" >"$OUT/$what-$run.log" 2>&1
                          cp "$results/dns-peers.tsv" "$OUT/$what-$run.tsv" ;;

@@ -96,12 +96,28 @@ def http(directory):
         print(f"  median {file}: {median(values):.2f}x tinyproxy")
 
 
+def rss(directory):
+    path = os.path.join(directory, "rss.tsv")
+    if not os.path.exists(path):
+        return
+    by_run = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 4 and parts[3].isdigit():
+                by_run.setdefault(parts[0], []).append(int(parts[3]) / 1024)
+    print("\ngateway VmRSS while measured (MB): first sample, max, last sample (each gateway process of the run)")
+    for label, values in by_run.items():
+        print(f"  {label}: {values[0]:.0f} / {max(values):.0f} / {values[-1]:.0f} ({len(values)} samples)")
+
+
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else "."
     dns(directory, "dns-forward")
     dns(directory, "dns-cache")
     wg(directory)
     http(directory)
+    rss(directory)
 
 
 if __name__ == "__main__":
