@@ -215,9 +215,14 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
             Apply(context, _resolver, options);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or PluginConfigException or ArgumentException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or PluginConfigException or ArgumentException or FormatException)
         {
             DnsDotLog.ReloadFailed(_logger, e.Message);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nobody awaits the reload task: anything unexpected is still reported, and the old state stays.
+            DnsDotLog.ReloadFailed(_logger, $"{e.GetType().Name}: {e.Message}");
         }
         finally
         {

@@ -23,8 +23,9 @@ internal static class ResolverSnapshotBuilder
     private const string DefaultGroupKey = "upstreams";
 
     /// <summary>
-    /// Builds the snapshot for <paramref name="options"/>. Throws (IOException, CryptographicException) when a
-    /// CA file cannot be read; then nothing was built and <paramref name="previous"/> is untouched.
+    /// Builds the snapshot for <paramref name="options"/>. Throws (IOException, InvalidDataException,
+    /// CryptographicException) when a CA file cannot be read or holds no certificate; then nothing was built
+    /// and <paramref name="previous"/> is untouched.
     /// </summary>
     public static SnapshotBuild Build(DnsDotOptions options, ResolverSnapshot? previous, string configDirectory, Action<Socket> protectSocket, IRuleEvaluator? rules, DnsDotMetrics metrics, ILogger logger)
     {
@@ -223,6 +224,11 @@ internal static class ResolverSnapshotBuilder
         {
             trust = new X509Certificate2Collection();
             trust.ImportFromPem(pem);
+            if (trust.Count == 0)
+            {
+                // ImportFromPem skips what is not a certificate: an empty trust store would refuse every handshake.
+                throw new InvalidDataException($"caFile '{options.CaFile}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+            }
         }
 
         var pins = new byte[options.SpkiPins.Count][];

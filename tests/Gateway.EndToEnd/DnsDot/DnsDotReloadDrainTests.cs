@@ -122,6 +122,39 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
         Assert.Contains(gw.Context.Logs, l => l.Contains("dns-dot: configuration reloaded (upstreams policy leastOutstanding -> failover)"));
     }
 
+    [Fact]
+    public async Task Reload_CaFileWithoutCertificate_KeepsRunningStateAndSaysWhy()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["upstreams:0:address"] = _upstreams.First.Address,
+            ["upstreams:0:tlsName"] = UnboundDot.TlsName,
+            ["upstreams:0:caFile"] = _upstreams.First.CaFile,
+            ["cache:enabled"] = "false",
+        };
+        await using DnsDotUnboundTests.RunningPlugin gw = await DnsDotUnboundTests.StartPluginAsync(settings);
+        Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
+        DotUpstream upstream = gw.Plugin.Upstreams[0];
+        string garbage = Path.Combine(Path.GetTempPath(), $"not-a-ca-{Guid.NewGuid():N}.pem");
+        await File.WriteAllTextAsync(garbage, "not a certificate\n");
+        try
+        {
+            gw.Context.Configuration["upstreams:0:address"] = _upstreams.Second.Address;
+            gw.Context.Configuration["upstreams:0:caFile"] = garbage;
+            ((IConfigurationRoot)gw.Context.Configuration).Reload();
+            await gw.Plugin.LastReload.WaitAsync(Deadline);
+        }
+        finally
+        {
+            File.Delete(garbage);
+        }
+
+        Assert.Contains(gw.Context.Logs, l => l.Contains("configuration reload not applied") && l.Contains("holds no PEM certificate"));
+        Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
+        Assert.Same(upstream, gw.Plugin.Upstreams[0]);
+        Assert.Equal(0, gw.Plugin.DrainingCount);
+    }
+
     private static async Task<string> AskAsync(int port) =>
         SwitchUpstreamsFixture.Answer(await DnsDotClient.UdpAsync(port, DnsDotClient.Query("switch.test", 1, (ushort)Random.Shared.Next(1, 65535)), TimeSpan.FromSeconds(10)));
 }
