@@ -1,5 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
-using Gateway.Plugins.DnsDot.Cache;
 using Gateway.Plugins.DnsDot.Configuration;
 using Gateway.Plugins.DnsDot.LoadBalancing;
 using Gateway.Plugins.DnsDot.Resolver;
@@ -22,6 +20,12 @@ namespace Gateway.Plugins.DnsDot;
 /// Endpoints: <c>listen:</c> and <c>virtual:</c>. When <c>virtual:</c> is absent and the TUN is enabled, the
 /// plugin serves 10.30.30.30:53 and [fd00:30::30]:53 on the TUN. When the whole <c>dns-dot</c> section is
 /// absent the plugin stays idle: no listeners, no upstream connections.
+/// <para>
+/// Reloads: the host restarts the plugin when <c>listen:</c> or <c>virtual:</c> change and fires the section's
+/// reload token otherwise; every other key then applies live. The new <see cref="ResolverSnapshot"/> is built
+/// off the query path (<see cref="ResolverSnapshotBuilder"/>: unchanged upstreams keep their pools), swapped in
+/// with one reference write, and upstreams no longer used are drained, then closed.
+/// </para>
 /// </remarks>
 public sealed class DnsDotPlugin : IGatewayPlugin
 {
