@@ -248,7 +248,11 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         DnsDotOptionsValidator.Validate(validation);
         if (validation.Errors.Count == 0)
         {
-            return DnsDotOptionsValidator.Bind(section, null)!;
+            DnsDotOptions options = DnsDotOptionsValidator.Bind(section, null)!;
+
+            // An emptied entry (an environment override set to "", a provider that cannot delete keys) means no glob.
+            options.Rules.RemoveAll(string.IsNullOrWhiteSpace);
+            return options;
         }
 
         PluginConfigError first = validation.Errors[0];

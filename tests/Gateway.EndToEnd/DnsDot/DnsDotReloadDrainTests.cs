@@ -155,6 +155,44 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
         Assert.Equal(0, gw.Plugin.DrainingCount);
     }
 
+    [Fact]
+    public async Task Reload_RulesAddedThenRemoved_EngineStartedThenStopped()
+    {
+        string folder = $"reload-rules-{Guid.NewGuid():N}";
+        string directory = Path.Combine(Path.GetTempPath(), folder);
+        Directory.CreateDirectory(directory);
+        await File.WriteAllTextAsync(Path.Combine(directory, "main.csx"), "Block(\"switch.test\");\n");
+        try
+        {
+            var settings = new Dictionary<string, string?>
+            {
+                ["upstreams:0:address"] = _upstreams.First.Address,
+                ["upstreams:0:tlsName"] = UnboundDot.TlsName,
+                ["upstreams:0:caFile"] = _upstreams.First.CaFile,
+            };
+            await using DnsDotUnboundTests.RunningPlugin gw = await DnsDotUnboundTests.StartPluginAsync(settings);
+            Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
+            DotUpstream upstream = gw.Plugin.Upstreams[0];
+
+            gw.Context.Configuration["rules:0"] = $"{folder}/*.csx";
+            ((IConfigurationRoot)gw.Context.Configuration).Reload();
+            await gw.Plugin.LastReload.WaitAsync(TimeSpan.FromSeconds(120));
+            Assert.Equal("rcode 3", await AskAsync(gw.Port));
+
+            // The in-memory provider cannot delete a key: an emptied entry is no glob (as an emptied override is).
+            gw.Context.Configuration["rules:0"] = null;
+            ((IConfigurationRoot)gw.Context.Configuration).Reload();
+            await gw.Plugin.LastReload.WaitAsync(Deadline);
+            Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
+            Assert.Same(upstream, gw.Plugin.Upstreams[0]);
+            Assert.Equal(2, gw.Context.Logs.Count(l => l.Contains("dns-dot: configuration reloaded (rules)")));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static async Task<string> AskAsync(int port) =>
         SwitchUpstreamsFixture.Answer(await DnsDotClient.UdpAsync(port, DnsDotClient.Query("switch.test", 1, (ushort)Random.Shared.Next(1, 65535)), TimeSpan.FromSeconds(10)));
 }
