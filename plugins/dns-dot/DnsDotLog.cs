@@ -17,6 +17,21 @@ internal static partial class DnsDotLog
     [LoggerMessage(103, LogLevel.Warning, "dns-dot: no upstreams configured: every forwarded query gets SERVFAIL; add dns-dot.upstreams")]
     public static partial void NoUpstreams(ILogger logger);
 
+    [LoggerMessage(104, LogLevel.Information, "dns-dot: configuration reloaded ({Changes})")]
+    public static partial void Reloaded(ILogger logger, string changes);
+
+    [LoggerMessage(105, LogLevel.Debug, "dns-dot: configuration reloaded; nothing in the dns-dot section changed")]
+    public static partial void ReloadUnchanged(ILogger logger);
+
+    [LoggerMessage(106, LogLevel.Warning, "dns-dot: configuration reload not applied, still running the previous dns-dot configuration: {Reason}; fix the file and save it again")]
+    public static partial void ReloadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(107, LogLevel.Information, "dns-dot: upstream {Upstream} removed by a reload; its connections are closed after a drain of {DrainMs} ms")]
+    public static partial void UpstreamRetiring(ILogger logger, string upstream, long drainMs);
+
+    [LoggerMessage(108, LogLevel.Information, "dns-dot section removed by a reload: plugin idle (listeners closed, upstreams drained)")]
+    public static partial void Deactivated(ILogger logger);
+
     [LoggerMessage(200, LogLevel.Warning, "upstream {Upstream}: {Reason}; nothing is accepted from it until this is fixed (check tlsName, caFile and spkiPins)")]
     public static partial void TlsFailure(ILogger logger, string upstream, string reason);
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Gateway.Plugins.DnsDot.Cache;
 using Gateway.Plugins.DnsDot.Upstreams;
 
 namespace Gateway.Plugins.DnsDot;
@@ -16,7 +17,7 @@ namespace Gateway.Plugins.DnsDot;
 internal sealed class DnsDotMetrics
 {
     private readonly List<DotUpstream> _upstreams = new();
-    private Func<int>? _cacheEntries;
+    private DnsCache? _cache;
 
     /// <summary>Creates the instruments.</summary>
     public DnsDotMetrics(Meter meter)
@@ -44,7 +45,7 @@ internal sealed class DnsDotMetrics
         CacheHits = meter.CreateCounter<long>("dns.cache.hits", "{query}", "Answers served from the cache");
         CacheMisses = meter.CreateCounter<long>("dns.cache.misses", "{query}", "Cache lookups that found nothing fresh");
         CacheStale = meter.CreateCounter<long>("dns.cache.stale", "{query}", "Expired answers served because no upstream answered (RFC 8767)");
-        meter.CreateObservableGauge("dns.cache.entries", () => _cacheEntries?.Invoke() ?? 0, "{entry}", "Answers held in the cache");
+        meter.CreateObservableGauge("dns.cache.entries", () => Volatile.Read(ref _cache)?.Count ?? 0, "{entry}", "Answers held in the cache");
     }
 
     /// <summary>dns.queries{transport, rcode}.</summary>
@@ -119,8 +120,17 @@ internal sealed class DnsDotMetrics
         }
     }
 
-    /// <summary>Sets where dns.cache.entries reads from.</summary>
-    public void ObserveCache(Func<int> entries) => _cacheEntries = entries;
+    /// <summary>Sets the cache dns.cache.entries reads (null: disabled, 0 entries).</summary>
+    public void ObserveCache(DnsCache? cache) => Volatile.Write(ref _cache, cache);
+
+    /// <summary>Removes an upstream a reload retired from the per-upstream instruments.</summary>
+    public void Unregister(DotUpstream upstream)
+    {
+        lock (_upstreams)
+        {
+            _upstreams.Remove(upstream);
+        }
+    }
 
     private IEnumerable<Measurement<long>> ObserveReuses()
     {

@@ -1,5 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
-using Gateway.Plugins.DnsDot.Cache;
 using Gateway.Plugins.DnsDot.Configuration;
 using Gateway.Plugins.DnsDot.LoadBalancing;
 using Gateway.Plugins.DnsDot.Resolver;
@@ -10,6 +8,7 @@ using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 
 namespace Gateway.Plugins.DnsDot;
 
@@ -21,6 +20,12 @@ namespace Gateway.Plugins.DnsDot;
 /// Endpoints: <c>listen:</c> and <c>virtual:</c>. When <c>virtual:</c> is absent and the TUN is enabled, the
 /// plugin serves 10.30.30.30:53 and [fd00:30::30]:53 on the TUN. When the whole <c>dns-dot</c> section is
 /// absent the plugin stays idle: no listeners, no upstream connections.
+/// <para>
+/// Reloads: the host restarts the plugin when <c>listen:</c> or <c>virtual:</c> change and fires the section's
+/// reload token otherwise; every other key then applies live. The new <see cref="ResolverSnapshot"/> is built
+/// off the query path (<see cref="ResolverSnapshotBuilder"/>: unchanged upstreams keep their pools), swapped in
+/// with one reference write, and upstreams no longer used are drained, then closed.
+/// </para>
 /// </remarks>
 public sealed class DnsDotPlugin : IGatewayPlugin
 {
@@ -34,14 +39,27 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     // Query timeouts are found by sweeping the pending tables this often (not a timer per query).
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(100);
 
+    // A retired upstream is closed this long after the old query timeout: every query that could still use it
+    // (started before the swap, or its one retry) has reached its deadline by then.
+    private static readonly TimeSpan DrainMargin = TimeSpan.FromSeconds(1);
+
     private readonly List<IDisposable> _bindings = new();
-    private readonly List<DotUpstream> _upstreams = new();
+    private readonly List<(DotUpstream Upstream, long CloseAt)> _draining = new();
+    private readonly SemaphoreSlim _reloadGate = new(1, 1);
+    private DotUpstream[] _active = [];
+    private int _drainingCount;
+    private IPluginContext? _context;
+    private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+    private DnsDotMetrics? _metrics;
+    private IDisposable? _reloadRegistration;
     private CancellationTokenSource? _stopping;
     private Task? _maintenance;
     private Timer? _sweep;
     private DnsResolver? _resolver;
     private IRuleEvaluator? _rules;
+    private bool _rulesInjected;
     private RuleEngine? _ruleEngine;
+    private Task _lastReload = Task.CompletedTask;
 
     /// <summary>Creates the plugin (the host does this).</summary>
     public DnsDotPlugin()
@@ -56,7 +74,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
     /// <summary>
     /// The rule evaluator consulted for every query; null means no rules. May be set before or after
-    /// <see cref="StartAsync"/> and swapped at any time (rule reloads).
+    /// <see cref="StartAsync"/> and swapped at any time (rule reloads). Set before start, it replaces the
+    /// <c>rules:</c> scripts for the plugin's lifetime (reloads leave it in place).
     /// </summary>
     internal IRuleEvaluator? RuleEvaluator
     {
@@ -74,8 +93,14 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     /// <summary>The resolver while running (tests).</summary>
     internal DnsResolver? Resolver => _resolver;
 
-    /// <summary>The upstreams while running (tests).</summary>
-    internal IReadOnlyList<DotUpstream> Upstreams => _upstreams;
+    /// <summary>The upstreams in use (every group's), as of the last start or reload (tests).</summary>
+    internal IReadOnlyList<DotUpstream> Upstreams => Volatile.Read(ref _active);
+
+    /// <summary>Upstreams a reload removed that are still draining (tests).</summary>
+    internal int DrainingCount => Volatile.Read(ref _drainingCount);
+
+    /// <summary>The reload in progress or last finished (tests wait for it).</summary>
+    internal Task LastReload => Volatile.Read(ref _lastReload);
 
     /// <inheritdoc/>
     public void Validate(PluginValidationContext context)
@@ -106,61 +131,163 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     /// <inheritdoc/>
     public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
     {
-        ILogger logger = context.LoggerFactory.CreateLogger("dns-dot");
+        _context = context;
+        _logger = context.LoggerFactory.CreateLogger("dns-dot");
+        _rulesInjected = _rules is not null;
+        _stopping = CancellationTokenSource.CreateLinkedTokenSource(context.Stopping);
         IConfiguration section = context.Configuration;
         if (!section.GetChildren().Any())
         {
-            DnsDotLog.Idle(logger);
-            return Task.CompletedTask;
+            DnsDotLog.Idle(_logger);
+        }
+        else
+        {
+            Activate(context, Validated(section, context.ConfigDirectory, _logger, firstLoad: true)!);
         }
 
-        var validation = new PluginValidationContext(Id, section, context.ConfigDirectory);
-        DnsDotOptionsValidator.Validate(validation);
-        if (validation.Errors.Count > 0)
+        // Every key but listen:/virtual: applies live (the host restarts the plugin for those two). Registered
+        // only once started: a plugin that failed to start is retried by the host, not by its own token.
+        _reloadRegistration = ChangeToken.OnChange(section.GetReloadToken, OnReloadToken);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _reloadRegistration?.Dispose();
+        _reloadRegistration = null;
+        if (_stopping is not null)
         {
-            PluginConfigError first = validation.Errors[0];
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+
+        // A reload in progress finishes (or sees the cancellation) before everything is torn down.
+        await _reloadGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await DeactivateAsync(drain: false).ConfigureAwait(false);
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+
+        // Validation may have compiled scripts too: no Roslyn context outlives the plugin (it would hold it loaded).
+        ScriptCompiler.ReleaseCompiler();
+        _stopping?.Dispose();
+        _stopping = null;
+        _context = null;
+        _metrics = null;
+    }
+
+    /// <summary>Applies the current section now (the reload token's callback runs this off its own thread).</summary>
+    internal async Task ReloadAsync()
+    {
+        await _reloadGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            IPluginContext? context = _context;
+            if (context is null || _stopping is null || _stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            IConfiguration section = context.Configuration;
+            if (!section.GetChildren().Any())
+            {
+                if (_resolver is not null)
+                {
+                    await DeactivateAsync(drain: true).ConfigureAwait(false);
+                    DnsDotLog.Deactivated(_logger);
+                }
+
+                return;
+            }
+
+            DnsDotOptions? options = Validated(section, context.ConfigDirectory, _logger, firstLoad: false);
+            if (options is null)
+            {
+                return;
+            }
+
+            if (_resolver is null)
+            {
+                Activate(context, options);
+                DnsDotLog.Reloaded(_logger, "dns-dot section added: serving");
+                return;
+            }
+
+            Apply(context, _resolver, options);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or PluginConfigException or ArgumentException or FormatException)
+        {
+            DnsDotLog.ReloadFailed(_logger, e.Message);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nobody awaits the reload task: anything unexpected is still reported, and the old state stays.
+            DnsDotLog.ReloadFailed(_logger, $"{e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
+
+    private void OnReloadToken()
+    {
+        // Off the host's thread: building upstreams reads CA files and starting rules compiles scripts.
+        Task reload = Task.Run(ReloadAsync);
+        Volatile.Write(ref _lastReload, reload);
+    }
+
+    // The first load fails hard (PluginConfigException); a later bad section is logged and the old state kept.
+    private static DnsDotOptions? Validated(IConfiguration section, string configDirectory, ILogger logger, bool firstLoad)
+    {
+        var validation = new PluginValidationContext("dns-dot", section, configDirectory);
+        DnsDotOptionsValidator.Validate(validation);
+        if (validation.Errors.Count == 0)
+        {
+            DnsDotOptions options = DnsDotOptionsValidator.Bind(section, null)!;
+
+            // An emptied entry (an environment override set to "", a provider that cannot delete keys) means no glob.
+            options.Rules.RemoveAll(string.IsNullOrWhiteSpace);
+            return options;
+        }
+
+        PluginConfigError first = validation.Errors[0];
+        if (firstLoad)
+        {
             throw new PluginConfigException(first.KeyPath ?? "", first.Message);
         }
 
-        DnsDotOptions options = DnsDotOptionsValidator.Bind(section, null)!;
-        var metrics = new DnsDotMetrics(context.Meter);
-        var settings = new UpstreamSettings
-        {
-            ConnectTimeout = TimeSpan.FromMilliseconds(options.ConnectTimeoutMs),
-            HandshakeTimeout = TimeSpan.FromMilliseconds(options.HandshakeTimeoutMs),
-            ReadTimeout = TimeSpan.FromMilliseconds(options.ReadTimeoutMs),
-            IdleTimeout = TimeSpan.FromMilliseconds(options.IdleTimeoutMs),
-            MinConnections = options.MinConnections,
-            MaxConnections = options.MaxConnections,
-            MaxInFlightPerConnection = options.MaxInFlightPerConnection,
-            ProtectSocket = context.ProtectSocket,
-        };
+        DnsDotLog.ReloadFailed(logger, $"{first.KeyPath}: {first.Message}");
+        return null;
+    }
 
-        UpstreamGroup defaultGroup = CreateGroup("default", options.Policy, options.Upstreams, context, settings, metrics, logger);
-        var groups = new Dictionary<string, UpstreamGroup>(StringComparer.Ordinal);
-        foreach ((string name, UpstreamGroupOptions group) in options.Groups)
-        {
-            groups[name] = CreateGroup(name, group.Policy ?? options.Policy, group.Upstreams, context, settings, metrics, logger);
-        }
-
-        if (options.Upstreams.Count == 0)
-        {
-            DnsDotLog.NoUpstreams(logger);
-        }
-
-        if (_rules is null && options.Rules.Count > 0)
+    private void Activate(IPluginContext context, DnsDotOptions options)
+    {
+        DnsDotMetrics metrics = _metrics ??= new DnsDotMetrics(context.Meter);
+        if (!_rulesInjected && options.Rules.Count > 0)
         {
             _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory);
             _rules = _ruleEngine;
         }
 
-        DnsCache? cache = options.Cache.Enabled ? new DnsCache(options.Cache) : null;
-        _resolver = new DnsResolver(options, defaultGroup, groups, cache, metrics, logger) { Rules = _rules };
-        _stopping = CancellationTokenSource.CreateLinkedTokenSource(context.Stopping);
+        SnapshotBuild build = ResolverSnapshotBuilder.Build(options, null, context.ConfigDirectory, context.ProtectSocket, _rules, metrics, _logger);
+        ResolverSnapshot snapshot = build.Snapshot;
+        if (options.Upstreams.Count == 0)
+        {
+            DnsDotLog.NoUpstreams(_logger);
+        }
+
+        _resolver = new DnsResolver(options, snapshot.DefaultGroup, snapshot.Groups, snapshot.Cache, metrics, _logger) { Rules = _rules };
+        Volatile.Write(ref _active, snapshot.Upstreams);
 
         var datagrams = new DnsDatagramHandler(_resolver, metrics);
-        var streams = new DnsStreamHandler(_resolver, TimeSpan.FromMilliseconds(options.ClientIdleTimeoutMs), logger, metrics);
+        var streams = new DnsStreamHandler(_resolver, _logger, metrics);
         var endpoints = new List<ServiceEndpoint>(context.ConfiguredEndpoints);
+        IConfiguration section = context.Configuration;
         if (context.Tun is not null && section.GetSection("virtual").Value is null && !section.GetSection("virtual").GetChildren().Any())
         {
             foreach (NetEndpoint endpoint in DefaultVirtualEndpoints)
@@ -168,23 +295,105 @@ public sealed class DnsDotPlugin : IGatewayPlugin
                 endpoints.Add(new ServiceEndpoint(EndpointKind.Virtual, endpoint));
             }
 
-            DnsDotLog.DefaultVirtual(logger, string.Join(", ", DefaultVirtualEndpoints));
+            DnsDotLog.DefaultVirtual(_logger, string.Join(", ", DefaultVirtualEndpoints));
         }
 
         foreach (ServiceEndpoint endpoint in endpoints)
         {
             _bindings.Add(context.BindDatagram(endpoint, datagrams));
             _bindings.Add(context.BindStream(endpoint, streams));
-            DnsDotLog.Serving(logger, endpoint.ToString());
+            DnsDotLog.Serving(_logger, endpoint.ToString());
         }
 
-        _maintenance = MaintainAsync(_stopping.Token);
-        _sweep = new Timer(static state => ((DnsDotPlugin)state!).Sweep(), this, SweepInterval, SweepInterval);
-        return Task.CompletedTask;
+        _maintenance ??= MaintainAsync(_stopping!.Token);
+        _sweep ??= new Timer(static state => ((DnsDotPlugin)state!).Sweep(), this, SweepInterval, SweepInterval);
     }
 
-    /// <inheritdoc/>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    // A reload of a running plugin: build off the query path, swap, pre-warm what is new, drain what is gone.
+    private void Apply(IPluginContext context, DnsResolver resolver, DnsDotOptions options)
+    {
+        ResolverSnapshot current = resolver.Snapshot;
+        bool rulesChanged = !_rulesInjected && !current.Options.Rules.SequenceEqual(options.Rules, StringComparer.Ordinal);
+        RuleEngine? engine = null;
+        if (rulesChanged && options.Rules.Count > 0)
+        {
+            // The new engine compiles and watches its scripts; it reports its own script errors.
+            engine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory);
+        }
+
+        SnapshotBuild build;
+        try
+        {
+            build = ResolverSnapshotBuilder.Build(options, current, context.ConfigDirectory, context.ProtectSocket, rulesChanged ? engine : current.Rules, _metrics!, _logger);
+        }
+        catch
+        {
+            engine?.Dispose();
+            throw;
+        }
+
+        ResolverSnapshot previous = resolver.Swap(build.Snapshot, replaceRules: rulesChanged);
+        Volatile.Write(ref _active, build.Snapshot.Upstreams);
+        if (rulesChanged)
+        {
+            RuleEngine? old = _ruleEngine;
+            _ruleEngine = engine;
+            _rules = engine;
+            old?.Dispose();
+        }
+
+        // Pre-warm new pools now rather than on the maintenance tick: the first queries after the swap need them.
+        foreach (DotUpstream upstream in build.Created)
+        {
+            upstream.Maintain(_stopping!.Token);
+        }
+
+        Retire(build.Retired, TimeSpan.FromMilliseconds(previous.Options.QueryTimeoutMs) + DrainMargin);
+        if (build.Snapshot.Cache is { } cache && ReferenceEquals(cache, previous.Cache))
+        {
+            var live = new HashSet<int> { build.Snapshot.DefaultGroup.CacheId };
+            foreach (UpstreamGroup group in build.Snapshot.Groups.Values)
+            {
+                live.Add(group.CacheId);
+            }
+
+            cache.RemoveGroupsExcept(live);
+        }
+
+        if (build.Changes.Count == 0)
+        {
+            DnsDotLog.ReloadUnchanged(_logger);
+        }
+        else
+        {
+            DnsDotLog.Reloaded(_logger, string.Join(", ", build.Changes));
+        }
+    }
+
+    // Queries already sent (or about to be retried) on these upstreams finish there; nothing new is sent to
+    // them; after the drain their connections close and anything left fails over to SERVFAIL, never a hang.
+    private void Retire(IReadOnlyList<DotUpstream> upstreams, TimeSpan drain)
+    {
+        if (upstreams.Count == 0)
+        {
+            return;
+        }
+
+        long closeAt = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(drain.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        lock (_draining)
+        {
+            foreach (DotUpstream upstream in upstreams)
+            {
+                _draining.Add((upstream, closeAt));
+                DnsDotLog.UpstreamRetiring(_logger, upstream.Name, (long)drain.TotalMilliseconds);
+            }
+
+            Volatile.Write(ref _drainingCount, _draining.Count);
+        }
+    }
+
+    // Stop (drain: false) or the section removed by a reload (drain: true): unbind, stop rules, close or drain upstreams.
+    private async Task DeactivateAsync(bool drain)
     {
         foreach (IDisposable binding in _bindings)
         {
@@ -192,28 +401,44 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         _bindings.Clear();
-        if (_sweep is not null)
+        DotUpstream[] active = Interlocked.Exchange(ref _active, []);
+        if (drain && _resolver is not null)
         {
-            await _sweep.DisposeAsync().ConfigureAwait(false);
-            _sweep = null;
+            Retire(active, TimeSpan.FromMilliseconds(_resolver.Snapshot.Options.QueryTimeoutMs) + DrainMargin);
+        }
+        else
+        {
+            if (_sweep is not null)
+            {
+                await _sweep.DisposeAsync().ConfigureAwait(false);
+                _sweep = null;
+            }
+
+            if (_maintenance is not null)
+            {
+                await _maintenance.ConfigureAwait(false);
+                _maintenance = null;
+            }
+
+            foreach (DotUpstream upstream in active)
+            {
+                upstream.Pool.CloseAll();
+            }
+
+            (DotUpstream Upstream, long CloseAt)[] draining;
+            lock (_draining)
+            {
+                draining = [.. _draining];
+                _draining.Clear();
+                Volatile.Write(ref _drainingCount, 0);
+            }
+
+            foreach ((DotUpstream upstream, _) in draining)
+            {
+                upstream.Pool.CloseAll();
+            }
         }
 
-        if (_stopping is not null)
-        {
-            await _stopping.CancelAsync().ConfigureAwait(false);
-        }
-
-        if (_maintenance is not null)
-        {
-            await _maintenance.ConfigureAwait(false);
-        }
-
-        foreach (DotUpstream upstream in _upstreams)
-        {
-            upstream.Pool.CloseAll();
-        }
-
-        _upstreams.Clear();
         if (_ruleEngine is not null)
         {
             _ruleEngine.Dispose();
@@ -225,46 +450,46 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             _ruleEngine = null;
         }
 
-        // Validation may have compiled scripts too: no Roslyn context outlives the plugin (it would hold it loaded).
-        ScriptCompiler.ReleaseCompiler();
-        _stopping?.Dispose();
-        _stopping = null;
         _resolver = null;
-    }
-
-    private UpstreamGroup CreateGroup(string name, string policyName, List<UpstreamOptions> configured, IPluginContext context, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
-    {
-        var upstreams = new List<DotUpstream>(configured.Count);
-        foreach (UpstreamOptions options in configured)
-        {
-            X509Certificate2Collection? trust = null;
-            if (options.CaFile is { } caFile)
-            {
-                trust = new X509Certificate2Collection();
-                trust.ImportFromPemFile(DnsDotOptionsValidator.ResolvePath(context.ConfigDirectory, caFile));
-            }
-
-            var pins = new byte[options.SpkiPins.Count][];
-            for (int i = 0; i < pins.Length; i++)
-            {
-                pins[i] = DnsDotOptionsValidator.DecodePin(options.SpkiPins[i])!;
-            }
-
-            NetEndpoint endpoint = NetEndpoint.Parse(options.Address!);
-            var upstream = new DotUpstream(options.Address!, endpoint.ToIPEndPoint(), new DotTlsVerifier(options.TlsName!, trust, pins), settings, metrics, logger);
-            upstreams.Add(upstream);
-            _upstreams.Add(upstream);
-        }
-
-        return new UpstreamGroup(name, LoadBalancingPolicies.Create(policyName)!, upstreams);
     }
 
     private void Sweep()
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (DotUpstream upstream in _upstreams)
+        foreach (DotUpstream upstream in Volatile.Read(ref _active))
         {
             upstream.Sweep(now);
+        }
+
+        if (Volatile.Read(ref _drainingCount) == 0)
+        {
+            return;
+        }
+
+        List<DotUpstream>? closing = null;
+        lock (_draining)
+        {
+            for (int i = _draining.Count - 1; i >= 0; i--)
+            {
+                (DotUpstream upstream, long closeAt) = _draining[i];
+                upstream.Sweep(now);
+                if (now >= closeAt)
+                {
+                    _draining.RemoveAt(i);
+                    (closing ??= new()).Add(upstream);
+                }
+            }
+
+            Volatile.Write(ref _drainingCount, _draining.Count);
+        }
+
+        if (closing is not null)
+        {
+            foreach (DotUpstream upstream in closing)
+            {
+                upstream.Pool.CloseAll("removed by a configuration reload");
+                _metrics?.Unregister(upstream);
+            }
         }
     }
 
@@ -274,7 +499,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         do
         {
-            foreach (DotUpstream upstream in _upstreams)
+            foreach (DotUpstream upstream in Volatile.Read(ref _active))
             {
                 upstream.Maintain(cancellationToken);
             }

@@ -34,9 +34,6 @@ internal sealed class DnsCache
         }
     }
 
-    /// <summary>Reports <see cref="Count"/> as dns.cache.entries.</summary>
-    public void ObserveIn(DnsDotMetrics metrics) => metrics.ObserveCache(() => Count);
-
     /// <summary>The key hash of a question (name case-folded) sent to the group with <paramref name="group"/>'s cache id.</summary>
     public static ulong Key(ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, int group = 0)
     {
@@ -154,6 +151,35 @@ internal sealed class DnsCache
         }
 
         return DnsMessageWriter.FinishAnswer(destination, entry.Body.Length, query, info, ReadOnlySpan<int>.Empty, 0, entry.ExtendedRcode, limit);
+    }
+
+    /// <summary>
+    /// Drops the answers of groups a reload retired (their cache ids are never asked again), so a cache kept
+    /// across a reload does not hold dead entries until eviction. Returns how many were dropped.
+    /// </summary>
+    public int RemoveGroupsExcept(IReadOnlySet<int> liveGroups)
+    {
+        lock (_entries)
+        {
+            List<ulong>? dead = null;
+            foreach ((ulong key, CacheEntry entry) in _entries)
+            {
+                if (!liveGroups.Contains(entry.Group))
+                {
+                    (dead ??= new()).Add(key);
+                }
+            }
+
+            if (dead is not null)
+            {
+                foreach (ulong key in dead)
+                {
+                    _entries.Remove(key);
+                }
+            }
+
+            return dead?.Count ?? 0;
+        }
     }
 
     // Called under the lock: first drop what is past its stale age, then, if still full, an eighth of the

@@ -1,7 +1,7 @@
 namespace Gateway.Plugins.DnsDot.Configuration;
 
-/// <summary>The answer cache (key <c>dns-dot.cache</c>).</summary>
-internal sealed class CacheOptions
+/// <summary>The answer cache (key <c>dns-dot.cache</c>; a record: a reload keeps the cache when these are unchanged).</summary>
+internal sealed record CacheOptions
 {
     /// <summary>Whether answers are cached. Defaults to true.</summary>
     public bool Enabled { get; set; } = true;

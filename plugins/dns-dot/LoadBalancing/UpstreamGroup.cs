@@ -10,7 +10,17 @@ internal sealed class UpstreamGroup
 
     /// <summary>Creates the group.</summary>
     public UpstreamGroup(string name, ILoadBalancingPolicy policy, IReadOnlyList<DotUpstream> upstreams)
+        : this(name, policy, upstreams, Interlocked.Increment(ref s_nextCacheId))
     {
+    }
+
+    /// <summary>
+    /// Creates the group with the cache id of the group it replaces: a reload that changes only the policy
+    /// asks the same upstreams, so their cached answers stay valid.
+    /// </summary>
+    public UpstreamGroup(string name, ILoadBalancingPolicy policy, IReadOnlyList<DotUpstream> upstreams, int cacheId)
+    {
+        CacheId = cacheId;
         Name = name;
         Policy = policy;
         Upstreams = upstreams;
@@ -25,7 +35,7 @@ internal sealed class UpstreamGroup
     /// Part of every cache key: answers from this group are never served for questions sent to another one
     /// (a rule's <c>Forward(group:)</c> and the default differ), nor to a group rebuilt by a reload.
     /// </summary>
-    public int CacheId { get; } = Interlocked.Increment(ref s_nextCacheId);
+    public int CacheId { get; }
 
     /// <summary>The group's name.</summary>
     public string Name { get; }

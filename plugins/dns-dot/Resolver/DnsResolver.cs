@@ -25,39 +25,69 @@ internal sealed class DnsResolver
     [ThreadStatic]
     private static DnsQuery? t_query;
 
-    private readonly DnsDotOptions _options;
-    private readonly UpstreamGroup _defaultGroup;
-    private readonly IReadOnlyDictionary<string, UpstreamGroup> _groups;
-    private readonly DnsCache? _cache;
     private readonly DnsDotMetrics _metrics;
     private readonly ILogger _logger;
     [ThreadStatic]
     private static byte[]? t_scratch;
 
     private readonly Dictionary<ulong, UpstreamQuery> _inFlight = new();
-    private readonly long _queryTimeoutTicks;
+    private readonly Lock _swap = new();
+    private ResolverSnapshot _snapshot;
 
     /// <summary>Creates the resolver.</summary>
     public DnsResolver(DnsDotOptions options, UpstreamGroup defaultGroup, IReadOnlyDictionary<string, UpstreamGroup> groups, DnsCache? cache, DnsDotMetrics metrics, ILogger logger)
     {
-        _options = options;
-        _defaultGroup = defaultGroup;
-        _groups = groups;
-        _cache = cache;
         _metrics = metrics;
         _logger = logger;
-        _queryTimeoutTicks = options.QueryTimeoutMs * Stopwatch.Frequency / 1000;
-        cache?.ObserveIn(metrics);
+        _snapshot = new ResolverSnapshot(options, defaultGroup, groups, cache, null);
+        metrics.ObserveCache(cache);
     }
 
     /// <summary>
-    /// The rule evaluator, or null for no rules. The seam for the rules component: set at start-up and on
-    /// reload (a reference swap; queries in flight finish with the evaluator they started with).
+    /// The configuration queries use: read once per query (one volatile read), replaced whole by a reload
+    /// (<see cref="Swap"/>). Queries in flight finish with the snapshot they started with.
     /// </summary>
-    public IRuleEvaluator? Rules { get; set; }
+    public ResolverSnapshot Snapshot => Volatile.Read(ref _snapshot);
+
+    /// <summary>
+    /// The rule evaluator, or null for no rules. The seam for the rules component: set at start-up and on
+    /// reload (a snapshot swap; queries in flight finish with the evaluator they started with).
+    /// </summary>
+    public IRuleEvaluator? Rules
+    {
+        get => Snapshot.Rules;
+        set
+        {
+            lock (_swap)
+            {
+                Volatile.Write(ref _snapshot, _snapshot.WithRules(value));
+            }
+        }
+    }
 
     /// <summary>The cache, when enabled.</summary>
-    public DnsCache? Cache => _cache;
+    public DnsCache? Cache => Snapshot.Cache;
+
+    /// <summary>
+    /// Makes <paramref name="next"/> the configuration of every query that starts from now on (a reload).
+    /// The rules are carried over from the current snapshot unless <paramref name="replaceRules"/>; returns
+    /// the snapshot it replaced.
+    /// </summary>
+    public ResolverSnapshot Swap(ResolverSnapshot next, bool replaceRules)
+    {
+        lock (_swap)
+        {
+            ResolverSnapshot previous = _snapshot;
+            if (!replaceRules && !ReferenceEquals(next.Rules, previous.Rules))
+            {
+                next = next.WithRules(previous.Rules);
+            }
+
+            Volatile.Write(ref _snapshot, next);
+            _metrics.ObserveCache(next.Cache);
+            return previous;
+        }
+    }
 
     /// <summary>
     /// The synchronous part: answers malformed queries, rule verdicts and cache hits into
@@ -66,8 +96,10 @@ internal sealed class DnsResolver
     public ResolveStep Begin(ReadOnlySpan<byte> query, NetAddress client, DnsTransport transport, int replyCap, Span<byte> destination, out int length, out PendingQuery pending)
     {
         long started = Stopwatch.GetTimestamp();
+        ResolverSnapshot snapshot = Volatile.Read(ref _snapshot);
         pending = default;
         pending.Started = started;
+        pending.Snapshot = snapshot;
         length = 0;
         DnsParseStatus status = DnsMessageReader.TryParseQuery(query, out DnsRequestInfo info);
         pending.Info = info;
@@ -95,9 +127,9 @@ internal sealed class DnsResolver
             return Answered(transport, destination, length, query.Length, started);
         }
 
-        pending.Limit = transport == DnsTransport.Udp ? Math.Min(info.UdpLimit(_options.MaxUdpSize), Math.Max(replyCap, DnsConstants.ClassicUdpSize)) : ushort.MaxValue;
-        UpstreamGroup group = _defaultGroup;
-        IRuleEvaluator? rules = Rules;
+        pending.Limit = transport == DnsTransport.Udp ? Math.Min(info.UdpLimit(snapshot.Options.MaxUdpSize), Math.Max(replyCap, DnsConstants.ClassicUdpSize)) : ushort.MaxValue;
+        UpstreamGroup group = snapshot.DefaultGroup;
+        IRuleEvaluator? rules = snapshot.Rules;
         if (rules is not null)
         {
             Verdict verdict;
@@ -132,7 +164,7 @@ internal sealed class DnsResolver
                     length = DnsMessageWriter.WriteAddressAnswer(query, info, verdict.AnswerAddresses, verdict.Ttl, destination);
                     return Answered(transport, destination, length, query.Length, started);
                 case VerdictKind.Forward:
-                    if (verdict.Group is null || !_groups.TryGetValue(verdict.Group, out UpstreamGroup? forwarded))
+                    if (verdict.Group is null || !snapshot.Groups.TryGetValue(verdict.Group, out UpstreamGroup? forwarded))
                     {
                         DnsDotLog.UnknownGroup(_logger, rq.Name, verdict.Group ?? "");
                         return Rcode(query, info, DnsConstants.RcodeServFail, transport, destination, started, out length);
@@ -146,11 +178,12 @@ internal sealed class DnsResolver
         pending.Group = group;
         ReadOnlySpan<byte> name = query.Slice(DnsConstants.HeaderSize, info.NameLength);
         pending.Key = DnsCache.Key(name, info.QType, info.QClass, info.DnssecOk, group.CacheId);
-        if (_cache is not null)
+        DnsCache? cache = snapshot.Cache;
+        if (cache is not null)
         {
             // The arrival time is "now" for TTL aging (whole seconds): one clock read less per query.
             long now = started;
-            CacheLookup lookup = _cache.TryGet(pending.Key, name, info.QType, info.QClass, info.DnssecOk, now, out CacheEntry? entry, group.CacheId);
+            CacheLookup lookup = cache.TryGet(pending.Key, name, info.QType, info.QClass, info.DnssecOk, now, out CacheEntry? entry, group.CacheId);
             if (lookup is CacheLookup.Fresh or CacheLookup.FreshPrefetch)
             {
                 _metrics.CacheHits.Add(1);
@@ -177,8 +210,9 @@ internal sealed class DnsResolver
     /// </summary>
     public UpstreamQuery CreateQuery(ReadOnlySpan<byte> query, in PendingQuery pending, IAnswerSink sink, long started)
     {
+        ResolverSnapshot snapshot = pending.Snapshot ?? Snapshot;
         UpstreamQuery upstream = UpstreamQuery.Rent(2 + query.Length + 256);
-        int length = DnsMessageWriter.WriteUpstreamQuery(query, pending.Info, upstream.Frame.AsSpan(2), _options.ForwardClientSubnet);
+        int length = DnsMessageWriter.WriteUpstreamQuery(query, pending.Info, upstream.Frame.AsSpan(2), snapshot.Options.ForwardClientSubnet);
         BinaryPrimitives.WriteUInt16BigEndian(upstream.Frame, (ushort)length);
         upstream.FrameLength = 2 + length;
         upstream.Info = pending.Info;
@@ -190,7 +224,8 @@ internal sealed class DnsResolver
         upstream.Background = pending.Background;
         upstream.RequestSize = query.Length;
         upstream.Started = started;
-        upstream.Deadline = started + _queryTimeoutTicks;
+        upstream.Deadline = started + snapshot.QueryTimeoutTicks;
+        upstream.Snapshot = snapshot;
         upstream.Resolver = this;
         upstream.Sink = sink;
         return upstream;
@@ -274,13 +309,14 @@ internal sealed class DnsResolver
         UpstreamQuery? followers = TakeFollowers(query);
         ReadOnlySpan<byte> name = query.Name;
         CacheEntry? published = null;
-        if (_cache is not null)
+        ResolverSnapshot snapshot = query.Snapshot;
+        if (snapshot.Cache is { } cache)
         {
-            published = _cache.Store(query.Key, message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), query.Group.CacheId);
+            published = cache.Store(query.Key, message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), query.Group.CacheId);
         }
         else if (followers is not null)
         {
-            published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), _options.Cache, query.Group.CacheId);
+            published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), snapshot.Options.Cache, query.Group.CacheId);
         }
 
         Span<byte> target = message;

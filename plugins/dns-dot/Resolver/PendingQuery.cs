@@ -10,6 +10,9 @@ internal struct PendingQuery
     /// <summary>The parsed query.</summary>
     public DnsRequestInfo Info;
 
+    /// <summary>The configuration the query started with (its group, cache and options).</summary>
+    public ResolverSnapshot Snapshot;
+
     /// <summary>The group to ask.</summary>
     public UpstreamGroup Group;
 

@@ -45,6 +45,9 @@ internal sealed class UpstreamQuery
     /// <summary>An expired entry to serve if nothing answers (RFC 8767).</summary>
     public CacheEntry? Stale;
 
+    /// <summary>The configuration the query started with (where its answer is cached).</summary>
+    public ResolverSnapshot Snapshot = null!;
+
     /// <summary>The upstream group to ask.</summary>
     public UpstreamGroup Group = null!;
 
@@ -131,6 +134,7 @@ internal sealed class UpstreamQuery
         Frame = [];
         Stale = null;
         Group = null!;
+        Snapshot = null!;
         First = null;
         Upstream = null;
         Resolver = null!;

@@ -19,15 +19,13 @@ internal sealed class DnsStreamHandler : IStreamHandler
     public const int MaxPipelined = 256;
 
     private readonly DnsResolver _resolver;
-    private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
     private readonly DnsDotMetrics? _metrics;
 
     /// <summary>Creates the handler.</summary>
-    public DnsStreamHandler(DnsResolver resolver, TimeSpan idleTimeout, ILogger logger, DnsDotMetrics? metrics = null)
+    public DnsStreamHandler(DnsResolver resolver, ILogger logger, DnsDotMetrics? metrics = null)
     {
         _resolver = resolver;
-        _idleTimeout = idleTimeout;
         _logger = logger;
         _metrics = metrics;
     }
@@ -36,6 +34,9 @@ internal sealed class DnsStreamHandler : IStreamHandler
     public async Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken)
     {
         var session = new Session(connection.Stream, _resolver, connection.Client.Address);
+
+        // clientIdleTimeoutMs as configured when the connection opened (a reload applies to new connections).
+        TimeSpan idleTimeout = _resolver.Snapshot.ClientIdleTimeout;
         byte[] prefix = new byte[2];
         string reason = "closed by the client";
         bool failed = false;
@@ -52,7 +53,7 @@ internal sealed class DnsStreamHandler : IStreamHandler
                     // RFC 7766 §6.2.3: close connections that stay idle; queries in flight keep it open.
                     if (session.Outstanding == 0)
                     {
-                        idle.CancelAfter(_idleTimeout);
+                        idle.CancelAfter(idleTimeout);
                     }
 
                     try

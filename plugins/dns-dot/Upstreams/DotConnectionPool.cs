@@ -19,9 +19,22 @@ internal sealed class DotConnectionPool
     private readonly Queue<UpstreamQuery> _waiting = new();
     private int _waitingCount;
     private int _connecting;
+    private bool _closed;
 
     /// <summary>Creates an empty pool.</summary>
     public DotConnectionPool(DotUpstream upstream) => _upstream = upstream;
+
+    /// <summary>True once <see cref="CloseAll"/> ran: the pool opens nothing and fails what it is given.</summary>
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return _closed;
+            }
+        }
+    }
 
     /// <summary>Open connections.</summary>
     public int Count
@@ -47,10 +60,12 @@ internal sealed class DotConnectionPool
         {
             DotConnection? best;
             bool full = false;
+            bool closed;
             lock (_connections)
             {
-                best = fresh ? null : LeastLoaded(settings.MaxInFlightPerConnection);
-                if (best is null)
+                closed = _closed;
+                best = fresh || closed ? null : LeastLoaded(settings.MaxInFlightPerConnection);
+                if (!closed && best is null)
                 {
                     if (_connections.Count + _connecting < settings.MaxConnections)
                     {
@@ -67,6 +82,14 @@ internal sealed class DotConnectionPool
                         full = true;
                     }
                 }
+            }
+
+            if (closed)
+            {
+                // Stopping, or retired by a reload after its drain period: fail at once (the resolver retries
+                // elsewhere or answers SERVFAIL) rather than open a connection nobody would close.
+                _upstream.OnFailure(query, "upstream closed (stopping or removed by a configuration reload)");
+                return;
             }
 
             if (full)
@@ -193,11 +216,24 @@ internal sealed class DotConnectionPool
         try
         {
             DotConnection connection = await DotConnection.ConnectAsync(_upstream, cancellationToken).ConfigureAwait(false);
-            _upstream.OnConnected();
+            bool closed;
             lock (_connections)
             {
-                _connections.Add(connection);
+                closed = _closed;
+                if (!closed)
+                {
+                    _connections.Add(connection);
+                }
             }
+
+            if (closed)
+            {
+                // CloseAll ran during the handshake: this connection would never be closed otherwise.
+                connection.Close("stopping");
+                throw new UpstreamException("upstream closed (stopping or removed by a configuration reload)");
+            }
+
+            _upstream.OnConnected();
 
             return connection;
         }
@@ -293,7 +329,7 @@ internal sealed class DotConnectionPool
             }
 
             int open = _connections.Count + _connecting;
-            if (open >= _upstream.Settings.MinConnections || !_upstream.Health.IsAvailable(now) || cancellationToken.IsCancellationRequested)
+            if (_closed || open >= _upstream.Settings.MinConnections || !_upstream.Health.IsAvailable(now) || cancellationToken.IsCancellationRequested)
             {
                 open = -1;
             }
@@ -332,13 +368,17 @@ internal sealed class DotConnectionPool
         }
     }
 
-    /// <summary>Closes every connection; queued queries fail.</summary>
-    public void CloseAll()
+    /// <summary>
+    /// Closes every connection for good (stopping, or retired by a reload after its drain period): queued
+    /// queries fail, and later queries fail at once instead of opening connections.
+    /// </summary>
+    public void CloseAll(string reason = "stopping")
     {
         DotConnection[] connections;
         UpstreamQuery[] waiting;
         lock (_connections)
         {
+            _closed = true;
             connections = [.. _connections];
             _connections.Clear();
             waiting = _waiting.ToArray();
@@ -348,12 +388,12 @@ internal sealed class DotConnectionPool
 
         foreach (DotConnection connection in connections)
         {
-            connection.Close("stopping");
+            connection.Close(reason);
         }
 
         foreach (UpstreamQuery query in waiting)
         {
-            _upstream.OnFailure(query, "stopping");
+            _upstream.OnFailure(query, reason);
         }
     }
 }

@@ -36,6 +36,12 @@ internal sealed class DotUpstream : IBalancedUpstream
         metrics.Register(this);
     }
 
+    /// <summary>
+    /// Everything the upstream was built from; a reload keeps this upstream (its pool and warm connections)
+    /// when the new configuration yields an equal key. Null for upstreams built outside a configuration.
+    /// </summary>
+    public UpstreamKey? Key { get; init; }
+
     /// <summary>"ip:port" as configured.</summary>
     public string Name { get; }
 

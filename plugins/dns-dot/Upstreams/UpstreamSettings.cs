@@ -2,8 +2,8 @@ using System.Net.Sockets;
 
 namespace Gateway.Plugins.DnsDot.Upstreams;
 
-/// <summary>Settings shared by every upstream connection.</summary>
-internal sealed class UpstreamSettings
+/// <summary>Settings shared by every upstream connection (a record: a reload compares them to decide whether a pool can be kept).</summary>
+internal sealed record UpstreamSettings
 {
     /// <summary>TCP connect timeout.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
