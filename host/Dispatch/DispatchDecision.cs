@@ -18,9 +18,8 @@ internal static class DispatchDecision
 {
     /// <summary>Decides where <paramref name="packet"/> goes under <paramref name="snapshot"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static DispatchAction Decide(ReadOnlySpan<byte> packet, RoutingSnapshot snapshot, out PrefixRoute? route, out DropReason reason)
+    public static DispatchResult Decide(ReadOnlySpan<byte> packet, RoutingSnapshot snapshot)
     {
-        route = null;
         if (packet.Length >= IPv4Header.MinLength)
         {
             // The length check above covers every read on the IPv4 path: no further bounds checks.
@@ -31,12 +30,10 @@ internal static class DispatchDecision
                 RoutingSnapshot.DestinationIndexes(ref Unsafe.Add(ref start, 16), 4, out ushort head, out ushort tail);
                 if (!snapshot.MayMatchV4(head, tail))
                 {
-                    reason = DropReason.NoRoute;
-                    return DispatchAction.Drop;
+                    return new DispatchResult(DispatchAction.Drop, DropReason.NoRoute);
                 }
 
-                uint destination = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, 16)));
-                return DecideV4(destination, snapshot, out route, out reason);
+                return DecideV4(BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, 16))), snapshot);
             }
 
             if (version == 6 && packet.Length >= IPv6Header.Length)
@@ -44,52 +41,46 @@ internal static class DispatchDecision
                 RoutingSnapshot.DestinationIndexes(ref Unsafe.Add(ref start, 24), 16, out ushort head, out ushort tail);
                 if (!snapshot.MayMatchV6(head, tail))
                 {
-                    reason = DropReason.NoRoute;
-                    return DispatchAction.Drop;
+                    return new DispatchResult(DispatchAction.Drop, DropReason.NoRoute);
                 }
 
                 ulong high = BinaryPrimitives.ReadUInt64BigEndian(packet.Slice(24, 8));
                 ulong low = BinaryPrimitives.ReadUInt64BigEndian(packet.Slice(32, 8));
-                return DecideV6(new UInt128(high, low), snapshot, out route, out reason);
+                return DecideV6(new UInt128(high, low), snapshot);
             }
         }
 
-        return Malformed(packet, out reason);
+        return Malformed(packet);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DispatchAction DecideV4(uint destination, RoutingSnapshot snapshot, out PrefixRoute? route, out DropReason reason)
+    private static DispatchResult DecideV4(uint destination, RoutingSnapshot snapshot)
     {
-        reason = DropReason.NoRoute;
         if (snapshot.IsVirtualV4(destination))
         {
-            route = null;
-            return DispatchAction.Virtual;
+            return new DispatchResult(DispatchAction.Virtual, DropReason.NoRoute);
         }
 
-        route = snapshot.FindRouteV4(destination);
-        return route is null ? DispatchAction.Drop : DispatchAction.Route;
+        PrefixRoute? route = snapshot.FindRouteV4(destination);
+        return new DispatchResult(route is null ? DispatchAction.Drop : DispatchAction.Route, DropReason.NoRoute, route);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DispatchAction DecideV6(UInt128 destination, RoutingSnapshot snapshot, out PrefixRoute? route, out DropReason reason)
+    private static DispatchResult DecideV6(UInt128 destination, RoutingSnapshot snapshot)
     {
-        reason = DropReason.NoRoute;
         if (snapshot.IsVirtualV6(destination))
         {
-            route = null;
-            return DispatchAction.Virtual;
+            return new DispatchResult(DispatchAction.Virtual, DropReason.NoRoute);
         }
 
-        route = snapshot.FindRouteV6(destination);
-        return route is null ? DispatchAction.Drop : DispatchAction.Route;
+        PrefixRoute? route = snapshot.FindRouteV6(destination);
+        return new DispatchResult(route is null ? DispatchAction.Drop : DispatchAction.Route, DropReason.NoRoute, route);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DispatchAction Malformed(ReadOnlySpan<byte> packet, out DropReason reason)
+    private static DispatchResult Malformed(ReadOnlySpan<byte> packet)
     {
         int version = packet.IsEmpty ? 0 : packet[0] >> 4;
-        reason = packet.IsEmpty || version == 4 || version == 6 ? DropReason.Truncated : DropReason.BadVersion;
-        return DispatchAction.Drop;
+        return new DispatchResult(DispatchAction.Drop, packet.IsEmpty || version == 4 || version == 6 ? DropReason.Truncated : DropReason.BadVersion);
     }
 }

@@ -103,16 +103,17 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
             return;
         }
 
-        switch (DispatchDecision.Decide(packet, snapshot, out PrefixRoute? route, out DropReason reason))
+        DispatchResult decision = DispatchDecision.Decide(packet, snapshot);
+        switch (decision.Action)
         {
             case DispatchAction.Virtual:
                 HandleVirtual(packet, snapshot, null);
                 return;
             case DispatchAction.Route:
-                RouteOut(packet, route!, packet[0] >> 4 == 4 ? IPv4Header.TotalLength(packet) : IPv6Header.Length + IPv6Header.PayloadLength(packet));
+                RouteOut(packet, decision.Route!, packet[0] >> 4 == 4 ? IPv4Header.TotalLength(packet) : IPv6Header.Length + IPv6Header.PayloadLength(packet));
                 return;
             default:
-                Drop(reason);
+                Drop(decision.Reason);
                 return;
         }
     }

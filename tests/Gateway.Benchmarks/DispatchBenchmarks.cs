@@ -85,7 +85,7 @@ public class DispatchBenchmarks
         int decisions = 0;
         for (int i = 0; i < packets.Length; i++)
         {
-            decisions += (int)DispatchDecision.Decide(packets[i], snapshot, out _, out _);
+            decisions += (int)DispatchDecision.Decide(packets[i], snapshot).Action;
         }
 
         return decisions;

@@ -36,13 +36,13 @@ public sealed class DispatchDecisionTests
             IPv6Header.Write(packet, NetAddress.Parse("fd30::1"), address, IpProtocol.Udp, 40);
         }
 
-        DispatchAction action = DispatchDecision.Decide(packet, Snapshot(), out PrefixRoute? route, out DropReason reason);
+        DispatchResult decision = DispatchDecision.Decide(packet, Snapshot());
 
-        Assert.Equal(expected, action.ToString());
-        Assert.Equal(routeName, route?.Route.Name);
-        if (action == DispatchAction.Drop)
+        Assert.Equal(expected, decision.Action.ToString());
+        Assert.Equal(routeName, decision.Route?.Route.Name);
+        if (decision.Action == DispatchAction.Drop)
         {
-            Assert.Equal(DropReason.NoRoute, reason);
+            Assert.Equal(DropReason.NoRoute, decision.Reason);
         }
     }
 
@@ -54,8 +54,9 @@ public sealed class DispatchDecisionTests
     [InlineData("00", "BadVersion")]
     public void Decide_MalformedHeader_DroppedWithReason(string hex, string expected)
     {
-        Assert.Equal(DispatchAction.Drop, DispatchDecision.Decide(Convert.FromHexString(hex), Snapshot(), out _, out DropReason reason));
-        Assert.Equal(expected, reason.ToString());
+        DispatchResult decision = DispatchDecision.Decide(Convert.FromHexString(hex), Snapshot());
+        Assert.Equal(DispatchAction.Drop, decision.Action);
+        Assert.Equal(expected, decision.Reason.ToString());
     }
 
     [Theory]
@@ -121,7 +122,8 @@ public sealed class DispatchDecisionTests
             DispatchAction expected = virtuals.Contains(destination) ? DispatchAction.Virtual
                 : expectedRoute is not null ? DispatchAction.Route : DispatchAction.Drop;
 
-            DispatchAction action = DispatchDecision.Decide(packet, snapshot, out PrefixRoute? actualRoute, out _);
+            DispatchResult decision = DispatchDecision.Decide(packet, snapshot);
+            (DispatchAction action, PrefixRoute? actualRoute) = (decision.Action, decision.Route);
 
             Assert.True(expected == action, $"{destination}: expected {expected}, got {action}");
             Assert.Same(expected == DispatchAction.Route ? expectedRoute : null, actualRoute);

@@ -1,0 +1,25 @@
+namespace Gateway.Host.Dispatch;
+
+/// <summary>
+/// The outcome of <see cref="DispatchDecision.Decide"/>: what to do, why a packet is dropped, and the route.
+/// A 16-byte value returned in registers (and kept in registers once the decision is inlined), so the per-packet
+/// miss path stores nothing to memory, unlike out parameters, which the caller's locals must live behind.
+/// </summary>
+internal readonly struct DispatchResult
+{
+    public DispatchResult(DispatchAction action, DropReason reason, PrefixRoute? route = null)
+    {
+        Route = route;
+        Action = action;
+        Reason = reason;
+    }
+
+    /// <summary>The prefix route, when <see cref="Action"/> is <see cref="DispatchAction.Route"/>.</summary>
+    public PrefixRoute? Route { get; }
+
+    /// <summary>What to do with the packet.</summary>
+    public DispatchAction Action { get; }
+
+    /// <summary>Why the packet is dropped, when <see cref="Action"/> is <see cref="DispatchAction.Drop"/>.</summary>
+    public DropReason Reason { get; }
+}
