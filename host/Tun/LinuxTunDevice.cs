@@ -76,8 +76,12 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
     public int Index { get; private set; }
 
     /// <summary>Creates (or attaches to) TUN interface <paramref name="name"/> in the calling thread's network namespace.</summary>
+    /// <param name="name">The interface name.</param>
+    /// <param name="mtu">The MTU.</param>
+    /// <param name="logger">For the offload line.</param>
+    /// <param name="offloads">False: a plain TUN without IFF_VNET_HDR, as on a kernel that refuses it (tests use this to run the fallback).</param>
     /// <exception cref="IOException">The device could not be opened or created (not root / no CAP_NET_ADMIN, bad name).</exception>
-    public static LinuxTunDevice Create(string name, int mtu, ILogger logger)
+    public static LinuxTunDevice Create(string name, int mtu, ILogger logger, bool offloads = true)
     {
         int fd = LinuxNative.Open("/dev/net/tun", LinuxNative.ORdWr | LinuxNative.ONonBlock | LinuxNative.OCloExec);
         if (fd < 0)
@@ -86,8 +90,8 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
         }
 
         // IFF_VNET_HDR first; a kernel without it (EINVAL) gets a plain TUN.
-        bool vnetHeader = true;
-        int errno = SetIff(fd, name, (short)(LinuxNative.IffTun | LinuxNative.IffNoPi | LinuxNative.IffVnetHdr));
+        bool vnetHeader = offloads;
+        int errno = offloads ? SetIff(fd, name, (short)(LinuxNative.IffTun | LinuxNative.IffNoPi | LinuxNative.IffVnetHdr)) : LinuxNative.EInval;
         if (errno == LinuxNative.EInval)
         {
             vnetHeader = false;
@@ -100,13 +104,13 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
             throw new IOException($"TUNSETIFF {name} failed (errno {errno}): check the name (at most 15 characters) and that no other program holds it");
         }
 
-        uint offloads = vnetHeader ? SetOffloads(fd) : 0;
+        uint granted = vnetHeader ? SetOffloads(fd) : 0;
         int stopFd = LinuxNative.EventFd(0, LinuxNative.EfdNonBlock | LinuxNative.EfdCloExec);
-        var device = new LinuxTunDevice(fd, stopFd, name, mtu, logger, vnetHeader, offloads)
+        var device = new LinuxTunDevice(fd, stopFd, name, mtu, logger, vnetHeader, granted)
         {
             Index = (int)LinuxNative.IfNameToIndex(name),
         };
-        TunLog.Offloads(logger, name, vnetHeader, DescribeOffloads(offloads));
+        TunLog.Offloads(logger, name, vnetHeader, DescribeOffloads(granted));
         return device;
     }
 

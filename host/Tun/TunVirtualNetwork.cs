@@ -39,6 +39,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
     private readonly Meter _meter;
+    private readonly bool _offloads;
     private readonly RoutingTable _table = new();
     private readonly List<(NetAddress Address, int Length)> _addresses = new();
     private readonly object _routesLock = new();
@@ -56,8 +57,10 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     /// <param name="loggerFactory">For the TUN and dispatcher logs.</param>
     /// <param name="hostMeter">The host's meter (drop counters, NAT sessions).</param>
     /// <param name="limits">host.limits: the idle timeout of virtual TCP connections, as for host sockets; default: the defaults.</param>
-    public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter, LimitsOptions? limits = null)
+    /// <param name="offloads">False: no IFF_VNET_HDR offloads on Linux (the plain-TUN fallback; for tests).</param>
+    public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter, LimitsOptions? limits = null, bool offloads = true)
     {
+        _offloads = offloads;
         _options = options;
         _idleTimeout = (limits ?? new LimitsOptions()).IdleTimeout;
         _logger = loggerFactory.CreateLogger("Gateway.Host.Tun");
@@ -94,7 +97,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
         }
         else
         {
-            LinuxTunDevice linux = LinuxTunDevice.Create(_options.Name, _options.Mtu, _logger);
+            LinuxTunDevice linux = LinuxTunDevice.Create(_options.Name, _options.Mtu, _logger, _offloads);
             _device = linux;
             _meter.CreateObservableCounter(
                 "gateway.tun.malformed_frames",

@@ -5,13 +5,17 @@ namespace Gateway.EndToEnd.Tun;
 
 /// <summary>
 /// The TUN device, dispatcher and virtual endpoints end to end, in a namespace the test creates, with real
-/// clients (ping, python3 sockets) against the in-process TUN side (DESIGN §2, §9; issue 3).
+/// clients (ping, python3 sockets) against the in-process TUN side (DESIGN §2, §9; issue 3). The device uses
+/// IFF_VNET_HDR offloads here; <see cref="TunWithoutOffloadsEndToEndTests"/> runs the same tests on a plain TUN.
 /// </summary>
-public sealed class TunEndToEndTests : IAsyncLifetime
+public class TunEndToEndTests : IAsyncLifetime
 {
     private TunHarness _harness = null!;
 
-    public async Task InitializeAsync() => _harness = await TunHarness.StartAsync("tun");
+    /// <summary>Whether the device is opened with IFF_VNET_HDR offloads.</summary>
+    protected virtual bool Offloads => true;
+
+    public async Task InitializeAsync() => _harness = await TunHarness.StartAsync("tun", Offloads);
 
     public async Task DisposeAsync() => await _harness.DisposeAsync();
 

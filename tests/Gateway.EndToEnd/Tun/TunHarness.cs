@@ -37,8 +37,11 @@ public sealed class TunHarness : IAsyncDisposable
 
     private List<IDisposable> Bindings { get; }
 
-    /// <summary>Creates the namespace, starts the TUN side inside it and binds the echo handler.</summary>
-    public static async Task<TunHarness> StartAsync(string tag)
+    /// <summary>
+    /// Creates the namespace, starts the TUN side inside it and binds the echo handler; with
+    /// <paramref name="offloads"/> false the device is a plain TUN (no IFF_VNET_HDR), the fallback path.
+    /// </summary>
+    public static async Task<TunHarness> StartAsync(string tag, bool offloads = true)
     {
         NetworkNamespace ns = await NetworkNamespace.CreateAsync(tag);
         var meter = new Meter("Gateway.Host.Test." + ns.Name);
@@ -47,7 +50,7 @@ public sealed class TunHarness : IAsyncDisposable
         {
             TunVirtualNetwork network = await NetnsThread.RunAsync(ns.Name, () =>
             {
-                var net = new TunVirtualNetwork(options, NullLoggerFactory.Instance, meter);
+                var net = new TunVirtualNetwork(options, NullLoggerFactory.Instance, meter, offloads: offloads);
                 net.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
                 return net;
             });
