@@ -2,8 +2,8 @@ namespace Gateway.Host.Dispatch;
 
 /// <summary>
 /// The outcome of <see cref="DispatchDecision.Decide"/>: what to do, why a packet is dropped, and the route.
-/// A 16-byte value returned in registers (and kept in registers once the decision is inlined), so the per-packet
-/// miss path stores nothing to memory, unlike out parameters, which the caller's locals must live behind.
+/// A 16-byte value returned in registers. Only packets that <see cref="DispatchDecision.IsMiss"/> could not reject
+/// get one: the per-packet miss path builds no result at all.
 /// </summary>
 internal readonly struct DispatchResult
 {

@@ -87,9 +87,28 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
     public void OnPackets(PacketBatch batch)
     {
         RoutingSnapshot snapshot = _table.Current;
-        for (int i = 0; i < batch.Count; i++)
+        if (snapshot.Hooks.Length != 0)
         {
-            DispatchOutbound(batch[i], snapshot);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                DispatchOutbound(batch[i], snapshot);
+            }
+        }
+        else
+        {
+            // No hooks: the miss filter classifies the whole batch first; misses are dropped in one step, the
+            // candidates decided one by one in batch order.
+            Span<int> candidates = stackalloc int[batch.Count];
+            int found = snapshot.MissFilter.Candidates(batch, candidates);
+            for (int i = 0; i < found; i++)
+            {
+                Dispatch(batch[candidates[i]], snapshot);
+            }
+
+            if (found != batch.Count)
+            {
+                Drop(DropReason.NoRoute, batch.Count - found);
+            }
         }
 
         FlushTouched();
@@ -103,6 +122,18 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
             return;
         }
 
+        if (snapshot.MissFilter.IsMiss(packet))
+        {
+            Drop(DropReason.NoRoute);
+            return;
+        }
+
+        Dispatch(packet, snapshot);
+    }
+
+    // The exact decision and what follows from it, for a packet the miss filter did not reject.
+    private void Dispatch(Span<byte> packet, RoutingSnapshot snapshot)
+    {
         DispatchResult decision = DispatchDecision.Decide(packet, snapshot);
         switch (decision.Action)
         {
@@ -565,9 +596,9 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
             : InternetChecksum.PseudoHeaderV6(packet[8..], packet[24..], protocol, length);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void Drop(DropReason reason)
+    private void Drop(DropReason reason, int count = 1)
     {
-        Interlocked.Increment(ref _drops[(int)reason]);
-        _dropped.Add(1, DropReasons.Tag(reason));
+        Interlocked.Add(ref _drops[(int)reason], count);
+        _dropped.Add(count, DropReasons.Tag(reason));
     }
 }

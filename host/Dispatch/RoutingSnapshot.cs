@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -14,19 +13,15 @@ namespace Gateway.Host.Dispatch;
 /// </summary>
 internal sealed unsafe class RoutingSnapshot
 {
-    // Per family one filter of 2 × 65,536 bytes: the first half has a non-zero byte per virtual address, indexed
-    // by the address's LAST two bytes; the second half one per top-16-bit block of the address space some prefix
-    // route overlaps, indexed by the address's FIRST two bytes. Both indexes are the header bytes as they lie in
-    // the packet, read as one native-endian ushort (no byte swap, no hashing), so a packet for any other
-    // destination (the common case on a routed TUN) is rejected by two 16-bit loads, two byte loads, an OR and a
-    // branch (MayMatchV4/V6) before any set lookup or route scan. Bytes, not bits: no shift or mask per test,
-    // at 128 KiB per family per snapshot (snapshots change only when plugins bind or route).
-    private const int FilterHalf = 65536;
+    // Per family one filter of 2 × 65,536 bytes (layout: MissFilter): a packet for any other destination (the
+    // common case on a routed TUN) is rejected by the destination's bytes, two byte loads, an OR and a branch
+    // before any set lookup or route scan. Bytes, not bits: no shift or mask per test, at 128 KiB per family per
+    // snapshot (snapshots change only when plugins bind or route).
+    private const int FilterHalf = MissFilter.Half;
 
     // Pinned (pinned object heap) and read through raw pointers: the miss path is then a pointer load and two
     // indexed loads, without null and bounds checks. The arrays live as long as the snapshot that points at them.
-    private readonly byte[] _v4Filter = GC.AllocateArray<byte>(2 * FilterHalf, pinned: true);
-    private readonly byte[] _v6Filter = GC.AllocateArray<byte>(2 * FilterHalf, pinned: true);
+    private readonly byte[] _filter = GC.AllocateArray<byte>(MissFilter.Bytes, pinned: true);
     private readonly byte* _v4Bytes;
     private readonly byte* _v6Bytes;
     private readonly FrozenSet<NetAddress> _virtualAddresses;
@@ -39,8 +34,8 @@ internal sealed unsafe class RoutingSnapshot
         IEnumerable<PrefixRoute> routes,
         IEnumerable<HookBinding> hooks)
     {
-        _v4Bytes = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v4Filter));
-        _v6Bytes = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_v6Filter));
+        _v4Bytes = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_filter));
+        _v6Bytes = _v4Bytes + MissFilter.V6Offset;
         Datagrams = datagrams.ToFrozenDictionary(b => b.Endpoint);
         Streams = streams.ToFrozenDictionary(b => b.Endpoint);
         var addresses = new HashSet<NetAddress>();
@@ -59,11 +54,11 @@ internal sealed unsafe class RoutingSnapshot
         {
             if (address.IsV4)
             {
-                _v4Filter[InPacketOrder((ushort)address.V4Value)] = 1;
+                _v4Bytes[(ushort)address.V4Value] = 1;
             }
             else
             {
-                _v6Filter[InPacketOrder((ushort)address.Value)] = 1;
+                _v6Bytes[(ushort)address.Value] = 1;
             }
         }
 
@@ -86,12 +81,12 @@ internal sealed unsafe class RoutingSnapshot
 
         foreach (V4Route route in v4)
         {
-            MarkBlocks(_v4Filter, (int)(route.Network >> 16), route.Length);
+            MarkBlocks(_v4Bytes, (int)(route.Network >> 16), route.Length);
         }
 
         foreach (V6Route route in v6)
         {
-            MarkBlocks(_v6Filter, (int)(route.Network >> 112), route.Length);
+            MarkBlocks(_v6Bytes, (int)(route.Network >> 112), route.Length);
         }
 
         v4.Sort((a, b) => b.Length.CompareTo(a.Length));
@@ -121,28 +116,18 @@ internal sealed unsafe class RoutingSnapshot
     /// <summary>Packet hooks, in registration order.</summary>
     public HookBinding[] Hooks { get; }
 
-    /// <summary>
-    /// False when the IPv4 destination is certainly neither a virtual IP nor inside a prefix route: the whole miss
-    /// path. <paramref name="head"/> and <paramref name="tail"/> are the destination's first and last two bytes read
-    /// as native-endian ushorts straight from the header (<see cref="DestinationIndexes"/>). True means "look
-    /// closer" (<see cref="IsVirtualV4"/>, <see cref="FindRouteV4"/>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool MayMatchV4(ushort head, ushort tail) => MayMatch(_v4Bytes, head, tail);
-
-    /// <summary>The IPv6 counterpart of <see cref="MayMatchV4"/>: the destination's first and last two bytes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool MayMatchV6(ushort head, ushort tail) => MayMatch(_v6Bytes, head, tail);
+    /// <summary>The miss filter of this snapshot: the dispatcher's first, per-packet test.</summary>
+    public MissFilter MissFilter => new(_v4Bytes);
 
     /// <summary>True when <paramref name="destination"/> (big-endian) is a virtual IPv4 address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsVirtualV4(uint destination) =>
-        _v4Bytes[InPacketOrder((ushort)destination)] != 0 && _virtualAddresses.Contains(NetAddress.FromV4(destination));
+        _v4Bytes[(ushort)destination] != 0 && _virtualAddresses.Contains(NetAddress.FromV4(destination));
 
     /// <summary>True when <paramref name="destination"/> is a virtual IPv6 address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsVirtualV6(UInt128 destination) =>
-        _v6Bytes[InPacketOrder((ushort)destination)] != 0 && _virtualAddresses.Contains(NetAddress.FromV6(destination));
+        _v6Bytes[(ushort)destination] != 0 && _virtualAddresses.Contains(NetAddress.FromV6(destination));
 
     /// <summary>True when <paramref name="address"/> is a virtual IP.</summary>
     public bool IsVirtual(NetAddress address) => _virtualAddresses.Contains(address);
@@ -150,7 +135,7 @@ internal sealed unsafe class RoutingSnapshot
     /// <summary>The longest-prefix route for an IPv4 destination, or null.</summary>
     public PrefixRoute? FindRouteV4(uint destination)
     {
-        if (_v4Bytes[FilterHalf + InPacketOrder((ushort)(destination >> 16))] == 0)
+        if (_v4Bytes[FilterHalf + (ushort)(destination >> 16)] == 0)
         {
             return null;
         }
@@ -170,7 +155,7 @@ internal sealed unsafe class RoutingSnapshot
     /// <summary>The longest-prefix route for an IPv6 destination, or null.</summary>
     public PrefixRoute? FindRouteV6(UInt128 destination)
     {
-        if (_v6Bytes[FilterHalf + InPacketOrder((ushort)(destination >> 112))] == 0)
+        if (_v6Bytes[FilterHalf + (ushort)(destination >> 112)] == 0)
         {
             return null;
         }
@@ -187,35 +172,16 @@ internal sealed unsafe class RoutingSnapshot
         return null;
     }
 
-    /// <summary>
-    /// The two filter indexes of a destination whose first byte is at <paramref name="destination"/>:
-    /// its first and last two bytes as they lie in memory (native-endian ushorts).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void DestinationIndexes(ref byte destination, int length, out ushort head, out ushort tail)
-    {
-        head = Unsafe.ReadUnaligned<ushort>(ref destination);
-        tail = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref destination, length - 2));
-    }
-
-    // The constant offset of the second half folds into the load's addressing mode: two byte loads, one OR.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool MayMatch(byte* filter, nuint head, nuint tail) => (filter[tail] | (filter + FilterHalf)[head]) != 0;
-
     /// <summary>Marks the 16-bit blocks a prefix starting in block <paramref name="first"/> with <paramref name="length"/> bits covers.</summary>
-    private static void MarkBlocks(byte[] filter, int first, int length)
+    private static void MarkBlocks(byte* filter, int first, int length)
     {
         int count = length >= 16 ? 1 : 1 << (16 - length);
         for (int block = first; block < first + count; block++)
         {
-            filter[FilterHalf + InPacketOrder((ushort)block)] = 1;
+            filter[FilterHalf + block] = 1;
         }
     }
 
-    // The filter index of two address bytes given as a host-order value: the ushort DestinationIndexes reads
-    // from the same two bytes in the packet. Every index is below 2^16, inside each 65,536-byte half: no bounds
-    // checks, on purpose, on the per-packet path.
-    private static ushort InPacketOrder(ushort value) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
 
     private readonly record struct V4Route(uint Network, uint Mask, int Length, PrefixRoute Route);
 

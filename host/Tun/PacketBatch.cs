@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Gateway.Host.Tun;
 
 /// <summary>
@@ -32,6 +34,15 @@ internal sealed class PacketBatch
     /// <summary>The free space at the end of the arena (write the next packet here, then <see cref="Commit"/>).</summary>
     public Span<byte> Space => _arena.AsSpan(_used);
 
+    /// <summary>The first byte of the arena: packet <c>i</c> starts <see cref="Offsets"/>[i] bytes after it.</summary>
+    public ref byte Arena => ref MemoryMarshal.GetArrayDataReference(_arena);
+
+    /// <summary>The arena offset of each packet in the batch.</summary>
+    public ReadOnlySpan<int> Offsets => _offsets.AsSpan(0, Count);
+
+    /// <summary>The length of each packet in the batch.</summary>
+    public ReadOnlySpan<int> Lengths => _lengths.AsSpan(0, Count);
+
     /// <summary>The packet in slot <paramref name="index"/>.</summary>
     public Span<byte> this[int index] => _arena.AsSpan(_offsets[index], _lengths[index]);
 
@@ -45,6 +56,9 @@ internal sealed class PacketBatch
     /// <summary>Appends the packet of <paramref name="length"/> bytes just written at the start of <see cref="Space"/>.</summary>
     public void Commit(int length)
     {
+        // Readers of the batch (the dispatcher's miss filter) rely on every packet lying inside the arena.
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _arena.Length - _used);
         _offsets[Count] = _used;
         _lengths[Count] = length;
         Count++;

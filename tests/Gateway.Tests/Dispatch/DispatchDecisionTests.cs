@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Gateway.Host.Dispatch;
 using Gateway.Host.Networking;
+using Gateway.Host.Tun;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Packets;
@@ -44,6 +45,10 @@ public sealed class DispatchDecisionTests
         {
             Assert.Equal(DropReason.NoRoute, decision.Reason);
         }
+        else
+        {
+            Assert.False(Snapshot().MissFilter.IsMiss(packet));
+        }
     }
 
     [Theory]
@@ -55,6 +60,7 @@ public sealed class DispatchDecisionTests
     public void Decide_MalformedHeader_DroppedWithReason(string hex, string expected)
     {
         DispatchResult decision = DispatchDecision.Decide(Convert.FromHexString(hex), Snapshot());
+        Assert.False(Snapshot().MissFilter.IsMiss(Convert.FromHexString(hex)));
         Assert.Equal(DispatchAction.Drop, decision.Action);
         Assert.Equal(expected, decision.Reason.ToString());
     }
@@ -97,6 +103,7 @@ public sealed class DispatchDecisionTests
 
         RoutingSnapshot snapshot = table.Current;
         byte[] packet = new byte[80];
+        int misses = 0;
         for (int i = 0; i < 20_000; i++)
         {
             NetAddress destination = Near(random, random.Next(2) == 0 ? virtuals[random.Next(virtuals.Count)] : prefixes[random.Next(prefixes.Count)].Prefix.Network);
@@ -127,7 +134,83 @@ public sealed class DispatchDecisionTests
 
             Assert.True(expected == action, $"{destination}: expected {expected}, got {action}");
             Assert.Same(expected == DispatchAction.Route ? expectedRoute : null, actualRoute);
+
+            // The inlined miss test may only say "certainly no route" for what the exact decision drops.
+            if (snapshot.MissFilter.IsMiss(packet))
+            {
+                misses++;
+                Assert.True(expected == DispatchAction.Drop, $"{destination}: IsMiss rejected a packet that goes {expected}");
+            }
         }
+
+        Assert.True(misses > 1000, $"only {misses} of 20,000 destinations were rejected by the filter");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(7)]
+    [InlineData(128)]
+    public void Candidates_MixedBatch_ExactlyThePacketsIsMissKeeps_InOrder(int size)
+    {
+        RoutingSnapshot snapshot = Snapshot();
+        string[] destinations = ["10.30.30.30", "10.99.0.7", "10.30.30.31", "192.0.2.1", "fd30::30", "fd99::7", "fd30::31", "2001:db8::1"];
+        string[] malformed = ["", "45", "4500001400000000401100000a1e1e01", "6000000000001140fd30", "50000000000000000000000000000000000000000000", "ff"];
+        var random = new Random(size);
+        for (int round = 0; round < 50; round++)
+        {
+            var batch = new PacketBatch(size, size * 80);
+            var expected = new List<int>();
+            for (int i = 0; i < size; i++)
+            {
+                byte[] packet;
+                if (random.Next(5) == 0)
+                {
+                    packet = Convert.FromHexString(malformed[random.Next(malformed.Length)]);
+                }
+                else
+                {
+                    NetAddress destination = NetAddress.Parse(destinations[random.Next(destinations.Length)]);
+                    packet = new byte[destination.IsV4 ? 28 : 48];
+                    if (destination.IsV4)
+                    {
+                        IPv4Header.Write(packet, 0x0A1E1E01, destination.V4Value, IpProtocol.Udp, 8);
+                    }
+                    else
+                    {
+                        IPv6Header.Write(packet, NetAddress.Parse("fd30::1"), destination, IpProtocol.Udp, 8);
+                    }
+                }
+
+                Assert.True(batch.TryAdd(packet));
+                if (!snapshot.MissFilter.IsMiss(packet))
+                {
+                    expected.Add(i);
+                }
+
+                // A miss is always a drop for no route in the exact decision too.
+                else
+                {
+                    DispatchResult decision = DispatchDecision.Decide(packet, snapshot);
+                    Assert.Equal((DispatchAction.Drop, DropReason.NoRoute), (decision.Action, decision.Reason));
+                }
+            }
+
+            int[] candidates = new int[size];
+            int found = snapshot.MissFilter.Candidates(batch, candidates);
+
+            Assert.Equal(expected, candidates[..found]);
+        }
+    }
+
+    [Fact]
+    public void Candidates_TooFewSlots_Throws()
+    {
+        var batch = new PacketBatch(4, 4096);
+        batch.TryAdd(new byte[20]);
+        batch.TryAdd(new byte[20]);
+
+        Assert.Throws<ArgumentException>(() => Snapshot().MissFilter.Candidates(batch, new int[1]));
     }
 
     private static NetAddress RandomAddress(Random random, bool v4)
