@@ -70,7 +70,7 @@ internal readonly unsafe struct MissFilter
         nuint i = 0;
 
         // Two packets per round: half the loop overhead and taken branches per packet.
-        for (; i + 1 < count; i += 2)
+        for (nuint pairs = count & ~(nuint)1; i < pairs; i += 2)
         {
             nuint first = Seen(filter, ref Unsafe.Add(ref arena, (uint)Unsafe.Add(ref offset, i)), Unsafe.Add(ref length, i));
             nuint second = Seen(filter, ref Unsafe.Add(ref arena, (uint)Unsafe.Add(ref offset, i + 1)), Unsafe.Add(ref length, i + 1));
