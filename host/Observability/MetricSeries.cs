@@ -38,7 +38,9 @@ internal sealed class MetricSeries
     /// <summary>Records a histogram value into the bucket whose upper bound is the first ≥ the value (Prometheus "le").</summary>
     public void RecordHistogram(double value, double[] boundaries)
     {
-        int index = Array.BinarySearch(boundaries, value);
+        // The span search compares through double's IComparable (inlined), not Comparer<double>.Default as the array
+        // overload does: same order (NaN first), a fraction of the cost on every histogram record.
+        int index = boundaries.AsSpan().BinarySearch(value);
         if (index < 0)
         {
             index = ~index;
