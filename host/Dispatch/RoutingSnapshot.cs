@@ -175,13 +175,13 @@ internal sealed unsafe class RoutingSnapshot
     /// <summary>Marks the 16-bit blocks a prefix starting in block <paramref name="first"/> with <paramref name="length"/> bits covers.</summary>
     private static void MarkBlocks(byte* filter, int first, int length)
     {
-        int count = length >= 16 ? 1 : 1 << (16 - length);
-        for (int block = first; block < first + count; block++)
+        // IpPrefix masks its network, so the blocks end inside the half; the bound keeps an unchecked write inside it anyway.
+        int end = Math.Min(first + (length >= 16 ? 1 : 1 << (16 - length)), FilterHalf);
+        for (int block = first; block < end; block++)
         {
             filter[FilterHalf + block] = 1;
         }
     }
-
 
     private readonly record struct V4Route(uint Network, uint Mask, int Length, PrefixRoute Route);
 
