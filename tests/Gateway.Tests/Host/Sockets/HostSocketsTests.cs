@@ -1,32 +1,15 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Gateway.Host.Configuration;
-using Gateway.Host.Networking;
 using Gateway.Host.Sockets;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Gateway.Tests.Host.Sockets;
 
-public sealed class HostSocketsTests : IDisposable
+public sealed class HostSocketsTests : HostSocketsTestBase
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
-
-    private readonly Meter _meter = new("Gateway.Tests.HostSockets");
-    private readonly HostSockets _sockets;
-    private readonly PluginHandlerGuard _guard;
-
-    public HostSocketsTests()
-    {
-        _sockets = new HostSockets(NullLoggerFactory.Instance, _meter);
-        _guard = new PluginHandlerGuard("test", NullLogger.Instance, _meter);
-    }
-
-    public void Dispose() => _meter.Dispose();
-
     [Theory]
     [InlineData("127.0.0.1:0")]
     [InlineData("[::1]:0")]
@@ -163,11 +146,6 @@ public sealed class HostSocketsTests : IDisposable
         Assert.Throws<SocketException>(() => _sockets.BindStream(_guard, endpoint, new UpperCaseLines(), new LimitsOptions()));
     }
 
-    private static NetEndpoint Ephemeral(string endpoint)
-    {
-        Assert.True(NetEndpoint.TryParse(endpoint, out NetEndpoint parsed, allowZeroPort: true));
-        return parsed;
-    }
 
     private sealed class UpperCaseDatagrams : IDatagramHandler
     {

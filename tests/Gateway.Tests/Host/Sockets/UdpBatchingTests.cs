@@ -1,7 +1,5 @@
-using System.Diagnostics.Metrics;
 using System.Net.Sockets;
 using System.Text;
-using Gateway.Host.Networking;
 using Gateway.Host.Sockets;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
@@ -13,22 +11,8 @@ namespace Gateway.Tests.Host.Sockets;
 /// The recvmmsg/sendmmsg path of <see cref="UdpHostListener"/>: the handler is held on the first datagram
 /// while the test queues a burst, so the next receive takes the burst in one batch.
 /// </summary>
-public sealed class UdpBatchingTests : IDisposable
+public sealed class UdpBatchingTests : HostSocketsTestBase
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
-
-    private readonly Meter _meter = new("Gateway.Tests.UdpBatching");
-    private readonly HostSockets _sockets;
-    private readonly PluginHandlerGuard _guard;
-
-    public UdpBatchingTests()
-    {
-        _sockets = new HostSockets(NullLoggerFactory.Instance, _meter);
-        _guard = new PluginHandlerGuard("test", NullLogger.Instance, _meter);
-    }
-
-    public void Dispose() => _meter.Dispose();
-
     [Theory]
     [InlineData("127.0.0.1:0")]
     [InlineData("[::1]:0")]
@@ -200,11 +184,6 @@ public sealed class UdpBatchingTests : IDisposable
         }
     }
 
-    private static NetEndpoint Ephemeral(string endpoint)
-    {
-        Assert.True(NetEndpoint.TryParse(endpoint, out NetEndpoint parsed, allowZeroPort: true));
-        return parsed;
-    }
 
     /// <summary>Upper-cases payloads; the first "hold" blocks until <see cref="Release"/>; counts batches it saw.</summary>
     private sealed class GatedEcho : IDatagramHandler, IDatagramBatchParticipant
