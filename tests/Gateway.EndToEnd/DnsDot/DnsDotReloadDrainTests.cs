@@ -63,14 +63,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     [Fact]
     public async Task Reload_UpstreamReplaced_NewAnswersAndOldPoolDrainedThenClosed()
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["upstreams:0:address"] = _upstreams.First.Address,
-            ["upstreams:0:tlsName"] = UnboundDot.TlsName,
-            ["upstreams:0:caFile"] = _upstreams.First.CaFile,
-            ["queryTimeoutMs"] = "1000",
-        };
-        await using DnsDotUnboundTests.RunningPlugin gw = await DnsDotUnboundTests.StartPluginAsync(settings);
+        await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("queryTimeoutMs", "1000"));
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
         DotUpstream old = gw.Plugin.Upstreams[0];
         Assert.True(old.Pool.Count > 0);
@@ -99,14 +92,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     [Fact]
     public async Task Reload_PolicyOnly_KeepsThePoolAndItsConnections()
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["upstreams:0:address"] = _upstreams.First.Address,
-            ["upstreams:0:tlsName"] = UnboundDot.TlsName,
-            ["upstreams:0:caFile"] = _upstreams.First.CaFile,
-            ["cache:enabled"] = "false",
-        };
-        await using DnsDotUnboundTests.RunningPlugin gw = await DnsDotUnboundTests.StartPluginAsync(settings);
+        await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("cache:enabled", "false"));
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
         DotUpstream upstream = gw.Plugin.Upstreams[0];
         long opened = upstream.HistoricalConnections;
@@ -125,14 +111,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     [Fact]
     public async Task Reload_CaFileWithoutCertificate_KeepsRunningStateAndSaysWhy()
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["upstreams:0:address"] = _upstreams.First.Address,
-            ["upstreams:0:tlsName"] = UnboundDot.TlsName,
-            ["upstreams:0:caFile"] = _upstreams.First.CaFile,
-            ["cache:enabled"] = "false",
-        };
-        await using DnsDotUnboundTests.RunningPlugin gw = await DnsDotUnboundTests.StartPluginAsync(settings);
+        await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("cache:enabled", "false"));
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
         DotUpstream upstream = gw.Plugin.Upstreams[0];
         string garbage = Path.Combine(Path.GetTempPath(), $"not-a-ca-{Guid.NewGuid():N}.pem");
@@ -164,13 +143,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
         await File.WriteAllTextAsync(Path.Combine(directory, "main.csx"), "Block(\"switch.test\");\n");
         try
         {
-            var settings = new Dictionary<string, string?>
-            {
-                ["upstreams:0:address"] = _upstreams.First.Address,
-                ["upstreams:0:tlsName"] = UnboundDot.TlsName,
-                ["upstreams:0:caFile"] = _upstreams.First.CaFile,
-            };
-            await using DnsDotUnboundTests.RunningPlugin gw = await DnsDotUnboundTests.StartPluginAsync(settings);
+            await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync();
             Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
             DotUpstream upstream = gw.Plugin.Upstreams[0];
 
@@ -191,6 +164,23 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    // The plugin started on the first upstream (unbound answering 10.0.0.11), with extra settings.
+    private Task<DnsDotUnboundTests.RunningPlugin> StartOnFirstAsync(params (string Key, string Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["upstreams:0:address"] = _upstreams.First.Address,
+            ["upstreams:0:tlsName"] = UnboundDot.TlsName,
+            ["upstreams:0:caFile"] = _upstreams.First.CaFile,
+        };
+        foreach ((string key, string value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return DnsDotUnboundTests.StartPluginAsync(settings);
     }
 
     private static async Task<string> AskAsync(int port) =>
