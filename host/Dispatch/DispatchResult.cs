@@ -2,7 +2,7 @@ namespace Gateway.Host.Dispatch;
 
 /// <summary>
 /// The outcome of <see cref="DispatchDecision.Decide"/>: what to do, why a packet is dropped, and the route.
-/// A 16-byte value returned in registers. Only packets that <see cref="DispatchDecision.IsMiss"/> could not reject
+/// A 16-byte value returned in registers. Only packets that <see cref="MissFilter"/> could not reject
 /// get one: the per-packet miss path builds no result at all.
 /// </summary>
 internal readonly struct DispatchResult
