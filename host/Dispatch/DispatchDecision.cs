@@ -10,9 +10,9 @@ namespace Gateway.Host.Dispatch;
 /// </summary>
 /// <remarks>
 /// The miss (a destination that is neither a virtual IP nor routed: most of what a TUN sees) is the hot case and
-/// has a test of its own, <see cref="MissFilter.IsMiss"/>, inlined into the caller's loop: version nibble, length
-/// check, the destination's bytes, one test of the routing snapshot's filter. Everything else comes here, out of
-/// line: set lookups, the route scan, malformed headers.
+/// has a test of its own in <see cref="MissFilter"/>: over a whole batch (<see cref="MissFilter.Candidates"/>) or one
+/// packet (<see cref="MissFilter.IsMiss"/>), the version nibble, the destination's bytes and two filter bytes.
+/// Everything else comes here, out of line: set lookups, the route scan, malformed headers.
 /// </remarks>
 internal static class DispatchDecision
 {

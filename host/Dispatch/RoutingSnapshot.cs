@@ -135,7 +135,7 @@ internal sealed unsafe class RoutingSnapshot
     /// <summary>The longest-prefix route for an IPv4 destination, or null.</summary>
     public PrefixRoute? FindRouteV4(uint destination)
     {
-        if (_v4Bytes[FilterHalf + (ushort)(destination >> 16)] == 0)
+        if (_v4Bytes[FilterHalf + MissFilter.BlockIndex((int)(destination >> 16))] == 0)
         {
             return null;
         }
@@ -155,7 +155,7 @@ internal sealed unsafe class RoutingSnapshot
     /// <summary>The longest-prefix route for an IPv6 destination, or null.</summary>
     public PrefixRoute? FindRouteV6(UInt128 destination)
     {
-        if (_v6Bytes[FilterHalf + (ushort)(destination >> 112)] == 0)
+        if (_v6Bytes[FilterHalf + MissFilter.BlockIndex((int)(destination >> 112))] == 0)
         {
             return null;
         }
@@ -179,7 +179,7 @@ internal sealed unsafe class RoutingSnapshot
         int end = Math.Min(first + (length >= 16 ? 1 : 1 << (16 - length)), FilterHalf);
         for (int block = first; block < end; block++)
         {
-            filter[FilterHalf + block] = 1;
+            filter[FilterHalf + MissFilter.BlockIndex(block)] = 1;
         }
     }
 

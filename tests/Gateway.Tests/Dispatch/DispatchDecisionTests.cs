@@ -146,12 +146,20 @@ public sealed class DispatchDecisionTests
         Assert.True(misses > 1000, $"only {misses} of 20,000 destinations were rejected by the filter");
     }
 
+    // `padded`: every packet at least a fixed IPv6 header long, so Candidates takes its loop without length checks;
+    // otherwise short and truncated packets are mixed in and it takes the general loop.
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(7)]
-    [InlineData(128)]
-    public void Candidates_MixedBatch_ExactlyThePacketsIsMissKeeps_InOrder(int size)
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(5, false)]
+    [InlineData(7, false)]
+    [InlineData(128, false)]
+    [InlineData(1, true)]
+    [InlineData(3, true)]
+    [InlineData(4, true)]
+    [InlineData(9, true)]
+    [InlineData(256, true)]
+    public void Candidates_MixedBatch_ExactlyThePacketsIsMissKeeps_InOrder(int size, bool padded)
     {
         RoutingSnapshot snapshot = Snapshot();
         string[] destinations = ["10.30.30.30", "10.99.0.7", "10.30.30.31", "192.0.2.1", "fd30::30", "fd99::7", "fd30::31", "2001:db8::1"];
@@ -166,20 +174,33 @@ public sealed class DispatchDecisionTests
                 byte[] packet;
                 if (random.Next(5) == 0)
                 {
+                    // Malformed: a truncated header, another version, random bytes (padded: only long ones, which
+                    // still include other versions and IPv4 headers with nonsense fields).
                     packet = Convert.FromHexString(malformed[random.Next(malformed.Length)]);
+                    if (padded)
+                    {
+                        byte[] noise = new byte[IPv6Header.Length + random.Next(20)];
+                        random.NextBytes(noise);
+                        packet.CopyTo(noise, 0);
+                        packet = noise;
+                    }
                 }
                 else
                 {
                     NetAddress destination = NetAddress.Parse(destinations[random.Next(destinations.Length)]);
-                    packet = new byte[destination.IsV4 ? 28 : 48];
+                    packet = new byte[destination.IsV4 ? (padded ? 48 : 28) : 48];
                     if (destination.IsV4)
                     {
-                        IPv4Header.Write(packet, 0x0A1E1E01, destination.V4Value, IpProtocol.Udp, 8);
+                        IPv4Header.Write(packet, 0x0A1E1E01, destination.V4Value, IpProtocol.Udp, packet.Length - 20);
                     }
                     else
                     {
                         IPv6Header.Write(packet, NetAddress.Parse("fd30::1"), destination, IpProtocol.Udp, 8);
                     }
+
+                    // The traffic class (IPv6) or DSCP (IPv4) must not matter.
+                    packet[1] |= (byte)random.Next(256);
+                    packet[0] |= (byte)(destination.IsV4 ? 0 : random.Next(16));
                 }
 
                 Assert.True(batch.TryAdd(packet));
@@ -198,7 +219,10 @@ public sealed class DispatchDecisionTests
 
             int[] candidates = new int[size];
             int found = snapshot.MissFilter.Candidates(batch, candidates);
+            Assert.Equal(expected, candidates[..found]);
 
+            // The general loop agrees whatever the lengths.
+            found = snapshot.MissFilter.CandidatesAnyLength(batch, candidates);
             Assert.Equal(expected, candidates[..found]);
         }
     }
