@@ -79,9 +79,9 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
     /// <param name="name">The interface name.</param>
     /// <param name="mtu">The MTU.</param>
     /// <param name="logger">For the offload line.</param>
-    /// <param name="offloads">False: a plain TUN without IFF_VNET_HDR, as on a kernel that refuses it (tests use this to run the fallback).</param>
+    /// <param name="offloads">What to ask for; anything but <see cref="TunOffloads.Full"/> runs a kernel's step-down path (for tests).</param>
     /// <exception cref="IOException">The device could not be opened or created (not root / no CAP_NET_ADMIN, bad name).</exception>
-    public static LinuxTunDevice Create(string name, int mtu, ILogger logger, bool offloads = true)
+    public static LinuxTunDevice Create(string name, int mtu, ILogger logger, TunOffloads offloads = TunOffloads.Full)
     {
         int fd = LinuxNative.Open("/dev/net/tun", LinuxNative.ORdWr | LinuxNative.ONonBlock | LinuxNative.OCloExec);
         if (fd < 0)
@@ -90,8 +90,8 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
         }
 
         // IFF_VNET_HDR first; a kernel without it (EINVAL) gets a plain TUN.
-        bool vnetHeader = offloads;
-        int errno = offloads ? SetIff(fd, name, (short)(LinuxNative.IffTun | LinuxNative.IffNoPi | LinuxNative.IffVnetHdr)) : LinuxNative.EInval;
+        bool vnetHeader = offloads != TunOffloads.None;
+        int errno = vnetHeader ? SetIff(fd, name, (short)(LinuxNative.IffTun | LinuxNative.IffNoPi | LinuxNative.IffVnetHdr)) : LinuxNative.EInval;
         if (errno == LinuxNative.EInval)
         {
             vnetHeader = false;
@@ -104,7 +104,7 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
             throw new IOException($"TUNSETIFF {name} failed (errno {errno}): check the name (at most 15 characters) and that no other program holds it");
         }
 
-        uint granted = vnetHeader ? SetOffloads(fd) : 0;
+        uint granted = vnetHeader && offloads == TunOffloads.Full ? SetOffloads(fd) : 0;
         int stopFd = LinuxNative.EventFd(0, LinuxNative.EfdNonBlock | LinuxNative.EfdCloExec);
         var device = new LinuxTunDevice(fd, stopFd, name, mtu, logger, vnetHeader, granted)
         {

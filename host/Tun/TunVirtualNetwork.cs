@@ -39,7 +39,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
     private readonly Meter _meter;
-    private readonly bool _offloads;
+    private readonly TunOffloads _offloads;
     private readonly RoutingTable _table = new();
     private readonly List<(NetAddress Address, int Length)> _addresses = new();
     private readonly object _routesLock = new();
@@ -53,12 +53,15 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     private bool _v6Disabled;
     private Timer? _sweeper;
 
+    /// <summary>The device while started (null before and after); for tests.</summary>
+    internal ITunDevice? Device => _device;
+
     /// <param name="options">host.tun.</param>
     /// <param name="loggerFactory">For the TUN and dispatcher logs.</param>
     /// <param name="hostMeter">The host's meter (drop counters, NAT sessions).</param>
     /// <param name="limits">host.limits: the idle timeout of virtual TCP connections, as for host sockets; default: the defaults.</param>
-    /// <param name="offloads">False: no IFF_VNET_HDR offloads on Linux (the plain-TUN fallback; for tests).</param>
-    public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter, LimitsOptions? limits = null, bool offloads = true)
+    /// <param name="offloads">What the Linux TUN asks for (anything but <see cref="TunOffloads.Full"/>: a fallback path, for tests).</param>
+    public TunVirtualNetwork(TunOptions options, ILoggerFactory loggerFactory, Meter hostMeter, LimitsOptions? limits = null, TunOffloads offloads = TunOffloads.Full)
     {
         _offloads = offloads;
         _options = options;

@@ -1,23 +1,40 @@
 using Gateway.EndToEnd.Infrastructure;
 using Gateway.Host.Dispatch;
+using Gateway.Host.Tun;
 
 namespace Gateway.EndToEnd.Tun;
 
 /// <summary>
 /// The TUN device, dispatcher and virtual endpoints end to end, in a namespace the test creates, with real
 /// clients (ping, python3 sockets) against the in-process TUN side (DESIGN §2, §9; issue 3). The device uses
-/// IFF_VNET_HDR offloads here; <see cref="TunWithoutOffloadsEndToEndTests"/> runs the same tests on a plain TUN.
+/// IFF_VNET_HDR offloads here; <see cref="TunWithoutOffloadsEndToEndTests"/> runs the same tests on a plain TUN and
+/// <see cref="TunHeaderOnlyEndToEndTests"/> with the virtio header but no offloads granted.
 /// </summary>
 public class TunEndToEndTests : IAsyncLifetime
 {
     private TunHarness _harness = null!;
 
-    /// <summary>Whether the device is opened with IFF_VNET_HDR offloads.</summary>
-    protected virtual bool Offloads => true;
+    /// <summary>What the device is opened with.</summary>
+    private protected virtual TunOffloads Offloads => TunOffloads.Full;
 
     public async Task InitializeAsync() => _harness = await TunHarness.StartAsync("tun", Offloads);
 
     public async Task DisposeAsync() => await _harness.DisposeAsync();
+
+    [Fact]
+    public void Device_OpenedWithWhatWasAskedFor()
+    {
+        var device = Assert.IsType<LinuxTunDevice>(_harness.Network.Device);
+        Assert.Equal(Offloads != TunOffloads.None, device.VnetHeader);
+        if (Offloads == TunOffloads.Full)
+        {
+            Assert.NotEqual(0u, device.Offloads);
+        }
+        else
+        {
+            Assert.Equal(0u, device.Offloads);
+        }
+    }
 
     [Fact]
     public async Task Ping_VirtualIpV4AndV6_Answered()

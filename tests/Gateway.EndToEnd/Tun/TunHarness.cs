@@ -38,10 +38,10 @@ public sealed class TunHarness : IAsyncDisposable
     private List<IDisposable> Bindings { get; }
 
     /// <summary>
-    /// Creates the namespace, starts the TUN side inside it and binds the echo handler; with
-    /// <paramref name="offloads"/> false the device is a plain TUN (no IFF_VNET_HDR), the fallback path.
+    /// Creates the namespace, starts the TUN side inside it and binds the echo handler; <paramref name="offloads"/>
+    /// other than <see cref="TunOffloads.Full"/> runs a kernel's step-down path.
     /// </summary>
-    public static async Task<TunHarness> StartAsync(string tag, bool offloads = true)
+    internal static async Task<TunHarness> StartAsync(string tag, TunOffloads offloads = TunOffloads.Full)
     {
         NetworkNamespace ns = await NetworkNamespace.CreateAsync(tag);
         var meter = new Meter("Gateway.Host.Test." + ns.Name);

@@ -1,3 +1,5 @@
+using Gateway.Host.Tun;
+
 namespace Gateway.EndToEnd.Tun;
 
 /// <summary>
@@ -6,5 +8,5 @@ namespace Gateway.EndToEnd.Tun;
 /// </summary>
 public sealed class TunWithoutOffloadsEndToEndTests : TunEndToEndTests
 {
-    protected override bool Offloads => false;
+    private protected override TunOffloads Offloads => TunOffloads.None;
 }
