@@ -41,7 +41,9 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
         Offloads = offloads;
         if (vnetHeader)
         {
-            _coalescer = new WriteCoalescer(this);
+            // UDP super-packets only where the kernel took USO: an older one refuses a UDP_L4 frame outright.
+            const uint uso = LinuxNative.TunFUso4 | LinuxNative.TunFUso6;
+            _coalescer = new WriteCoalescer(this, udp: (offloads & uso) == uso);
         }
     }
 

@@ -55,7 +55,7 @@ internal static class OffloadPackets
     }
 
     /// <summary>A UDP datagram.</summary>
-    public static byte[] Udp(bool v6, byte[] payload, ushort id = 100)
+    public static byte[] Udp(bool v6, byte[] payload, ushort id = 100, ushort sourcePort = 40000)
     {
         int ipLength = v6 ? IPv6Header.Length : IPv4Header.MinLength;
         byte[] packet = new byte[ipLength + UdpHeader.Length + payload.Length];
@@ -69,7 +69,7 @@ internal static class OffloadPackets
         }
 
         Span<byte> udp = packet.AsSpan(ipLength);
-        UdpHeader.Write(udp, 40000, 53, payload.Length);
+        UdpHeader.Write(udp, sourcePort, 53, payload.Length);
         payload.CopyTo(udp[UdpHeader.Length..]);
         UdpHeader.UpdateChecksum(udp, Pseudo(packet, IpProtocol.Udp));
         return packet;
@@ -119,6 +119,9 @@ internal static class OffloadPackets
         ReadOnlySpan<byte> tcp = packet[IpLength(packet)..];
         return tcp[TcpHeader.HeaderLength(tcp)..].ToArray();
     }
+
+    /// <summary>The payload of a UDP packet.</summary>
+    public static byte[] UdpPayload(ReadOnlySpan<byte> packet) => packet[(IpLength(packet) + UdpHeader.Length)..].ToArray();
 
     /// <summary>Splits a frame (virtio header + packet) the way the read loop does and returns the packets.</summary>
     public static List<byte[]> Split(ReadOnlySpan<byte> frame)

@@ -168,6 +168,112 @@ public sealed class WriteCoalescerTests
         Assert.Equal(60 * size, total);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Flush_UdpDatagramsOfOneFlow_WithUso_WriteOneUdpL4SuperPacketThatSplitsBackIntoThem(bool v6)
+    {
+        var coalescer = new WriteCoalescer(new RecordingWriter(_frames), udp: true);
+        byte[][] datagrams =
+        [
+            OffloadPackets.Udp(v6, OffloadPackets.Payload(0, 1000), id: 10),
+            OffloadPackets.Udp(v6, OffloadPackets.Payload(1000, 1000), id: 11),
+            OffloadPackets.Udp(v6, OffloadPackets.Payload(2000, 400), id: 12),
+        ];
+        foreach (byte[] datagram in datagrams)
+        {
+            Assert.True(coalescer.Enqueue(datagram));
+        }
+
+        Assert.True(coalescer.Flush());
+
+        byte[] frame = Assert.Single(_frames);
+        int ipLength = v6 ? 40 : 20;
+        Assert.Equal(
+            new VirtioNetHeader(VirtioNetHeader.FlagNeedsChecksum, VirtioNetHeader.GsoUdpL4, (ushort)(ipLength + 8), 1000, (ushort)ipLength, 6),
+            VirtioNetHeader.Read(frame));
+        byte[] super = frame[VirtioNetHeader.Size..];
+        Assert.Equal(ipLength + 8 + 2400, super.Length);
+        Assert.Equal(super.Length - ipLength, UdpHeader.DatagramLength(super.AsSpan(ipLength)));
+        Assert.Equal(InternetChecksum.Fold(OffloadPackets.Pseudo(super, IpProtocol.Udp)), UdpHeader.Checksum(super.AsSpan(ipLength)));
+
+        List<byte[]> resplit = OffloadPackets.Split(frame);
+        Assert.Equal(datagrams.Length, resplit.Count);
+        for (int i = 0; i < datagrams.Length; i++)
+        {
+            OffloadPackets.AssertValid(resplit[i], IpProtocol.Udp);
+            Assert.Equal(datagrams[i], resplit[i]);
+        }
+
+        Assert.Equal(2, coalescer.Coalesced);
+    }
+
+    [Fact]
+    public void Flush_UdpWithoutUso_IsWrittenDatagramByDatagram()
+    {
+        _coalescer.Enqueue(OffloadPackets.Udp(false, OffloadPackets.Payload(0, 100)));
+        _coalescer.Enqueue(OffloadPackets.Udp(false, OffloadPackets.Payload(100, 100)));
+
+        _coalescer.Flush();
+
+        Assert.Equal(2, _frames.Count);
+        Assert.All(_frames, frame => Assert.Equal(VirtioNetHeader.None, VirtioNetHeader.Read(frame)));
+    }
+
+    public static TheoryData<string, byte[]> NotCoalescableUdp => new()
+    {
+        { "other port", OffloadPackets.Udp(false, OffloadPackets.Payload(0, 100), sourcePort: 40001) },
+        { "larger payload", OffloadPackets.Udp(false, OffloadPackets.Payload(0, 101)) },
+        { "no checksum", WithoutUdpChecksum(OffloadPackets.Udp(false, OffloadPackets.Payload(0, 100))) },
+        { "bad checksum", Corrupt(OffloadPackets.Udp(false, OffloadPackets.Payload(0, 100))) },
+        { "other TTL", WithTtl(OffloadPackets.Udp(false, OffloadPackets.Payload(0, 100)), 1) },
+        { "IPv6", OffloadPackets.Udp(true, OffloadPackets.Payload(0, 100)) },
+        { "TCP", OffloadPackets.Tcp(false, 1000, OffloadPackets.Payload(0, 100)) },
+        { "empty", OffloadPackets.Udp(false, []) },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotCoalescableUdp))]
+    public void Flush_UdpDatagramThatMayNotJoin_IsWrittenAloneAndUnchanged(string why, byte[] second)
+    {
+        var coalescer = new WriteCoalescer(new RecordingWriter(_frames), udp: true);
+        byte[] first = OffloadPackets.Udp(false, OffloadPackets.Payload(0, 100));
+        coalescer.Enqueue(first);
+        coalescer.Enqueue(second);
+
+        coalescer.Flush();
+
+        Assert.True(_frames.Count == 2, why);
+        Assert.Equal(first, _frames[0][VirtioNetHeader.Size..]);
+        Assert.Equal(second, _frames[1][VirtioNetHeader.Size..]);
+        Assert.All(_frames, frame => Assert.Equal(VirtioNetHeader.None, VirtioNetHeader.Read(frame)));
+    }
+
+    [Fact]
+    public void Flush_UdpAfterAShorterDatagram_AndBeyondTheSegmentLimit_StartsANewSuperPacket()
+    {
+        var coalescer = new WriteCoalescer(new RecordingWriter(_frames), udp: true);
+        int count = WriteCoalescer.MaxUdpSegments + 3;
+        var sent = new List<byte[]>();
+        for (int i = 0; i < count; i++)
+        {
+            // 100-byte datagrams; the one after the limit is 40 bytes, so the one after it cannot join either.
+            int size = i == WriteCoalescer.MaxUdpSegments + 1 ? 40 : 100;
+            byte[] datagram = OffloadPackets.Udp(false, OffloadPackets.Payload(i * 100, size), id: (ushort)i);
+            sent.Add(datagram);
+            coalescer.Enqueue(datagram);
+        }
+
+        coalescer.Flush();
+
+        // 64 | 65th + the short one | the last one alone.
+        Assert.Equal(3, _frames.Count);
+        var received = _frames.SelectMany(frame => VirtioNetHeader.Read(frame).GsoType == VirtioNetHeader.GsoNone
+            ? [frame[VirtioNetHeader.Size..]]
+            : OffloadPackets.Split(frame)).ToList();
+        Assert.Equal(sent, received);
+    }
+
     [Fact]
     public void Flush_NothingQueued_WritesNothing()
     {
@@ -190,6 +296,13 @@ public sealed class WriteCoalescerTests
     private static byte[] Corrupt(byte[] packet)
     {
         packet[^1] ^= 0xFF;
+        return packet;
+    }
+
+    private static byte[] WithoutUdpChecksum(byte[] packet)
+    {
+        packet[26] = 0;
+        packet[27] = 0;
         return packet;
     }
 
