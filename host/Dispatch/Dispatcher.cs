@@ -31,6 +31,12 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
     private readonly long[] _drops = new long[DropReasons.Count];
     private readonly IPacketRoute?[] _touched = new IPacketRoute?[MaxTouchedRoutes];
     private int _touchedCount;
+
+    // The managed thread id of the TUN read loop while it is inside OnPackets (0 otherwise): what that thread writes
+    // back to the device (NAT'ed segments, replies answered on the spot, ICMP) is queued and flushed once at the end
+    // of the batch, so the device can coalesce it; any other thread (a reply completed later) writes at once.
+    private int _batchThread;
+    private bool _deviceQueued;
     private long _errorSecond;
     private int _errorTokens;
     private NetEndpoint? _listenerV4;
@@ -86,6 +92,26 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
     /// <inheritdoc/>
     public void OnPackets(PacketBatch batch)
     {
+        _batchThread = Environment.CurrentManagedThreadId;
+        try
+        {
+            Dispatch(batch);
+        }
+        finally
+        {
+            _batchThread = 0;
+            if (_deviceQueued)
+            {
+                _deviceQueued = false;
+                _device.FlushWrites();
+            }
+
+            FlushTouched();
+        }
+    }
+
+    private void Dispatch(PacketBatch batch)
+    {
         RoutingSnapshot snapshot = _table.Current;
         if (snapshot.Hooks.Length != 0)
         {
@@ -110,8 +136,6 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
                 Drop(DropReason.NoRoute, batch.Count - found);
             }
         }
-
-        FlushTouched();
     }
 
     /// <summary>Dispatches one packet read from the TUN (public for tests and benchmarks).</summary>
@@ -433,7 +457,7 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         RewriteAddresses(packet, tcp, v6, info.Destination, target.Address);
         TcpHeader.SetSourcePort(tcp, entry.NatPort);
         TcpHeader.SetDestinationPort(tcp, target.Port);
-        if (!(origin is null ? _device.Write(packet[..info.Length]) : _device.Enqueue(packet[..info.Length])))
+        if (!(origin is null ? WriteToDevice(packet[..info.Length]) : _device.Enqueue(packet[..info.Length])))
         {
             Drop(DropReason.WriteFailed);
         }
@@ -522,7 +546,7 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
     {
         if (origin is null)
         {
-            if (_device.Write(packet))
+            if (WriteToDevice(packet))
             {
                 return true;
             }
@@ -569,6 +593,18 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         }
 
         _touched[_touchedCount++] = route;
+    }
+
+    // A packet for the host: queued when the TUN read loop sends it during a batch (flushed at its end), else written.
+    private bool WriteToDevice(ReadOnlySpan<byte> packet)
+    {
+        if (_batchThread != Environment.CurrentManagedThreadId)
+        {
+            return _device.Write(packet);
+        }
+
+        _deviceQueued = true;
+        return _device.Enqueue(packet);
     }
 
     private void FlushTouched()
