@@ -95,7 +95,7 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         _batchThread = Environment.CurrentManagedThreadId;
         try
         {
-            Dispatch(batch);
+            DispatchBatch(batch);
         }
         finally
         {
@@ -110,7 +110,7 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         }
     }
 
-    private void Dispatch(PacketBatch batch)
+    private void DispatchBatch(PacketBatch batch)
     {
         RoutingSnapshot snapshot = _table.Current;
         if (snapshot.Hooks.Length != 0)
