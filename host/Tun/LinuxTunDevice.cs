@@ -56,7 +56,7 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
     /// <summary>Frames read whose virtio header did not describe their packet (dropped).</summary>
     public long MalformedFrames => Interlocked.Read(ref _malformedFrames);
 
-    /// <summary>TCP segments merged into super-packets on write since start.</summary>
+    /// <summary>TCP segments and UDP datagrams merged into super-packets on write since start.</summary>
     public long CoalescedSegments
     {
         get

@@ -107,6 +107,11 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
                 () => linux.MalformedFrames,
                 unit: "{frame}",
                 description: "Frames read from the TUN with an invalid virtio-net header or offload layout, dropped before dispatch");
+            _meter.CreateObservableCounter(
+                "gateway.tun.coalesced_segments",
+                () => linux.CoalescedSegments,
+                unit: "{packet}",
+                description: "TCP segments and UDP datagrams merged into GSO super-packets on TUN writes");
             _index = linux.Index;
             try
             {

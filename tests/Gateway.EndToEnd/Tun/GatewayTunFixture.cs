@@ -61,13 +61,16 @@ public sealed class GatewayTunFixture : IAsyncLifetime
     }
 
     /// <summary>Sum of <c>gateway_tun_dropped_total</c> over all reasons, read from /metrics inside the namespace.</summary>
-    public async Task<long> DroppedFromMetricsAsync(string? reason = null)
+    public Task<long> DroppedFromMetricsAsync(string? reason = null) => CounterFromMetricsAsync("gateway_tun_dropped_total", reason);
+
+    /// <summary>Sum of counter <paramref name="name"/> over its series (or those with <paramref name="reason"/>), read from /metrics inside the namespace.</summary>
+    public async Task<long> CounterFromMetricsAsync(string name, string? reason = null)
     {
         string text = await Namespace.ShCheckedAsync($"curl -sf --max-time 10 http://127.0.0.1:{AdminPort}/metrics");
         long total = 0;
         foreach (string line in text.Split('\n'))
         {
-            if (!line.StartsWith("gateway_tun_dropped_total", StringComparison.Ordinal) ||
+            if (!(line.StartsWith(name + " ", StringComparison.Ordinal) || line.StartsWith(name + "{", StringComparison.Ordinal)) ||
                 (reason is not null && !line.Contains($"reason=\"{reason}\"", StringComparison.Ordinal)))
             {
                 continue;

@@ -60,6 +60,7 @@ public sealed class GatewayTunTests : IClassFixture<GatewayTunFixture>
     {
         // The echo plugin answers line by line ("echo: " + line): 1,600 lines of 64 KiB of base64 (> 100 MiB) go
         // up while the answers come down; both directions are hashed and compared with what must come back.
+        long coalescedBefore = await _fixture.CounterFromMetricsAsync("gateway_tun_coalesced_segments_total");
         string output = await NamespacePython.RunCheckedAsync(Ns, $$"""
             import socket, hashlib, threading, os, base64
             lines = 1600
@@ -90,6 +91,9 @@ public sealed class GatewayTunTests : IClassFixture<GatewayTunFixture>
             print(sent[0])
             """, TimeSpan.FromMinutes(3));
         Assert.True(long.Parse(output.Trim(), CultureInfo.InvariantCulture) >= 100L * 1024 * 1024);
+
+        // The upload's segments, NAT'ed towards the kernel listener, leave the read loop merged into GSO frames.
+        Assert.True(await _fixture.CounterFromMetricsAsync("gateway_tun_coalesced_segments_total") > coalescedBefore);
     }
 
     [Fact]
