@@ -936,16 +936,24 @@ internal sealed class ClientSession : IDisposable
         Metrics.TunnelOpened();
         try
         {
-            IdleDeadline idle = new(_cts, _proxy.Options.TunnelIdleTimeout);
-            // RFC 9110 §9.3.6: relay both ways until each side closes; a half-close is passed on.
-            Task up = PumpAsync(_client, origin, _socket, idle);
-            Task down = PumpAsync(originReader, _socket, origin, idle);
-            await Task.WhenAll(up, down).ConfigureAwait(false);
+            await RelayAsync(origin, originReader).ConfigureAwait(false);
         }
         finally
         {
             Metrics.TunnelClosed();
         }
+    }
+
+    /// <summary>
+    /// Relays bytes both ways until each side has closed, passing a half-close on (RFC 9110 §9.3.6 for CONNECT,
+    /// §7.8 after a 101); bytes already buffered on either side go first. Idle for tunnelIdleTimeoutSeconds ends it.
+    /// </summary>
+    private async Task RelayAsync(Socket origin, SocketReader originReader)
+    {
+        IdleDeadline idle = new(_cts, _proxy.Options.TunnelIdleTimeout);
+        Task up = PumpAsync(_client, origin, _socket, idle);
+        Task down = PumpAsync(originReader, _socket, origin, idle);
+        await Task.WhenAll(up, down).ConfigureAwait(false);
     }
 
     private async Task PumpAsync(SocketReader from, Socket to, Socket fromSocket, IdleDeadline idle)
