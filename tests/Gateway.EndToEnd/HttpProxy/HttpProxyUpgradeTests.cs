@@ -71,7 +71,7 @@ public sealed class HttpProxyUpgradeTests : IAsyncLifetime
 
         await client.SendAsync(UpgradeRequest($"{_origin.Url}/refuse/{status}", NewKey()));
         (string head, string answer) = await client.ReadResponseAsync();
-        await client.SendAsync($"GET {_origin.Url}/plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        await client.SendAsync(PlainRequest($"{_origin.Url}/plain"));
         (string secondHead, string second) = await client.ReadResponseAsync();
 
         Assert.StartsWith($"HTTP/1.1 {status} ", head);
@@ -87,7 +87,7 @@ public sealed class HttpProxyUpgradeTests : IAsyncLifetime
         await using var proxy = new ProxyHarness();
         using RawHttpConnection client = await RawHttpConnection.ConnectAsync(proxy.Port);
 
-        await client.SendAsync($"GET {_origin.Url}/plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        await client.SendAsync(PlainRequest($"{_origin.Url}/plain"));
         (string plainHead, _) = await client.ReadResponseAsync();
         await client.SendAsync(UpgradeRequest($"{_origin.Url}/ws", NewKey()));
         string head = await client.ReadHeadAsync();
@@ -106,7 +106,7 @@ public sealed class HttpProxyUpgradeTests : IAsyncLifetime
         string url = $"{_origin.Url}/refuse/200";
 
         var served = new List<string?>();
-        foreach (string request in (string[])[UpgradeRequest(url, NewKey()), UpgradeRequest(url, NewKey()), Plain(url), Plain(url)])
+        foreach (string request in (string[])[UpgradeRequest(url, NewKey()), UpgradeRequest(url, NewKey()), PlainRequest(url), PlainRequest(url)])
         {
             await client.SendAsync(request);
             (string head, _) = await client.ReadResponseAsync();
@@ -117,8 +117,6 @@ public sealed class HttpProxyUpgradeTests : IAsyncLifetime
         Assert.NotEqual(served[0], served[1]);
         Assert.NotEqual(served[1], served[2]);
         Assert.Equal(served[2], served[3]);
-
-        static string Plain(string url) => $"GET {url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     }
 
     [Fact]
@@ -141,7 +139,7 @@ public sealed class HttpProxyUpgradeTests : IAsyncLifetime
         await using var proxy = new ProxyHarness();
         using RawHttpConnection client = await RawHttpConnection.ConnectAsync(proxy.Port);
 
-        await client.SendAsync($"GET {_origin.Url}/sneaky HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        await client.SendAsync(PlainRequest($"{_origin.Url}/sneaky"));
 
         Assert.StartsWith("HTTP/1.1 502 ", await client.ReadHeadAsync());
     }
@@ -193,6 +191,8 @@ public sealed class HttpProxyUpgradeTests : IAsyncLifetime
         "Upgrade: websocket\r\n" +
         $"Sec-WebSocket-Key: {key}\r\n" +
         "Sec-WebSocket-Version: 13\r\n\r\n";
+
+    private static string PlainRequest(string url) => $"GET {url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
     private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
 

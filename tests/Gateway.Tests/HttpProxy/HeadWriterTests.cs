@@ -71,47 +71,31 @@ public sealed class HeadWriterTests
     [Fact]
     public void WriteResponse_Http10Origin_OurVersionAndCloseWhenAsked()
     {
-        byte[] head = Encoding.ASCII.GetBytes("HTTP/1.0 404 File not found\r\nServer: SimpleHTTP\r\nConnection: close\r\nContent-Length: 3\r\n\r\n");
-        var fields = new HeaderField[4];
-        HttpHeadParser.ParseResponse(head, fields, out ResponseHead response);
-        var output = new ArrayBufferWriter<byte>();
-
-        HeadWriter.WriteResponse(output, head, response, fields.AsSpan(0, response.Headers.Count), chunked: false, close: true, keepAlive: false);
+        string written = WriteResponse("HTTP/1.0 404 File not found\r\nServer: SimpleHTTP\r\nConnection: close\r\nContent-Length: 3\r\n\r\n", close: true);
 
         Assert.Equal(
             "HTTP/1.1 404 File not found\r\nServer: SimpleHTTP\r\nContent-Length: 3\r\nConnection: close\r\nVia: 1.1 gateway\r\n\r\n",
-            Encoding.ASCII.GetString(output.WrittenSpan));
+            written);
     }
 
     [Fact]
     public void WriteResponse_NoReasonPhrase_KeepsSpaceAfterStatus()
     {
-        byte[] head = Encoding.ASCII.GetBytes("HTTP/1.1 204\r\n\r\n");
-        var fields = new HeaderField[4];
-        HttpHeadParser.ParseResponse(head, fields, out ResponseHead response);
-        var output = new ArrayBufferWriter<byte>();
-
-        HeadWriter.WriteResponse(output, head, response, fields.AsSpan(0, response.Headers.Count), chunked: false, close: false, keepAlive: false);
-
-        Assert.Equal("HTTP/1.1 204 \r\nVia: 1.1 gateway\r\n\r\n", Encoding.ASCII.GetString(output.WrittenSpan));
+        Assert.Equal("HTTP/1.1 204 \r\nVia: 1.1 gateway\r\n\r\n", WriteResponse("HTTP/1.1 204\r\n\r\n"));
     }
 
     [Fact]
     public void WriteResponse_SwitchingProtocols_KeepsUpgradeAndAcceptAndConnectionUpgrade()
     {
-        byte[] head = Encoding.ASCII.GetBytes(
+        string written = WriteResponse(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade, X-Hop\r\nX-Hop: 1\r\n" +
-            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
-        var fields = new HeaderField[8];
-        HttpHeadParser.ParseResponse(head, fields, out ResponseHead response);
-        var output = new ArrayBufferWriter<byte>();
-
-        HeadWriter.WriteResponse(output, head, response, fields.AsSpan(0, response.Headers.Count), chunked: false, close: false, keepAlive: false, upgrade: true);
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            upgrade: true);
 
         Assert.Equal(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" +
             "Connection: upgrade\r\nVia: 1.1 gateway\r\n\r\n",
-            Encoding.ASCII.GetString(output.WrittenSpan));
+            written);
     }
 
     [Fact]
@@ -134,6 +118,16 @@ public sealed class HeadWriterTests
         Assert.True(ProxyTarget.TryParseAbsolute(request.Target(head), out ProxyTarget target));
         var output = new ArrayBufferWriter<byte>();
         HeadWriter.WriteRequest(output, head, request, fields.AsSpan(0, request.Headers.Count), target);
+        return Encoding.ASCII.GetString(output.WrittenSpan);
+    }
+
+    private static string WriteResponse(string text, bool close = false, bool upgrade = false)
+    {
+        byte[] head = Encoding.ASCII.GetBytes(text);
+        var fields = new HeaderField[8];
+        Assert.Equal(HttpParseError.None, HttpHeadParser.ParseResponse(head, fields, out ResponseHead response));
+        var output = new ArrayBufferWriter<byte>();
+        HeadWriter.WriteResponse(output, head, response, fields.AsSpan(0, response.Headers.Count), chunked: false, close, keepAlive: false, upgrade);
         return Encoding.ASCII.GetString(output.WrittenSpan);
     }
 }
