@@ -60,7 +60,10 @@ internal sealed class HttpProxyOptions
     /// <summary>How long a body transfer may stall in either direction (<c>idleTimeoutSeconds</c>); then the connection is closed. Defaults to 120 s.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
-    /// <summary>How long a CONNECT tunnel may carry no data in either direction (<c>tunnelIdleTimeoutSeconds</c>). Defaults to 300 s.</summary>
+    /// <summary>
+    /// How long a CONNECT tunnel, or a connection upgraded by a 101 (RFC 9110 §7.8), may carry no data in either
+    /// direction (<c>tunnelIdleTimeoutSeconds</c>). Defaults to 300 s.
+    /// </summary>
     public TimeSpan TunnelIdleTimeout { get; init; } = TimeSpan.FromSeconds(300);
 
     /// <summary>Idle origin connections kept per origin host:port (<c>poolMaxIdlePerOrigin</c>); 0 disables pooling. Defaults to 32.</summary>

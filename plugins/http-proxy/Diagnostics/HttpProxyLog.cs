@@ -37,4 +37,7 @@ internal static partial class HttpProxyLog
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Error, Message = "http-proxy could not bind {Endpoint}: {Reason}")]
     public static partial void BindFailed(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Debug, Message = "client {Client}: origin {Origin} switched protocols to {Protocol} (101); relaying bytes until both sides close")]
+    public static partial void Upgraded(ILogger logger, string client, string origin, string protocol);
 }

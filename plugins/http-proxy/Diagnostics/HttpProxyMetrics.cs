@@ -14,6 +14,7 @@ internal sealed class HttpProxyMetrics
     private readonly Counter<long> _bytesFromClients;
     private readonly Counter<long> _bytesToClients;
     private readonly UpDownCounter<long> _activeTunnels;
+    private readonly Counter<long> _upgrades;
     private readonly UpDownCounter<long> _activeConnections;
     private readonly Histogram<double> _originLatency;
     private readonly Counter<long> _originConnections;
@@ -36,6 +37,7 @@ internal sealed class HttpProxyMetrics
         _bytesFromClients = meter.CreateCounter<long>("http_proxy.client.bytes_received", "By", "Bytes received from clients (heads, bodies, tunnel data).");
         _bytesToClients = meter.CreateCounter<long>("http_proxy.client.bytes_sent", "By", "Bytes sent to clients (heads, bodies, tunnel data).");
         _activeTunnels = meter.CreateUpDownCounter<long>("http_proxy.tunnels.active", "{tunnel}", "CONNECT tunnels open now.");
+        _upgrades = meter.CreateCounter<long>("http_proxy.upgrades", "{upgrade}", "Requests the origin answered with 101 Switching Protocols, relayed as a tunnel (RFC 9110 §7.8; WebSocket).");
         _activeConnections = meter.CreateUpDownCounter<long>("http_proxy.connections.active", "{connection}", "Client connections open now.");
         _originLatency = meter.CreateHistogram<double>("http_proxy.origin.duration", "s", "Time from sending a request to the origin to its response head.");
         _originConnections = meter.CreateCounter<long>("http_proxy.origin.connections", "{connection}", "Origin connections used per request, by whether a pooled one was reused.");
@@ -108,6 +110,8 @@ internal sealed class HttpProxyMetrics
     public void TunnelOpened() => _activeTunnels.Add(1);
 
     public void TunnelClosed() => _activeTunnels.Add(-1);
+
+    public void Upgraded() => _upgrades.Add(1);
 
     public void ConnectionOpened() => _activeConnections.Add(1);
 

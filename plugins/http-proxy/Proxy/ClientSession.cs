@@ -273,6 +273,13 @@ internal sealed class ClientSession : IDisposable
             return false;
         }
 
+        if (_request.IsUpgrade && !_cacheRequest.IsUnsafe)
+        {
+            // RFC 9110 §7.8: the answer may switch the connection to another protocol, so it is neither served
+            // from nor stored in the cache (an unsafe method still invalidates, below).
+            return false;
+        }
+
         if (_key.Length < target.Length + 8)
         {
             _key = new char[Math.Min(CacheKey.MaxLength, Math.Max(256, target.Length + 8))];
@@ -476,6 +483,12 @@ internal sealed class ClientSession : IDisposable
 
         TimeSpan originTime = Stopwatch.GetElapsedTime(started);
         Metrics.OriginLatency(originTime.TotalSeconds);
+        if (_request.IsUpgrade && IsSwitchingProtocols(origin.Reader.Buffered[..headLength]))
+        {
+            await UpgradeAsync(origin, headLength).ConfigureAwait(false);
+            return false;
+        }
+
         if (_stale is not null && IsNotModified(origin.Reader.Buffered[..headLength]))
         {
             return await ServeValidatedAsync(origin, headLength, originTime).ConfigureAwait(false);
@@ -574,7 +587,8 @@ internal sealed class ClientSession : IDisposable
         ReadOnlySpan<byte> head = reader.Buffered[..length];
         if (head.Length < 12 || head[9] != (byte)'1' || head[10..12].SequenceEqual("01"u8))
         {
-            // Not 1xx, or 101 (we never forward Upgrade, so a 101 is an origin error handled as invalid).
+            // Not 1xx, or 101: final for an upgrade request (UpgradeAsync), an invalid response to any other
+            // (RFC 9110 §15.2.2: a server must not switch protocols unless asked).
             return false;
         }
 
@@ -636,6 +650,58 @@ internal sealed class ClientSession : IDisposable
     }
 
     private static bool IsNotModified(ReadOnlySpan<byte> head) => head.Length >= 12 && head[9..12].SequenceEqual("304"u8);
+
+    private static bool IsSwitchingProtocols(ReadOnlySpan<byte> head) => head.Length >= 12 && head[9..12].SequenceEqual("101"u8);
+
+    /// <summary>
+    /// The origin accepted the upgrade (RFC 9110 §7.8, §15.2.2): relays its 101 and then the new protocol's bytes
+    /// both ways, as a CONNECT tunnel does. The origin connection ends with it; it is never pooled again.
+    /// </summary>
+    private async ValueTask UpgradeAsync(OriginConnection origin, int headLength)
+    {
+        ReadOnlySpan<byte> head = origin.Reader.Buffered[..headLength];
+        if (HttpHeadParser.ParseResponse(head, _responseFields, out ResponseHead response) != HttpParseError.None || !response.Headers.HasUpgrade)
+        {
+            // RFC 9110 §7.8: a 101 must say which protocol the connection switches to.
+            DropOrigin();
+            HttpProxyLog.BadResponse(Logger, _lastKey, "101 without an Upgrade field");
+            await RejectAsync(502, "Bad Gateway", $"origin {_lastKey} sent an invalid response head").ConfigureAwait(false);
+            return;
+        }
+
+        ReadOnlySpan<HeaderField> fields = _responseFields.AsSpan(0, response.Headers.Count);
+        HeadWriter.WriteResponse(_response, head, response, fields, chunked: false, close: false, keepAlive: false, upgrade: true);
+        if (Logger.IsEnabled(LogLevel.Debug))
+        {
+            HttpProxyLog.Upgraded(Logger, ClientText, _lastKey, Encoding.ASCII.GetString(UpgradeValue(head, fields)));
+        }
+
+        origin.Reader.Consume(headLength);
+        // The connection now carries another protocol: it leaves the session and is closed at the end.
+        _origin = null;
+        _originBusy = false;
+        using (origin)
+        {
+            await _response.FlushAsync(_cts.Token).ConfigureAwait(false);
+            Metrics.Request(101);
+            Metrics.Upgraded();
+            // Bytes either side sent right after its head are still buffered: the relay sends them first.
+            await RelayAsync(origin.Socket, origin.Reader).ConfigureAwait(false);
+        }
+    }
+
+    private static ReadOnlySpan<byte> UpgradeValue(ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields)
+    {
+        foreach (ref readonly HeaderField field in fields)
+        {
+            if (field.Known == KnownHeader.Upgrade)
+            {
+                return field.Value(head);
+            }
+        }
+
+        return default;
+    }
 
     /// <summary>
     /// Decides what the cache does with a response from the origin: invalidate after an unsafe request
@@ -936,16 +1002,24 @@ internal sealed class ClientSession : IDisposable
         Metrics.TunnelOpened();
         try
         {
-            IdleDeadline idle = new(_cts, _proxy.Options.TunnelIdleTimeout);
-            // RFC 9110 §9.3.6: relay both ways until each side closes; a half-close is passed on.
-            Task up = PumpAsync(_client, origin, _socket, idle);
-            Task down = PumpAsync(originReader, _socket, origin, idle);
-            await Task.WhenAll(up, down).ConfigureAwait(false);
+            await RelayAsync(origin, originReader).ConfigureAwait(false);
         }
         finally
         {
             Metrics.TunnelClosed();
         }
+    }
+
+    /// <summary>
+    /// Relays bytes both ways until each side has closed, passing a half-close on (RFC 9110 §9.3.6 for CONNECT,
+    /// §7.8 after a 101); bytes already buffered on either side go first. Idle for tunnelIdleTimeoutSeconds ends it.
+    /// </summary>
+    private async Task RelayAsync(Socket origin, SocketReader originReader)
+    {
+        IdleDeadline idle = new(_cts, _proxy.Options.TunnelIdleTimeout);
+        Task up = PumpAsync(_client, origin, _socket, idle);
+        Task down = PumpAsync(originReader, _socket, origin, idle);
+        await Task.WhenAll(up, down).ConfigureAwait(false);
     }
 
     private async Task PumpAsync(SocketReader from, Socket to, Socket fromSocket, IdleDeadline idle)
@@ -1002,10 +1076,13 @@ internal sealed class ClientSession : IDisposable
 
     private async ValueTask<(OriginConnection Connection, bool Reused)> AcquireOriginAsync()
     {
+        // An upgrade request gets a new connection of its own: after a 101 the connection belongs to the new
+        // protocol for good, so neither the kept nor a pooled (warm, reusable) one is spent on it.
+        bool fresh = _request.IsUpgrade;
         bool sameOrigin = IsSameAsLast();
         if (_origin is not null)
         {
-            if (sameOrigin && _origin.IsUsable())
+            if (!fresh && sameOrigin && _origin.IsUsable())
             {
                 Metrics.OriginConnection(reused: true);
                 _originBusy = true;
@@ -1020,7 +1097,7 @@ internal sealed class ClientSession : IDisposable
             RememberTarget();
         }
 
-        if (_proxy.Pool.TryTake(_lastKey, out OriginConnection? pooled))
+        if (!fresh && _proxy.Pool.TryTake(_lastKey, out OriginConnection? pooled))
         {
             _origin = pooled!;
             Metrics.OriginConnection(reused: true);

@@ -12,7 +12,13 @@ internal static class HeadWriter
     /// <summary>The Via field line this proxy adds; "gateway" is the received-by pseudonym.</summary>
     public static ReadOnlySpan<byte> ViaLine => "Via: 1.1 gateway\r\n"u8;
 
-    /// <summary>Writes the request towards the origin in origin-form (RFC 9112 §3.2.1, §3.2.2).</summary>
+    /// <summary>The only Connection option forwarded, on both hops of a protocol switch (RFC 9110 §7.8).</summary>
+    private static ReadOnlySpan<byte> ConnectionUpgradeLine => "Connection: upgrade\r\n"u8;
+
+    /// <summary>
+    /// Writes the request towards the origin in origin-form (RFC 9112 §3.2.1, §3.2.2). An upgrade request
+    /// (<see cref="RequestHead.IsUpgrade"/>) keeps its Upgrade field and gets "Connection: upgrade" (RFC 9110 §7.8).
+    /// </summary>
     /// <param name="extraFields">Field lines added by the proxy itself (a cache's validators), each ending in CRLF.</param>
     public static void WriteRequest(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, in RequestHead request, ReadOnlySpan<HeaderField> fields, in ProxyTarget target,
         ReadOnlySpan<byte> extraFields = default)
@@ -39,10 +45,16 @@ internal static class HeadWriter
         // RFC 9112 §3.2.2: a proxy replaces the received Host with the target URI's authority.
         writer.Write(target.Authority(requestTarget));
         writer.Write("\r\n"u8);
-        WriteEndToEndFields(writer, head, fields, skipHost: true);
+        bool upgrade = request.IsUpgrade;
+        WriteEndToEndFields(writer, head, fields, skipHost: true, keepUpgrade: upgrade);
         if (request.Headers.Chunked)
         {
             writer.Write("Transfer-Encoding: chunked\r\n"u8);
+        }
+
+        if (upgrade)
+        {
+            writer.Write(ConnectionUpgradeLine);
         }
 
         writer.Write(extraFields);
@@ -51,20 +63,29 @@ internal static class HeadWriter
     }
 
     /// <summary>Writes the response towards the client with our own HTTP version (RFC 9110 §6.2).</summary>
-    public static void WriteResponse(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, in ResponseHead response, ReadOnlySpan<HeaderField> fields, bool chunked, bool close, bool keepAlive)
+    /// <param name="upgrade">
+    /// A 101 (Switching Protocols) to an upgrade request: its Upgrade field is kept and "Connection: upgrade"
+    /// written (RFC 9110 §7.8), instead of <paramref name="close"/> / <paramref name="keepAlive"/>.
+    /// </param>
+    public static void WriteResponse(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, in ResponseHead response, ReadOnlySpan<HeaderField> fields, bool chunked, bool close, bool keepAlive,
+        bool upgrade = false)
     {
         writer.Write("HTTP/1.1 "u8);
         writer.Write(head[response.StatusStart..response.StatusLineEnd]);
         // RFC 9112 §4: the SP after the status code is required even when the reason phrase is empty.
         writer.Write(response.StatusLineEnd - response.StatusStart == 3 ? " \r\n"u8 : "\r\n"u8);
         // RFC 9112 §6.3 item 3: with Transfer-Encoding, Content-Length is ignored and must not be forwarded.
-        WriteEndToEndFields(writer, head, fields, skipHost: false, skipContentLength: response.Headers.HasTransferEncoding);
+        WriteEndToEndFields(writer, head, fields, skipHost: false, skipContentLength: response.Headers.HasTransferEncoding, keepUpgrade: upgrade);
         if (chunked)
         {
             writer.Write("Transfer-Encoding: chunked\r\n"u8);
         }
 
-        if (close)
+        if (upgrade)
+        {
+            writer.Write(ConnectionUpgradeLine);
+        }
+        else if (close)
         {
             writer.Write("Connection: close\r\n"u8);
         }
@@ -100,8 +121,16 @@ internal static class HeadWriter
     /// True for fields that apply to one connection only: the fixed hop-by-hop set and every field
     /// named in a Connection field (RFC 9110 §7.6.1).
     /// </summary>
-    public static bool IsHopByHop(ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields, in HeaderField field)
+    /// <param name="keepUpgrade">
+    /// The message switches protocols on both hops: Upgrade is passed on, even though Connection names it.
+    /// </param>
+    public static bool IsHopByHop(ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields, in HeaderField field, bool keepUpgrade = false)
     {
+        if (keepUpgrade && field.Known == KnownHeader.Upgrade)
+        {
+            return false;
+        }
+
         switch (field.Known)
         {
             case KnownHeader.Connection:
@@ -143,13 +172,14 @@ internal static class HeadWriter
         writer.Advance(written);
     }
 
-    private static void WriteEndToEndFields(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields, bool skipHost, bool skipContentLength = false)
+    private static void WriteEndToEndFields(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields, bool skipHost, bool skipContentLength = false,
+        bool keepUpgrade = false)
     {
         foreach (ref readonly HeaderField field in fields)
         {
             if ((skipHost && field.Known == KnownHeader.Host) ||
                 (skipContentLength && field.Known == KnownHeader.ContentLength) ||
-                IsHopByHop(head, fields, field))
+                IsHopByHop(head, fields, field, keepUpgrade))
             {
                 continue;
             }

@@ -21,6 +21,12 @@ internal struct HeaderSummary
     /// <summary>Connection: keep-alive (HTTP/1.0 persistence, RFC 9112 §9.3 and Appendix C.2.2).</summary>
     public bool ConnectionKeepAlive;
 
+    /// <summary>Connection lists the "upgrade" option (RFC 9110 §7.8).</summary>
+    public bool ConnectionUpgrade;
+
+    /// <summary>An Upgrade field with a non-empty value is present (RFC 9110 §7.8).</summary>
+    public bool HasUpgrade;
+
     /// <summary>Expect: 100-continue (RFC 9110 §10.1.1).</summary>
     public bool ExpectContinue;
 

@@ -261,8 +261,15 @@ internal static class HttpHeadParser
                     {
                         summary.ConnectionKeepAlive = true;
                     }
+                    else if (Ascii.EqualsIgnoreCase(t, "upgrade"u8))
+                    {
+                        summary.ConnectionUpgrade = true;
+                    }
                 }
 
+                break;
+            case KnownHeader.Upgrade:
+                summary.HasUpgrade |= !value.IsEmpty;
                 break;
             case KnownHeader.Expect:
                 summary.ExpectContinue |= Ascii.EqualsIgnoreCase(value, "100-continue"u8);

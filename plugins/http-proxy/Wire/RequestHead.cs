@@ -27,6 +27,14 @@ internal struct RequestHead
     /// <summary>The request carries content (RFC 9112 §6.3: chunked, or Content-Length &gt; 0).</summary>
     public readonly bool HasBody => Headers.Chunked || Headers.ContentLength > 0;
 
+    /// <summary>
+    /// The request asks to switch protocols and may be forwarded as such (RFC 9110 §7.8): HTTP/1.1, an Upgrade
+    /// field named in Connection, and no content (the switch happens right after the head, so a body could not
+    /// be told apart from the new protocol's bytes). Otherwise Upgrade is dropped as any hop-by-hop field.
+    /// </summary>
+    public readonly bool IsUpgrade =>
+        MinorVersion == 1 && Headers.HasUpgrade && Headers.ConnectionUpgrade && !IsConnect && !HasBody && !Headers.HasTransferEncoding;
+
     /// <summary>RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".</summary>
     public readonly bool KeepAlive => MinorVersion == 1 ? !Headers.ConnectionClose : Headers.ConnectionKeepAlive && !Headers.ConnectionClose;
 

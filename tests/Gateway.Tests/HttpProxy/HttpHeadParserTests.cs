@@ -97,6 +97,24 @@ public sealed class HttpHeadParserTests
         Assert.True(request.HasBody);
     }
 
+    [Theory]
+    [InlineData("GET http://a/ HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", true)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nConnection: keep-alive, UPGRADE\r\nUpgrade: websocket\r\n\r\n", true)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nConnection: keep-alive\r\nConnection: upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n", true)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", false)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nConnection: upgrade\r\n\r\n", false)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nConnection: upgraded\r\nUpgrade: websocket\r\n\r\n", false)]
+    [InlineData("GET http://a/ HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", false)]
+    [InlineData("POST http://a/ HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\nContent-Length: 5\r\n\r\n", false)]
+    [InlineData("POST http://a/ HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\nTransfer-Encoding: chunked\r\n\r\n", false)]
+    [InlineData("CONNECT a:443 HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", false)]
+    public void ParseRequest_UpgradeFields_IsUpgradeOnlyWithConnectionTokenHttp11AndNoBody(string text, bool isUpgrade)
+    {
+        Assert.Equal(HttpParseError.None, HttpHeadParser.ParseRequest(Head(text), new HeaderField[8], out RequestHead request));
+
+        Assert.Equal(isUpgrade, request.IsUpgrade);
+    }
+
     [Fact]
     public void ParseResponse_StatusLine_ReadsStatusAndFraming()
     {
