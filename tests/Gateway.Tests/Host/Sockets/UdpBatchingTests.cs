@@ -23,7 +23,7 @@ public sealed class UdpBatchingTests : HostSocketsTestBase
         var clients = new UdpClient[100];
         try
         {
-            await HoldHandlerAsync(listener, handler);
+            using UdpClient? holder = await HoldHandlerAsync(listener, handler);
             for (int i = 0; i < clients.Length; i++)
             {
                 clients[i] = new UdpClient(listener.Local.Address.Family);
@@ -166,22 +166,26 @@ public sealed class UdpBatchingTests : HostSocketsTestBase
     }
 
     // Sends "hold" (from its own client unless one is given) and waits until the handler is blocked on it.
-    private static async Task HoldHandlerAsync(UdpHostListener listener, GatedEcho handler, UdpClient? client = null)
+    // Sends the datagram the handler holds on, from `client` or else from a socket of its own, which it returns: the
+    // caller keeps it open until the end, or a client opened later could get its port and the held reply.
+    private static async Task<UdpClient?> HoldHandlerAsync(UdpHostListener listener, GatedEcho handler, UdpClient? client = null)
     {
-        using var holder = new UdpClient(listener.Local.Address.Family);
-        UdpClient sender = client ?? holder;
+        UdpClient? holder = null;
         if (client is null)
         {
+            holder = new UdpClient(listener.Local.Address.Family);
             holder.Connect(listener.Local.ToIPEndPoint());
         }
 
-        await sender.SendAsync("hold"u8.ToArray());
+        await (client ?? holder)!.SendAsync("hold"u8.ToArray());
         await handler.Holding.WaitAsync(Timeout);
         if (client is not null)
         {
             // The held datagram's own reply arrives once released; read it first where the test reads this client.
             handler.SwallowHold = true;
         }
+
+        return holder;
     }
 
 
