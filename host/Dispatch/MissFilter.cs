@@ -72,7 +72,7 @@ internal readonly unsafe struct MissFilter
             throw new ArgumentException($"room for {offsets.Length} candidates needed", nameof(candidates));
         }
 
-        // Shortest(lengths) reads past no packet's end for any header field the fast test reads.
+        // With no packet shorter than a fixed IPv6 header, every byte the fast test reads lies inside its packet.
         return Shortest(lengths) >= IPv6Header.Length
             ? Candidates<AtLeastV6Header>(batch, candidates)
             : Candidates<AnyLength>(batch, candidates);
