@@ -1,8 +1,10 @@
 using System.Diagnostics.Metrics;
 using System.Net.Sockets;
+using Gateway.Host.Api;
 using Gateway.Host.Configuration;
 using Gateway.Host.Networking;
 using Gateway.Host.Sockets;
+using Gateway.Sdk.Api;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
@@ -21,6 +23,7 @@ internal sealed class PluginContext : IPluginContext
     private readonly IVirtualNetwork _virtualNetwork;
     private readonly HostSockets _sockets;
     private readonly PluginHandlerGuard _guard;
+    private readonly PluginApiRoutes? _apiRoutes;
     private readonly LimitsOptions _limits;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Registration> _registrations = [];
@@ -36,7 +39,8 @@ internal sealed class PluginContext : IPluginContext
         ILoggerFactory loggerFactory,
         IVirtualNetwork virtualNetwork,
         HostSockets sockets,
-        PluginHandlerGuard guard)
+        PluginHandlerGuard guard,
+        PluginApiRoutes? apiRoutes = null)
     {
         PluginId = pluginId;
         PluginConfiguration = configuration;
@@ -49,6 +53,7 @@ internal sealed class PluginContext : IPluginContext
         _virtualNetwork = virtualNetwork;
         _sockets = sockets;
         _guard = guard;
+        _apiRoutes = apiRoutes;
     }
 
     public string PluginId { get; }
@@ -115,6 +120,9 @@ internal sealed class PluginContext : IPluginContext
     public IDisposable AddPacketHook(IPacketHook hook) => Track(_virtualNetwork.AddPacketHook(_guard, hook), null);
 
     public void ProtectSocket(Socket socket) => _virtualNetwork.ProtectSocket(socket);
+
+    public IDisposable MapApi(string method, string path, ApiHandler handler) =>
+        _apiRoutes is null ? EmptyRegistration.Instance : Track(_apiRoutes.Map(PluginId, method, path, handler), null);
 
     /// <summary>Signals <see cref="Stopping"/>.</summary>
     public void SignalStopping()
@@ -209,6 +217,15 @@ internal sealed class PluginContext : IPluginContext
             {
                 _owner._guard.Report(ex);
             }
+        }
+    }
+
+    private sealed class EmptyRegistration : IDisposable
+    {
+        public static readonly EmptyRegistration Instance = new();
+
+        public void Dispose()
+        {
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Gateway.Host.Api;
 using Gateway.Host.Configuration;
 using Gateway.Host.Networking;
 using Gateway.Host.Sockets;
@@ -50,6 +51,9 @@ internal sealed class PluginManager : IAsyncDisposable
         _sockets = sockets;
         _debounce = new Timer(_ => _ = RescanSafeAsync(), null, Timeout.Infinite, Timeout.Infinite);
     }
+
+    /// <summary>The admin API routes the running plugins mapped (served by the admin listener).</summary>
+    public PluginApiRoutes ApiRoutes { get; } = new();
 
     /// <summary>Every plugin folder seen, loaded or not.</summary>
     public IReadOnlyList<PluginHandle> Plugins
@@ -424,7 +428,8 @@ internal sealed class PluginManager : IAsyncDisposable
             _loggerFactory,
             _virtualNetwork,
             _sockets,
-            handle.Guard);
+            handle.Guard,
+            ApiRoutes);
         try
         {
             await plugin.StartAsync(context, cancellationToken).WaitAsync(StartTimeout, cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net.Sockets;
+using Gateway.Sdk.Api;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Routing;
@@ -79,4 +80,26 @@ public interface IPluginContext
     /// as wg-quick does). Call before connecting or binding. Does nothing when the TUN is disabled.
     /// </summary>
     void ProtectSocket(Socket socket);
+
+    /// <summary>
+    /// Serves <paramref name="method"/> requests for <c>/api/v1/plugins/&lt;id&gt;/&lt;path&gt;</c> on the admin
+    /// listener (for example <c>MapApi("GET", "stats", ...)</c>). The host authenticates the request first (the
+    /// admin token) and answers 404/405 for paths and methods no plugin mapped. Mapping a method and path that
+    /// is already mapped replaces the earlier handler. Routes are removed when the returned registration is
+    /// disposed or the plugin stops; a plugin that is replaced maps its routes again from its new version.
+    /// </summary>
+    /// <param name="method">"GET", "POST", "PUT" or "DELETE".</param>
+    /// <param name="path">The path below the plugin's prefix, without a leading '/': letters, digits, '-', '_', '.' and '/'.</param>
+    /// <param name="handler">Answers the request.</param>
+    /// <remarks>The default implementation (a host without an admin API) accepts the route and never calls it.</remarks>
+    IDisposable MapApi(string method, string path, ApiHandler handler) => NoRegistration.Instance;
+
+    private sealed class NoRegistration : IDisposable
+    {
+        public static readonly NoRegistration Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
 }
