@@ -24,6 +24,7 @@ internal sealed class PluginContext : IPluginContext
     private readonly HostSockets _sockets;
     private readonly PluginHandlerGuard _guard;
     private readonly PluginApiRoutes? _apiRoutes;
+    private readonly GatewayNameResolver? _nameResolver;
     private readonly LimitsOptions _limits;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Registration> _registrations = [];
@@ -40,7 +41,8 @@ internal sealed class PluginContext : IPluginContext
         IVirtualNetwork virtualNetwork,
         HostSockets sockets,
         PluginHandlerGuard guard,
-        PluginApiRoutes? apiRoutes = null)
+        PluginApiRoutes? apiRoutes = null,
+        GatewayNameResolver? nameResolver = null)
     {
         PluginId = pluginId;
         PluginConfiguration = configuration;
@@ -54,6 +56,7 @@ internal sealed class PluginContext : IPluginContext
         _sockets = sockets;
         _guard = guard;
         _apiRoutes = apiRoutes;
+        _nameResolver = nameResolver;
     }
 
     public string PluginId { get; }
@@ -120,6 +123,11 @@ internal sealed class PluginContext : IPluginContext
     public IDisposable AddPacketHook(IPacketHook hook) => Track(_virtualNetwork.AddPacketHook(_guard, hook), null);
 
     public void ProtectSocket(Socket socket) => _virtualNetwork.ProtectSocket(socket);
+
+    public INameResolver NameResolver => (INameResolver?)_nameResolver ?? SystemNameResolver.Instance;
+
+    public IDisposable ProvideNameResolver(INameResolver resolver) =>
+        _nameResolver is null ? EmptyRegistration.Instance : Track(_nameResolver.Provide(resolver), null);
 
     public IDisposable MapApi(string method, string path, ApiHandler handler) =>
         _apiRoutes is null ? EmptyRegistration.Instance : Track(_apiRoutes.Map(PluginId, method, path, handler), null);

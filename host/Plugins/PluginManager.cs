@@ -55,6 +55,9 @@ internal sealed class PluginManager : IAsyncDisposable
     /// <summary>The admin API routes the running plugins mapped (served by the admin listener).</summary>
     public PluginApiRoutes ApiRoutes { get; } = new();
 
+    /// <summary>The gateway's name resolver (a plugin may provide it; the system resolver otherwise).</summary>
+    public GatewayNameResolver NameResolver { get; } = new();
+
     /// <summary>Every plugin folder seen, loaded or not.</summary>
     public IReadOnlyList<PluginHandle> Plugins
     {
@@ -429,7 +432,8 @@ internal sealed class PluginManager : IAsyncDisposable
             _virtualNetwork,
             _sockets,
             handle.Guard,
-            ApiRoutes);
+            ApiRoutes,
+            NameResolver);
         try
         {
             await plugin.StartAsync(context, cancellationToken).WaitAsync(StartTimeout, cancellationToken).ConfigureAwait(false);

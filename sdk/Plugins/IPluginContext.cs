@@ -94,6 +94,23 @@ public interface IPluginContext
     /// <remarks>The default implementation (a host without an admin API) accepts the route and never calls it.</remarks>
     IDisposable MapApi(string method, string path, ApiHandler handler) => NoRegistration.Instance;
 
+    /// <summary>
+    /// The gateway's name resolver: the one a plugin provided with <see cref="ProvideNameResolver"/> (dns-dot does,
+    /// so names resolve through its rules, cache and upstreams and never reach the system resolver), else the
+    /// system resolver. Read it at each use: the provider can come and go while the gateway runs.
+    /// </summary>
+    /// <remarks>The default implementation is the system resolver.</remarks>
+    INameResolver NameResolver => SystemNameResolver.Instance;
+
+    /// <summary>
+    /// Offers <paramref name="resolver"/> as the gateway's name resolver for every plugin (see
+    /// <see cref="NameResolver"/>) until the registration is disposed or this plugin stops. The newest provider
+    /// wins. A resolver must not resolve through the plugins it serves (no loops): dns-dot answers from its own
+    /// pipeline.
+    /// </summary>
+    /// <remarks>The default implementation (a host without sharing) ignores the resolver.</remarks>
+    IDisposable ProvideNameResolver(INameResolver resolver) => NoRegistration.Instance;
+
     private sealed class NoRegistration : IDisposable
     {
         public static readonly NoRegistration Instance = new();
