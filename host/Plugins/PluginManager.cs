@@ -368,14 +368,14 @@ internal sealed class PluginManager : IAsyncDisposable
 
             if (other is not null || string.IsNullOrEmpty(id) || id.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))
             {
-                result.Context.Unload();
+                result.Loader.Dispose();
                 handle.Failure = other is not null ? $"id '{id}' is already used by {other.Folder}" : $"id '{id}' is not lower case letters, digits and '-'";
                 PluginsLog.LoadFailed(_logger, PluginAssemblyLoader.DisplayName(folder), handle.Failure);
             }
             else
             {
                 handle.Id = id;
-                handle.LoadContext = result.Context;
+                handle.Loader = result.Loader;
                 handle.Plugin = result.Plugin;
                 PluginsLog.Loaded(_logger, id, result.AssemblyName, folder);
             }
@@ -505,17 +505,18 @@ internal sealed class PluginManager : IAsyncDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference? Detach(PluginHandle handle)
     {
-        PluginLoadContext? context = handle.LoadContext;
-        handle.LoadContext = null;
+        McMaster.NETCore.Plugins.PluginLoader? loader = handle.Loader;
+        handle.Loader = null;
         handle.Plugin = null;
         handle.Context = null;
-        if (context is null)
+        if (loader is null)
         {
             return null;
         }
 
-        var alive = new WeakReference(context, trackResurrection: false);
-        context.Unload();
+        // The weak reference is to the load context itself: the loader is only its owner; disposing it unloads.
+        var alive = new WeakReference(loader.LoadContext, trackResurrection: false);
+        loader.Dispose();
         return alive;
     }
 
