@@ -1,3 +1,5 @@
+using Gateway.Host.Admin;
+using Gateway.Host.Api;
 using Gateway.Host.Observability;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -29,9 +31,10 @@ internal sealed class GatewayHostedService : IHostedService
         // instrument (host and plugins, all "Gateway*" meters) is collected from its creation.
         ILogger logger = _loggerFactory.CreateLogger("Gateway.Host.Observability");
         _metrics = new MetricsCollector(logger);
-        if (_runtime.Config.Host.Admin.Listen is { } listen)
+        if (_runtime.Config.Host.Admin.Listen is not null)
         {
-            _admin = new AdminServer(listen, _metrics, () => _runtime.IsReady, logger);
+            var api = new AdminApi(_runtime, _loggerFactory.CreateLogger("Gateway.Host.Api"));
+            _admin = new AdminServer(_runtime.Config.Host.Admin, _metrics, () => _runtime.IsReady, _loggerFactory, api);
             await _admin.StartAsync(cancellationToken).ConfigureAwait(false);
         }
 
