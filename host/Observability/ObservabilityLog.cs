@@ -29,4 +29,10 @@ internal static partial class ObservabilityLog
 
     [LoggerMessage(EventId = 2023, Level = LogLevel.Information, Message = "statsd export to {Address} stopped")]
     public static partial void StatsdStopped(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 2030, Level = LogLevel.Information, Message = "OTLP metrics export to {Target} ({Protocol}) every {IntervalSeconds} s")]
+    public static partial void OtlpStarted(ILogger logger, string target, string protocol, int intervalSeconds);
+
+    [LoggerMessage(EventId = 2031, Level = LogLevel.Information, Message = "OTLP metrics export to {Target} stopped")]
+    public static partial void OtlpStopped(ILogger logger, string target);
 }

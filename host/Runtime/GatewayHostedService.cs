@@ -8,8 +8,8 @@ namespace Gateway.Host.Runtime;
 
 /// <summary>
 /// Runs the <see cref="GatewayRuntime"/> inside Microsoft.Extensions.Hosting (console lifetime: SIGINT/SIGTERM stop it
-/// cleanly), with the metrics collector, the admin listener (<c>host.admin.listen</c>) and statsd export
-/// (<c>host.statsd.address</c>) around it.
+/// cleanly), with the metrics collector, the admin listener (<c>host.admin.listen</c>), statsd export
+/// (<c>host.statsd.address</c>) and OTLP export (<c>host.otlp.endpoint</c>) around it.
 /// </summary>
 internal sealed class GatewayHostedService : IHostedService
 {
@@ -18,6 +18,7 @@ internal sealed class GatewayHostedService : IHostedService
     private MetricsCollector? _metrics;
     private AdminServer? _admin;
     private StatsdExporter? _statsd;
+    private OtlpExporter? _otlp;
 
     public GatewayHostedService(GatewayRuntime runtime, ILoggerFactory loggerFactory)
     {
@@ -44,6 +45,12 @@ internal sealed class GatewayHostedService : IHostedService
             await _statsd.StartAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        if (_runtime.Config.Host.Otlp.Endpoint is not null)
+        {
+            _otlp = new OtlpExporter(_runtime.Config.Host.Otlp, logger);
+            _otlp.Start();
+        }
+
         await _runtime.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -55,6 +62,7 @@ internal sealed class GatewayHostedService : IHostedService
             await _statsd.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        _otlp?.Dispose();
         if (_admin is not null)
         {
             await _admin.StopAsync(cancellationToken).ConfigureAwait(false);
