@@ -4,6 +4,7 @@ using Gateway.Host.Configuration;
 using Gateway.Host.Networking;
 using Gateway.Host.Plugins;
 using Gateway.Host.Sockets;
+using Gateway.Sdk.IO;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +28,10 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     private readonly TextWriter _stdout;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private GatewayConfigurationProvider? _provider;
-    private ConfigFileWatcher? _configWatcher;
+    /// <summary>Quiet time after the last change of the config file before it is read again.</summary>
+    private static readonly TimeSpan ConfigDebounce = TimeSpan.FromMilliseconds(300);
+
+    private DebouncedFileWatcher? _configWatcher;
     private volatile bool _ready;
 
     public GatewayRuntime(string configPath, string appDirectory, ILoggerFactory loggerFactory, IDictionary? environment, TextWriter? stdout = null)
@@ -40,6 +44,15 @@ internal sealed class GatewayRuntime : IAsyncDisposable
         _stdout = stdout ?? Console.Out;
         HostMeter = new Meter(HostMeterName);
     }
+
+    /// <summary>When <see cref="StartAsync"/> began (for the admin API's uptime).</summary>
+    public DateTimeOffset StartedAt { get; private set; } = DateTimeOffset.UtcNow;
+
+    /// <summary>The config file (absolute).</summary>
+    public string ConfigPath => _configPath;
+
+    /// <summary>The last reload's result (from a file change or the admin API); null before the first.</summary>
+    public ReloadReport? LastReload { get; private set; }
 
     /// <summary>True once every plugin was started or reported failed (for /readyz).</summary>
     public bool IsReady => _ready;
@@ -102,13 +115,16 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     /// <summary>Starts the virtual network and every plugin, prints the startup summary and "gateway ready", then follows file changes.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        StartedAt = DateTimeOffset.UtcNow;
         RuntimeLog.Starting(_logger, typeof(GatewayRuntime).Assembly.GetName().Version?.ToString() ?? "?", _configPath);
         await VirtualNetwork.StartAsync(cancellationToken).ConfigureAwait(false);
         await Plugins.StartAllAsync(cancellationToken).ConfigureAwait(false);
 
         // Watch before announcing readiness, so a change made right after "gateway ready" is not missed.
         Plugins.StartWatching();
-        _configWatcher = new ConfigFileWatcher(_configPath, ReloadAsync);
+        _configWatcher = new DebouncedFileWatcher(ConfigDebounce, () => _ = ReloadAsync());
+        string configName = Path.GetFileName(_configPath);
+        _configWatcher.Watch(Path.GetDirectoryName(_configPath)!, nameFilter: name => string.Equals(name, configName, StringComparison.Ordinal));
         PrintSummary();
         _ready = true;
         await _stdout.WriteLineAsync("gateway ready").ConfigureAwait(false);
@@ -116,7 +132,20 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     }
 
     /// <summary>Reads the config file again; applies it only if it is valid in full (host keys and every plugin's Validate).</summary>
-    public async Task<bool> ReloadAsync()
+    public async Task<bool> ReloadAsync() => (await ReloadAsync(ReloadReport.FileTrigger).ConfigureAwait(false)).Ok;
+
+    /// <summary>
+    /// <see cref="ReloadAsync()"/> that says why it ran (<paramref name="trigger"/>: "file", "api") and returns what
+    /// happened; the result is also kept as <see cref="LastReload"/> for the admin API and the console page.
+    /// </summary>
+    public async Task<ReloadReport> ReloadAsync(string trigger)
+    {
+        ReloadReport report = await ReloadCoreAsync(trigger).ConfigureAwait(false);
+        LastReload = report;
+        return report;
+    }
+
+    private async Task<ReloadReport> ReloadCoreAsync(string trigger)
     {
         await _reloadLock.WaitAsync().ConfigureAwait(false);
         try
@@ -144,7 +173,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
                     RuntimeLog.ReloadRejected(_logger, error.ToString());
                 }
 
-                return false;
+                return new ReloadReport(DateTimeOffset.UtcNow, trigger, false, ex.Errors);
             }
 
             ReportRestartNeeded(Config.Host, candidate.Host);
@@ -152,7 +181,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
             _provider!.Apply(candidate.Document.Data);
             await Plugins.ApplyConfigAsync(candidate).ConfigureAwait(false);
             RuntimeLog.Reloaded(_logger, _configPath);
-            return true;
+            return new ReloadReport(DateTimeOffset.UtcNow, trigger, true, []);
         }
         finally
         {
