@@ -215,6 +215,7 @@ internal struct ChunkedBodyParser
                     break;
                 case State.DataLf:
                     next = b == (byte)'\n' ? State.Size : State.Done;
+                    _lineLength = 0;
                     break;
                 case State.TrailerLineStart:
                     // RFC 9112 §7.1.2: trailer field lines (field-name ":" field-value; no obs-fold), then an empty line.
@@ -257,8 +258,9 @@ internal struct ChunkedBodyParser
                     return ChunkStatus.Done;
             }
 
-            // State.Done stands for "invalid" in the transitions above: the body can't be delimited.
-            if (next == State.Done || ++_lineLength > MaxLineLength)
+            // State.Done stands for "invalid" in the transitions above: the body can't be delimited. A line's length
+            // counts its content, not its CRLF.
+            if (next == State.Done || (b is not ((byte)'\r' or (byte)'\n') && ++_lineLength > MaxLineLength))
             {
                 Error = next != State.Done ? ChunkError.LineTooLong : _state switch
                 {

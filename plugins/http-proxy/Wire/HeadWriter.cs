@@ -77,7 +77,8 @@ internal static class HeadWriter
         // RFC 9112 §6.3 item 3: with Transfer-Encoding, Content-Length is ignored and must not be forwarded (the
         // parser set it to -1 then).
         // Codings besides chunked (gzip, chunked) stay on the body as relayed, so the client must see them all.
-        bool otherCodings = response.Headers.HasTransferEncoding && !response.Headers.OnlyChunked;
+        // (Only when the body goes on framed as it came: a decoded body is delimited by close and carries none.)
+        bool otherCodings = response.Headers.HasTransferEncoding && !response.Headers.OnlyChunked && chunked == response.Headers.Chunked;
         WriteEndToEndFields(writer, head, fields, skipHost: false, contentLength: response.Headers.ContentLength, keepUpgrade: upgrade, keepTransferEncoding: otherCodings);
         if (chunked && !otherCodings)
         {
