@@ -183,6 +183,7 @@ internal sealed class GatewayConfigReader
             Error(section.Path, "section names are plugin ids: lower case letters, digits and '-'");
         }
 
+        ReadLogLevel(section.GetSection("logLevel"));
         ReadEndpoints(section.GetSection("listen"), EndpointKind.HostSocket, options.Endpoints);
         ReadEndpoints(section.GetSection("virtual"), EndpointKind.Virtual, options.Endpoints);
         return options;

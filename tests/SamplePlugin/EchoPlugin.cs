@@ -1,8 +1,8 @@
 using System.Text;
+using Gateway.Sdk.Configuration;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Samples.Echo;
@@ -13,7 +13,7 @@ namespace Gateway.Samples.Echo;
 /// Config section <c>echo</c>: <c>greeting</c> (default "echo: ", or "echo v2: " when built with ECHO_V2), <c>throwOn</c> (a payload that makes the
 /// handler throw, to show the host isolates handler failures), <c>failStart</c> (true: throw in StartAsync).
 /// </summary>
-public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
+public sealed partial class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
 {
 #if ECHO_V2
     /// <summary>The greeting when none is configured; a v2 build (-p:EchoVariant=V2) answers differently, to test drop-in replacement.</summary>
@@ -33,30 +33,29 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
     /// <inheritdoc/>
     public void Validate(PluginValidationContext context)
     {
-        string? failStart = context.Configuration["failStart"];
-        if (failStart is not null && !bool.TryParse(failStart, out _))
-        {
-            context.Error("failStart", $"'{failStart}' is not true or false");
-        }
+        var section = new SectionReader(context);
+        Read(section);
+        section.Complete();
     }
 
     /// <inheritdoc/>
     public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
     {
-        if (string.Equals(context.Configuration["failStart"], "true", StringComparison.OrdinalIgnoreCase))
+        (string greeting, string? throwOn, bool failStart) = Read(new SectionReader(context.Configuration, context.PluginId));
+        if (failStart)
         {
             throw new InvalidOperationException("echo: failStart is set, refusing to start");
         }
 
-        _greeting = Encoding.UTF8.GetBytes(context.Configuration["greeting"] ?? DefaultGreeting);
-        _throwOn = context.Configuration["throwOn"];
+        _greeting = Encoding.UTF8.GetBytes(greeting);
+        _throwOn = throwOn;
         foreach (ServiceEndpoint endpoint in context.ConfiguredEndpoints)
         {
             _bindings.Add(context.BindDatagram(endpoint, this));
             _bindings.Add(context.BindStream(endpoint, this));
         }
 
-        context.LoggerFactory.CreateLogger("echo").LogInformation("echo serving on {Count} endpoint(s)", context.ConfiguredEndpoints.Count);
+        Serving(context.Logger, context.ConfiguredEndpoints.Count);
         return Task.CompletedTask;
     }
 
@@ -93,6 +92,12 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
             await connection.Stream.WriteAsync(answer, cancellationToken);
         }
     }
+
+    private static (string Greeting, string? ThrowOn, bool FailStart) Read(SectionReader section) =>
+        (section.String("greeting", DefaultGreeting)!, section.String("throwOn"), section.Bool("failStart", false));
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "echo serving on {Count} endpoint(s)")]
+    private static partial void Serving(ILogger logger, int count);
 
     private void ThrowIfAsked(ReadOnlySpan<byte> payload)
     {
