@@ -103,7 +103,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
         }
         catch (SocketException ex)
         {
-            WireGuardLog.SendFailed(_logger, Peer.ToNetEndpoint(destination).ToString(), ex.SocketErrorCode.ToString());
+            WireGuardLog.SendFailed(_logger, SocketAddressCodec.Read(destination).ToString(), ex.SocketErrorCode.ToString());
             return false;
         }
         catch (ObjectDisposedException)
@@ -207,7 +207,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 int error = native.LastError;
                 native.LastError = 0;
-                WireGuardLog.SendFailed(_logger, Peer.ToNetEndpoint(batch.Destination(start)).ToString(), "errno " + error);
+                WireGuardLog.SendFailed(_logger, SocketAddressCodec.Read(batch.Destination(start)).ToString(), "errno " + error);
             }
         }
     }
@@ -216,7 +216,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
     {
         var socket = (UdpSocket)state!;
         NativeUdp native = socket.Native!;
-        var source = new SocketAddress(socket.Socket.AddressFamily, LinuxUdp.SockaddrSize);
+        var source = new SocketAddress(socket.Socket.AddressFamily, UdpBatchNative.AddressSlot);
         bool added = false;
         try
         {
@@ -226,19 +226,19 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
                 int count = native.Receive(out int errno);
                 if (count < 0)
                 {
-                    if (errno is LinuxUdp.EAgain or LinuxUdp.EIntr)
+                    if (errno is UdpBatchNative.EAgain or UdpBatchNative.EIntr)
                     {
                         continue;
                     }
 
-                    if (errno == LinuxUdp.EBadF || _stopping)
+                    if (errno == UdpBatchNative.EBadF || _stopping)
                     {
                         return;
                     }
 
                     // ICMP errors for earlier sends (ECONNREFUSED, EHOSTUNREACH, ...) surface here; they say nothing
                     // about this socket.
-                    if (errno is not (111 or 113 or 101 or LinuxUdp.EMsgSize))
+                    if (errno is not (UdpBatchNative.EConnRefused or UdpBatchNative.EHostUnreach or UdpBatchNative.ENetUnreach or UdpBatchNative.EMsgSize))
                     {
                         WireGuardLog.ReceiveLoopFailed(_logger, socket.Socket.AddressFamily.ToString(), "errno " + errno);
                         Thread.Sleep(10);
@@ -339,9 +339,9 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
                 // even if the shutdown(2) wake-up is missed.
                 socket.Blocking = true;
                 socket.ReceiveTimeout = 1000;
-                int fd = (int)socket.SafeHandle.DangerousGetHandle();
-                Gso = LinuxUdp.SupportsGso(fd);
-                Gro = LinuxUdp.EnableGro(fd);
+                nint fd = socket.SafeHandle.DangerousGetHandle();
+                Gso = UdpBatchNative.SupportsGso(fd);
+                Gro = UdpBatchNative.EnableGro(fd);
                 Native = new NativeUdp(fd, BatchSize, Gro);
             }
             catch (DllNotFoundException)
@@ -370,7 +370,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 try
                 {
-                    LinuxUdp.Shutdown((int)Socket.SafeHandle.DangerousGetHandle(), LinuxUdp.ShutRdWr);
+                    UdpBatchNative.Shutdown(Socket.SafeHandle.DangerousGetHandle(), UdpBatchNative.ShutRdWr);
                 }
                 catch (ObjectDisposedException)
                 {

@@ -537,11 +537,11 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
             SendDatagram(reply, source);
             Interlocked.Increment(ref _cookieRepliesSent);
             CountDrop(DropReason.CookieRequired);
-            WireGuardLog.CookieReplySent(Logger, Peer.ToNetEndpoint(source).ToString());
+            WireGuardLog.CookieReplySent(Logger, SocketAddressCodec.Read(source).ToString());
             return false;
         }
 
-        if (!_rateLimiter.Allow(Peer.ToNetEndpoint(source).Address))
+        if (!_rateLimiter.Allow(SocketAddressCodec.Read(source).Address))
         {
             CountDrop(DropReason.RateLimited);
             return false;
@@ -580,7 +580,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
 
         if (!NoiseProtocol.TryConsumeInitiation(Identity, message, out InitiationResult initiation))
         {
-            WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "does not decrypt with our key");
+            WireGuardLog.InitiationDropped(Logger, SocketAddressCodec.Read(source).ToString(), "does not decrypt with our key");
             CountDrop(DropReason.HandshakeInvalid);
             return;
         }
@@ -588,7 +588,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         Peer? peer = FindPeer(initiation.RemoteStatic);
         if (peer is null)
         {
-            WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "unknown public key " + Convert.ToBase64String(initiation.RemoteStatic));
+            WireGuardLog.InitiationDropped(Logger, SocketAddressCodec.Read(source).ToString(), "unknown public key " + Convert.ToBase64String(initiation.RemoteStatic));
             CountDrop(DropReason.HandshakeInvalid);
             return;
         }
@@ -603,14 +603,14 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
             Handshake hs = peer.Handshake;
             if (!Tai64N.After(initiation.Timestamp, hs.LatestTimestamp))
             {
-                WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "replayed timestamp");
+                WireGuardLog.InitiationDropped(Logger, SocketAddressCodec.Read(source).ToString(), "replayed timestamp");
                 CountDrop(DropReason.HandshakeReplay);
                 return;
             }
 
             if (hs.LastInitiationConsumption != 0 && Time.GetElapsedTime(hs.LastInitiationConsumption, now) < Timings.HandshakeInitiationRate)
             {
-                WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "initiation flood");
+                WireGuardLog.InitiationDropped(Logger, SocketAddressCodec.Read(source).ToString(), "initiation flood");
                 CountDrop(DropReason.HandshakeReplay);
                 return;
             }
