@@ -252,29 +252,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
                     return;
                 }
 
-                for (int i = 0; i < count; i++)
-                {
-                    Span<byte> data = native.Datagram(i, source, out int segmentSize, out bool truncated);
-                    if (truncated)
-                    {
-                        _device.CountDrop(DropReason.Malformed);
-                        continue;
-                    }
-
-                    if (segmentSize <= 0 || segmentSize >= data.Length)
-                    {
-                        _device.ReceiveDatagram(data, source);
-                        continue;
-                    }
-
-                    // UDP GRO: equal-size datagrams of one sender, back to back (the last may be shorter).
-                    for (int offset = 0; offset < data.Length; offset += segmentSize)
-                    {
-                        _device.ReceiveDatagram(data.Slice(offset, Math.Min(segmentSize, data.Length - offset)), source);
-                    }
-                }
-
-                _device.EndReceiveBatch();
+                HandleBatch(native, count, source, socket.LoopName);
             }
         }
         catch (ObjectDisposedException)
@@ -286,6 +264,54 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 socket.Socket.SafeHandle.DangerousRelease();
             }
+        }
+    }
+
+    private void HandleBatch(NativeUdp native, int count, SocketAddress source, string loopName)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            Span<byte> data = native.Datagram(i, source, out int segmentSize, out bool truncated);
+            if (truncated)
+            {
+                _device.CountDrop(DropReason.Malformed);
+                continue;
+            }
+
+            if (segmentSize <= 0 || segmentSize >= data.Length)
+            {
+                ReceiveOne(data, source, loopName);
+                continue;
+            }
+
+            // UDP GRO: equal-size datagrams of one sender, back to back (the last may be shorter).
+            for (int offset = 0; offset < data.Length; offset += segmentSize)
+            {
+                ReceiveOne(data.Slice(offset, Math.Min(segmentSize, data.Length - offset)), source, loopName);
+            }
+        }
+
+        try
+        {
+            _device.EndReceiveBatch();
+        }
+        catch (Exception ex) when (!_stopping)
+        {
+            _device.LoopFailures.Report(loopName, ex);
+        }
+    }
+
+    private void ReceiveOne(Span<byte> datagram, SocketAddress source, string loopName)
+    {
+        try
+        {
+            _device.ReceiveDatagram(datagram, source);
+        }
+        catch (Exception ex) when (!_stopping)
+        {
+            // A bug met by one datagram must not end the thread (and with it the process): it is counted and logged
+            // (rate-limited), that datagram is dropped, and the others of the batch go on.
+            _device.LoopFailures.Report(loopName, ex);
         }
     }
 
@@ -314,10 +340,14 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 // ICMP errors for earlier sends surface on receive; they say nothing about this socket.
             }
-            catch (Exception ex) when (!_stopping)
+            catch (SocketException ex) when (!_stopping)
             {
                 WireGuardLog.ReceiveLoopFailed(_logger, socket.AddressFamily.ToString(), ex.Message);
                 Thread.Sleep(10);
+            }
+            catch (Exception ex) when (!_stopping)
+            {
+                _device.LoopFailures.Report(((UdpSocket)state!).LoopName, ex);
             }
         }
     }
@@ -328,6 +358,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
         public UdpSocket(Socket socket, bool linux)
         {
             Socket = socket;
+            LoopName = "UDP receive loop (" + (socket.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4") + ")";
             if (!linux)
             {
                 return;
@@ -355,6 +386,9 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
         }
 
         public Socket Socket { get; }
+
+        /// <summary>The receive loop's name in logs.</summary>
+        public string LoopName { get; }
 
         public NativeUdp? Native { get; }
 

@@ -52,7 +52,11 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         Mtu = mtu;
         _cookies = new CookieChecker(Identity, Time, Timings.CookieRefreshTime);
         _rateLimiter = new RateLimiter(Time);
+        LoopFailures = new LoopFailures(logger);
     }
+
+    /// <summary>Unexpected exceptions met (and survived) by the receive threads and the timer.</summary>
+    public LoopFailures LoopFailures { get; }
 
     /// <inheritdoc/>
     public string Name => "wireguard";
@@ -171,7 +175,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         _sink = sink;
         if (runTimers)
         {
-            _timer = new Timer(static state => ((WireGuardDevice)state!).Tick(), this, Timings.TimerTick, Timings.TimerTick);
+            _timer = new Timer(static state => ((WireGuardDevice)state!).TickGuarded(), this, Timings.TimerTick, Timings.TimerTick);
         }
 
         foreach (Peer peer in Peers)
@@ -408,6 +412,22 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         }
 
         Flush();
+    }
+
+    /// <summary>
+    /// The timer callback: <see cref="Tick"/>, with any exception counted and logged rather than thrown (an exception
+    /// escaping a timer callback would end the process).
+    /// </summary>
+    private void TickGuarded()
+    {
+        try
+        {
+            Tick();
+        }
+        catch (Exception ex)
+        {
+            LoopFailures.Report("timer", ex);
+        }
     }
 
     /// <inheritdoc/>

@@ -58,6 +58,37 @@ internal sealed class AllowedIps<T>
         }
     }
 
+    /// <summary>
+    /// Makes <paramref name="prefixes"/> the whole set of <paramref name="peer"/>'s prefixes in one swap (a reload
+    /// changing a peer's allowedIps): a prefix kept is routed without a gap, one dropped stops at once.
+    /// </summary>
+    public void ReplacePeer(T peer, IEnumerable<IpPrefix> prefixes)
+    {
+        lock (_lock)
+        {
+            List<IpPrefix> remove = new();
+            foreach (KeyValuePair<IpPrefix, T> entry in _entries)
+            {
+                if (ReferenceEquals(entry.Value, peer))
+                {
+                    remove.Add(entry.Key);
+                }
+            }
+
+            foreach (IpPrefix prefix in remove)
+            {
+                _entries.Remove(prefix);
+            }
+
+            foreach (IpPrefix prefix in prefixes)
+            {
+                _entries[prefix] = peer;
+            }
+
+            Rebuild();
+        }
+    }
+
     /// <summary>The prefixes of <paramref name="peer"/>.</summary>
     public List<IpPrefix> PrefixesOf(T peer)
     {
