@@ -3,6 +3,7 @@ using Gateway.EndToEnd.Infrastructure;
 namespace Gateway.EndToEnd.WireGuard;
 
 /// <summary>`gateway check` on the wireguard section's secrets (issue 13): a key file others can read is refused with its location.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class WireGuardCheckTests
 {
     [Fact]
