@@ -64,6 +64,11 @@ public sealed class GatewayWireGuardTests : IAsyncLifetime
         CommandResult ourTransfer = await _a.ShAsync($"wg show {_tun} transfer", TimeSpan.FromSeconds(20));
         Assert.Matches(@"\t[1-9]\d*\t[1-9]\d*", ourTransfer.StdOut);
 
+        // The crypto ran in libsodium from the plugin's own folder (NSec's native library, resolved by the plugin's
+        // load context from its deps.json), not from a system copy.
+        string maps = await File.ReadAllTextAsync($"/proc/{gateway.Pid}/maps");
+        Assert.Contains("/plugins/wireguard/runtimes/linux-x64/native/libsodium.so", maps);
+
         CommandResult theirs = await wg.WgAsync($"show {wg.InterfaceName} latest-handshakes");
         Assert.Contains(_publicKey, theirs.StdOut);
         Assert.DoesNotMatch(@"\t0\s*$", theirs.StdOut.Trim());
