@@ -4,10 +4,12 @@ using NSec.Cryptography;
 namespace Gateway.Plugins.WireGuard.Crypto;
 
 /// <summary>
-/// X25519 (RFC 7748) from NSec.Cryptography (libsodium), with WireGuard's rule that an all-zero shared secret is an
-/// error. Chosen over BouncyCastle by BenchmarkDotNet (issue 19, BENCHMARKS.md "WireGuard crypto primitives"): a DH
-/// with the key imported for the call, as for an ephemeral key, costs 0.8× BouncyCastle's CPU time, and 0.5× with
-/// the key imported once (<see cref="ImportPrivateKey"/>, which <c>LocalIdentity</c> does for the static key).
+/// X25519 (RFC 7748), with WireGuard's rule that an all-zero shared secret is an error. Each operation comes from the
+/// package that did it in the least CPU time in BenchmarkDotNet (issue 19, BENCHMARKS.md "WireGuard crypto
+/// primitives", medians of 3): the DH from NSec.Cryptography (libsodium), 0.92× BouncyCastle's with the private key
+/// imported for the call (ephemeral keys) and 0.55× with it imported once (<see cref="ImportPrivateKey"/>, which
+/// <c>LocalIdentity</c> does for the static key); the public key from BouncyCastle.Cryptography, whose fixed-base
+/// multiplication needs no key import (NSec: 1.26× its time, most of it libsodium's guarded key memory).
 /// </summary>
 internal static class Curve25519
 {
@@ -33,11 +35,12 @@ internal static class Curve25519
     public static Key ImportPrivateKey(ReadOnlySpan<byte> privateKey) =>
         Key.Import(KeyAgreementAlgorithm.X25519, privateKey, KeyBlobFormat.RawPrivateKey);
 
-    /// <summary>The public key of <paramref name="privateKey"/>.</summary>
+    /// <summary>The public key of <paramref name="privateKey"/> (clamped as RFC 7748 §5 says, whatever its bits).</summary>
     public static byte[] PublicKey(ReadOnlySpan<byte> privateKey)
     {
-        using Key key = ImportPrivateKey(privateKey);
-        return key.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+        byte[] result = new byte[KeySize];
+        Org.BouncyCastle.Math.EC.Rfc7748.X25519.ScalarMultBase(privateKey, result);
+        return result;
     }
 
     /// <summary>
