@@ -6,10 +6,10 @@ namespace Gateway.Plugins.WireGuard.Crypto;
 /// <summary>
 /// X25519 (RFC 7748), with WireGuard's rule that an all-zero shared secret is an error. Each operation comes from the
 /// package that did it in the least CPU time in BenchmarkDotNet (issue 19, BENCHMARKS.md "WireGuard crypto
-/// primitives", medians of 3): the DH from NSec.Cryptography (libsodium), 0.92× BouncyCastle's with the private key
-/// imported for the call (ephemeral keys) and 0.55× with it imported once (<see cref="ImportPrivateKey"/>, which
+/// primitives", medians of 3): the DH from NSec.Cryptography (libsodium), 0.94× BouncyCastle's with the private key
+/// imported for the call (ephemeral keys) and 0.49× with it imported once (<see cref="ImportPrivateKey"/>, which
 /// <c>LocalIdentity</c> does for the static key); the public key from BouncyCastle.Cryptography, whose fixed-base
-/// multiplication needs no key import (NSec: 1.26× its time, most of it libsodium's guarded key memory).
+/// multiplication needs no key import (NSec: 1.19× its time, most of it libsodium's guarded key memory).
 /// </summary>
 internal static class Curve25519
 {

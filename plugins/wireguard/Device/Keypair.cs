@@ -8,7 +8,7 @@ namespace Gateway.Plugins.WireGuard.Device;
 /// <summary>
 /// One session's transport keys (whitepaper §5.4.6): a sending key with its counter and a receiving key with its
 /// replay window. ChaCha20-Poly1305 comes from NSec.Cryptography (libsodium): in BenchmarkDotNet it sealed and
-/// opened 1420-byte packets in 0.78–0.93× the CPU time of the BCL's (OpenSSL) and rejected forgeries in 0.15×
+/// opened 1420-byte packets in 0.82–0.89× the CPU time of the BCL's (OpenSSL) and rejected forgeries in 0.15×
 /// (no exception), issue 19 / BENCHMARKS.md. libsodium keeps no per-call state, so sealing needs no lock and any
 /// number of threads may seal or open with one keypair at once; only the replay window is serialised.
 /// </summary>

@@ -40,20 +40,7 @@ internal sealed class AllowedIps<T>
     {
         lock (_lock)
         {
-            List<IpPrefix> remove = new();
-            foreach (KeyValuePair<IpPrefix, T> entry in _entries)
-            {
-                if (ReferenceEquals(entry.Value, peer))
-                {
-                    remove.Add(entry.Key);
-                }
-            }
-
-            foreach (IpPrefix prefix in remove)
-            {
-                _entries.Remove(prefix);
-            }
-
+            RemoveLocked(peer);
             Rebuild();
         }
     }
@@ -66,20 +53,7 @@ internal sealed class AllowedIps<T>
     {
         lock (_lock)
         {
-            List<IpPrefix> remove = new();
-            foreach (KeyValuePair<IpPrefix, T> entry in _entries)
-            {
-                if (ReferenceEquals(entry.Value, peer))
-                {
-                    remove.Add(entry.Key);
-                }
-            }
-
-            foreach (IpPrefix prefix in remove)
-            {
-                _entries.Remove(prefix);
-            }
-
+            RemoveLocked(peer);
             foreach (IpPrefix prefix in prefixes)
             {
                 _entries[prefix] = peer;
@@ -89,20 +63,34 @@ internal sealed class AllowedIps<T>
         }
     }
 
+    private void RemoveLocked(T peer)
+    {
+        foreach (IpPrefix prefix in PrefixesOfLocked(peer))
+        {
+            _entries.Remove(prefix);
+        }
+    }
+
+    private List<IpPrefix> PrefixesOfLocked(T peer)
+    {
+        List<IpPrefix> result = new();
+        foreach (KeyValuePair<IpPrefix, T> entry in _entries)
+        {
+            if (ReferenceEquals(entry.Value, peer))
+            {
+                result.Add(entry.Key);
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>The prefixes of <paramref name="peer"/>.</summary>
     public List<IpPrefix> PrefixesOf(T peer)
     {
         lock (_lock)
         {
-            List<IpPrefix> result = new();
-            foreach (KeyValuePair<IpPrefix, T> entry in _entries)
-            {
-                if (ReferenceEquals(entry.Value, peer))
-                {
-                    result.Add(entry.Key);
-                }
-            }
-
+            List<IpPrefix> result = PrefixesOfLocked(peer);
             result.Sort(static (a, b) => a.Network.CompareTo(b.Network) is int c && c != 0 ? c : a.Length.CompareTo(b.Length));
             return result;
         }
