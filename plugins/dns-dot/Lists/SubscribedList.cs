@@ -27,9 +27,9 @@ internal sealed class SubscribedList : IDisposable
     private readonly TaskCompletionSource _firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly Lock _stateLock = new();
+    private readonly Lock _loadLock = new();
     private ListMatcher _matcher = ListMatcher.Empty;
-    private FileSystemWatcher? _watcher;
-    private Timer? _debounce;
+    private Gateway.Sdk.IO.DebouncedFileWatcher? _watcher;
     private Task _loop = Task.CompletedTask;
     private long _hits;
     private long _generation;
@@ -123,7 +123,7 @@ internal sealed class SubscribedList : IDisposable
     {
         if (Definition.File is not null)
         {
-            _debounce?.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            _watcher?.Trigger();
             return;
         }
 
@@ -141,7 +141,6 @@ internal sealed class SubscribedList : IDisposable
     {
         _stopping.Cancel();
         _watcher?.Dispose();
-        _debounce?.Dispose();
         _firstLoad.TrySetResult();
     }
 
@@ -272,24 +271,18 @@ internal sealed class SubscribedList : IDisposable
         }
     }
 
-    private async Task StartFileAsync()
+    private Task StartFileAsync()
     {
         string file = Definition.File!;
         LoadFile(file);
         _firstLoad.TrySetResult();
         try
         {
-            _debounce = new Timer(_ => LoadFile(file), null, Timeout.Infinite, Timeout.Infinite);
-            var watcher = new FileSystemWatcher(Path.GetDirectoryName(file)!, Path.GetFileName(file))
-            {
-                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size,
-            };
-            FileSystemEventHandler changed = (_, _) => Poke();
-            watcher.Changed += changed;
-            watcher.Created += changed;
-            watcher.Renamed += (_, _) => Poke();
-            watcher.Error += (_, _) => Poke();
-            watcher.EnableRaisingEvents = true;
+            // The folder is watched (editors save by renaming over the file); only this file's events count.
+            var watcher = new Gateway.Sdk.IO.DebouncedFileWatcher(Debounce, () => LoadFile(file),
+                e => FilteringLog.ListFileFailed(_logger, Name, file, e.Message, "re-reading it"));
+            string name = Path.GetFileName(file);
+            watcher.Watch(Path.GetDirectoryName(file)!, nameFilter: changed => string.Equals(changed, name, StringComparison.Ordinal));
             _watcher = watcher;
             if (_stopping.IsCancellationRequested)
             {
@@ -301,19 +294,7 @@ internal sealed class SubscribedList : IDisposable
             FilteringLog.ListFileFailed(_logger, Name, file, e.Message, "edits are not picked up until a restart or reload");
         }
 
-        await Task.CompletedTask.ConfigureAwait(false);
-    }
-
-    private void Poke()
-    {
-        try
-        {
-            _debounce?.Change(Debounce, Timeout.InfiniteTimeSpan);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Stopped while an event was in flight.
-        }
+        return Task.CompletedTask;
     }
 
     private void LoadFile(string file)
@@ -323,6 +304,15 @@ internal sealed class SubscribedList : IDisposable
             return;
         }
 
+        // The watcher may call again while a load runs: one load at a time, the last one wins.
+        lock (_loadLock)
+        {
+            LoadFileLocked(file);
+        }
+    }
+
+    private void LoadFileLocked(string file)
+    {
         try
         {
             Load(file, File.GetLastWriteTimeUtc(file), file);
