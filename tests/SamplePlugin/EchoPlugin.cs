@@ -1,4 +1,5 @@
 using System.Text;
+using Gateway.Sdk.Api;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
@@ -12,6 +13,8 @@ namespace Gateway.Samples.Echo;
 /// <c>virtual:</c> endpoints, each answer prefixed with the configured <c>greeting</c>.
 /// Config section <c>echo</c>: <c>greeting</c> (default "echo: ", or "echo v2: " when built with ECHO_V2), <c>throwOn</c> (a payload that makes the
 /// handler throw, to show the host isolates handler failures), <c>failStart</c> (true: throw in StartAsync).
+/// Admin API routes (under <c>/api/v1/plugins/echo/</c>): <c>GET stats</c> (datagrams and lines echoed, the greeting),
+/// <c>POST greeting</c> with <c>{"greeting": "..."}</c>, and <c>GET fail</c>, which always throws (the host answers 500).
 /// </summary>
 public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
 {
@@ -26,6 +29,8 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
     private readonly List<IDisposable> _bindings = new();
     private byte[] _greeting = Encoding.UTF8.GetBytes(DefaultGreeting);
     private string? _throwOn;
+    private long _datagrams;
+    private long _lines;
 
     /// <inheritdoc/>
     public string Id => "echo";
@@ -56,6 +61,9 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
             _bindings.Add(context.BindStream(endpoint, this));
         }
 
+        _bindings.Add(context.MapApi("GET", "stats", Stats));
+        _bindings.Add(context.MapApi("POST", "greeting", SetGreeting));
+        _bindings.Add(context.MapApi("GET", "fail", (_, _) => throw new InvalidOperationException("echo: the fail route always throws")));
         context.LoggerFactory.CreateLogger("echo").LogInformation("echo serving on {Count} endpoint(s)", context.ConfiguredEndpoints.Count);
         return Task.CompletedTask;
     }
@@ -76,6 +84,7 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
     public void OnDatagram(in DatagramRequest request, ReadOnlySpan<byte> payload)
     {
         ThrowIfAsked(payload);
+        Interlocked.Increment(ref _datagrams);
         Span<byte> reply = stackalloc byte[Math.Min(_greeting.Length + payload.Length, 65507)];
         _greeting.CopyTo(reply);
         payload[..(reply.Length - _greeting.Length)].CopyTo(reply[_greeting.Length..]);
@@ -89,9 +98,34 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
             ThrowIfAsked(Encoding.UTF8.GetBytes(line));
+            Interlocked.Increment(ref _lines);
             byte[] answer = [.. _greeting, .. Encoding.UTF8.GetBytes(line + "\n")];
             await connection.Stream.WriteAsync(answer, cancellationToken);
         }
+    }
+
+    private ValueTask<ApiResponse> Stats(ApiRequest request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(ApiResponse.Json(new EchoStats(Interlocked.Read(ref _datagrams), Interlocked.Read(ref _lines), Encoding.UTF8.GetString(_greeting))));
+
+    private ValueTask<ApiResponse> SetGreeting(ApiRequest request, CancellationToken cancellationToken)
+    {
+        GreetingChange? change;
+        try
+        {
+            change = request.ReadJson<GreetingChange>();
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return ValueTask.FromResult(ApiResponse.Error(400, "the body is not JSON like {\"greeting\": \"hi: \"}: " + ex.Message));
+        }
+
+        if (change?.Greeting is not { Length: > 0 and <= 100 } greeting)
+        {
+            return ValueTask.FromResult(ApiResponse.Error(400, "greeting must be 1-100 characters"));
+        }
+
+        _greeting = Encoding.UTF8.GetBytes(greeting);
+        return ValueTask.FromResult(ApiResponse.Json(change));
     }
 
     private void ThrowIfAsked(ReadOnlySpan<byte> payload)
@@ -101,4 +135,8 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
             throw new InvalidOperationException("echo: asked to throw");
         }
     }
+
+    private sealed record EchoStats(long Datagrams, long Lines, string Greeting);
+
+    private sealed record GreetingChange(string? Greeting);
 }
