@@ -26,7 +26,11 @@ public sealed class DnsDotAdminApiTests : IClassFixture<ListUpstreamFixture>
         string work = Directory.CreateTempSubdirectory("gateway-dnsapi-").FullName;
         string tokenFile = Path.Combine(work, "admin.token");
         await File.WriteAllTextAsync(tokenFile, Token + "\n");
-        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (!OperatingSystem.IsWindows())
+        {
+            // A secret file must be private (FileTrust.CheckSecretFile).
+            File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
         int admin = Kdig.FreePort();
         int dns = Kdig.FreePort();
         await using GatewayProcess gateway = await GatewayProcess.StartAsync($$"""
