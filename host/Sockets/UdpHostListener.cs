@@ -172,6 +172,12 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
                 continue;
             }
 
+            if (token.IsCancellationRequested)
+            {
+                // Closing the socket wakes a blocked receive with 0 bytes and no sender: not a datagram.
+                break;
+            }
+
             _datagrams.Add(1, _pluginTag);
             var request = new DatagramRequest(this, SocketAddressCodec.Read(from), Local, PacketOrigin.HostSocket, _maxReply);
             _guard.InvokeDatagram(_handler, request, buffer.AsSpan(0, received));
@@ -257,8 +263,10 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
             }
 
             int received = ReceiveMany(headerBase, token);
-            if (received < 0)
+            if (received < 0 || token.IsCancellationRequested)
             {
+                // Closing the socket (shutdown) wakes recvmmsg with one empty message that has no sender address
+                // (read as 0.0.0.0:0): that is the unbind, not a datagram for the handler.
                 break;
             }
 
@@ -273,6 +281,12 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
                 using DatagramBatch.Scope batch = DatagramBatch.Open();
                 for (int i = 0; i < received; i++)
                 {
+                    if (headerBase[i].Header.NameLength == 0)
+                    {
+                        // No sender address: not a datagram from the network (see above).
+                        continue;
+                    }
+
                     NetEndpoint client = SocketAddressCodec.ReadNative(addresses.AsSpan(i * UdpBatchNative.AddressSlot, UdpBatchNative.AddressSlot));
                     var request = new DatagramRequest(this, client, Local, PacketOrigin.HostSocket, _maxReply);
                     _guard.InvokeDatagram(_handler, request, buffers.AsSpan(i * SlotSize, (int)headerBase[i].Length));
