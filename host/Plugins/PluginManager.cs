@@ -94,7 +94,10 @@ internal sealed class PluginManager : IAsyncDisposable
         return errors;
     }
 
-    /// <summary>Top-level sections that name no loaded plugin (a typo, or a plugin missing from the plugin folders).</summary>
+    /// <summary>
+    /// Top-level sections that name no loaded plugin (a typo, or a plugin not dropped in yet): warnings, never errors,
+    /// at check, start and reload alike, so that a plugin and its section can arrive in either order.
+    /// </summary>
     public List<ConfigError> UnknownSections(GatewayConfig config)
     {
         string[] known = Plugins.Where(p => p.Plugin is not null).Select(p => p.Id).ToArray();
@@ -104,7 +107,7 @@ internal sealed class PluginManager : IAsyncDisposable
             if (!known.Contains(id, StringComparer.OrdinalIgnoreCase))
             {
                 string list = known.Length == 0 ? "none" : string.Join(", ", known);
-                errors.Add(config.Document.ErrorAt(id, $"no loaded plugin has the id '{id}' (loaded: {list}); check the spelling or the plugin folders in host.plugins"));
+                errors.Add(config.Document.ErrorAt(id, $"no loaded plugin has the id '{id}' (loaded: {list}); the section is ignored until a plugin with that id is loaded — check the spelling or the plugin folders in host.plugins"));
             }
         }
 
