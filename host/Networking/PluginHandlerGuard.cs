@@ -21,6 +21,9 @@ internal sealed partial class PluginHandlerGuard
     private readonly KeyValuePair<string, object?> _pluginTag;
     private readonly Dictionary<string, FailureKind> _kinds = new(StringComparer.Ordinal);
     private readonly FailureKind _overflow = new();
+    private bool _draining;
+    private int _activeStreams;
+    private long _lastDatagramTicks;
 
     public PluginHandlerGuard(string pluginId, ILogger logger, Meter hostMeter)
     {
@@ -33,9 +36,27 @@ internal sealed partial class PluginHandlerGuard
     /// <summary>The plugin these handlers belong to.</summary>
     public string PluginId { get; }
 
+    /// <summary>
+    /// True while this plugin version drains after being replaced or removed: a new version of the same plugin may then
+    /// take over its sockets and virtual endpoints (the host hands them over rather than refusing the second bind).
+    /// </summary>
+    public bool Draining
+    {
+        get => Volatile.Read(ref _draining);
+        set => Volatile.Write(ref _draining, value);
+    }
+
+    /// <summary>Stream connections this plugin version is serving now (host sockets and the TUN alike).</summary>
+    public int ActiveStreams => Volatile.Read(ref _activeStreams);
+
+    /// <summary><see cref="Environment.TickCount64"/> when a datagram was last handed to this version (0: never).</summary>
+    public long LastDatagramTicks => Volatile.Read(ref _lastDatagramTicks);
+
     /// <summary>Calls a datagram handler; an exception is reported and swallowed.</summary>
     public void InvokeDatagram(IDatagramHandler handler, in DatagramRequest request, ReadOnlySpan<byte> payload)
     {
+        // For the drain after a swap: how long ago this version last got work whose reply may still be pending.
+        Volatile.Write(ref _lastDatagramTicks, Environment.TickCount64);
         try
         {
             handler.OnDatagram(request, payload);
@@ -49,6 +70,7 @@ internal sealed partial class PluginHandlerGuard
     /// <summary>Serves one stream connection and always disposes it; an exception is reported and swallowed.</summary>
     public async Task RunStreamAsync(IStreamHandler handler, StreamConnection connection, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _activeStreams);
         try
         {
             await handler.HandleAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -75,6 +97,8 @@ internal sealed partial class PluginHandlerGuard
             {
                 // Closing an already broken connection.
             }
+
+            Interlocked.Decrement(ref _activeStreams);
         }
     }
 
