@@ -41,7 +41,7 @@ internal sealed class HostSockets
 
             UdpHostListener listener = BindDatagram(guard, endpoint, handler);
             Remember(endpoint, tcp: false, listener);
-            return new HostSocketLease(listener, listener.First);
+            return new HostSocketLease(listener, listener.First!);
         }
     }
 
@@ -59,7 +59,7 @@ internal sealed class HostSockets
 
             TcpHostListener listener = BindStream(guard, endpoint, handler, limits);
             Remember(endpoint, tcp: true, listener);
-            return new HostSocketLease(listener, listener.First);
+            return new HostSocketLease(listener, listener.First!);
         }
     }
 

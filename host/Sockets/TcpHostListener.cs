@@ -59,8 +59,11 @@ internal sealed class TcpHostListener : IHostListener, IDisposable
     /// <summary>The bound endpoint (with the real port when 0 was asked for).</summary>
     public NetEndpoint Local { get; }
 
-    /// <summary>The owner the listener was created for.</summary>
-    public ListenerOwner First { get; }
+    /// <summary>
+    /// The owner the listener was created for, until it is released (then null: a released owner must not stay
+    /// referenced, or its plugin's load context could never be collected).
+    /// </summary>
+    public ListenerOwner? First { get; private set; }
 
     /// <inheritdoc/>
     public bool Closed => Volatile.Read(ref _closed) != 0;
@@ -132,6 +135,11 @@ internal sealed class TcpHostListener : IHostListener, IDisposable
         lock (_stop)
         {
             _owners = Array.FindAll(_owners, o => o != owner);
+            if (First == owner)
+            {
+                First = null;
+            }
+
             last = _owners.Length == 0;
         }
 
@@ -230,31 +238,40 @@ internal sealed class TcpHostListener : IHostListener, IDisposable
                 continue;
             }
 
-            ListenerOwner? owner = Current();
-            if (owner is null)
-            {
-                socket.Dispose();
-                continue;
-            }
-
-            int limit = owner.Limits!.MaxConnections;
-            if (Interlocked.Increment(ref owner.Active) > limit)
-            {
-                Interlocked.Decrement(ref owner.Active);
-                _rejected.Add(1, new KeyValuePair<string, object?>("plugin", owner.Guard.PluginId));
-                long now = Environment.TickCount64;
-                if (now >= Interlocked.Read(ref _nextLimitLog))
-                {
-                    Interlocked.Exchange(ref _nextLimitLog, now + 10_000);
-                    SocketsLog.ConnectionLimitReached(_logger, owner.Guard.PluginId, new NetEndpointText(Local), limit);
-                }
-
-                socket.Dispose();
-                continue;
-            }
-
-            _ = ServeAsync(owner, socket);
+            Dispatch(socket);
         }
+    }
+
+    /// <summary>
+    /// Hands an accepted connection to the newest accepting owner. Not inlined into the async accept loop: a local there
+    /// would be hoisted into its state machine and keep the last owner (and its plugin's code) alive after a swap.
+    /// </summary>
+    private void Dispatch(Socket socket)
+    {
+        ListenerOwner? owner = Current();
+        if (owner is null)
+        {
+            socket.Dispose();
+            return;
+        }
+
+        int limit = owner.Limits!.MaxConnections;
+        if (Interlocked.Increment(ref owner.Active) > limit)
+        {
+            Interlocked.Decrement(ref owner.Active);
+            _rejected.Add(1, new KeyValuePair<string, object?>("plugin", owner.Guard.PluginId));
+            long now = Environment.TickCount64;
+            if (now >= Interlocked.Read(ref _nextLimitLog))
+            {
+                Interlocked.Exchange(ref _nextLimitLog, now + 10_000);
+                SocketsLog.ConnectionLimitReached(_logger, owner.Guard.PluginId, new NetEndpointText(Local), limit);
+            }
+
+            socket.Dispose();
+            return;
+        }
+
+        _ = ServeAsync(owner, socket);
     }
 
     private async Task ServeAsync(ListenerOwner owner, Socket socket)

@@ -95,8 +95,11 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IHostListener
     /// <summary>The bound endpoint (with the real port when 0 was asked for).</summary>
     public NetEndpoint Local { get; }
 
-    /// <summary>The owner the listener was created for.</summary>
-    public ListenerOwner First { get; }
+    /// <summary>
+    /// The owner the listener was created for, until it is released (then null: a released owner must not stay
+    /// referenced, or its plugin's load context could never be collected).
+    /// </summary>
+    public ListenerOwner? First { get; private set; }
 
     /// <inheritdoc/>
     public bool Closed => Volatile.Read(ref _closed) != 0;
@@ -150,6 +153,11 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IHostListener
         lock (_stop)
         {
             _owners = Array.FindAll(_owners, o => o != owner);
+            if (First == owner)
+            {
+                First = null;
+            }
+
             UpdateCurrent();
             last = _owners.Length == 0;
         }
