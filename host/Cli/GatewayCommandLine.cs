@@ -82,7 +82,7 @@ internal static class GatewayCommandLine
         var errors = new List<ConfigError>();
         try
         {
-            runtime.Prepare(strictSections: true);
+            runtime.Prepare();
         }
         catch (ConfigException ex)
         {
@@ -98,6 +98,12 @@ internal static class GatewayCommandLine
                     errors.Add(new ConfigError(plugin.Folder, 0, 0, string.Empty, "plugin not loaded: " + plugin.Failure));
                 }
             }
+        }
+
+        // Sections of plugins that are not loaded: said, not refused (the plugin may be dropped in later).
+        foreach (ConfigError warning in runtime.Warnings)
+        {
+            await stderr.WriteLineAsync("warning: " + warning);
         }
 
         if (errors.Count > 0)
@@ -131,7 +137,7 @@ internal static class GatewayCommandLine
         await using var runtime = new GatewayRuntime(path, AppContext.BaseDirectory, loggerFactory, Environment.GetEnvironmentVariables());
         try
         {
-            runtime.Prepare(strictSections: false);
+            runtime.Prepare();
         }
         catch (ConfigException ex)
         {
