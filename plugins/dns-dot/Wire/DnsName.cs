@@ -77,7 +77,9 @@ internal static class DnsName
                         jumped = true;
                     }
 
-                    if (target >= limit)
+                    // A pointer into the header is no name (RFC 1035 §4.1.4; RFC 9267 §2): the id and flags we rewrite
+                    // for the client would change it after we read it (found by fuzzing).
+                    if (target >= limit || target < DnsConstants.HeaderSize)
                     {
                         return false;
                     }

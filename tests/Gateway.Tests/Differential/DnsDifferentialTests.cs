@@ -235,6 +235,11 @@ public sealed class DnsDifferentialTests
             return "exactly one question (RFC 9619)";
         }
 
+        if (py.Ok && status == DnsParseStatus.FormErr && PointsIntoHeader(m))
+        {
+            return "a compression pointer into the header is no name (RFC 1035 §4.1.4, RFC 9267 §2)";
+        }
+
         if (py.Ok && status == DnsParseStatus.FormErr && (m[12] & 0xC0) != 0)
         {
             return "a compressed question has nothing to point to: FORMERR";
@@ -273,12 +278,31 @@ public sealed class DnsDifferentialTests
             return "an answer must echo our one uncompressed question (RFC 1035 §7.3: match it to the query)";
         }
 
+        if (py.Ok && !ok && PointsIntoHeader(m))
+        {
+            return "a compression pointer into the header is no name (RFC 1035 §4.1.4, RFC 9267 §2)";
+        }
+
         if (py.Ok && !ok && py.Records.Where(r => r.Type == DnsConstants.TypeOpt).Select(r => r.Section).Any(s => s != 2))
         {
             return "OPT only in the additional section (RFC 6891 §6.1.1)";
         }
 
         return null;
+    }
+
+    /// <summary>True when an owner name of the message (as dnspython frames it) holds a pointer below offset 12.</summary>
+    private static bool PointsIntoHeader(byte[] m)
+    {
+        for (int i = 12; i + 1 < m.Length; i++)
+        {
+            if ((m[i] & 0xC0) == 0xC0 && (((m[i] & 0x3F) << 8) | m[i + 1]) < 12)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool Scan(byte[] message, int[] ttls, out DnsResponseInfo info)

@@ -41,6 +41,15 @@ public sealed class DnsWireDifferentialRegressionTests
     }
 
     [Fact]
+    public void TryScanResponse_OwnerPointsIntoTheHeader_Refused()
+    {
+        // The answer's owner is a pointer to offset 1: a "name" made of the id and flags, which FinishAnswer rewrites.
+        byte[] message = (byte[])AnswerWithoutOpt.Clone();
+        message[35] = 0x01;
+        Assert.False(DnsMessageReader.TryScanResponse(message, message.AsSpan(12, 18), 1, Span<int>.Empty, out _));
+    }
+
+    [Fact]
     public void TryScanResponse_TtlWithTopBitSet_CachedForZeroSeconds()
     {
         // RFC 2181 §8: 0x8000012C is not 68 years.
