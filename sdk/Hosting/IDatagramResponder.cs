@@ -1,7 +1,11 @@
-namespace Gateway.Sdk.Handlers;
+using Gateway.Sdk.Handlers;
 
-/// <summary>Sends replies for datagrams; implemented by the host for each way a datagram can arrive.</summary>
-/// <remarks>Plugins call <see cref="DatagramRequest.Reply"/> rather than this interface directly.</remarks>
+namespace Gateway.Sdk.Hosting;
+
+/// <summary>
+/// Sends replies for datagrams; implemented by a host for each way a datagram can arrive. Host plumbing: plugins call
+/// <see cref="DatagramRequest.Reply"/> and never need this interface, except to build requests in their own tests.
+/// </summary>
 public interface IDatagramResponder
 {
     /// <summary>
