@@ -3,6 +3,7 @@
 #   scripts/fuzz.sh TARGET [SECONDS]     run TARGET for SECONDS (default 60), resuming its findings
 #   scripts/fuzz.sh all [SECONDS]        every target in turn (what CI does, briefly)
 #   scripts/fuzz.sh list                 the targets
+#   FUZZ_EXECS=1000000 scripts/fuzz.sh TARGET SECONDS   stop after about that many executions (or SECONDS)
 # Publishes tests/Gateway.Fuzz, instruments the gateway's assemblies (SharpFuzz.CommandLine) when the sources
 # changed, installs afl++ from Debian when missing. Work folder: $FUZZ_WORK (default artifacts/fuzz; not in git):
 # findings/TARGET/ holds AFL's queue, crashes and hangs. Exit 1 when a run found a crash or a hang: each input is
@@ -68,7 +69,9 @@ fi
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_FORKSRV_INIT_TMOUT=120000 \
   AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 DOTNET_TieredPGO=0
 start=$(date +%s)
-afl-fuzz -i "$input" -o "$findings" -V "$seconds" -t 10000 -m none -- "$(command -v dotnet)" "$bin/Gateway.Fuzz.dll" "$target" \
+limits=(-V "$seconds")
+[[ -n ${FUZZ_EXECS:-} ]] && limits+=(-E "$FUZZ_EXECS")
+afl-fuzz -i "$input" -o "$findings" "${limits[@]}" -t 10000 -m none -- "$(command -v dotnet)" "$bin/Gateway.Fuzz.dll" "$target" \
   > "$work/$target.log" 2>&1 || { tail -30 "$work/$target.log" >&2; exit 1; }
 
 stats=$findings/default/fuzzer_stats
