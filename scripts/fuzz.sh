@@ -35,7 +35,8 @@ newest=$(find sdk host plugins tests/Gateway.Fuzz Directory.Packages.props Direc
   -printf '%T@ %p\n' | sort -n | tail -1)
 if [[ ! -f $work/stamp || $(cat "$work/stamp") != "$newest" ]]; then
   rm -rf "$bin"
-  dotnet publish tests/Gateway.Fuzz -c Release -o "$bin" --nologo -v q -p:TreatWarningsAsErrors=true >/dev/null
+  dotnet publish tests/Gateway.Fuzz -c Release -o "$bin" --nologo -v q -p:TreatWarningsAsErrors=true > "$work/publish.log" 2>&1 ||
+    { cat "$work/publish.log" >&2; exit 1; }
   # The gateway's own assemblies and the YAML parser behind gateway.yaml; not the harness, not the BCL.
   for dll in Gateway.Sdk.dll gateway.dll Gateway.Plugins.DnsDot.dll Gateway.Plugins.WireGuard.dll Gateway.Plugins.HttpProxy.dll YamlDotNet.dll; do
     "$sharpfuzz" "$bin/$dll" >/dev/null
