@@ -2,12 +2,19 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Gateway.Host.Admin;
+using Gateway.Host.Configuration;
 using Gateway.Host.Observability;
 using Gateway.Sdk.Networking;
+using Gateway.Tests.Host.Observability;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Gateway.Tests.Host.Observability;
+namespace Gateway.Tests.Host.Admin;
 
+/// <summary>
+/// The admin listener without a token, as before Kestrel: /healthz, /readyz and /metrics byte for byte, bad requests
+/// answered with an error status, the listener's own limits. (AdminAccessTests: token and Host checks.)
+/// </summary>
 public sealed class AdminServerTests : IAsyncLifetime
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
@@ -21,7 +28,7 @@ public sealed class AdminServerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = new AdminServer(new NetEndpoint(NetAddress.Parse("127.0.0.1"), 0), _collector, () => _ready, NullLogger.Instance);
+        _server = new AdminServer(new AdminOptions { Listen = new NetEndpoint(NetAddress.Parse("127.0.0.1"), 0) }, _collector, () => _ready, NullLoggerFactory.Instance);
         await _server.StartAsync(CancellationToken.None);
     }
 
@@ -99,28 +106,29 @@ public sealed class AdminServerTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("\u0001\u0002garbage\r\n\r\n")]
-    [InlineData("GET /healthz\r\n\r\n")]
-    [InlineData("GET /healthz HTTP/2.0\r\n\r\n")]
-    [InlineData("GET healthz HTTP/1.1\r\n\r\n")]
-    [InlineData("GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n")]
-    [InlineData("GET /heal thz HTTP/1.1\r\n\r\n")]
-    [InlineData("GET /healthz HTTP/1.1\r\nHost: x")]
-    public async Task MalformedRequest_Returns400(string request)
+    [InlineData("\u0001\u0002garbage\r\n\r\n", 400)]
+    [InlineData("GET /healthz\r\n\r\n", 400)]
+    // Kestrel reads a target without '/' as authority-form, which only CONNECT may use.
+    [InlineData("GET healthz HTTP/1.1\r\n\r\n", 405)]
+    [InlineData("GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n", 400)]
+    [InlineData("GET /heal thz HTTP/1.1\r\n\r\n", 400)]
+    [InlineData("GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400)]
+    [InlineData("GET /healthz HTTP/2.0\r\n\r\n", 505)]
+    public async Task MalformedRequest_ReturnsErrorStatus(string request, int status)
     {
-        string response = await RawAsync(Encoding.Latin1.GetBytes(request), closeSend: true);
+        string response = await RawAsync(Encoding.Latin1.GetBytes(request), closeSend: false);
 
-        Assert.StartsWith("HTTP/1.1 400 ", response);
+        Assert.StartsWith($"HTTP/1.1 {status} ", response);
     }
 
     [Fact]
-    public async Task OversizedHead_Returns400()
+    public async Task OversizedHead_Returns431()
     {
         string request = "GET /healthz HTTP/1.1\r\nX-Big: " + new string('a', AdminServer.MaxRequestHeadBytes) + "\r\n\r\n";
 
         string response = await RawAsync(Encoding.ASCII.GetBytes(request), closeSend: false);
 
-        Assert.StartsWith("HTTP/1.1 400 ", response);
+        Assert.StartsWith("HTTP/1.1 431 ", response);
     }
 
     [Fact]
@@ -158,7 +166,7 @@ public sealed class AdminServerTests : IAsyncLifetime
     [Fact]
     public async Task StartAsync_PortInUse_ThrowsNamingTheEndpoint()
     {
-        await using var second = new AdminServer(_server.LocalEndpoint, _collector, () => true, NullLogger.Instance);
+        await using var second = new AdminServer(new AdminOptions { Listen = _server.LocalEndpoint }, _collector, () => true, NullLoggerFactory.Instance);
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => second.StartAsync(CancellationToken.None));
 
