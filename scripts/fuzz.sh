@@ -33,7 +33,10 @@ fi
 newest=$(find sdk host plugins tests/Gateway.Fuzz Directory.Packages.props Directory.Build.props \
   \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -not -path '*/obj/*' -not -path '*/bin/*' \
   -printf '%T@ %p\n' | sort -n | tail -1)
-if [[ ! -f $work/stamp || $(cat "$work/stamp") != "$newest" ]]; then
+# FUZZ_REBUILD=0 keeps an existing build (parallel runs sharing one work folder while the sources change).
+if [[ ${FUZZ_REBUILD:-1} == 0 && -f $work/stamp ]]; then
+  :
+elif [[ ! -f $work/stamp || $(cat "$work/stamp") != "$newest" ]]; then
   rm -rf "$bin"
   dotnet publish tests/Gateway.Fuzz -c Release -o "$bin" --nologo -v q -p:TreatWarningsAsErrors=true > "$work/publish.log" 2>&1 ||
     { cat "$work/publish.log" >&2; exit 1; }
