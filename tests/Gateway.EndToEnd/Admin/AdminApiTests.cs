@@ -29,14 +29,7 @@ public sealed class AdminApiTests : IAsyncLifetime
         EchoClient.CopyFolder(await GatewayBuild.EchoPluginDirectoryAsync(), Path.Combine(_extra, "echo"));
         _adminPort = EchoClient.FreePort();
         _echoPort = EchoClient.FreePort();
-        // A secret file must be private (FileTrust.CheckSecretFile): 0600 in a folder of its own.
-        _tokenFile = Path.Combine(_extra, "admin.token");
-        await File.WriteAllTextAsync(_tokenFile, Token + "\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(_tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
+        _tokenFile = await AdminToken.WriteAsync(_extra, Token);
         _gateway = await GatewayProcess.StartAsync(await ConfigAsync());
     }
 
