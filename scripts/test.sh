@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the end-to-end tests start as real peers.
 packages=(unbound knot-dnsutils bind9-dnsutils openssl iproute2 iputils-ping curl
           wireguard-go wireguard-tools iperf3 python3
-          chromium)
+          podman runc   # kit: the container image test (runc: crun refuses this kernel's hybrid cgroups)
+          chromium)     # console: the page's browser test (Playwright drives /usr/bin/chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -179,7 +179,7 @@ internal static class GatewayCommandLine
         LoggerFactory.Create(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Trace);
-            logging.AddFilter((_, _, level) => levels.IsEnabled(level));
+            logging.AddFilter((_, category, level) => levels.IsEnabled(category, level));
             logging.AddSimpleConsole(options =>
             {
                 options.SingleLine = true;

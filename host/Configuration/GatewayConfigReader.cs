@@ -185,6 +185,7 @@ internal sealed partial class GatewayConfigReader
             Error(section.Path, "section names are plugin ids: lower case letters, digits and '-'");
         }
 
+        ReadLogLevel(section.GetSection("logLevel"));
         ReadEndpoints(section.GetSection("listen"), EndpointKind.HostSocket, options.Endpoints);
         ReadEndpoints(section.GetSection("virtual"), EndpointKind.Virtual, options.Endpoints);
         return options;

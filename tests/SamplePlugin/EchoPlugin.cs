@@ -1,9 +1,9 @@
 using System.Text;
 using Gateway.Sdk.Api;
+using Gateway.Sdk.Configuration;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Samples.Echo;
@@ -16,7 +16,7 @@ namespace Gateway.Samples.Echo;
 /// Admin API routes (under <c>/api/v1/plugins/echo/</c>): <c>GET stats</c> (datagrams and lines echoed, the greeting),
 /// <c>POST greeting</c> with <c>{"greeting": "..."}</c>, and <c>GET fail</c>, which always throws (the host answers 500).
 /// </summary>
-public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
+public sealed partial class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
 {
 #if ECHO_V2
     /// <summary>The greeting when none is configured; a v2 build (-p:EchoVariant=V2) answers differently, to test drop-in replacement.</summary>
@@ -38,23 +38,22 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
     /// <inheritdoc/>
     public void Validate(PluginValidationContext context)
     {
-        string? failStart = context.Configuration["failStart"];
-        if (failStart is not null && !bool.TryParse(failStart, out _))
-        {
-            context.Error("failStart", $"'{failStart}' is not true or false");
-        }
+        var section = new SectionReader(context);
+        Read(section);
+        section.Complete();
     }
 
     /// <inheritdoc/>
     public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
     {
-        if (string.Equals(context.Configuration["failStart"], "true", StringComparison.OrdinalIgnoreCase))
+        (string greeting, string? throwOn, bool failStart) = Read(new SectionReader(context.Configuration, context.PluginId));
+        if (failStart)
         {
             throw new InvalidOperationException("echo: failStart is set, refusing to start");
         }
 
-        _greeting = Encoding.UTF8.GetBytes(context.Configuration["greeting"] ?? DefaultGreeting);
-        _throwOn = context.Configuration["throwOn"];
+        _greeting = Encoding.UTF8.GetBytes(greeting);
+        _throwOn = throwOn;
         foreach (ServiceEndpoint endpoint in context.ConfiguredEndpoints)
         {
             _bindings.Add(context.BindDatagram(endpoint, this));
@@ -64,7 +63,7 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
         _bindings.Add(context.MapApi("GET", "stats", Stats));
         _bindings.Add(context.MapApi("POST", "greeting", SetGreeting));
         _bindings.Add(context.MapApi("GET", "fail", (_, _) => throw new InvalidOperationException("echo: the fail route always throws")));
-        context.LoggerFactory.CreateLogger("echo").LogInformation("echo serving on {Count} endpoint(s)", context.ConfiguredEndpoints.Count);
+        Serving(context.Logger, context.ConfiguredEndpoints.Count);
         return Task.CompletedTask;
     }
 
@@ -127,6 +126,12 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
         _greeting = Encoding.UTF8.GetBytes(greeting);
         return ValueTask.FromResult(ApiResponse.Json(change));
     }
+
+    private static (string Greeting, string? ThrowOn, bool FailStart) Read(SectionReader section) =>
+        (section.String("greeting", DefaultGreeting)!, section.String("throwOn"), section.Bool("failStart", false));
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "echo serving on {Count} endpoint(s)")]
+    private static partial void Serving(ILogger logger, int count);
 
     private void ThrowIfAsked(ReadOnlySpan<byte> payload)
     {
