@@ -13,7 +13,9 @@ internal static class DnsDotOptionsValidator
     {
         try
         {
-            return section.Get<DnsDotOptions>() ?? new DnsDotOptions();
+            DnsDotOptions options = section.Get<DnsDotOptions>() ?? new DnsDotOptions();
+            Filtering.FilteringOptionsValidator.BindEmptyLists(section, options);
+            return options;
         }
         catch (InvalidOperationException e)
         {
@@ -73,6 +75,7 @@ internal static class DnsDotOptionsValidator
         NonNegative(context, "minConnections", options.MinConnections);
         Positive(context, "maxConnections", options.MaxConnections);
         Positive(context, "maxInFlightPerConnection", options.MaxInFlightPerConnection);
+        Filtering.FilteringOptionsValidator.Validate(context, options);
     }
 
     /// <summary>Decodes a pin: base64 of a 32-byte SHA-256; null when it is not one.</summary>

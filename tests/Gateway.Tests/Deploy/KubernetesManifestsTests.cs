@@ -41,6 +41,9 @@ public sealed class KubernetesManifestsTests
         Assert.Equal(["NET_ADMIN", "NET_BIND_SERVICE"], gateway.SecurityContext.Capabilities.Add.Order());
         Assert.Equal(["ALL"], gateway.SecurityContext.Capabilities.Drop);
 
+        // The admin listener is off loopback (hostNetwork): its token comes from a Secret, as the environment override.
+        Assert.Equal("gateway-admin", gateway.Env.Single(e => e.Name == "GATEWAY_HOST__ADMIN__TOKEN").ValueFrom.SecretKeyRef.Name);
+
         // The ConfigMap is mounted as a folder (a subPath mount never sees updates), so edits reach the file watcher.
         V1VolumeMount config = gateway.VolumeMounts.Single(m => m.MountPath == "/etc/gateway");
         Assert.Null(config.SubPath);
@@ -62,6 +65,7 @@ public sealed class KubernetesManifestsTests
         Assert.All(monitor.Spec.Selector.MatchLabels, pair => Assert.Equal(pair.Value, service.Metadata.Labels[pair.Key]));
         Assert.All(monitor.Spec.Endpoints, e => Assert.Contains(service.Spec.Ports, p => p.Name == e.Port));
         Assert.Equal("/metrics", monitor.Spec.Endpoints.Single().Path);
+        Assert.Equal("gateway-admin", monitor.Spec.Endpoints.Single().Authorization!.Credentials!.Name);
     }
 
     [Fact]

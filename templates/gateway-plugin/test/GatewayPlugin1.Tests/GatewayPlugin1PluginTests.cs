@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
 using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Hosting;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Configuration;

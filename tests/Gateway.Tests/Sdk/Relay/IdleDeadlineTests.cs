@@ -1,40 +1,51 @@
 using Gateway.Sdk.Handlers;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Tests.Sdk.Relay;
 
+/// <summary>On a fake clock: the deadline is whole-connection (any Touch moves it), exact, and absent for 0 or infinite.</summary>
 public sealed class IdleDeadlineTests
 {
     [Fact]
-    public async Task Token_NoTouch_CancelledAfterTimeout()
+    public void Token_NoTouchForTheTimeout_Cancelled()
     {
-        using var deadline = new IdleDeadline(TimeSpan.FromMilliseconds(200));
+        var clock = new FakeTimeProvider();
+        using var deadline = new IdleDeadline(TimeSpan.FromSeconds(10), clock);
 
-        await Task.Delay(Timeout.Infinite, deadline.Token).ContinueWith(_ => { }).WaitAsync(TimeSpan.FromSeconds(10));
+        clock.Advance(TimeSpan.FromSeconds(9.9));
+        Assert.False(deadline.IsExpired);
+        clock.Advance(TimeSpan.FromSeconds(0.1));
 
         Assert.True(deadline.IsExpired);
+        Assert.True(deadline.Token.IsCancellationRequested);
     }
 
     [Fact]
-    public async Task Touch_KeepsMovingTheDeadline_NotExpiredWhileActive()
+    public void Touch_EveryFewSeconds_NeverExpiresThoughFarLongerThanTheTimeout()
     {
-        using var deadline = new IdleDeadline(TimeSpan.FromMilliseconds(300));
-        for (int i = 0; i < 10; i++)
+        var clock = new FakeTimeProvider();
+        using var deadline = new IdleDeadline(TimeSpan.FromSeconds(10), clock);
+
+        for (int i = 0; i < 100; i++)
         {
-            await Task.Delay(100);
+            clock.Advance(TimeSpan.FromSeconds(7));
             deadline.Touch();
         }
 
         Assert.False(deadline.IsExpired);
+        clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(deadline.IsExpired);
     }
 
     [Theory]
     [InlineData(0)]
     [InlineData(-1)]
-    public async Task Token_ZeroOrInfinite_NeverCancelled(int milliseconds)
+    public void Token_ZeroOrInfinite_NeverCancelled(int milliseconds)
     {
-        using var deadline = new IdleDeadline(TimeSpan.FromMilliseconds(milliseconds));
+        var clock = new FakeTimeProvider();
+        using var deadline = new IdleDeadline(TimeSpan.FromMilliseconds(milliseconds), clock);
 
-        await Task.Delay(300);
+        clock.Advance(TimeSpan.FromDays(2));
 
         Assert.False(deadline.IsExpired);
         Assert.Equal(Timeout.InfiniteTimeSpan, deadline.Timeout);

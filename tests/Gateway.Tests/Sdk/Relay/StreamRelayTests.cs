@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net.Sockets;
 using System.Text;
 using Gateway.Sdk.Relay;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Tests.Sdk.Relay;
 
@@ -50,19 +50,21 @@ public sealed class StreamRelayTests
     {
         using SocketPair client = await SocketPair.ConnectAsync();
         using SocketPair upstream = await SocketPair.ConnectAsync();
-        var options = new StreamRelayOptions { IdleTimeout = TimeSpan.FromMilliseconds(400) };
+        var clock = new FakeTimeProvider();
+        var options = new StreamRelayOptions { IdleTimeout = TimeSpan.FromSeconds(10), TimeProvider = clock };
         Task<RelayResult> relay = StreamRelay.RunAsync(client.Inner, upstream.Inner, options, CancellationToken.None);
-        Task<byte[]> download = SocketPair.ReadToEndAsync(client.Outer, Patience);
 
-        // 12 chunks 150 ms apart: the download takes ~1.8 s, four idle timeouts, while the client never sends a byte.
+        // 12 chunks 7 s apart on the relay's clock: 84 s of download, eight idle timeouts, the client never sends.
+        byte[] chunk = new byte[1000];
         for (int i = 0; i < 12; i++)
         {
-            await upstream.Outer.SendAsync(new byte[1000]);
-            await Task.Delay(150);
+            await upstream.Outer.SendAsync(chunk);
+            Assert.Equal(chunk.Length, await ReceiveExactlyAsync(client.Outer, chunk.Length));
+            clock.Advance(TimeSpan.FromSeconds(7));
         }
 
         upstream.Outer.Shutdown(SocketShutdown.Send);
-        Assert.Equal(12_000, (await download).Length);
+        Assert.Empty(await SocketPair.ReadToEndAsync(client.Outer, Patience));
         client.Outer.Shutdown(SocketShutdown.Send);
         Assert.Equal(new RelayResult(RelayEnd.Completed, 0, 12_000), await relay.WaitAsync(Patience));
     }
@@ -72,14 +74,17 @@ public sealed class StreamRelayTests
     {
         using SocketPair client = await SocketPair.ConnectAsync();
         using SocketPair upstream = await SocketPair.ConnectAsync();
-        var options = new StreamRelayOptions { IdleTimeout = TimeSpan.FromMilliseconds(300) };
-        var clock = Stopwatch.StartNew();
+        var clock = new FakeTimeProvider();
+        var options = new StreamRelayOptions { IdleTimeout = TimeSpan.FromSeconds(10), TimeProvider = clock };
         Task<RelayResult> relay = StreamRelay.RunAsync(client.Inner, upstream.Inner, options, CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(relay.IsCompleted);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
 
         Assert.Empty(await SocketPair.ReadToEndAsync(client.Outer, Patience));
         Assert.Empty(await SocketPair.ReadToEndAsync(upstream.Outer, Patience));
         Assert.Equal(RelayEnd.IdleTimeout, (await relay.WaitAsync(Patience)).End);
-        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(290), $"closed after {clock.Elapsed.TotalMilliseconds} ms");
     }
 
     [Fact]
@@ -87,13 +92,16 @@ public sealed class StreamRelayTests
     {
         using SocketPair client = await SocketPair.ConnectAsync();
         using SocketPair upstream = await SocketPair.ConnectAsync();
-        var options = new StreamRelayOptions { IdleTimeout = TimeSpan.FromMilliseconds(300) };
+        var clock = new FakeTimeProvider();
+        var options = new StreamRelayOptions { IdleTimeout = TimeSpan.FromSeconds(10), TimeProvider = clock };
         Task<RelayResult> relay = StreamRelay.RunAsync(client.Inner, upstream.Inner, options, CancellationToken.None);
 
         client.Outer.Shutdown(SocketShutdown.Send);
-
         Assert.Empty(await SocketPair.ReadToEndAsync(upstream.Outer, Patience));
+        clock.Advance(TimeSpan.FromSeconds(10));
+
         Assert.Equal(RelayEnd.IdleTimeout, (await relay.WaitAsync(Patience)).End);
+        Assert.Empty(await SocketPair.ReadToEndAsync(client.Outer, Patience));
     }
 
     [Fact]
@@ -149,5 +157,24 @@ public sealed class StreamRelayTests
 
         Assert.Equal(3000, seen["upstream"]);
         Assert.Equal(500, seen["downstream"]);
+    }
+
+    private static async Task<int> ReceiveExactlyAsync(Socket socket, int count)
+    {
+        using var timeout = new CancellationTokenSource(Patience);
+        byte[] buffer = new byte[count];
+        int received = 0;
+        while (received < count)
+        {
+            int read = await socket.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, timeout.Token);
+            if (read == 0)
+            {
+                break;
+            }
+
+            received += read;
+        }
+
+        return received;
     }
 }

@@ -57,6 +57,22 @@ public sealed partial class GatewaySchemaTests
         AssertValid("third-party", "my-plugin:\n  listen: 127.0.0.1:7000\n  logLevel: debug\n  greeting: hi\n");
     }
 
+    [Fact]
+    public void Generate_ThirdPartyPluginFolder_MergesItsFragmentWithTheHostKeys()
+    {
+        string plugins = Path.Combine(Path.GetTempPath(), "gateway-schema-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path.Combine(plugins, "probe"));
+        File.Copy(Path.Combine(Root, "templates", "gateway-plugin", "src", "GatewayPlugin1", "schema.json"), Path.Combine(plugins, "probe", "schema.json"));
+        File.WriteAllText(Path.Combine(plugins, "probe", "schema.json"), File.ReadAllText(Path.Combine(plugins, "probe", "schema.json")).Replace("gateway-plugin-id", "probe"));
+
+        JsonSchema merged = JsonSchema.FromText(SchemaGenerator.Generate(Root, [plugins]));
+
+        Assert.True(Evaluate(merged, "probe:\n  listen: [127.0.0.1:7000]\n  logLevel: debug\n  greeting: hi\n").IsValid);
+        Assert.False(Evaluate(merged, "probe:\n  maxLineBytes: 5\n").IsValid);
+        Assert.False(Evaluate(merged, "probe:\n  greting: typo\n").IsValid);
+        Directory.Delete(plugins, recursive: true);
+    }
+
     /// <summary>Every file of the repository with a yaml-language-server line that names gateway.schema.json.</summary>
     private static IEnumerable<string> ShippedConfigs()
     {
@@ -84,8 +100,10 @@ public sealed partial class GatewaySchemaTests
         Assert.True(results.IsValid, $"{name} does not validate against {SchemaGenerator.SchemaFileName}:\n{string.Join('\n', Failures(results))}");
     }
 
-    private static EvaluationResults Evaluate(string yaml) =>
-        Schema.Value.Evaluate(JsonSerializer.SerializeToElement(YamlJson.Convert(yaml) ?? new JsonObject()), new EvaluationOptions { OutputFormat = OutputFormat.List });
+    private static EvaluationResults Evaluate(string yaml) => Evaluate(Schema.Value, yaml);
+
+    private static EvaluationResults Evaluate(JsonSchema schema, string yaml) =>
+        schema.Evaluate(JsonSerializer.SerializeToElement(YamlJson.Convert(yaml) ?? new JsonObject()), new EvaluationOptions { OutputFormat = OutputFormat.List });
 
     private static IEnumerable<string> Failures(EvaluationResults results) =>
         (results.Details ?? []).Where(d => d.Errors is { Count: > 0 })

@@ -1,19 +1,35 @@
+// One copy of the Linux batched-UDP interop for every assembly that needs it (issue 19, "one copy of each
+// thing"): linked into host/ and plugins/wireguard/ with <Compile Include=... Link=...>, never put in the SDK
+// (DESIGN §3: the SDK carries no P/Invoke). Each assembly gets its own internal copy, named in that assembly's
+// namespace, so a test project that sees the internals of both (InternalsVisibleTo) never finds two types of
+// the same full name.
 using System.Runtime.InteropServices;
 
+#if GATEWAY_WIREGUARD
 namespace Gateway.Plugins.WireGuard.Conn;
+#else
+namespace Gateway.Host.Sockets;
+#endif
 
 /// <summary>
-/// The Linux socket calls the BCL does not expose: recvmmsg/sendmmsg (many datagrams per syscall) and the UDP
-/// segmentation offloads (UDP_SEGMENT for sends, UDP_GRO for receives; udp(7)). Hand-written because no
-/// package in our registry binds them; layouts are the LP64 ones (x86_64 and arm64).
+/// recvmmsg(2) and sendmmsg(2) on 64-bit Linux (many datagrams per system call) and the UDP segmentation
+/// offloads (UDP_SEGMENT for sends, UDP_GRO for receives; udp(7)). The structs are the kernel's
+/// <c>struct mmsghdr</c>/<c>msghdr</c>/<c>iovec</c>/<c>cmsghdr</c> (LP64 layout, x86_64 and arm64). Hand-written
+/// because no package in our registry binds these calls.
 /// </summary>
-internal static unsafe partial class LinuxUdp
+internal static unsafe partial class UdpBatchNative
 {
-    /// <summary>recvmmsg: return as soon as one datagram is there (then everything already queued).</summary>
+    /// <summary>MSG_WAITFORONE: block for the first datagram only, then take what is queued.</summary>
     public const int MsgWaitForOne = 0x10000;
 
-    /// <summary>msg_flags: the datagram was larger than the buffer.</summary>
+    /// <summary>msg_flags MSG_TRUNC: the datagram was larger than the buffer.</summary>
     public const int MsgTrunc = 0x20;
+
+    /// <summary>Bytes reserved per socket address (sockaddr_in6 is 28, rounded up to keep slots 8-byte aligned).</summary>
+    public const int AddressSlot = 32;
+
+    /// <summary>sizeof(struct sockaddr_in6): the largest address either family needs.</summary>
+    public const int SockaddrIn6Size = 28;
 
     /// <summary>SOL_UDP.</summary>
     public const int SolUdp = 17;
@@ -27,58 +43,54 @@ internal static unsafe partial class LinuxUdp
     /// <summary>shutdown(2) SHUT_RDWR.</summary>
     public const int ShutRdWr = 2;
 
-    /// <summary>errno values (asm-generic).</summary>
-    public const int EIntr = 4, EIo = 5, EBadF = 9, EAgain = 11, EInval = 22, EMsgSize = 90, EOpNotSupp = 95;
-
-    /// <summary>sizeof(struct sockaddr_in6): large enough for either family.</summary>
-    public const int SockaddrSize = 28;
-
     /// <summary>CMSG_SPACE(sizeof(int)): one cmsghdr (16 bytes) and an int padded to 8.</summary>
     public const int CmsgIntSpace = 24;
 
     /// <summary>CMSG_LEN(sizeof(__u16)): the kernel insists on exactly this cmsg_len for UDP_SEGMENT.</summary>
     public const int CmsgSegmentLength = 18;
 
+    // errno values (asm-generic).
+    public const int EIntr = 4;
+    public const int EIo = 5;
+    public const int EBadF = 9;
+    public const int EAgain = 11;
+    public const int EInval = 22;
+    public const int ENotSock = 88;
+    public const int EMsgSize = 90;
+    public const int EOpNotSupp = 95;
+    public const int ENetUnreach = 101;
+    public const int EConnRefused = 111;
+    public const int EHostUnreach = 113;
+
+    /// <summary>Whether the batched path can be used here (Linux, 64-bit, the LP64 layout).</summary>
+    public static bool IsSupported { get; } = OperatingSystem.IsLinux() && IntPtr.Size == 8 && sizeof(MMsgHdr) == 64;
+
     /// <summary>struct iovec.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct IoVec
     {
-        /// <summary>iov_base.</summary>
-        public void* Base;
-
-        /// <summary>iov_len.</summary>
+        public byte* Base;
         public nuint Length;
     }
 
-    /// <summary>struct mmsghdr (a struct msghdr and the byte count of the datagram).</summary>
+    /// <summary>struct msghdr.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public byte* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    /// <summary>struct mmsghdr: a msghdr and the byte count of the datagram.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct MMsgHdr
     {
-        /// <summary>msg_name.</summary>
-        public void* Name;
-
-        /// <summary>msg_namelen.</summary>
-        public uint NameLength;
-
-        /// <summary>msg_iov.</summary>
-        public IoVec* Iov;
-
-        /// <summary>msg_iovlen.</summary>
-        public nuint IovLength;
-
-        /// <summary>msg_control.</summary>
-        public void* Control;
-
-        /// <summary>msg_controllen.</summary>
-        public nuint ControlLength;
-
-        /// <summary>msg_flags.</summary>
-        public int Flags;
-
-        /// <summary>The padding that ends struct msghdr (56 bytes on LP64).</summary>
-        private int _padding;
-
-        /// <summary>msg_len: bytes received or sent.</summary>
+        public MsgHdr Header;
         public uint Length;
     }
 
@@ -86,38 +98,31 @@ internal static unsafe partial class LinuxUdp
     [StructLayout(LayoutKind.Sequential)]
     public struct CMsgHdr
     {
-        /// <summary>cmsg_len.</summary>
         public nuint Length;
-
-        /// <summary>cmsg_level.</summary>
         public int Level;
-
-        /// <summary>cmsg_type.</summary>
         public int Type;
     }
 
-    /// <summary>recvmmsg(2).</summary>
+    // The fd is the C int of the calls; it is passed as the socket handle (nint) as SafeHandle gives it: on LP64
+    // the callee reads the low 32 bits of the register.
     [LibraryImport("libc", EntryPoint = "recvmmsg", SetLastError = true)]
-    public static partial int RecvMMsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
+    public static partial int RecvMmsg(nint fd, MMsgHdr* messages, uint count, int flags, void* timeout);
 
-    /// <summary>sendmmsg(2).</summary>
     [LibraryImport("libc", EntryPoint = "sendmmsg", SetLastError = true)]
-    public static partial int SendMMsg(int fd, MMsgHdr* messages, uint count, int flags);
+    public static partial int SendMmsg(nint fd, MMsgHdr* messages, uint count, int flags);
 
-    /// <summary>setsockopt(2).</summary>
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-    public static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+    public static partial int SetSockOpt(nint fd, int level, int name, void* value, uint length);
 
-    /// <summary>getsockopt(2).</summary>
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
-    public static partial int GetSockOpt(int fd, int level, int name, void* value, uint* length);
+    public static partial int GetSockOpt(nint fd, int level, int name, void* value, uint* length);
 
     /// <summary>shutdown(2): wakes a thread blocked in recvmmsg on this socket.</summary>
     [LibraryImport("libc", EntryPoint = "shutdown", SetLastError = true)]
-    public static partial int Shutdown(int fd, int how);
+    public static partial int Shutdown(nint fd, int how);
 
     /// <summary>True when the kernel accepts UDP_SEGMENT on this socket (GSO sends).</summary>
-    public static bool SupportsGso(int fd)
+    public static bool SupportsGso(nint fd)
     {
         int value = 0;
         uint length = sizeof(int);
@@ -125,7 +130,7 @@ internal static unsafe partial class LinuxUdp
     }
 
     /// <summary>Turns UDP_GRO on; false when the kernel does not know it.</summary>
-    public static bool EnableGro(int fd)
+    public static bool EnableGro(nint fd)
     {
         int one = 1;
         return SetSockOpt(fd, SolUdp, UdpGro, &one, sizeof(int)) == 0;

@@ -1,13 +1,19 @@
+// One copy of the socket-address decoding for every assembly that needs it (issue 19): linked into host/ and
+// plugins/wireguard/ (see UdpBatchNative.cs beside this file for why each gets its own namespace).
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Gateway.Sdk.Networking;
 
+#if GATEWAY_WIREGUARD
+namespace Gateway.Plugins.WireGuard.Conn;
+#else
 namespace Gateway.Host.Sockets;
+#endif
 
 /// <summary>
 /// Reads and writes <see cref="SocketAddress"/> buffers without creating <see cref="IPEndPoint"/> objects, so the
-/// UDP receive loop allocates nothing per datagram. The buffer is the native sockaddr (Linux layout: family,
+/// UDP receive loops allocate nothing per datagram. The buffer is the native sockaddr (Linux layout: family,
 /// port in network order at offset 2, IPv4 address at 4, IPv6 address at 8).
 /// </summary>
 internal static class SocketAddressCodec
@@ -15,6 +21,7 @@ internal static class SocketAddressCodec
     private const ushort LinuxAfInet = 2;
     private const ushort LinuxAfInet6 = 10;
 
+    /// <summary>The endpoint in <paramref name="address"/>.</summary>
     public static NetEndpoint Read(SocketAddress address)
     {
         Span<byte> bytes = address.Buffer.Span;
@@ -23,6 +30,7 @@ internal static class SocketAddressCodec
         return new NetEndpoint(ip, port);
     }
 
+    /// <summary>Writes <paramref name="endpoint"/> into <paramref name="address"/> (of the endpoint's family).</summary>
     public static void Write(SocketAddress address, NetEndpoint endpoint)
     {
         Span<byte> bytes = address.Buffer.Span;
@@ -65,4 +73,12 @@ internal static class SocketAddressCodec
         sockaddr.Slice(8, 8).Clear();
         return 16;
     }
+
+    /// <summary>
+    /// True when both hold the same sockaddr. <see cref="SocketAddress.Equals(SocketAddress)"/> compares whole
+    /// buffers, so a receive address (a 28-byte buffer with Size 16 for IPv4) never equals a 16-byte copy of itself;
+    /// this compares the first Size bytes only.
+    /// </summary>
+    public static bool Same(SocketAddress a, SocketAddress b) =>
+        ReferenceEquals(a, b) || (a.Size == b.Size && a.Buffer.Span[..a.Size].SequenceEqual(b.Buffer.Span[..b.Size]));
 }
