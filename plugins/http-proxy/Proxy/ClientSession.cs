@@ -73,7 +73,8 @@ internal sealed partial class ClientSession : IDisposable
     /// <param name="rules">The rules in force when the connection was admitted; it keeps them to the end.</param>
     /// <param name="connection">The client connection.</param>
     /// <param name="stopping">Signalled when the plugin stops.</param>
-    public ClientSession(HttpProxyHandler proxy, ProxyRules rules, StreamConnection connection, CancellationToken stopping)
+    /// <param name="client">The connection's receive buffer (it may hold the first bytes already); the caller disposes it.</param>
+    public ClientSession(HttpProxyHandler proxy, ProxyRules rules, StreamConnection connection, SocketReader client, CancellationToken stopping)
     {
         _proxy = proxy;
         _rules = rules;
@@ -83,7 +84,7 @@ internal sealed partial class ClientSession : IDisposable
         _cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         HttpProxyOptions options = rules.Options;
         _maxHeadBytes = options.MaxHeaderBytes;
-        _client = new SocketReader(_socket, Math.Max(options.BufferSize, _maxHeadBytes));
+        _client = client;
         _response = new SocketWriter(_socket, 16 * 1024);
         _localClient = AccessControl.IsLocalClient(connection.Client.Address, proxy.HostAddresses);
         _destinations = _localClient ? null : rules.Destinations;
@@ -424,7 +425,6 @@ internal sealed partial class ClientSession : IDisposable
         _cache?.Dispose();
 
         _cts.Dispose();
-        _client.Dispose();
         _response.Dispose();
     }
 }

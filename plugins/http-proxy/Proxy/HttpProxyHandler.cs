@@ -3,7 +3,9 @@ using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
+using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Origins;
+using Gateway.Plugins.HttpProxy.Socks;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
@@ -67,7 +69,14 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     /// <summary>Client connections being served now.</summary>
     public int ActiveConnections => Volatile.Read(ref _connections);
 
-    public async Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken)
+    public Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken) => HandleAsync(connection, socksOnly: false, cancellationToken);
+
+    /// <summary>
+    /// Serves one connection: HTTP or SOCKS, told apart by the first byte (sing-box's "mixed" inbound): 5 is a SOCKS5
+    /// greeting, 4 a SOCKS4 request, anything else HTTP. <paramref name="socksOnly"/> endpoints (<c>socksListen:</c>)
+    /// close a connection that does not start as SOCKS.
+    /// </summary>
+    public async Task HandleAsync(StreamConnection connection, bool socksOnly, CancellationToken cancellationToken)
     {
         int active = Interlocked.Increment(ref _connections);
         Metrics.ConnectionOpened();
@@ -86,13 +95,43 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
                 return;
             }
 
-            using ClientSession session = new(this, rules, connection, cancellationToken);
-            await session.RunAsync().ConfigureAwait(false);
+            using SocketReader reader = new(connection.Socket, Math.Max(rules.Options.BufferSize, rules.Options.MaxHeaderBytes));
+            if (!await FirstByteAsync(reader, rules.Options.KeepAliveTimeout, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            byte first = reader.Buffered[0];
+            if (first is SocksSession.Version5 or SocksSession.Version4)
+            {
+                using SocksSession socks = new(this, rules, connection, reader, cancellationToken);
+                await socks.RunAsync().ConfigureAwait(false);
+            }
+            else if (!socksOnly)
+            {
+                using ClientSession session = new(this, rules, connection, reader, cancellationToken);
+                await session.RunAsync().ConfigureAwait(false);
+            }
         }
         finally
         {
             Interlocked.Decrement(ref _connections);
             Metrics.ConnectionClosed();
+        }
+    }
+
+    /// <summary>Waits for the client's first byte (at most the keep-alive timeout); false when it closed or never sent one.</summary>
+    private static async ValueTask<bool> FirstByteAsync(SocketReader reader, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            return await reader.FillAsync(deadline.Token).ConfigureAwait(false) > 0;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            return false;
         }
     }
 
