@@ -4,6 +4,7 @@ using Gateway.Plugins.HttpProxy.Proxy;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 
 namespace Gateway.Plugins.HttpProxy;
 
@@ -21,6 +22,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
 
     private readonly List<IDisposable> _bindings = [];
     private HttpProxyHandler? _handler;
+    private IDisposable? _reloadRegistration;
 
     /// <inheritdoc/>
     public string Id => "http-proxy";
@@ -68,12 +70,18 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyLog.Serving(logger, endpoint.ToString());
         }
 
+        // Listen/virtual changes restart the plugin (the host compares those keys); everything else applies here.
+        HttpProxyHandler handler = _handler;
+        Microsoft.Extensions.Configuration.IConfiguration section = context.Configuration;
+        _reloadRegistration = ChangeToken.OnChange(section.GetReloadToken, () => Reload(section, handler, logger));
         return Task.CompletedTask;
     }
 
     /// <inheritdoc/>
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        _reloadRegistration?.Dispose();
+        _reloadRegistration = null;
         foreach (IDisposable binding in _bindings)
         {
             binding.Dispose();
@@ -83,5 +91,24 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         _handler?.Dispose();
         _handler = null;
         return Task.CompletedTask;
+    }
+
+    /// <summary>Reads the changed section and hands it to the running handler (the host validated it already).</summary>
+    internal static void Reload(Microsoft.Extensions.Configuration.IConfiguration section, HttpProxyHandler handler, ILogger logger)
+    {
+        List<(string Key, string Message)> errors = [];
+        HttpProxyOptions options = HttpProxyOptionsReader.Read(section, errors);
+        if (errors.Count > 0)
+        {
+            HttpProxyLog.ReloadRefused(logger, "http-proxy." + errors[0].Key, errors[0].Message);
+            return;
+        }
+
+        IReadOnlyList<string> restartOnly = handler.Reload(options);
+        HttpProxyLog.Reloaded(logger);
+        if (restartOnly.Count > 0)
+        {
+            HttpProxyLog.ReloadNeedsRestart(logger, string.Join(", ", restartOnly));
+        }
     }
 }

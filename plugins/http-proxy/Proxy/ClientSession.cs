@@ -53,6 +53,7 @@ internal sealed class ClientSession : IDisposable
     // could connect anywhere itself). Fixed at admission: a reload changes the rules for new connections only.
     private readonly bool _localClient;
     private readonly DestinationPolicy? _destinations;
+    private readonly AccessControl _access;
 
     private RequestHead _request;
     private ProxyTarget _target;
@@ -99,6 +100,7 @@ internal sealed class ClientSession : IDisposable
         _response = new SocketWriter(_socket, 16 * 1024);
         _localClient = AccessControl.IsLocalClient(connection.Client.Address, proxy.HostAddresses);
         _destinations = _localClient ? null : proxy.Destinations;
+        _access = proxy.Access;   // the rules this connection is admitted under, kept across a reload
         _requestFields = new HeaderField[proxy.Options.MaxHeaderCount];
         _responseFields = new HeaderField[proxy.Options.MaxHeaderCount];
         if (proxy.Cache is not null)
@@ -118,7 +120,7 @@ internal sealed class ClientSession : IDisposable
         try
         {
             _socket.NoDelay = true;
-            if (!_proxy.Access.IsClientAllowed(_connection.Client.Address))
+            if (!_access.IsClientAllowed(_connection.Client.Address))
             {
                 if (_proxy.Warnings.ShouldLog(WarningKind.ClientDenied))
                 {
@@ -237,8 +239,8 @@ internal sealed class ClientSession : IDisposable
         }
 
         bool portAllowed = _request.IsConnect
-            ? _proxy.Access.IsConnectPortAllowed(_target.Port, _localClient)
-            : _proxy.Access.IsPortAllowed(_target.Port);
+            ? _access.IsConnectPortAllowed(_target.Port, _localClient)
+            : _access.IsPortAllowed(_target.Port);
         if (!portAllowed)
         {
             HttpProxyLog.PortDenied(Logger, ClientText, _target.Port);

@@ -19,19 +19,32 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     private int _connections;
 
     private readonly bool _ownsHostAddresses;
+    private readonly Action<Socket> _protectSocket;
+    private readonly Func<INameResolver> _resolver;
+    private readonly HttpProxyOptions _builtWith;   // what the cache and the pool were made with
+
+    // Swapped whole by Reload (issue 14): a session reads Access once when it is admitted and Destinations when it
+    // is created, so connections already open keep the rules they were admitted under.
+    private HttpProxyOptions _options;
+    private AccessControl _access;
+    private DestinationPolicy _destinations;
+    private OriginConnector _connector;
 
     /// <param name="resolver">The gateway's name resolver, read at each lookup (IPluginContext.NameResolver).</param>
     /// <param name="hostAddresses">This host's addresses; null reads them from the interfaces (and follows changes).</param>
     public HttpProxyHandler(HttpProxyOptions options, Action<Socket> protectSocket, Func<INameResolver> resolver, HttpProxyMetrics metrics, ILogger logger,
         HostAddresses? hostAddresses = null)
     {
-        Options = options;
+        _options = options;
+        _builtWith = options;
+        _protectSocket = protectSocket;
+        _resolver = resolver;
         _ownsHostAddresses = hostAddresses is null;
         HostAddresses = hostAddresses ?? HostAddresses.FromInterfaces();
-        Access = new AccessControl(options);
-        Destinations = new DestinationPolicy(options.DenyDestinations, options.AllowDestinations, HostAddresses);
+        _access = new AccessControl(options);
+        _destinations = new DestinationPolicy(options.DenyDestinations, options.AllowDestinations, HostAddresses);
         Pool = new OriginConnectionPool(options.PoolMaxIdlePerOrigin, options.PoolIdleTimeout);
-        Connector = new OriginConnector(protectSocket, resolver, options.OriginConnectTimeout);
+        _connector = new OriginConnector(protectSocket, resolver, options.OriginConnectTimeout);
         Metrics = metrics;
         Logger = logger;
         Warnings = new WarningLimiter(logger);
@@ -41,22 +54,24 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     /// <summary>The shared response cache, or null when <c>cache.enabled</c> is false.</summary>
     public HttpCache? Cache { get; }
 
-    public HttpProxyOptions Options { get; }
+    /// <summary>The options in force now (replaced by <see cref="Reload"/>).</summary>
+    public HttpProxyOptions Options => Volatile.Read(ref _options);
 
-    public AccessControl Access { get; }
+    /// <summary>The client ACL and port rules in force now; a session reads it once, when it is admitted.</summary>
+    public AccessControl Access => Volatile.Read(ref _access);
 
     /// <summary>This host's own addresses: who is a local client, and what <c>self</c> in denyDestinations means.</summary>
     public HostAddresses HostAddresses { get; }
 
     /// <summary>Where remote clients may not connect (denyDestinations/allowDestinations).</summary>
-    public DestinationPolicy Destinations { get; }
+    public DestinationPolicy Destinations => Volatile.Read(ref _destinations);
 
     /// <summary>Rate limits the warnings clients can trigger at will.</summary>
     public WarningLimiter Warnings { get; }
 
     public OriginConnectionPool Pool { get; }
 
-    public OriginConnector Connector { get; }
+    public OriginConnector Connector => Volatile.Read(ref _connector);
 
     public HttpProxyMetrics Metrics { get; }
 
@@ -91,6 +106,38 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             Metrics.ConnectionClosed();
         }
     }
+
+    /// <summary>
+    /// Applies a reloaded section to new connections: client ACL, allowed/CONNECT ports, destination policy,
+    /// connection limit, timeouts and header limits. Open connections keep the ACL they were admitted under; the
+    /// timeouts they wait on next are the new ones. Returns the keys that changed but apply only when the plugin
+    /// restarts (the cache and the origin pool own state that a swap would throw away or split; they keep running
+    /// with the values they were built with, which are theirs, not <see cref="Options"/>'s).
+    /// </summary>
+    public IReadOnlyList<string> Reload(HttpProxyOptions options)
+    {
+        HttpProxyOptions built = _builtWith;
+        List<string> restartOnly = [];
+        if (!SameCache(built.Cache, options.Cache))
+        {
+            restartOnly.Add("cache");
+        }
+
+        if (built.PoolMaxIdlePerOrigin != options.PoolMaxIdlePerOrigin || built.PoolIdleTimeout != options.PoolIdleTimeout)
+        {
+            restartOnly.Add("pool");
+        }
+
+        Volatile.Write(ref _access, new AccessControl(options));
+        Volatile.Write(ref _destinations, new DestinationPolicy(options.DenyDestinations, options.AllowDestinations, HostAddresses));
+        Volatile.Write(ref _connector, new OriginConnector(_protectSocket, _resolver, options.OriginConnectTimeout));
+        Volatile.Write(ref _options, options);
+        return restartOnly;
+    }
+
+    private static bool SameCache(HttpCacheOptions a, HttpCacheOptions b) =>
+        a.Enabled == b.Enabled && a.MaxBytes == b.MaxBytes && a.MaxObjectBytes == b.MaxObjectBytes && a.MaxEntries == b.MaxEntries
+        && a.HeuristicMaxAge == b.HeuristicMaxAge;
 
     private async Task RefuseAsync(Socket socket)
     {
