@@ -1,6 +1,7 @@
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Proxy;
+using Gateway.Plugins.HttpProxy.Socks;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Logging;
@@ -49,18 +50,18 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             endpoints.Add(new ServiceEndpoint(EndpointKind.Virtual, DefaultVirtualEndpoint));
         }
 
-        if (endpoints.Count == 0)
-        {
-            // Absent section (or no endpoints): nothing to serve.
-            HttpProxyLog.Idle(logger);
-            return Task.CompletedTask;
-        }
-
         List<(string Key, string Message)> errors = [];
         HttpProxyOptions options = HttpProxyOptionsReader.Read(context.Configuration, errors);
         if (errors.Count > 0)
         {
             throw new PluginConfigException(errors[0].Key, errors[0].Message);
+        }
+
+        if (endpoints.Count == 0 && options.SocksListen.Count == 0)
+        {
+            // Absent section (or no endpoints): nothing to serve.
+            HttpProxyLog.Idle(logger);
+            return Task.CompletedTask;
         }
 
         _handler = new HttpProxyHandler(options, context.ProtectSocket, () => context.NameResolver, new HttpProxyMetrics(context.Meter), logger);
@@ -70,10 +71,18 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyLog.Serving(logger, endpoint.ToString());
         }
 
-        // Listen/virtual changes restart the plugin (the host compares those keys); everything else applies here.
+        var socks = new SocksOnlyHandler(_handler);
+        foreach (NetEndpoint endpoint in options.SocksListen)
+        {
+            _bindings.Add(context.BindStream(new ServiceEndpoint(EndpointKind.HostSocket, endpoint), socks));
+            HttpProxyLog.Serving(logger, $"{endpoint} (SOCKS only)");
+        }
+
+        // listen:/virtual: changes restart the plugin (the host compares those keys); the rest applies here, live.
         HttpProxyHandler handler = _handler;
+        IReadOnlyList<NetEndpoint> socksBound = options.SocksListen;
         Microsoft.Extensions.Configuration.IConfiguration section = context.Configuration;
-        _reloadRegistration = ChangeToken.OnChange(section.GetReloadToken, () => Reload(section, handler, logger));
+        _reloadRegistration = ChangeToken.OnChange(section.GetReloadToken, () => Reload(section, handler, socksBound, logger));
         return Task.CompletedTask;
     }
 
@@ -93,8 +102,8 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         return Task.CompletedTask;
     }
 
-    /// <summary>Reads the changed section and hands it to the running handler (the host validated it already).</summary>
-    internal static void Reload(Microsoft.Extensions.Configuration.IConfiguration section, HttpProxyHandler handler, ILogger logger)
+    /// <summary>Reads the changed section and makes it the rules of new connections (the host validated it already).</summary>
+    private static void Reload(Microsoft.Extensions.Configuration.IConfiguration section, HttpProxyHandler handler, IReadOnlyList<NetEndpoint> socksBound, ILogger logger)
     {
         List<(string Key, string Message)> errors = [];
         HttpProxyOptions options = HttpProxyOptionsReader.Read(section, errors);
@@ -104,7 +113,12 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             return;
         }
 
-        IReadOnlyList<string> restartOnly = handler.Reload(options);
+        List<string> restartOnly = [.. handler.Reload(options)];
+        if (!options.SocksListen.SequenceEqual(socksBound))
+        {
+            restartOnly.Add("socksListen");
+        }
+
         HttpProxyLog.Reloaded(logger);
         if (restartOnly.Count > 0)
         {

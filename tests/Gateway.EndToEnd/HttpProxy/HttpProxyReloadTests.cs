@@ -74,19 +74,22 @@ public sealed class HttpProxyReloadTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Reload_CacheOrPoolSettingsChanged_ReportedAsApplyingAtRestart()
+    public async Task Reload_CacheTurnedOff_NewRulesHaveNoCacheAndPoolChangeIsReported()
     {
         await using var proxy = new ProxyHarness();
+        Assert.NotNull(proxy.Handler.Cache);
 
         IReadOnlyList<string> restartOnly = proxy.Handler.Reload(new HttpProxyOptions
         {
-            Cache = new HttpCacheOptions { MaxBytes = 1024 * 1024 },
+            Cache = new HttpCacheOptions { Enabled = false },
             PoolMaxIdlePerOrigin = 1,
             OriginResponseTimeout = TimeSpan.FromSeconds(5),
         });
 
-        Assert.Equal(["cache", "pool"], restartOnly);
+        Assert.Null(proxy.Handler.Cache);
         Assert.Equal(TimeSpan.FromSeconds(5), proxy.Handler.Options.OriginResponseTimeout);
+        Assert.Equal(["poolMaxIdlePerOrigin/poolIdleTimeout"], restartOnly);
+        Assert.Equal("200", await StatusAsync(proxy));
     }
 
     private async Task<string> StatusAsync(ProxyHarness proxy) =>
