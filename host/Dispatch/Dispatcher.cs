@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
+using Gateway.Host.Nat;
+using Gateway.Host.Routing;
 using Gateway.Host.Tun;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Hosting;
@@ -451,13 +453,10 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
             }
         }
 
-        Nat.Observe(entry, fromClient: true, syn, (flags & TcpFlags.Fin) != 0, (flags & TcpFlags.Rst) != 0, (flags & TcpFlags.Ack) != 0);
+        Nat.Observe(entry, fromClient: true, flags);
 
         // client:cport → vip:vport becomes vip:natPort → listener (DESIGN §2); RFC 1624 updates keep it cheap.
-        NetEndpoint target = listener!.Value;
-        RewriteAddresses(packet, tcp, v6, info.Destination, target.Address);
-        TcpHeader.SetSourcePort(tcp, entry.NatPort);
-        TcpHeader.SetDestinationPort(tcp, target.Port);
+        TcpNatRewriter.ToListener(packet, tcp, v6, entry, listener!.Value);
         if (!(origin is null ? WriteToDevice(packet[..info.Length]) : _device.Enqueue(packet[..info.Length])))
         {
             Drop(DropReason.WriteFailed);
@@ -474,46 +473,12 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         }
 
         TcpFlags flags = TcpHeader.Flags(tcp);
-        Nat.Observe(entry, fromClient: false, (flags & TcpFlags.Syn) != 0, (flags & TcpFlags.Fin) != 0, (flags & TcpFlags.Rst) != 0, (flags & TcpFlags.Ack) != 0);
+        Nat.Observe(entry, fromClient: false, flags);
 
         // listener:lport → vip:natPort becomes vip:vport → client:cport.
-        RewriteAddresses(packet, tcp, v6, listener.Address, entry.Virtual.Address, entry.Client.Address);
-        TcpHeader.SetSourcePort(tcp, entry.Virtual.Port);
-        TcpHeader.SetDestinationPort(tcp, entry.Client.Port);
+        TcpNatRewriter.ToClient(packet, tcp, v6, entry, listener);
         SendTo(packet[..info.Length], entry.Origin, flushRoute: false);
     }
-
-    /// <summary>Forward direction: source becomes the virtual IP (the old destination), destination the listener.</summary>
-    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress virtualAddress, NetAddress listenerAddress) =>
-        RewriteAddresses(packet, tcp, v6, ReadSource(packet, v6), virtualAddress, listenerAddress, ReadDestination(packet, v6));
-
-    /// <summary>Reverse direction: source becomes the virtual IP, destination the original client.</summary>
-    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress listenerAddress, NetAddress virtualAddress, NetAddress clientAddress) =>
-        RewriteAddresses(packet, tcp, v6, listenerAddress, virtualAddress, clientAddress, ReadDestination(packet, v6));
-
-    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress oldSource, NetAddress newSource, NetAddress newDestination, NetAddress oldDestination)
-    {
-        if (!v6)
-        {
-            IPv4Header.SetSource(packet, newSource.V4Value);
-            IPv4Header.SetDestination(packet, newDestination.V4Value);
-            TcpHeader.AdjustChecksum(tcp, oldSource.V4Value, newSource.V4Value);
-            TcpHeader.AdjustChecksum(tcp, oldDestination.V4Value, newDestination.V4Value);
-            return;
-        }
-
-        Span<byte> old = stackalloc byte[32];
-        packet.Slice(8, 32).CopyTo(old);
-        newSource.WriteTo(packet[8..]);
-        newDestination.WriteTo(packet[24..]);
-        TcpHeader.AdjustChecksum(tcp, old, packet.Slice(8, 32));
-    }
-
-    private static NetAddress ReadSource(ReadOnlySpan<byte> packet, bool v6) =>
-        v6 ? IPv6Header.Source(packet) : NetAddress.FromV4(IPv4Header.Source(packet));
-
-    private static NetAddress ReadDestination(ReadOnlySpan<byte> packet, bool v6) =>
-        v6 ? IPv6Header.Destination(packet) : NetAddress.FromV4(IPv4Header.Destination(packet));
 
     private void SendError(ReadOnlySpan<byte> packet, in PacketInfo info, IPacketRoute? origin, bool tcp)
     {

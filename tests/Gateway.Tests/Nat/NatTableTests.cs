@@ -1,10 +1,12 @@
-using Gateway.Host.Dispatch;
+using Gateway.Host.Nat;
 using Gateway.Host.Networking;
+using Gateway.Host.Routing;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
+using Gateway.Sdk.Packets;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Gateway.Tests.Dispatch;
+namespace Gateway.Tests.Nat;
 
 public sealed class NatTableTests
 {
@@ -34,7 +36,7 @@ public sealed class NatTableTests
         var table = new NatTable();
         var client = NetEndpoint.Parse("10.30.30.1:40000");
         NatEntry entry = table.Create(client, Virtual, Binding(), null)!;
-        table.Observe(entry, fromClient: true, syn: false, fin: false, rst: true, ack: false);
+        table.Observe(entry, fromClient: true, TcpFlags.Rst);
         Assert.Equal(NatState.Closed, entry.State);
 
         Assert.Equal(0, table.Sweep(Environment.TickCount64));
@@ -48,11 +50,11 @@ public sealed class NatTableTests
     {
         var table = new NatTable();
         NatEntry entry = table.Create(NetEndpoint.Parse("10.30.30.1:40000"), Virtual, Binding(), null)!;
-        table.Observe(entry, fromClient: true, syn: false, fin: false, rst: false, ack: true);
+        table.Observe(entry, fromClient: true, TcpFlags.Ack);
         Assert.Equal(NatState.Established, entry.State);
-        table.Observe(entry, fromClient: true, syn: false, fin: true, rst: false, ack: true);
+        table.Observe(entry, fromClient: true, TcpFlags.Fin | TcpFlags.Ack);
         Assert.Equal(NatState.HalfClosed, entry.State);
-        table.Observe(entry, fromClient: false, syn: false, fin: true, rst: false, ack: true);
+        table.Observe(entry, fromClient: false, TcpFlags.Fin | TcpFlags.Ack);
         Assert.Equal(NatState.Closed, entry.State);
     }
 

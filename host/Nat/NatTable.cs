@@ -1,7 +1,9 @@
+using Gateway.Host.Routing;
 using Gateway.Sdk.Networking;
+using Gateway.Sdk.Packets;
 using Gateway.Sdk.Routing;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Nat;
 
 /// <summary>
 /// The TCP NAT table of DESIGN §2: sessions keyed on the full client 4-tuple, and by NAT port (per address
@@ -80,15 +82,15 @@ internal sealed class NatTable
     }
 
     /// <summary>Records a segment of <paramref name="entry"/> (flags from either side) and refreshes its expiry.</summary>
-    public void Observe(NatEntry entry, bool fromClient, bool syn, bool fin, bool rst, bool ack)
+    public void Observe(NatEntry entry, bool fromClient, TcpFlags flags)
     {
         lock (_lock)
         {
-            if (rst)
+            if ((flags & TcpFlags.Rst) != 0)
             {
                 entry.State = NatState.Closed;
             }
-            else if (fin)
+            else if ((flags & TcpFlags.Fin) != 0)
             {
                 if (fromClient)
                 {
@@ -101,7 +103,7 @@ internal sealed class NatTable
 
                 entry.State = entry.ClientFin && entry.ServerFin ? NatState.Closed : NatState.HalfClosed;
             }
-            else if (entry.State == NatState.Opening && fromClient && ack && !syn)
+            else if (entry.State == NatState.Opening && fromClient && (flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Ack)
             {
                 // The client's ACK of the kernel's SYN-ACK: the handshake completed.
                 entry.State = NatState.Established;

@@ -1,7 +1,8 @@
+using Gateway.Host.Routing;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Routing;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Nat;
 
 /// <summary>
 /// One TCP session rewritten towards the kernel listener: the original client and virtual endpoint, the

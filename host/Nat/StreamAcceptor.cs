@@ -1,10 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
+using Gateway.Host.Routing;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Nat;
 
 /// <summary>
 /// Accepts the connections the kernel's TCP stack terminated on the NAT listener (DESIGN §2), finds each
@@ -81,7 +82,7 @@ internal sealed class StreamAcceptor : IDisposable
             catch (SocketException ex)
             {
                 // EMFILE and friends: report and keep accepting after a pause rather than spin.
-                DispatchLog.AcceptFailed(_logger, Endpoint.ToString(), ex.SocketErrorCode);
+                NatLog.AcceptFailed(_logger, Endpoint.ToString(), ex.SocketErrorCode);
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
