@@ -249,7 +249,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
 
         if (Config.Host.Admin.Listen is { } admin)
         {
-            lines.Add($"  {"admin",-12} http {admin} (/healthz /readyz /metrics)");
+            lines.Add($"  {"admin",-12} http {admin} (/healthz /readyz /metrics /api/v1, page at /{(Config.Host.Admin.Token is null ? string.Empty : "; token required")})");
         }
 
         _stdout.WriteLine("listening:" + Environment.NewLine + string.Join(Environment.NewLine, lines));
