@@ -45,21 +45,32 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
     private NetEndpoint? _listenerV4;
     private NetEndpoint? _listenerV6;
 
-    public Dispatcher(ITunDevice device, RoutingTable table, Meter meter, ILogger logger)
+    public Dispatcher(ITunDevice device, RoutingTable table, Meter meter, ILogger logger, NatLimits? natLimits = null)
     {
         _device = device;
         _table = table;
         _logger = logger;
         Mtu = device.Mtu;
+        Nat = new NatTable(natLimits ?? NatLimits.Default);
         _dropped = meter.CreateCounter<long>("gateway.tun.dropped", unit: "{packet}", description: "Packets dropped by the TUN dispatcher, by reason");
         meter.CreateObservableGauge("gateway.tun.nat.sessions", () => Nat.Count, unit: "{session}", description: "TCP NAT sessions towards virtual endpoints");
+        meter.CreateObservableCounter(
+            "gateway.tun.nat.evicted",
+            () => new Measurement<long>[]
+            {
+                new(Nat.EvictedForSource, new KeyValuePair<string, object?>("reason", "source_limit")),
+                new(Nat.EvictedForRoom, new KeyValuePair<string, object?>("reason", "table_full")),
+                new(Nat.ExpiredHalfOpen, new KeyValuePair<string, object?>("reason", "half_open_timeout")),
+            },
+            unit: "{session}",
+            description: "Half-open or closed TCP NAT sessions dropped to bound the table, by reason");
     }
 
     /// <summary>The device MTU; UDP replies are limited to it.</summary>
     public int Mtu { get; }
 
     /// <summary>The TCP NAT table.</summary>
-    public NatTable Nat { get; } = new();
+    public NatTable Nat { get; }
 
     /// <summary>The IPv4 kernel listener TCP sessions are rewritten towards, if any.</summary>
     public NetEndpoint? ListenerV4 => _listenerV4;
@@ -261,8 +272,42 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         }
     }
 
-    /// <summary>Removes expired NAT sessions (called periodically by the TUN side).</summary>
-    public int SweepNat() => Nat.Sweep(Environment.TickCount64);
+    /// <summary>
+    /// Removes expired NAT sessions (called periodically by the TUN side); half-open ones are reset towards the kernel
+    /// listener so the kernel forgets them before their port serves another session.
+    /// </summary>
+    public int SweepNat()
+    {
+        var halfOpen = new List<NatEntry>();
+        int removed = Nat.Sweep(Environment.TickCount64, halfOpen);
+        foreach (NatEntry entry in halfOpen)
+        {
+            ResetKernelSide(entry);
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// Resets a half-open session the NAT dropped on the kernel side: a RST from its NAT endpoint with the sequence the
+    /// kernel's half-open socket expects (client ISN + 1, RFC 5961 §3.2), so a later SYN on the same port starts a new
+    /// handshake instead of meeting the old one.
+    /// </summary>
+    private void ResetKernelSide(NatEntry entry)
+    {
+        NetEndpoint? listener = entry.Virtual.Address.IsV6 ? _listenerV6 : _listenerV4;
+        if (listener is not { } l)
+        {
+            return;
+        }
+
+        Span<byte> rst = stackalloc byte[IPv6Header.Length + TcpHeader.MinLength];
+        int length = ReplyBuilder.Tcp(entry.Virtual.Address, entry.NatPort, l.Address, l.Port, entry.ClientIsn + 1, 0, TcpFlags.Rst, rst);
+        if (!WriteToDevice(rst[..length]))
+        {
+            Drop(DropReason.WriteFailed);
+        }
+    }
 
     private void RouteOut(Span<byte> packet, PrefixRoute route, int length)
     {
@@ -445,10 +490,16 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
                 return;
             }
 
-            entry = Nat.Create(client, local, binding, origin);
+            entry = Nat.Create(client, local, binding, origin, TcpHeader.SequenceNumber(tcp), out NatRefusal refusal, out NatEntry? evicted);
+            if (evicted is not null)
+            {
+                ResetKernelSide(evicted);
+            }
+
             if (entry is null)
             {
-                Drop(DropReason.NatExhausted);
+                // Dropped, not reset: like a full conntrack table, the client retries its SYN and may find room.
+                Drop(refusal == NatRefusal.SourceLimit ? DropReason.NatSourceLimit : DropReason.NatExhausted);
                 return;
             }
         }

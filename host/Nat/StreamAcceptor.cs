@@ -88,7 +88,7 @@ internal sealed class StreamAcceptor : IDisposable
             }
 
             var remote = (IPEndPoint)socket.RemoteEndPoint!;
-            NatEntry? entry = _nat.FindByPort(Endpoint.Address.IsV6, (ushort)remote.Port);
+            NatEntry? entry = _nat.FindByKernelPeer(new NetEndpoint(NetAddress.FromIPAddress(remote.Address), (ushort)remote.Port));
             if (entry is null || !_nat.TryAccept(entry) || entry.Binding.Stopping.IsCancellationRequested)
             {
                 // The session expired or was unbound between SYN and accept: nobody to hand it to.
