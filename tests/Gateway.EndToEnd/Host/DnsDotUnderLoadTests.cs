@@ -65,7 +65,7 @@ public sealed partial class DnsDotUnderLoadTests : IAsyncLifetime
 
         // The same build copied over the running one, file by file, as an operator's deploy would.
         string gatewayDirectory = await GatewayBuild.GatewayDirectoryAsync();
-        EchoClient.CopyFolder(Path.Combine(gatewayDirectory, "plugins", "dns-dot"), Path.Combine(_plugins, "dns-dot"));
+        EchoClient.RedeployFolder(Path.Combine(gatewayDirectory, "plugins", "dns-dot"), Path.Combine(_plugins, "dns-dot"));
 
         await gateway.WaitForOutputAsync("plugin dns-dot: old version draining", Patience);
         Assert.False(load.IsCompleted, "the swap finished only after the load: nothing was measured during it");

@@ -42,7 +42,7 @@ public sealed class PluginTrustTests
 
         // Fixed and replaced: the folder is loaded without a restart.
         File.SetUnixFileMode(folder, File.GetUnixFileMode(folder) & ~UnixFileMode.GroupWrite);
-        EchoClient.CopyFolder(await GatewayBuild.EchoPluginDirectoryAsync(), folder);
+        EchoClient.RedeployFolder(await GatewayBuild.EchoPluginDirectoryAsync(), folder);
         Assert.Equal("echo: trusted now", await EchoClient.UdpUntilAsync(port, "trusted now", "echo: ", TimeSpan.FromSeconds(90)));
         Assert.Equal(0, await process.StopAsync());
     }
