@@ -1,3 +1,4 @@
+using Gateway.Plugins.HttpProxy.Api;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Proxy;
@@ -21,6 +22,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
 
     private readonly List<IDisposable> _bindings = [];
     private HttpProxyHandler? _handler;
+    private HttpProxyStatsApi? _stats;
 
     /// <inheritdoc/>
     public string Id => "http-proxy";
@@ -51,6 +53,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         {
             // Absent section (or no endpoints): nothing to serve.
             HttpProxyLog.Idle(logger);
+            MapStats(context, cacheEnabled: false);
             return Task.CompletedTask;
         }
 
@@ -61,6 +64,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             throw new PluginConfigException(errors[0].Key, errors[0].Message);
         }
 
+        MapStats(context, options.Cache.Enabled);
         _handler = new HttpProxyHandler(options, context.ProtectSocket, () => context.NameResolver, new HttpProxyMetrics(context.Meter), logger);
         foreach (ServiceEndpoint endpoint in endpoints)
         {
@@ -82,6 +86,15 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         _bindings.Clear();
         _handler?.Dispose();
         _handler = null;
+        _stats?.Dispose();
+        _stats = null;
         return Task.CompletedTask;
+    }
+
+    /// <summary><c>GET stats</c> on the admin API, read off this plugin's meter (also when idle: all zero then).</summary>
+    private void MapStats(IPluginContext context, bool cacheEnabled)
+    {
+        _stats = new HttpProxyStatsApi(context.Meter, cacheEnabled);
+        _bindings.Add(context.MapApi("GET", "stats", _stats.Answer));
     }
 }
