@@ -177,7 +177,14 @@ internal static class StatusCommands
         }
 
         JsonElement root = peers.RootElement;
-        await stdout.WriteLineAsync($"interface: public key {root.GetProperty("publicKey").GetString()}, listening on UDP {root.GetProperty("listenPort").GetInt32()}").ConfigureAwait(false);
+        if (!root.TryGetProperty("publicKey", out JsonElement publicKey))
+        {
+            // The plugin is loaded but its section has no privateKey: WireGuard is off (the route's documented shape).
+            await stdout.WriteLineAsync("wireguard: off (no privateKey in the wireguard section); no peers").ConfigureAwait(false);
+            return GatewayCommandLine.ExitOk;
+        }
+
+        await stdout.WriteLineAsync($"interface: public key {publicKey.GetString()}, listening on UDP {root.GetProperty("listenPort").GetInt32()}").ConfigureAwait(false);
         foreach (JsonElement peer in root.GetProperty("peers").EnumerateArray())
         {
             string handshake = peer.TryGetProperty("lastHandshakeSecondsAgo", out JsonElement ago) ? Duration(ago.GetDouble()) + " ago" : "never";
