@@ -179,8 +179,8 @@ internal static class StatusCommands
         JsonElement root = peers.RootElement;
         if (!root.TryGetProperty("publicKey", out JsonElement publicKey))
         {
-            // The plugin is loaded but its section has no privateKey: WireGuard is off (the route's documented shape).
-            await stdout.WriteLineAsync("wireguard: off (no privateKey in the wireguard section); no peers").ConfigureAwait(false);
+            // The plugin is loaded but its section configures no interface (PeersApi omits the device's fields).
+            await stdout.WriteLineAsync("interface: off (the wireguard section configures no interface)").ConfigureAwait(false);
             return GatewayCommandLine.ExitOk;
         }
 

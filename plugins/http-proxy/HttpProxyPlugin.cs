@@ -2,6 +2,7 @@ using Gateway.Plugins.HttpProxy.Api;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Proxy;
+using Gateway.Plugins.HttpProxy.Socks;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Logging;
@@ -49,19 +50,19 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             endpoints.Add(new ServiceEndpoint(EndpointKind.Virtual, DefaultVirtualEndpoint));
         }
 
-        if (endpoints.Count == 0)
-        {
-            // Absent section (or no endpoints): nothing to serve.
-            HttpProxyLog.Idle(logger);
-            MapStats(context, cacheEnabled: false);
-            return Task.CompletedTask;
-        }
-
         List<(string Key, string Message)> errors = [];
         HttpProxyOptions options = HttpProxyOptionsReader.Read(context.Configuration, errors);
         if (errors.Count > 0)
         {
             throw new PluginConfigException(errors[0].Key, errors[0].Message);
+        }
+
+        if (endpoints.Count == 0 && options.SocksListen.Count == 0)
+        {
+            // Absent section (or no endpoints): nothing to serve.
+            HttpProxyLog.Idle(logger);
+            MapStats(context, cacheEnabled: false);
+            return Task.CompletedTask;
         }
 
         MapStats(context, options.Cache.Enabled);
@@ -70,6 +71,13 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         {
             _bindings.Add(context.BindStream(endpoint, _handler));
             HttpProxyLog.Serving(logger, endpoint.ToString());
+        }
+
+        var socks = new SocksOnlyHandler(_handler);
+        foreach (NetEndpoint endpoint in options.SocksListen)
+        {
+            _bindings.Add(context.BindStream(new ServiceEndpoint(EndpointKind.HostSocket, endpoint), socks));
+            HttpProxyLog.Serving(logger, $"{endpoint} (SOCKS only)");
         }
 
         return Task.CompletedTask;

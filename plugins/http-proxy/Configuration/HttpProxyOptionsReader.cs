@@ -25,6 +25,16 @@ internal static class HttpProxyOptionsReader
             DenyClients = ReadPrefixes(reader, section, "denyClients", defaults.DenyClients),
             AllowedPorts = ReadPorts(reader, section, "allowedPorts", defaults.AllowedPorts),
             ConnectPorts = ReadPorts(reader, section, "connectPorts", defaults.ConnectPorts),
+            SocksListen = ReadList(reader, section, "socksListen", defaults.SocksListen, "an ip:port endpoint (127.0.0.1:1080, [::1]:1080)", static (text, into) =>
+            {
+                if (NetEndpoint.TryParse(text, out NetEndpoint endpoint) && endpoint.Port != 0)
+                {
+                    into.Add(endpoint);
+                    return true;
+                }
+
+                return false;
+            }),
             DenyDestinations = ReadDestinations(reader, section, "denyDestinations", defaults.DenyDestinations),
             AllowDestinations = ReadDestinations(reader, section, "allowDestinations", defaults.AllowDestinations),
             MaxConnections = reader.Int("maxConnections", defaults.MaxConnections, 1, 1_000_000),
