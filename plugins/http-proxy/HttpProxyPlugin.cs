@@ -1,4 +1,5 @@
 using Gateway.Plugins.HttpProxy.Auth;
+using Gateway.Plugins.HttpProxy.Api;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Logging;
@@ -30,6 +31,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     private ILogger? _logger;
     private HttpProxyOptions? _options;
     private IDisposable? _reloadRegistration;
+    private HttpProxyStatsApi? _stats;
 
     /// <inheritdoc/>
     public string Id => "http-proxy";
@@ -67,9 +69,11 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         {
             // Absent section (or no endpoints): nothing to serve.
             HttpProxyLog.Idle(logger);
+            MapStats(context, cacheEnabled: false);
             return Task.CompletedTask;
         }
 
+        MapStats(context, options.Cache.Enabled);
         _handler = new HttpProxyHandler(options, context.ProtectSocket, () => context.NameResolver, new HttpProxyMetrics(context.Meter), logger);
         try
         {
@@ -198,5 +202,14 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         }
 
         _handler = null;
+        _stats?.Dispose();
+        _stats = null;
+    }
+
+    /// <summary><c>GET stats</c> on the admin API, read off this plugin's meter (also when idle: all zero then).</summary>
+    private void MapStats(IPluginContext context, bool cacheEnabled)
+    {
+        _stats = new HttpProxyStatsApi(context.Meter, cacheEnabled);
+        _bindings.Add(context.MapApi("GET", "stats", _stats.Answer));
     }
 }

@@ -53,8 +53,12 @@ internal sealed class DnsDotOptions
     /// <summary>Connections kept open (pre-warmed) per upstream. Defaults to 1.</summary>
     public int MinConnections { get; set; } = 1;
 
-    /// <summary>Most connections per upstream. Defaults to 4.</summary>
-    public int MaxConnections { get; set; } = 4;
+    /// <summary>
+    /// Most connections per upstream (<c>upstreamMaxConnections</c>). Defaults to 4. Not <c>maxConnections</c>: in
+    /// every plugin section that key is the host's limit of the plugin's TCP listeners (DNS over TCP here), and one
+    /// key meaning two things made raising the pool also cap the listener (and the other way round).
+    /// </summary>
+    public int UpstreamMaxConnections { get; set; } = 4;
 
     /// <summary>Most queries in flight on one upstream connection. Defaults to 128.</summary>
     public int MaxInFlightPerConnection { get; set; } = 128;

@@ -73,7 +73,7 @@ internal static class DnsDotOptionsValidator
         Positive(context, "idleTimeoutMs", options.IdleTimeoutMs);
         Positive(context, "clientIdleTimeoutMs", options.ClientIdleTimeoutMs);
         NonNegative(context, "minConnections", options.MinConnections);
-        Positive(context, "maxConnections", options.MaxConnections);
+        Positive(context, "upstreamMaxConnections", options.UpstreamMaxConnections);
         Positive(context, "maxInFlightPerConnection", options.MaxInFlightPerConnection);
         Filtering.FilteringOptionsValidator.Validate(context, options);
     }

@@ -36,7 +36,7 @@ internal static class ResolverSnapshotBuilder
             ReadTimeout = TimeSpan.FromMilliseconds(options.ReadTimeoutMs),
             IdleTimeout = TimeSpan.FromMilliseconds(options.IdleTimeoutMs),
             MinConnections = options.MinConnections,
-            MaxConnections = options.MaxConnections,
+            MaxConnections = options.UpstreamMaxConnections,
             MaxInFlightPerConnection = options.MaxInFlightPerConnection,
             ProtectSocket = protectSocket,
         };

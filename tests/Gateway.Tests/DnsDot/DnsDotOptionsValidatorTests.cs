@@ -56,4 +56,28 @@ public sealed class DnsDotOptionsValidatorTests
     {
         Assert.NotEmpty(Validate(new() { ["cache:enabled"] = "maybe" }));
     }
+
+    [Fact]
+    public void Bind_MaxConnectionsIsTheListenersLimit_UpstreamPoolHasItsOwnKey()
+    {
+        static Gateway.Plugins.DnsDot.Configuration.DnsDotOptions Bind(Dictionary<string, string?> settings) =>
+            Gateway.Plugins.DnsDot.Configuration.DnsDotOptionsValidator.Bind(new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), null)!;
+
+        // maxConnections is read by the host (TCP listener limit) and no longer resizes the upstream pool.
+        Assert.Equal(4, Bind(new() { ["maxConnections"] = "2" }).UpstreamMaxConnections);
+        Assert.Equal(8, Bind(new() { ["maxConnections"] = "2", ["upstreamMaxConnections"] = "8" }).UpstreamMaxConnections);
+        Assert.Equal("upstreamMaxConnections", Assert.Single(Validate(new() { ["upstreamMaxConnections"] = "0" })).KeyPath);
+    }
+
+    [Fact]
+    public void Validate_LogLevelAndTheHostsOtherKeys_NoErrors()
+    {
+        Assert.Empty(Validate(new()
+        {
+            ["logLevel"] = "debug",
+            ["listen:0"] = "127.0.0.1:5353",
+            ["maxConnections"] = "100",
+            ["idleTimeoutSeconds"] = "30",
+        }));
+    }
 }

@@ -76,7 +76,7 @@ public sealed class ResolverSnapshotBuilderTests : IDisposable
     [InlineData("tlsName")]
     [InlineData("spkiPins")]
     [InlineData("readTimeoutMs")]
-    [InlineData("maxConnections")]
+    [InlineData("upstreamMaxConnections")]
     public void Build_UpstreamOptionChanged_RebuildsThePool(string key)
     {
         ResolverSnapshot first = Build(Options("127.0.0.1:8531")).Snapshot;
@@ -93,7 +93,7 @@ public sealed class ResolverSnapshotBuilderTests : IDisposable
                 changed.ReadTimeoutMs = 900;
                 break;
             default:
-                changed.MaxConnections = 2;
+                changed.UpstreamMaxConnections = 2;
                 break;
         }
 

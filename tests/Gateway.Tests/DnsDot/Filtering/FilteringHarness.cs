@@ -17,7 +17,14 @@ internal sealed class FilteringHarness : IDisposable
 {
     private readonly Meter _meter = new("filtering-test");
 
-    private FilteringHarness(string directory) => Directory = directory;
+    private FilteringHarness(string directory)
+    {
+        Directory = directory;
+        Pause = new BlockingPause(NullLogger.Instance, () => Now);
+    }
+
+    /// <summary>The pause's clock: real time unless a test moves it.</summary>
+    public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;
 
     public string Directory { get; }
 
@@ -25,7 +32,7 @@ internal sealed class FilteringHarness : IDisposable
 
     public ListManager Lists { get; private set; } = null!;
 
-    public BlockingPause Pause { get; } = new(NullLogger.Instance);
+    public BlockingPause Pause { get; }
 
     public UpstreamGroup Filtered { get; } = new("filtered", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
 
