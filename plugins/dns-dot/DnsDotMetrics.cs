@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Gateway.Plugins.DnsDot.Cache;
+using Gateway.Plugins.DnsDot.Server;
 using Gateway.Plugins.DnsDot.Upstreams;
 
 namespace Gateway.Plugins.DnsDot;
@@ -46,7 +47,12 @@ internal sealed class DnsDotMetrics
         CacheMisses = meter.CreateCounter<long>("dns.cache.misses", "{query}", "Cache lookups that found nothing fresh");
         CacheStale = meter.CreateCounter<long>("dns.cache.stale", "{query}", "Expired answers served because no upstream answered (RFC 8767)");
         meter.CreateObservableGauge("dns.cache.entries", () => Volatile.Read(ref _cache)?.Count ?? 0, "{entry}", "Answers held in the cache");
+        meter.CreateObservableGauge("dns.cache.size", () => Volatile.Read(ref _cache)?.Bytes ?? 0, "By", "Bytes the cached answers take (bounded by cache.maxBytes)");
+        Serving = new ServingMetrics(meter);
     }
+
+    /// <summary>The instruments of client admission and the listeners (ACL, rate limits, connection caps).</summary>
+    public ServingMetrics Serving { get; }
 
     /// <summary>dns.queries{transport, rcode}.</summary>
     public Counter<long> Queries { get; }

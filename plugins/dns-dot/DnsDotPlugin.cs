@@ -43,7 +43,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     // (started before the swap, or its one retry) has reached its deadline by then.
     private static readonly TimeSpan DrainMargin = TimeSpan.FromSeconds(1);
 
-    private readonly List<IDisposable> _bindings = new();
+    private DnsServer? _server;
+    private IDisposable? _nameResolverRegistration;
     private readonly List<(DotUpstream Upstream, long CloseAt)> _draining = new();
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
     private DotUpstream[] _active = [];
@@ -89,6 +90,9 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             }
         }
     }
+
+    /// <summary>What the plugin serves while running: endpoints, listeners, client admission (tests).</summary>
+    internal DnsServer? Server => _server;
 
     /// <summary>The resolver while running (tests).</summary>
     internal DnsResolver? Resolver => _resolver;
@@ -284,26 +288,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         _resolver = new DnsResolver(options, snapshot.DefaultGroup, snapshot.Groups, snapshot.Cache, metrics, _logger) { Rules = _rules };
         Volatile.Write(ref _active, snapshot.Upstreams);
 
-        var datagrams = new DnsDatagramHandler(_resolver, metrics);
-        var streams = new DnsStreamHandler(_resolver, _logger, metrics);
-        var endpoints = new List<ServiceEndpoint>(context.ConfiguredEndpoints);
-        IConfiguration section = context.Configuration;
-        if (context.Tun is not null && section.GetSection("virtual").Value is null && !section.GetSection("virtual").GetChildren().Any())
-        {
-            foreach (NetEndpoint endpoint in DefaultVirtualEndpoints)
-            {
-                endpoints.Add(new ServiceEndpoint(EndpointKind.Virtual, endpoint));
-            }
-
-            DnsDotLog.DefaultVirtual(_logger, string.Join(", ", DefaultVirtualEndpoints));
-        }
-
-        foreach (ServiceEndpoint endpoint in endpoints)
-        {
-            _bindings.Add(context.BindDatagram(endpoint, datagrams));
-            _bindings.Add(context.BindStream(endpoint, streams));
-            DnsDotLog.Serving(_logger, endpoint.ToString());
-        }
+        _server = DnsServer.Start(context, options, _resolver, metrics, _logger);
+        _nameResolverRegistration = context.ProvideNameResolver(new DnsDotNameResolver(_resolver));
 
         _maintenance ??= MaintainAsync(_stopping!.Token);
         _sweep ??= new Timer(static state => ((DnsDotPlugin)state!).Sweep(), this, SweepInterval, SweepInterval);
@@ -333,6 +319,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         ResolverSnapshot previous = resolver.Swap(build.Snapshot, replaceRules: rulesChanged);
+        _server?.Apply(options);
         Volatile.Write(ref _active, build.Snapshot.Upstreams);
         if (rulesChanged)
         {
@@ -395,12 +382,14 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     // Stop (drain: false) or the section removed by a reload (drain: true): unbind, stop rules, close or drain upstreams.
     private async Task DeactivateAsync(bool drain)
     {
-        foreach (IDisposable binding in _bindings)
+        _nameResolverRegistration?.Dispose();
+        _nameResolverRegistration = null;
+        if (_server is not null)
         {
-            binding.Dispose();
+            await _server.DisposeAsync().ConfigureAwait(false);
+            _server = null;
         }
 
-        _bindings.Clear();
         DotUpstream[] active = Interlocked.Exchange(ref _active, []);
         if (drain && _resolver is not null)
         {
@@ -503,6 +492,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             {
                 upstream.Maintain(cancellationToken);
             }
+
+            _server?.Maintain();
         }
         while (await WaitAsync(timer, cancellationToken).ConfigureAwait(false));
     }

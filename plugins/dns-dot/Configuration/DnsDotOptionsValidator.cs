@@ -73,6 +73,7 @@ internal static class DnsDotOptionsValidator
         NonNegative(context, "minConnections", options.MinConnections);
         Positive(context, "maxConnections", options.MaxConnections);
         Positive(context, "maxInFlightPerConnection", options.MaxInFlightPerConnection);
+        ServingOptionsValidator.Validate(context, options);
     }
 
     /// <summary>Decodes a pin: base64 of a 32-byte SHA-256; null when it is not one.</summary>

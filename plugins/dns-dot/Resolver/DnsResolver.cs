@@ -30,7 +30,13 @@ internal sealed class DnsResolver
     [ThreadStatic]
     private static byte[]? t_scratch;
 
+    // A forwarded query grows by at most our OPT, an empty keepalive and padding to the next 128-byte block.
+    private const int MaxQueryGrowth = DnsMessageWriter.OptSize + 4 + 4 + DnsConstants.QueryPaddingBlock - 1;
+
     private readonly Dictionary<ulong, UpstreamQuery> _inFlight = new();
+    private readonly Security.LogThrottle _ruleFailureLog = new(TimeSpan.FromSeconds(10));
+    private readonly Security.LogThrottle _unknownGroupLog = new(TimeSpan.FromSeconds(10));
+    private readonly Security.LogThrottle _oversizeLog = new(TimeSpan.FromSeconds(10));
     private readonly Lock _swap = new();
     private ResolverSnapshot _snapshot;
 
@@ -143,7 +149,12 @@ internal sealed class DnsResolver
             }
             catch (Exception e)
             {
-                DnsDotLog.RuleFailed(_logger, rq.Name, e.Message);
+                // Per query: at most one line per 10 s, whatever a client sends.
+                if (_ruleFailureLog.TryEnter(out _))
+                {
+                    DnsDotLog.RuleFailed(_logger, rq.Name, e.Message);
+                }
+
                 verdict = Verdict.ServFail;
             }
 
@@ -166,7 +177,11 @@ internal sealed class DnsResolver
                 case VerdictKind.Forward:
                     if (verdict.Group is null || !snapshot.Groups.TryGetValue(verdict.Group, out UpstreamGroup? forwarded))
                     {
-                        DnsDotLog.UnknownGroup(_logger, rq.Name, verdict.Group ?? "");
+                        if (_unknownGroupLog.TryEnter(out _))
+                        {
+                            DnsDotLog.UnknownGroup(_logger, rq.Name, verdict.Group ?? "");
+                        }
+
                         return Rcode(query, info, DnsConstants.RcodeServFail, transport, destination, started, out length);
                     }
 
@@ -198,6 +213,21 @@ internal sealed class DnsResolver
 
             _metrics.CacheMisses.Add(1);
             pending.Stale = lookup == CacheLookup.Stale ? entry : null;
+        }
+
+        // Never write a frame whose length its 2-byte prefix cannot say (issue 13): a query whose EDNS options
+        // would carry it past 65,535 bytes once our OPT and padding are added gets FORMERR here, before any
+        // connection shared by other clients sees it.
+        if (info.QuestionEnd + info.OptRdataLength + MaxQueryGrowth > ushort.MaxValue &&
+            DnsMessageWriter.UpstreamQueryLength(query, info, snapshot.Options.ForwardClientSubnet) > ushort.MaxValue)
+        {
+            if (_oversizeLog.TryEnter(out long suppressed))
+            {
+                DnsDotLog.OversizeQuery(_logger, client.ToString(), suppressed);
+            }
+
+            pending.Stale = null;
+            return Rcode(query, info, DnsConstants.RcodeFormErr, transport, destination, started, out length);
         }
 
         return ResolveStep.Upstream;
