@@ -84,7 +84,7 @@ public sealed class DnsDotGatewayProcessTests : IClassFixture<UnboundDotFixture>
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         // A port free for both UDP and TCP on loopback.
         for (int attempt = 0; ; attempt++)
