@@ -17,7 +17,7 @@ namespace Gateway.Plugins.DnsDot;
 /// </remarks>
 internal sealed class DnsDotMetrics
 {
-    private readonly List<DotUpstream> _upstreams = new();
+    private readonly List<DnsUpstream> _upstreams = new();
     private DnsCache? _cache;
 
     /// <summary>Creates the instruments.</summary>
@@ -118,7 +118,7 @@ internal sealed class DnsDotMetrics
     public Counter<long> CacheStale { get; }
 
     /// <summary>Adds an upstream to the observable per-upstream instruments.</summary>
-    public void Register(DotUpstream upstream)
+    public void Register(DnsUpstream upstream)
     {
         lock (_upstreams)
         {
@@ -130,7 +130,7 @@ internal sealed class DnsDotMetrics
     public void ObserveCache(DnsCache? cache) => Volatile.Write(ref _cache, cache);
 
     /// <summary>Removes an upstream a reload retired from the per-upstream instruments.</summary>
-    public void Unregister(DotUpstream upstream)
+    public void Unregister(DnsUpstream upstream)
     {
         lock (_upstreams)
         {

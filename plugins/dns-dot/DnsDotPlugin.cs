@@ -45,9 +45,9 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
     private DnsServer? _server;
     private IDisposable? _nameResolverRegistration;
-    private readonly List<(DotUpstream Upstream, long CloseAt)> _draining = new();
+    private readonly List<(DnsUpstream Upstream, long CloseAt)> _draining = new();
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
-    private DotUpstream[] _active = [];
+    private DnsUpstream[] _active = [];
     private int _drainingCount;
     private IPluginContext? _context;
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
@@ -98,7 +98,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     internal DnsResolver? Resolver => _resolver;
 
     /// <summary>The upstreams in use (every group's), as of the last start or reload (tests).</summary>
-    internal IReadOnlyList<DotUpstream> Upstreams => Volatile.Read(ref _active);
+    internal IReadOnlyList<DnsUpstream> Upstreams => Volatile.Read(ref _active);
 
     /// <summary>Upstreams a reload removed that are still draining (tests).</summary>
     internal int DrainingCount => Volatile.Read(ref _drainingCount);
@@ -330,7 +330,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         // Pre-warm new pools now rather than on the maintenance tick: the first queries after the swap need them.
-        foreach (DotUpstream upstream in build.Created)
+        foreach (DnsUpstream upstream in build.Created)
         {
             upstream.Maintain(_stopping!.Token);
         }
@@ -359,7 +359,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
     // Queries already sent (or about to be retried) on these upstreams finish there; nothing new is sent to
     // them; after the drain their connections close and anything left fails over to SERVFAIL, never a hang.
-    private void Retire(IReadOnlyList<DotUpstream> upstreams, TimeSpan drain)
+    private void Retire(IReadOnlyList<DnsUpstream> upstreams, TimeSpan drain)
     {
         if (upstreams.Count == 0)
         {
@@ -369,7 +369,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         long closeAt = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(drain.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         lock (_draining)
         {
-            foreach (DotUpstream upstream in upstreams)
+            foreach (DnsUpstream upstream in upstreams)
             {
                 _draining.Add((upstream, closeAt));
                 DnsDotLog.UpstreamRetiring(_logger, upstream.Name, (long)drain.TotalMilliseconds);
@@ -390,7 +390,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             _server = null;
         }
 
-        DotUpstream[] active = Interlocked.Exchange(ref _active, []);
+        DnsUpstream[] active = Interlocked.Exchange(ref _active, []);
         if (drain && _resolver is not null)
         {
             Retire(active, TimeSpan.FromMilliseconds(_resolver.Snapshot.Options.QueryTimeoutMs) + DrainMargin);
@@ -409,12 +409,12 @@ public sealed class DnsDotPlugin : IGatewayPlugin
                 _maintenance = null;
             }
 
-            foreach (DotUpstream upstream in active)
+            foreach (DnsUpstream upstream in active)
             {
-                upstream.Pool.CloseAll();
+                upstream.Close();
             }
 
-            (DotUpstream Upstream, long CloseAt)[] draining;
+            (DnsUpstream Upstream, long CloseAt)[] draining;
             lock (_draining)
             {
                 draining = [.. _draining];
@@ -422,9 +422,9 @@ public sealed class DnsDotPlugin : IGatewayPlugin
                 Volatile.Write(ref _drainingCount, 0);
             }
 
-            foreach ((DotUpstream upstream, _) in draining)
+            foreach ((DnsUpstream upstream, _) in draining)
             {
-                upstream.Pool.CloseAll();
+                upstream.Close();
             }
         }
 
@@ -445,7 +445,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     private void Sweep()
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (DotUpstream upstream in Volatile.Read(ref _active))
+        foreach (DnsUpstream upstream in Volatile.Read(ref _active))
         {
             upstream.Sweep(now);
         }
@@ -455,12 +455,12 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             return;
         }
 
-        List<DotUpstream>? closing = null;
+        List<DnsUpstream>? closing = null;
         lock (_draining)
         {
             for (int i = _draining.Count - 1; i >= 0; i--)
             {
-                (DotUpstream upstream, long closeAt) = _draining[i];
+                (DnsUpstream upstream, long closeAt) = _draining[i];
                 upstream.Sweep(now);
                 if (now >= closeAt)
                 {
@@ -474,9 +474,9 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
         if (closing is not null)
         {
-            foreach (DotUpstream upstream in closing)
+            foreach (DnsUpstream upstream in closing)
             {
-                upstream.Pool.CloseAll("removed by a configuration reload");
+                upstream.Close("removed by a configuration reload");
                 _metrics?.Unregister(upstream);
             }
         }
@@ -488,7 +488,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         do
         {
-            foreach (DotUpstream upstream in Volatile.Read(ref _active))
+            foreach (DnsUpstream upstream in Volatile.Read(ref _active))
             {
                 upstream.Maintain(cancellationToken);
             }

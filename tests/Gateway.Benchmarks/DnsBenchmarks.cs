@@ -29,7 +29,7 @@ public class DnsBenchmarks
     {
         _meter = new Meter("bench");
         var options = new DnsDotOptions();
-        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var cache = new DnsCache(options.Cache);
         _resolver = new DnsResolver(options, group, new Dictionary<string, UpstreamGroup>(), cache, new DnsDotMetrics(_meter), NullLogger.Instance);
 

@@ -299,7 +299,7 @@ internal sealed class DnsResolver
 
     private void SendAttempt(UpstreamQuery query)
     {
-        DotUpstream? upstream = query.Group.Pick(query.Attempt == 0 ? null : query.First, Stopwatch.GetTimestamp());
+        DnsUpstream? upstream = query.Group.Pick(query.Attempt == 0 ? null : query.First, Stopwatch.GetTimestamp());
         if (upstream is null)
         {
             Complete(query);

@@ -65,8 +65,8 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     {
         await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("queryTimeoutMs", "1000"));
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
-        DotUpstream old = gw.Plugin.Upstreams[0];
-        Assert.True(old.Pool.Count > 0);
+        DnsUpstream old = gw.Plugin.Upstreams[0];
+        Assert.True(old.OpenConnections > 0);
 
         IConfiguration config = gw.Context.Configuration;
         config["upstreams:0:address"] = _upstreams.Second.Address;
@@ -80,9 +80,9 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
 
         // Drain: the old query timeout (1 s) plus a margin; then its connections are closed for good.
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!(old.Pool.IsClosed && old.Pool.Count == 0 && gw.Plugin.DrainingCount == 0))
+        while (!(old.IsClosed && old.OpenConnections == 0 && gw.Plugin.DrainingCount == 0))
         {
-            Assert.True(waited.Elapsed < Deadline, $"the replaced upstream's pool is not closed after {Deadline.TotalSeconds} s ({old.Pool.Count} connections)");
+            Assert.True(waited.Elapsed < Deadline, $"the replaced upstream's pool is not closed after {Deadline.TotalSeconds} s ({old.OpenConnections} connections)");
             await Task.Delay(100);
         }
 
@@ -94,7 +94,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     {
         await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("cache:enabled", "false"));
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
-        DotUpstream upstream = gw.Plugin.Upstreams[0];
+        DnsUpstream upstream = gw.Plugin.Upstreams[0];
         long opened = upstream.HistoricalConnections;
 
         gw.Context.Configuration["policy"] = "failover";
@@ -104,7 +104,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
         Assert.Same(upstream, gw.Plugin.Upstreams[0]);
         Assert.Equal(opened, upstream.HistoricalConnections);
-        Assert.False(upstream.Pool.IsClosed);
+        Assert.False(upstream.IsClosed);
         Assert.Contains(gw.Context.Logs, l => l.Contains("dns-dot: configuration reloaded (upstreams policy leastOutstanding -> failover)"));
     }
 
@@ -113,7 +113,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     {
         await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("cache:enabled", "false"));
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
-        DotUpstream upstream = gw.Plugin.Upstreams[0];
+        DnsUpstream upstream = gw.Plugin.Upstreams[0];
         string garbage = Path.Combine(Path.GetTempPath(), $"not-a-ca-{Guid.NewGuid():N}.pem");
         await File.WriteAllTextAsync(garbage, "not a certificate\n");
         try
@@ -145,7 +145,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
         {
             await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync();
             Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
-            DotUpstream upstream = gw.Plugin.Upstreams[0];
+            DnsUpstream upstream = gw.Plugin.Upstreams[0];
 
             gw.Context.Configuration["rules:0"] = $"{folder}/*.csx";
             ((IConfigurationRoot)gw.Context.Configuration).Reload();

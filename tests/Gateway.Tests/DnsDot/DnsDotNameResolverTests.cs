@@ -41,7 +41,7 @@ public sealed class DnsDotNameResolverTests : IDisposable
 
     private DnsDotNameResolver Create(Zone zone)
     {
-        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var resolver = new DnsResolver(new DnsDotOptions { QueryTimeoutMs = 500 }, group, new Dictionary<string, UpstreamGroup>(), null, new DnsDotMetrics(_meter), NullLogger.Instance) { Rules = zone };
         return new DnsDotNameResolver(resolver);
     }

@@ -29,7 +29,7 @@ public sealed class DnsResolverTests
     private static DnsResolver Create(IRuleEvaluator? rules, out UpstreamGroup group)
     {
         using var meter = new Meter("test");
-        group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         return new DnsResolver(new DnsDotOptions(), group, new Dictionary<string, UpstreamGroup> { ["corp"] = group }, null, new DnsDotMetrics(meter), NullLogger.Instance) { Rules = rules };
     }
 
@@ -103,8 +103,8 @@ public sealed class DnsResolverTests
     public void Begin_CachedForDefaultGroup_RuleForwardsToOtherGroup_NotServedFromCache()
     {
         using var meter = new Meter("test");
-        var defaultGroup = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
-        var corp = new UpstreamGroup("corp", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var defaultGroup = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
+        var corp = new UpstreamGroup("corp", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var cache = new DnsCache(new CacheOptions());
         var resolver = new DnsResolver(new DnsDotOptions(), defaultGroup, new Dictionary<string, UpstreamGroup> { ["corp"] = corp }, cache, new DnsDotMetrics(meter), NullLogger.Instance);
         byte[] name = DnsTestMessages.EncodeName("a.corp.test");

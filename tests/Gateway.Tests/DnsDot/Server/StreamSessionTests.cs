@@ -90,7 +90,7 @@ public sealed class StreamSessionTests : IDisposable
     private (StreamSession Session, ClientGate Gate) Create(ClientStream stream, DnsDotOptions options)
     {
         var metrics = new DnsDotMetrics(_meter);
-        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var resolver = new DnsResolver(options, group, new Dictionary<string, UpstreamGroup>(), null, metrics, NullLogger.Instance) { Rules = new AnswerAll() };
         var gate = new ClientGate(options, [], metrics.Serving, NullLogger.Instance);
         var session = new StreamSession(stream, resolver, gate, NetAddress.Parse("127.0.0.1"), DnsTransport.Tcp, () => stream.Aborts++, metrics, CancellationToken.None);
