@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using Gateway.Host.Tun;
 using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Hosting;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Packets;
 using Gateway.Sdk.Routing;
@@ -250,7 +251,7 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         try
         {
             int length = ReplyBuilder.Udp(request.Local, request.Client, payload, buffer);
-            return SendTo(buffer.AsSpan(0, length), request.State as IPacketRoute, flushRoute: true);
+            return SendTo(buffer.AsSpan(0, length), HostDatagrams.StateOf(request) as IPacketRoute, flushRoute: true);
         }
         finally
         {
@@ -372,7 +373,7 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
             return;
         }
 
-        var request = new DatagramRequest(
+        DatagramRequest request = HostDatagrams.Create(
             this,
             new NetEndpoint(info.Source, info.SourcePort),
             local,

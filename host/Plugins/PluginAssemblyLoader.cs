@@ -1,15 +1,22 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using Gateway.Sdk;
 using Gateway.Sdk.Plugins;
+using McMaster.NETCore.Plugins;
 
 namespace Gateway.Host.Plugins;
 
-/// <summary>Loads one plugin folder into its own <see cref="PluginLoadContext"/> and creates the plugin instance.</summary>
+/// <summary>
+/// Loads one plugin folder through McMaster.NETCore.Plugins (DESIGN §4) and creates the plugin instance. The package
+/// does the load context: collectible, dependencies from the folder's deps.json, the shared assemblies from the host
+/// (<see cref="HostSharedAssemblies"/>), managed files read into memory and native libraries shadow-copied, so a
+/// running plugin's files can be replaced or deleted (drop-in updates). What it lacks is here: choosing the main
+/// assembly, refusing a folder that carries Gateway.Sdk.dll or needs a newer SDK (or shared assembly) than the host
+/// has, and resolving a shared framework the host does not reference (<see cref="SharedFrameworkResolver"/>).
+/// </summary>
 internal static class PluginAssemblyLoader
 {
-    /// <summary>A loaded plugin: its context, entry instance and main assembly name.</summary>
-    public sealed record Result(PluginLoadContext Context, IGatewayPlugin Plugin, string AssemblyName);
+    /// <summary>A loaded plugin: its loader (owning the load context), entry instance and main assembly name.</summary>
+    public sealed record Result(PluginLoader Loader, IGatewayPlugin Plugin, string AssemblyName);
 
     /// <summary>
     /// Loads <paramref name="folder"/>. The main assembly is the one named by the folder's single *.deps.json (the
@@ -22,81 +29,41 @@ internal static class PluginAssemblyLoader
         string display = DisplayName(folder);
         if (File.Exists(Path.Combine(folder, "Gateway.Sdk.dll")))
         {
+            // A private SDK would give the plugin its own IGatewayPlugin type: refused up front rather than left to the
+            // package, which would quietly prefer the host's copy and hide a packaging mistake.
             throw new PluginLoadException($"Gateway.Sdk.dll found in {display} — remove it (plugins must use the host's SDK: reference it with Private=false / ExcludeAssets=runtime)");
         }
 
         string[] depsFiles = Directory.GetFiles(folder, "*.deps.json");
-        string? main = null;
         if (depsFiles.Length == 1)
         {
             string name = Path.GetFileName(depsFiles[0])[..^".deps.json".Length];
-            main = Path.Combine(folder, name + ".dll");
+            string main = Path.Combine(folder, name + ".dll");
             if (!File.Exists(main))
             {
                 throw new PluginLoadException($"{display}: {Path.GetFileName(depsFiles[0])} names {name}.dll, which is missing — copy the whole publish output");
             }
+
+            return LoadMain(main, display);
         }
 
-        PluginLoadContext? context = null;
-        try
+        // No (or several) deps.json: find the one dll that holds a plugin type.
+        string[] dlls = Directory.GetFiles(folder, "*.dll");
+        if (dlls.Length == 0)
         {
-            if (main is not null)
-            {
-                context = new PluginLoadContext(Path.GetFileName(folder), main);
-                return Create(context, context.LoadFromFileInMemory(main), display);
-            }
-
-            // No (or several) deps.json: find the one dll that holds a plugin type.
-            string[] dlls = Directory.GetFiles(folder, "*.dll");
-            if (dlls.Length == 0)
-            {
-                throw new PluginLoadException($"{display}: no .dll files — copy the plugin's publish output into the folder");
-            }
-
-            Array.Sort(dlls, StringComparer.Ordinal);
-            foreach (string dll in dlls)
-            {
-                var probe = new PluginLoadContext(Path.GetFileName(folder), dll);
-                Assembly assembly;
-                try
-                {
-                    assembly = probe.LoadFromFileInMemory(dll);
-                }
-                catch (BadImageFormatException)
-                {
-                    probe.Unload();
-                    continue;
-                }
-
-                // Before looking at types: a plugin built against a newer SDK fails to bind its types here, and the
-                // operator should read why, not "no plugin class found".
-                if (SdkMismatch(assembly, display) is { } mismatch)
-                {
-                    probe.Unload();
-                    throw new PluginLoadException(mismatch);
-                }
-
-                if (FindPluginTypes(assembly).Count == 1)
-                {
-                    context = probe;
-                    return Create(context, assembly, display);
-                }
-
-                probe.Unload();
-            }
-
-            throw new PluginLoadException($"{display}: no dll with an IGatewayPlugin class found (add the plugin's .deps.json or keep one plugin dll per folder)");
+            throw new PluginLoadException($"{display}: no .dll files — copy the plugin's publish output into the folder");
         }
-        catch (PluginLoadException)
+
+        Array.Sort(dlls, StringComparer.Ordinal);
+        foreach (string dll in dlls)
         {
-            context?.Unload();
-            throw;
+            if (LoadCandidate(dll, display) is { } result)
+            {
+                return result;
+            }
         }
-        catch (Exception ex) when (ex is IOException or BadImageFormatException or ReflectionTypeLoadException or TypeLoadException or FileLoadException or MissingMethodException or TargetInvocationException or UnauthorizedAccessException)
-        {
-            context?.Unload();
-            throw new PluginLoadException($"{display}: cannot load ({ex.GetType().Name}: {ex.Message})", ex);
-        }
+
+        throw new PluginLoadException($"{display}: no dll with an IGatewayPlugin class found (add the plugin's .deps.json or keep one plugin dll per folder)");
     }
 
     /// <summary>"plugins/echo" style name: the folder and its parent.</summary>
@@ -107,23 +74,94 @@ internal static class PluginAssemblyLoader
         return parent is { Length: > 0 } ? parent + "/" + Path.GetFileName(trimmed) : trimmed;
     }
 
-    /// <summary>Why <paramref name="assembly"/> cannot run here when it was built against a newer SDK major version, else null.</summary>
-    private static string? SdkMismatch(Assembly assembly, string display)
+    private static PluginLoader CreateLoader(string mainAssembly)
     {
-        foreach (AssemblyName reference in assembly.GetReferencedAssemblies())
+        PluginLoader loader = PluginLoader.CreateFromAssemblyFile(mainAssembly, isUnloadable: true, HostSharedAssemblies.SharedTypes, config =>
         {
-            if (reference.Name == "Gateway.Sdk" && reference.Version is { } version && version.Major > GatewaySdk.MajorVersion)
+            // The Microsoft.Extensions.*.Abstractions the SDK does not reference (Hosting, Diagnostics, FileProviders…)
+            // are shared too: a plugin may exchange them with the host through its own DI or logging code.
+            foreach (AssemblyName name in HostSharedAssemblies.Names())
             {
-                return $"{display}: built against Gateway.Sdk {version}, but this gateway has Gateway.Sdk {GatewaySdk.Version} (major {GatewaySdk.MajorVersion}) — update the gateway or rebuild the plugin against SDK {GatewaySdk.MajorVersion}.x";
+                config.SharedAssemblies.Add(name);
             }
-        }
 
-        return null;
+            config.LoadInMemory = true;
+        });
+        SharedFrameworkResolver.Attach(loader.LoadContext, Path.ChangeExtension(mainAssembly, ".runtimeconfig.json"));
+        return loader;
     }
 
-    private static Result Create(PluginLoadContext context, Assembly assembly, string display)
+    private static Result LoadMain(string main, string display)
     {
-        if (SdkMismatch(assembly, display) is { } mismatch)
+        PluginLoader? loader = null;
+        try
+        {
+            loader = CreateLoader(main);
+            Assembly assembly = loader.LoadDefaultAssembly();
+            return Create(loader, assembly, display);
+        }
+        catch (PluginLoadException)
+        {
+            loader?.Dispose();
+            throw;
+        }
+        catch (Exception ex) when (IsLoadFailure(ex))
+        {
+            loader?.Dispose();
+            throw new PluginLoadException($"{display}: cannot load ({ex.GetType().Name}: {ex.Message})", ex);
+        }
+    }
+
+    /// <summary>The plugin in <paramref name="dll"/>, or null when the dll is not a plugin (not .NET, or no plugin class).</summary>
+    private static Result? LoadCandidate(string dll, string display)
+    {
+        PluginLoader loader = CreateLoader(dll);
+        try
+        {
+            Assembly assembly;
+            try
+            {
+                assembly = loader.LoadDefaultAssembly();
+            }
+            catch (BadImageFormatException)
+            {
+                loader.Dispose();
+                return null;
+            }
+
+            // Before looking at types: a plugin built against a newer SDK fails to bind its types here, and the
+            // operator should read why, not "no plugin class found".
+            if (HostSharedAssemblies.Mismatch(assembly, display) is { } mismatch)
+            {
+                throw new PluginLoadException(mismatch);
+            }
+
+            if (FindPluginTypes(assembly).Count == 1)
+            {
+                return Create(loader, assembly, display);
+            }
+
+            loader.Dispose();
+            return null;
+        }
+        catch (PluginLoadException)
+        {
+            loader.Dispose();
+            throw;
+        }
+        catch (Exception ex) when (IsLoadFailure(ex))
+        {
+            loader.Dispose();
+            throw new PluginLoadException($"{display}: cannot load ({ex.GetType().Name}: {ex.Message})", ex);
+        }
+    }
+
+    private static bool IsLoadFailure(Exception ex) =>
+        ex is IOException or BadImageFormatException or ReflectionTypeLoadException or TypeLoadException or FileLoadException or MissingMethodException or TargetInvocationException or UnauthorizedAccessException or InvalidOperationException;
+
+    private static Result Create(PluginLoader loader, Assembly assembly, string display)
+    {
+        if (HostSharedAssemblies.Mismatch(assembly, display) is { } mismatch)
         {
             throw new PluginLoadException(mismatch);
         }
@@ -137,7 +175,7 @@ internal static class PluginAssemblyLoader
         }
 
         var plugin = (IGatewayPlugin)Activator.CreateInstance(types[0])!;
-        return new Result(context, plugin, assembly.GetName().Name ?? display);
+        return new Result(loader, plugin, assembly.GetName().Name ?? display);
     }
 
     private static List<Type> FindPluginTypes(Assembly assembly)

@@ -21,7 +21,8 @@ internal sealed class PluginHandle
     /// <summary>The plugin id, or the folder name when loading failed.</summary>
     public string Id { get; set; } = string.Empty;
 
-    public PluginLoadContext? LoadContext { get; set; }
+    /// <summary>The McMaster loader owning the plugin's collectible load context, or null when not loaded.</summary>
+    public McMaster.NETCore.Plugins.PluginLoader? Loader { get; set; }
 
     public IGatewayPlugin? Plugin { get; set; }
 

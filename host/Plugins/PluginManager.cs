@@ -5,6 +5,7 @@ using Gateway.Host.Api;
 using Gateway.Host.Configuration;
 using Gateway.Host.Networking;
 using Gateway.Host.Sockets;
+using Gateway.Sdk.IO;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -34,9 +35,8 @@ internal sealed class PluginManager : IAsyncDisposable
     private readonly IConfiguration _liveConfiguration;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, PluginHandle> _plugins = new(StringComparer.Ordinal);
-    private readonly List<FileSystemWatcher> _watchers = [];
     private readonly List<Task> _verifications = [];
-    private readonly Timer _debounce;
+    private readonly DebouncedFileWatcher _watcher;
     private GatewayConfig _config;
     private CancellationToken _shutdown;
 
@@ -49,7 +49,7 @@ internal sealed class PluginManager : IAsyncDisposable
         _hostMeter = hostMeter;
         _virtualNetwork = virtualNetwork;
         _sockets = sockets;
-        _debounce = new Timer(_ => _ = RescanSafeAsync(), null, Timeout.Infinite, Timeout.Infinite);
+        _watcher = new DebouncedFileWatcher(Debounce, () => _ = RescanSafeAsync());
     }
 
     /// <summary>The admin API routes the running plugins mapped (served by the admin listener).</summary>
@@ -146,18 +146,7 @@ internal sealed class PluginManager : IAsyncDisposable
                 continue;
             }
 
-            var watcher = new FileSystemWatcher(root)
-            {
-                IncludeSubdirectories = true,
-                NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size,
-            };
-            watcher.Changed += OnFileSystemEvent;
-            watcher.Created += OnFileSystemEvent;
-            watcher.Deleted += OnFileSystemEvent;
-            watcher.Renamed += OnFileSystemEvent;
-            watcher.Error += (_, _) => Poke();
-            watcher.EnableRaisingEvents = true;
-            _watchers.Add(watcher);
+            _watcher.Watch(root, includeSubdirectories: true);
         }
     }
 
@@ -250,11 +239,7 @@ internal sealed class PluginManager : IAsyncDisposable
     /// <summary>Stops watching, stops every plugin (newest first) and unloads them.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _debounce.DisposeAsync().ConfigureAwait(false);
-        foreach (FileSystemWatcher watcher in _watchers)
-        {
-            watcher.Dispose();
-        }
+        _watcher.Dispose();
 
         await _gate.WaitAsync().ConfigureAwait(false);
         try
@@ -377,14 +362,14 @@ internal sealed class PluginManager : IAsyncDisposable
 
             if (other is not null || string.IsNullOrEmpty(id) || id.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))
             {
-                result.Context.Unload();
+                result.Loader.Dispose();
                 handle.Failure = other is not null ? $"id '{id}' is already used by {other.Folder}" : $"id '{id}' is not lower case letters, digits and '-'";
                 PluginsLog.LoadFailed(_logger, PluginAssemblyLoader.DisplayName(folder), handle.Failure);
             }
             else
             {
                 handle.Id = id;
-                handle.LoadContext = result.Context;
+                handle.Loader = result.Loader;
                 handle.Plugin = result.Plugin;
                 PluginsLog.Loaded(_logger, id, result.AssemblyName, folder);
             }
@@ -514,17 +499,18 @@ internal sealed class PluginManager : IAsyncDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference? Detach(PluginHandle handle)
     {
-        PluginLoadContext? context = handle.LoadContext;
-        handle.LoadContext = null;
+        McMaster.NETCore.Plugins.PluginLoader? loader = handle.Loader;
+        handle.Loader = null;
         handle.Plugin = null;
         handle.Context = null;
-        if (context is null)
+        if (loader is null)
         {
             return null;
         }
 
-        var alive = new WeakReference(context, trackResurrection: false);
-        context.Unload();
+        // The weak reference is to the load context itself: the loader is only its owner; disposing it unloads.
+        var alive = new WeakReference(loader.LoadContext, trackResurrection: false);
+        loader.Dispose();
         return alive;
     }
 
@@ -548,20 +534,6 @@ internal sealed class PluginManager : IAsyncDisposable
         PluginsLog.UnloadLeak(_logger, pluginId);
     }
 
-    private void OnFileSystemEvent(object sender, FileSystemEventArgs e) => Poke();
-
-    private void Poke()
-    {
-        try
-        {
-            _debounce.Change(Debounce, Timeout.InfiniteTimeSpan);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Shutting down.
-        }
-    }
-
     private async Task RescanSafeAsync()
     {
         try
@@ -575,7 +547,7 @@ internal sealed class PluginManager : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // A folder vanished mid-scan; the event that removed it triggers another rescan.
-            Poke();
+            _watcher.Trigger();
         }
     }
 }

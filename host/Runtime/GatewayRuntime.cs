@@ -4,6 +4,7 @@ using Gateway.Host.Configuration;
 using Gateway.Host.Networking;
 using Gateway.Host.Plugins;
 using Gateway.Host.Sockets;
+using Gateway.Sdk.IO;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +28,10 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     private readonly TextWriter _stdout;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private GatewayConfigurationProvider? _provider;
-    private ConfigFileWatcher? _configWatcher;
+    /// <summary>Quiet time after the last change of the config file before it is read again.</summary>
+    private static readonly TimeSpan ConfigDebounce = TimeSpan.FromMilliseconds(300);
+
+    private DebouncedFileWatcher? _configWatcher;
     private volatile bool _ready;
 
     public GatewayRuntime(string configPath, string appDirectory, ILoggerFactory loggerFactory, IDictionary? environment, TextWriter? stdout = null)
@@ -108,7 +112,9 @@ internal sealed class GatewayRuntime : IAsyncDisposable
 
         // Watch before announcing readiness, so a change made right after "gateway ready" is not missed.
         Plugins.StartWatching();
-        _configWatcher = new ConfigFileWatcher(_configPath, ReloadAsync);
+        _configWatcher = new DebouncedFileWatcher(ConfigDebounce, () => _ = ReloadAsync());
+        string configName = Path.GetFileName(_configPath);
+        _configWatcher.Watch(Path.GetDirectoryName(_configPath)!, nameFilter: name => string.Equals(name, configName, StringComparison.Ordinal));
         PrintSummary();
         _ready = true;
         await _stdout.WriteLineAsync("gateway ready").ConfigureAwait(false);

@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Gateway.Host.Networking;
 using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Hosting;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
 

@@ -1,3 +1,4 @@
+using Gateway.Sdk.Hosting;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Sdk.Handlers;
@@ -16,8 +17,13 @@ public readonly struct DatagramRequest
     /// <param name="local">The endpoint the datagram was sent to (a virtual endpoint or a host socket's address).</param>
     /// <param name="origin">How the datagram entered the gateway.</param>
     /// <param name="maxReplySize">The largest reply payload that fits the way back, in bytes.</param>
-    /// <param name="state">Responder-specific state (for example the tunnel a request came from).</param>
-    public DatagramRequest(IDatagramResponder responder, NetEndpoint client, NetEndpoint local, PacketOrigin origin, int maxReplySize, object? state = null)
+    public DatagramRequest(IDatagramResponder responder, NetEndpoint client, NetEndpoint local, PacketOrigin origin, int maxReplySize)
+        : this(responder, client, local, origin, maxReplySize, null)
+    {
+    }
+
+    /// <summary>With responder state: host plumbing, reached through <see cref="HostDatagrams.Create"/>.</summary>
+    internal DatagramRequest(IDatagramResponder responder, NetEndpoint client, NetEndpoint local, PacketOrigin origin, int maxReplySize, object? state)
     {
         _responder = responder ?? throw new ArgumentNullException(nameof(responder));
         Client = client;
@@ -39,8 +45,8 @@ public readonly struct DatagramRequest
     /// <summary>The largest reply payload, in bytes, that can be sent back without fragmentation or loss.</summary>
     public int MaxReplySize { get; }
 
-    /// <summary>Responder-specific state; plugins should not need it.</summary>
-    public object? State { get; }
+    /// <summary>Responder-specific state (read by the host through <see cref="HostDatagrams.StateOf"/>).</summary>
+    internal object? State { get; }
 
     /// <summary>Sends a reply from <see cref="Local"/> to <see cref="Client"/>; false if it could not be sent.</summary>
     public bool Reply(ReadOnlySpan<byte> payload) => _responder.TrySend(this, payload);

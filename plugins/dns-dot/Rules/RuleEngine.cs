@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Gateway.Sdk.IO;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -31,9 +32,9 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private readonly RuleFailureReporter _failures;
     private readonly Lock _reloadLock = new();
     private readonly Lock _unloadLock = new();
-    private readonly Dictionary<string, FileSystemWatcher> _watchers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IDisposable> _watchers = new(StringComparer.Ordinal);
     private readonly List<(WeakReference Context, long Generation, long DeadlineMs)> _unloading = [];
-    private readonly Timer _debounce;
+    private readonly DebouncedFileWatcher _debounce;
     private volatile RuleSet _current;
     private string _fingerprint = "";
     private Task _unloadVerifier = Task.CompletedTask;
@@ -51,7 +52,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
         _metrics = new RuleMetrics(meter);
         _failures = new RuleFailureReporter(_logger, _metrics);
         _current = RuleSet.Empty(_metrics, _failures);
-        _debounce = new Timer(_ => OnQuiet(), null, Timeout.Infinite, Timeout.Infinite);
+        _debounce = new DebouncedFileWatcher(Debounce, OnQuiet, e => RulesLog.WatchFailed(_logger, e.Message));
     }
 
     /// <summary>Upstream group names used by <c>Forward(...)</c> in the current rules (config validation checks they exist).</summary>
@@ -190,7 +191,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
 
             _disposed = true;
             _debounce.Dispose();
-            foreach (FileSystemWatcher watcher in _watchers.Values)
+            foreach (IDisposable watcher in _watchers.Values)
             {
                 watcher.Dispose();
             }
@@ -308,7 +309,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
         {
             if (!wanted.ContainsKey(key))
             {
-                _watchers.Remove(key, out FileSystemWatcher? watcher);
+                _watchers.Remove(key, out IDisposable? watcher);
                 watcher?.Dispose();
             }
         }
@@ -322,39 +323,12 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
 
             try
             {
-                var watcher = new FileSystemWatcher(directory)
-                {
-                    IncludeSubdirectories = recursive,
-                    NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size,
-                };
-                watcher.Changed += OnFileEvent;
-                watcher.Created += OnFileEvent;
-                watcher.Deleted += OnFileEvent;
-                watcher.Renamed += OnFileEvent;
-                watcher.Error += (_, e) =>
-                {
-                    RulesLog.WatchFailed(_logger, e.GetException().Message);
-                    OnFileEvent(null, null!);
-                };
-                watcher.EnableRaisingEvents = true;
-                _watchers.Add(key, watcher);
+                _watchers.Add(key, _debounce.Watch(directory, recursive));
             }
             catch (Exception exception) when (exception is IOException or ArgumentException or UnauthorizedAccessException)
             {
                 RulesLog.WatchFailed(_logger, $"{directory}: {exception.Message}");
             }
-        }
-    }
-
-    private void OnFileEvent(object? sender, FileSystemEventArgs e)
-    {
-        try
-        {
-            _debounce.Change(Debounce, Timeout.InfiniteTimeSpan);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed while an event was in flight: nothing to reload.
         }
     }
 

@@ -147,10 +147,33 @@ internal static class DnsMessageReader
                 return false;
             }
 
-            hasClientSubnet |= code == DnsConstants.OptionClientSubnet;
+            if (code == DnsConstants.OptionClientSubnet)
+            {
+                // RFC 7871 §7.1.1: an unknown FAMILY or a SOURCE PREFIX-LENGTH beyond the address is answered FORMERR.
+                if (!IsValidClientSubnet(options.Slice(position - length, length)))
+                {
+                    return false;
+                }
+
+                hasClientSubnet = true;
+            }
         }
 
         return true;
+    }
+
+    /// <summary>RFC 7871 §6: FAMILY 1 or 2, SOURCE PREFIX-LENGTH within the address, and just the address octets it covers.</summary>
+    private static bool IsValidClientSubnet(ReadOnlySpan<byte> option)
+    {
+        if (option.Length < 4)
+        {
+            return false;
+        }
+
+        int family = BinaryPrimitives.ReadUInt16BigEndian(option);
+        int source = option[2];
+        int bits = family == 1 ? 32 : family == 2 ? 128 : -1;
+        return source <= bits && option.Length - 4 == (source + 7) / 8;
     }
 
     /// <summary>
@@ -188,6 +211,8 @@ internal static class DnsMessageReader
         info.Rcode = flags & DnsConstants.RcodeMask;
         info.Truncated = (flags & DnsConstants.FlagTc) != 0;
         info.OptStart = -1;
+        // No OPT, no keepalive offered: 0 would mean "close this connection" (RFC 7828 §3.3.2; found by the differential tests).
+        info.KeepaliveTimeout = -1;
         uint minTtl = uint.MaxValue;
         uint negativeTtl = uint.MaxValue;
         int position = nameEnd + 4;
@@ -207,6 +232,13 @@ internal static class DnsMessageReader
             if (rdata + rdLength > message.Length)
             {
                 return false;
+            }
+
+            if (type != DnsConstants.TypeOpt && ttl > int.MaxValue)
+            {
+                // RFC 2181 §8: a TTL with the top bit set counts as 0 (else the cache would keep it for decades;
+                // found by the differential tests).
+                ttl = 0;
             }
 
             if (type == DnsConstants.TypeOpt)

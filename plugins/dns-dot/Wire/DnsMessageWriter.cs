@@ -161,8 +161,20 @@ internal static class DnsMessageWriter
         message[response.OptEnd..response.Length].CopyTo(message[response.OptStart..]);
         ushort arCount = BinaryPrimitives.ReadUInt16BigEndian(message[10..]);
         BinaryPrimitives.WriteUInt16BigEndian(message[10..], (ushort)(arCount - 1));
-        return response.Length - optLength;
+        int length = response.Length - optLength;
+        if (response.OptEnd < response.Length)
+        {
+            // Records followed the OPT: their pointers to names behind it moved with them. The question's last byte
+            // is a root label (TryScanResponse matched it uncompressed), the target for pointers into the OPT itself.
+            int root = BinaryPrimitives.ReadUInt16BigEndian(message[4..]) == 0 ? 0 : FindQuestionRoot(message);
+            DnsPointerShift.AfterCut(message, response.OptStart, length, response.OptStart, response.OptEnd, root);
+        }
+
+        return length;
     }
+
+    private static int FindQuestionRoot(ReadOnlySpan<byte> message) =>
+        DnsName.TryExpand(message, DnsConstants.HeaderSize, Span<byte>.Empty, out int length, out _) ? DnsConstants.HeaderSize + length - 1 : 0;
 
     /// <summary>
     /// Turns a response body without OPT (at the start of <paramref name="message"/>) into the client's

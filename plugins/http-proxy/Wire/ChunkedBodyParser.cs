@@ -165,6 +165,13 @@ internal struct ChunkedBodyParser
                     {
                         _state = State.FinalLf;
                     }
+                    else if (b == (byte)'\n')
+                    {
+                        // A bare LF here would end the body for a lenient next hop while we read on: the bytes after
+                        // it would be a smuggled request there (RFC 9112 §2.2, §11.2; found by fuzzing).
+                        consumed = i;
+                        return ChunkStatus.Invalid;
+                    }
                     else
                     {
                         _state = State.TrailerLine;

@@ -111,6 +111,16 @@ internal static class HttpHeadParser
             return HttpParseError.Malformed;
         }
 
+        // RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ). It is forwarded as received, so a bare
+        // CR or LF in it would end the status line early for the client: response splitting (found by fuzzing).
+        foreach (byte b in head[12..lineEnd])
+        {
+            if ((b < 0x20 && b != (byte)'\t') || b == 0x7F)
+            {
+                return HttpParseError.Malformed;
+            }
+        }
+
         response.Status = (d0 * 100) + (d1 * 10) + d2;
         response.MinorVersion = minor;
         response.StatusStart = 9;

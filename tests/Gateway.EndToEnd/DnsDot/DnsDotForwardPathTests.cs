@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Gateway.EndToEnd.Infrastructure;
 using Gateway.Plugins.DnsDot.Server;
 using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Hosting;
 using Gateway.Sdk.Networking;
 using Xunit.Abstractions;
 

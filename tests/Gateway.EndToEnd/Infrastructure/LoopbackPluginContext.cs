@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Hosting;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Gateway.Sdk.Routing;
