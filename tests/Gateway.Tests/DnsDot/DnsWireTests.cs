@@ -214,7 +214,7 @@ public sealed class DnsWireTests
             if (withOptions)
             {
                 // ECS (8), a cookie (10, per hop), padding (12, per hop) and an unassigned code of varying size.
-                options = [0, 8, 0, 4, 0, 1, 24, 0, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 12, 0, 3, 0, 0, 0, 0xFD, 0xE9, (byte)(extra >> 8), (byte)extra, .. new byte[extra]];
+                options = [0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 12, 0, 3, 0, 0, 0, 0xFD, 0xE9, (byte)(extra >> 8), (byte)extra, .. new byte[extra]];
             }
 
             byte[] q = DnsTestMessages.Query("length.test", 1, options: options);
