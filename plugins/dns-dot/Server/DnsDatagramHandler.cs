@@ -32,7 +32,7 @@ internal sealed class DnsDatagramHandler : IDatagramHandler, IAnswerSink
     public void OnDatagram(in DatagramRequest request, ReadOnlySpan<byte> payload)
     {
         byte[] answer = t_answer ??= new byte[DnsResolver.MaxMessageSize];
-        if (_gate is not null)
+        if (_gate is not null && payload.Length >= Wire.DnsConstants.HeaderSize)
         {
             AdmissionResult admission = _gate.Admit(request.Client.Address, DnsTransport.Udp);
             if (admission != AdmissionResult.Allow)

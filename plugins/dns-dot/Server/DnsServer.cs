@@ -61,7 +61,6 @@ internal sealed class DnsServer : IAsyncDisposable
     /// </summary>
     public static DnsServer Start(IPluginContext context, DnsDotOptions options, DnsResolver resolver, DnsDotMetrics metrics, ILogger logger)
     {
-        AspNetCoreAssemblies.Install();
         IReadOnlyList<IpPrefix> tunNetworks = context.Tun?.Addresses ?? [];
         var gate = new ClientGate(options, tunNetworks, metrics.Serving, logger);
         var endpoints = new List<ServiceEndpoint>(context.ConfiguredEndpoints);
@@ -175,15 +174,9 @@ internal sealed class DnsServer : IAsyncDisposable
         }
     }
 
-    // Kestrel's types are first touched in StartDohCore, compiled only after the shared framework is resolvable.
+    // Kestrel comes from the ASP.NET Core shared framework; the host resolves it from the plugin's runtimeconfig.json
+    // (a missing framework fails here with FileNotFoundException, reported like any listener that cannot start).
     private IStreamHandler StartDoh()
-    {
-        AspNetCoreAssemblies.EnsureResolvable();
-        return StartDohCore();
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private IStreamHandler StartDohCore()
     {
         TimeSpan idle = _resolver.Snapshot.ClientIdleTimeout;
 

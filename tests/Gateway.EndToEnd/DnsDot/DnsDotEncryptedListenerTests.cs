@@ -72,7 +72,7 @@ public sealed class DnsDotEncryptedListenerTests : IClassFixture<UnboundDotFixtu
     private static string Answers(string kdig) =>
         string.Join('\n', Regex.Matches(kdig, @"^(\S+)\s+\d+\s+IN\s+(\S+)\s+(.+)$", RegexOptions.Multiline).Select(m => $"{m.Groups[1]} {m.Groups[2]} {m.Groups[3]}"));
 
-    private static string Status(string kdig) => Regex.Match(kdig, @"status: (\w+)").Groups[1].Value;
+    private static string Status(string kdig) => Regex.Match(kdig, @"->>HEADER<<- opcode: \w+; status: (\w+)").Groups[1].Value;
 
     [Theory]
     [InlineData("tls")]
@@ -145,7 +145,7 @@ public sealed class DnsDotEncryptedListenerTests : IClassFixture<UnboundDotFixtu
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, _tls);
-        using var chain = X509Certificate2.CreateFromPemFile(_certificates.CaFile);
+        using X509Certificate2 chain = LoadCa(_certificates.CaFile);
         await using var tls = new SslStream(tcp.GetStream(), false, (_, certificate, _, errors) =>
             errors == SslPolicyErrors.RemoteCertificateChainErrors && certificate is not null && VerifiesAgainst(new X509Certificate2(certificate), chain));
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = ServerName, ApplicationProtocols = [new SslApplicationProtocol("dot")] });
@@ -235,11 +235,18 @@ public sealed class DnsDotEncryptedListenerTests : IClassFixture<UnboundDotFixtu
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, port);
-        using var ca = X509Certificate2.CreateFromPemFile(caFile);
+        using X509Certificate2 ca = LoadCa(caFile);
         await using var tls = new SslStream(tcp.GetStream(), false, (_, certificate, _, errors) =>
             certificate is not null && (errors == SslPolicyErrors.None || (errors == SslPolicyErrors.RemoteCertificateChainErrors && VerifiesAgainst(new X509Certificate2(certificate), ca))));
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = ServerName });
         return new X509Certificate2(tls.RemoteCertificate!).SerialNumber;
+    }
+
+    private static X509Certificate2 LoadCa(string caFile)
+    {
+        var collection = new X509Certificate2Collection();
+        collection.ImportFromPemFile(caFile);
+        return collection[0];
     }
 
     private static bool VerifiesAgainst(X509Certificate2 certificate, X509Certificate2 ca)

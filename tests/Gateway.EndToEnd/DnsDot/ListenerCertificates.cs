@@ -22,7 +22,7 @@ internal sealed class ListenerCertificates : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         _ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        File.WriteAllText(CaFile, _ca.ExportCertificatePem());
+        File.WriteAllText(CaFile, _ca.ExportCertificatePem() + "\n");
         Renew();
     }
 
@@ -58,7 +58,7 @@ internal sealed class ListenerCertificates : IDisposable
         string keyTemp = KeyFile + ".new";
         File.WriteAllText(keyTemp, key.ExportPkcs8PrivateKeyPem());
         File.SetUnixFileMode(keyTemp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.WriteAllText(CertFile + ".new", leaf.ExportCertificatePem() + _ca.ExportCertificatePem());
+        File.WriteAllText(CertFile + ".new", leaf.ExportCertificatePem() + "\n" + _ca.ExportCertificatePem() + "\n");
         File.Move(keyTemp, KeyFile, overwrite: true);
         File.Move(CertFile + ".new", CertFile, overwrite: true);
     }

@@ -36,6 +36,7 @@ internal sealed class DohServer : IAsyncDisposable
     /// <summary>Starts Kestrel on the DoH transport.</summary>
     public static async Task<DohServer> StartAsync(DnsResolver resolver, ListenerCertificate certificate, ClientGate gate, DnsDotMetrics metrics, ILoggerFactory loggerFactory, ILogger logger, TimeSpan idleTimeout)
     {
+        loggerFactory = new KestrelLoggerFactory(loggerFactory);
         var options = new KestrelServerOptions
         {
             AddServerHeader = false,

@@ -35,6 +35,8 @@ internal sealed class HttpsUpstream : DnsUpstream
     private int _inFlight;
     private int _usePost;
     private int _closed;
+    private int _warming;
+    private long _warmedUntil;
 
     /// <summary>Creates the upstream; nothing connects until a query.</summary>
     public HttpsUpstream(string name, UpstreamAddress address, UpstreamEndpoint endpoint, DotTlsVerifier verifier, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
@@ -64,12 +66,7 @@ internal sealed class HttpsUpstream : DnsUpstream
             UseProxy = false,
             AutomaticDecompression = DecompressionMethods.None,
         };
-        _client = new HttpClient(handler)
-        {
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     /// <inheritdoc/>
@@ -98,7 +95,20 @@ internal sealed class HttpsUpstream : DnsUpstream
     }
 
     /// <inheritdoc/>
-    public override void Maintain(CancellationToken cancellationToken) => Endpoint.Refresh(this, Logger, cancellationToken);
+    /// <remarks>
+    /// Keeps a connection warm (<c>minConnections</c> above 0): the first exchange of a new HttpClient pays for the
+    /// TLS and HTTP/2 set-up (and, once per process, their JIT) — over a second on a loaded machine, more than an attempt
+    /// may take — so it is paid here, off the query path, as DoT pools are pre-warmed.
+    /// </remarks>
+    public override void Maintain(CancellationToken cancellationToken)
+    {
+        Endpoint.Refresh(this, Logger, cancellationToken);
+        if (Settings.MinConnections > 0 && !IsClosed && Stopwatch.GetTimestamp() >= Volatile.Read(ref _warmedUntil) &&
+            Health.IsAvailable(Stopwatch.GetTimestamp()) && Interlocked.Exchange(ref _warming, 1) == 0)
+        {
+            _ = WarmAsync(cancellationToken);
+        }
+    }
 
     /// <inheritdoc/>
     public override void Close(string reason = "stopping")
@@ -174,6 +184,7 @@ internal sealed class HttpsUpstream : DnsUpstream
                     return;
                 }
 
+                Volatile.Write(ref _warmedUntil, Stopwatch.GetTimestamp() + (long)(Settings.IdleTimeout.TotalSeconds * Stopwatch.Frequency));
                 OnAnswer(query, answer.AsSpan(0, length), info);
             }
         }
@@ -204,10 +215,48 @@ internal sealed class HttpsUpstream : DnsUpstream
         }
     }
 
-    private Task<HttpResponseMessage> SendAsync(UpstreamQuery query, bool post, CancellationToken cancellationToken)
+    // One exchange asking for the root's NS (any answer, even an error, proves the connection); again only when no query
+    // went out for the pool's idle timeout, after which HttpClient has closed the unused connection.
+    private async Task WarmAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            byte[] query = new byte[Wire.DnsQueryWriter.MaxQuerySize];
+            int length = WriteRootQuery(query);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
+            timeout.CancelAfter(Settings.ConnectTimeout + Settings.HandshakeTimeout);
+            using HttpResponseMessage response = await SendAsync(query.AsMemory(0, length), post: UsesPost, timeout.Token).ConfigureAwait(false);
+            await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+            Volatile.Write(ref _warmedUntil, Stopwatch.GetTimestamp() + (long)(Settings.IdleTimeout.TotalSeconds * Stopwatch.Frequency));
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // A query will find out (and report) what is wrong; try warming again in a few seconds.
+            Volatile.Write(ref _warmedUntil, Stopwatch.GetTimestamp() + (5 * Stopwatch.Frequency));
+        }
+        finally
+        {
+            Volatile.Write(ref _warming, 0);
+        }
+    }
+
+    private static int WriteRootQuery(byte[] destination)
+    {
+        // Header (id 0, RD), the root name, NS, IN: 17 bytes.
+        destination.AsSpan(0, 17).Clear();
+        destination[2] = DnsConstants.FlagRd >> 8;
+        destination[5] = 1;
+        destination[14] = 2;
+        destination[16] = 1;
+        return 17;
+    }
+
+    private Task<HttpResponseMessage> SendAsync(UpstreamQuery query, bool post, CancellationToken cancellationToken) =>
+        SendAsync(query.Frame.AsMemory(2, query.FrameLength - 2), post, cancellationToken);
+
+    private Task<HttpResponseMessage> SendAsync(ReadOnlyMemory<byte> message, bool post, CancellationToken cancellationToken)
     {
         HttpRequestMessage request;
-        ReadOnlyMemory<byte> message = query.Frame.AsMemory(2, query.FrameLength - 2);
         if (post)
         {
             request = new HttpRequestMessage(HttpMethod.Post, _uri) { Content = new ReadOnlyMemoryContent(message) };
@@ -219,6 +268,10 @@ internal sealed class HttpsUpstream : DnsUpstream
             request = new HttpRequestMessage(HttpMethod.Get, _getPrefix + Base64Url.EncodeToString(message.Span));
         }
 
+        // HTTP/2 (RFC 8484 §5.2 recommends it), HTTP/1.1 when the server has only that: set per request, as a message
+        // built by hand does not take the client's defaults.
+        request.Version = HttpVersion.Version20;
+        request.VersionPolicy = HttpVersionPolicy.RequestVersionOrLower;
         request.Headers.Accept.Add(AcceptDnsMessage);
         return _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
