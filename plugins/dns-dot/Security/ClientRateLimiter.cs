@@ -16,7 +16,7 @@ namespace Gateway.Plugins.DnsDot.Security;
 /// Our own table rather than System.Threading.RateLimiting's PartitionedRateLimiter: that one keeps a partition per
 /// key in a dictionary that grows with every new source until an idle scan (so a spoofed flood grows it without
 /// bound), and each acquire returns a lease object; here a check is a lock, a few multiplications and no
-/// allocation (DnsBenchmarks.RateLimitCheck: 0 B).
+/// allocation (DnsBenchmarks.RateLimitOverLimit and AdmitAllowedClient: 0 B).
 /// </remarks>
 internal sealed class ClientRateLimiter
 {
