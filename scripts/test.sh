@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the end-to-end tests start as real peers.
 packages=(unbound knot-dnsutils bind9-dnsutils openssl iproute2 iputils-ping curl
-          wireguard-go wireguard-tools iperf3 python3)
+          wireguard-go wireguard-tools iperf3 python3
+          nodejs        # http-proxy: llhttp (Node's HTTP parser) judges our request parser
+          podman runc   # kit: the container image test (runc: crun refuses this kernel's hybrid cgroups)
+          fstrm-bin dnstap-ldns)   # dns-filter: the dnstap collector and reader
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

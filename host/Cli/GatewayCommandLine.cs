@@ -165,6 +165,8 @@ internal static class GatewayCommandLine
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddSingleton(runtime);
         builder.Services.AddHostedService<GatewayHostedService>();
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier, Microsoft.Extensions.Hosting.Systemd.SystemdNotifier>();
+        builder.Services.AddHostedService<SystemdNotifyService>();
         try
         {
             using IHost host = builder.Build();
@@ -182,7 +184,7 @@ internal static class GatewayCommandLine
         LoggerFactory.Create(logging =>
         {
             logging.SetMinimumLevel(LogLevel.Trace);
-            logging.AddFilter((_, _, level) => levels.IsEnabled(level));
+            logging.AddFilter((_, category, level) => levels.IsEnabled(category, level));
             logging.AddSimpleConsole(options =>
             {
                 options.SingleLine = true;

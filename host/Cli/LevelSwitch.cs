@@ -13,4 +13,8 @@ internal sealed class LevelSwitch
     public LogLevel Level { get; set; }
 
     public bool IsEnabled(LogLevel level) => level >= Level;
+
+    /// <summary>A plugin's categories follow its own <c>logLevel</c> when one is set (<see cref="Plugins.PluginLogLevels"/>).</summary>
+    public bool IsEnabled(string? category, LogLevel level) =>
+        level >= (Plugins.PluginLogLevels.TryGet(category, out LogLevel pluginLevel) ? pluginLevel : Level);
 }

@@ -148,33 +148,7 @@ internal sealed class ConfigDocument
     }
 
     /// <summary>Turns a configuration key into the display form used in errors: "dns-dot:upstreams:0:address" → "dns-dot.upstreams[0].address".</summary>
-    public static string DisplayPath(string key)
-    {
-        if (key.Length == 0)
-        {
-            return key;
-        }
-
-        var builder = new StringBuilder(key.Length + 4);
-        foreach (string segment in key.Split(':'))
-        {
-            if (builder.Length > 0 && segment.Length > 0 && segment.All(char.IsAsciiDigit))
-            {
-                builder.Append('[').Append(segment).Append(']');
-            }
-            else
-            {
-                if (builder.Length > 0)
-                {
-                    builder.Append('.');
-                }
-
-                builder.Append(segment);
-            }
-        }
-
-        return builder.ToString();
-    }
+    public static string DisplayPath(string key) => Gateway.Sdk.Configuration.SectionReader.DisplayPath(key);
 
     /// <summary>An error about <paramref name="key"/>, located at that key or its nearest configured ancestor.</summary>
     public ConfigError ErrorAt(string key, string message)

@@ -9,7 +9,7 @@ namespace Gateway.Host.Configuration;
 /// Validates a <see cref="ConfigDocument"/> and reads the host's keys: the <c>host:</c> section (unknown keys are
 /// errors) and <c>listen:</c>/<c>virtual:</c>/limits of every plugin section. Collects every error before failing.
 /// </summary>
-internal sealed class GatewayConfigReader
+internal sealed partial class GatewayConfigReader
 {
     /// <summary>The top-level key of the host's own section.</summary>
     public const string HostSection = "host";
@@ -73,7 +73,7 @@ internal sealed class GatewayConfigReader
         IConfigurationSection host = _configuration.GetSection(HostSection);
         if (IsScalar(host) && host.Value is { Length: > 0 })
         {
-            Error(host.Path, "expected a map (plugins:, tun:, admin:, statsd:, limits:, logLevel:)");
+            Error(host.Path, "expected a map (plugins:, tun:, admin:, statsd:, otlp:, limits:, logLevel:)");
         }
 
         foreach (IConfigurationSection child in host.GetChildren())
@@ -91,8 +91,10 @@ internal sealed class GatewayConfigReader
                     ReadTun(child, options.Tun);
                     break;
                 case "admin":
-                    ExpectKeys(child, "listen");
-                    options.Admin.Listen = ReadEndpoint(child.GetSection("listen"));
+                    ReadAdmin(child, options.Admin);
+                    break;
+                case "otlp":
+                    ReadOtlp(child, options.Otlp);
                     break;
                 case "statsd":
                     ExpectKeys(child, "address");
@@ -107,7 +109,7 @@ internal sealed class GatewayConfigReader
                     options.LogLevel = ReadLogLevel(child);
                     break;
                 default:
-                    Error(child.Path, "unknown key in host (known: plugins, tun, admin, statsd, limits, logLevel)");
+                    Error(child.Path, "unknown key in host (known: plugins, tun, admin, statsd, otlp, limits, logLevel)");
                     break;
             }
         }
@@ -183,6 +185,7 @@ internal sealed class GatewayConfigReader
             Error(section.Path, "section names are plugin ids: lower case letters, digits and '-'");
         }
 
+        ReadLogLevel(section.GetSection("logLevel"));
         ReadEndpoints(section.GetSection("listen"), EndpointKind.HostSocket, options.Endpoints);
         ReadEndpoints(section.GetSection("virtual"), EndpointKind.Virtual, options.Endpoints);
         return options;

@@ -20,6 +20,9 @@ internal sealed class HostOptions
     /// <summary>Statsd export (<c>host.statsd</c>); off by default.</summary>
     public StatsdOptions Statsd { get; set; } = new();
 
+    /// <summary>OTLP metrics export (<c>host.otlp</c>); off by default.</summary>
+    public OtlpOptions Otlp { get; set; } = new();
+
     /// <summary>Connection limits for host-socket stream listeners (<c>host.limits</c>).</summary>
     public LimitsOptions Limits { get; set; } = new();
 

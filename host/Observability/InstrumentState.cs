@@ -24,8 +24,9 @@ internal sealed class InstrumentState
     private MetricSeries? _overflow;
     private int _seriesCount;
 
-    public InstrumentState(string meterName, string name, string? unit, string? description, MetricKind kind, bool observable, bool floating, double[]? boundaries)
+    public InstrumentState(string meterName, string name, string? unit, string? description, MetricKind kind, bool observable, bool floating, double[]? boundaries, string? statsdName = null)
     {
+        StatsdName = statsdName;
         MeterName = meterName;
         Name = name;
         Unit = unit;
@@ -44,6 +45,9 @@ internal sealed class InstrumentState
     public string? Unit { get; }
 
     public string? Description { get; }
+
+    /// <summary>The statsd name from the instrument's <c>InstrumentTags.StatsdName</c> tag, or null.</summary>
+    public string? StatsdName { get; }
 
     public MetricKind Kind { get; }
 
@@ -128,7 +132,7 @@ internal sealed class InstrumentState
             points.Add(ToPoint(overflow));
         }
 
-        return new MetricFamily(MeterName, Name, Unit, Description, Kind, Boundaries, points.ToArray());
+        return new MetricFamily(MeterName, Name, Unit, Description, Kind, Boundaries, points.ToArray(), StatsdName);
     }
 
     private MetricPoint ToPoint(MetricSeries series)

@@ -3,8 +3,9 @@ namespace Gateway.Host.Observability;
 /// <summary>One instrument's series at snapshot time.</summary>
 internal sealed class MetricFamily
 {
-    public MetricFamily(string meterName, string name, string? unit, string? description, MetricKind kind, double[]? boundaries, MetricPoint[] points)
+    public MetricFamily(string meterName, string name, string? unit, string? description, MetricKind kind, double[]? boundaries, MetricPoint[] points, string? statsdName = null)
     {
+        StatsdName = statsdName;
         MeterName = meterName;
         Name = name;
         Unit = unit;
@@ -19,6 +20,9 @@ internal sealed class MetricFamily
 
     /// <summary>The instrument name as created ("dns.requests").</summary>
     public string Name { get; }
+
+    /// <summary>The statsd name its owner gave the instrument (<c>InstrumentTags.StatsdName</c>), or null.</summary>
+    public string? StatsdName { get; }
 
     /// <summary>The instrument unit (UCUM-style: "s", "ms", "By", "{packet}") or null.</summary>
     public string? Unit { get; }

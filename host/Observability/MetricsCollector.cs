@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Gateway.Sdk.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Host.Observability;
@@ -178,7 +179,25 @@ internal sealed class MetricsCollector : IDisposable
             kind,
             observable,
             floating,
-            boundaries);
+            boundaries,
+            StatsdNameOf(instrument));
+    }
+
+    /// <summary>The instrument's <see cref="InstrumentTags.StatsdName"/> tag: the owner's statsd name for it, or null.</summary>
+    private static string? StatsdNameOf(Instrument instrument)
+    {
+        if (instrument.Tags is { } tags)
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == InstrumentTags.StatsdName && tag.Value is string { Length: > 0 } name)
+                {
+                    return name;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>InstrumentAdvice&lt;T&gt;.HistogramBucketBoundaries, copied to a sorted, distinct, finite double array.</summary>

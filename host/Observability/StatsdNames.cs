@@ -1,46 +1,22 @@
-using System.Collections.Frozen;
 using System.Text;
 
 namespace Gateway.Host.Observability;
 
 /// <summary>
-/// Statsd metric names: <c>&lt;prefix&gt;.&lt;instrument name&gt;</c> (a leading "gateway." of the instrument name is
-/// not repeated), except the dns-dot instruments that have a dotproxy counterpart, which use dotproxy's name
-/// (github.com/LINKIWI/dotproxy internal/metrics/hook.go) so that its dashboards keep working: with prefix
-/// "dotproxy" the names are exactly dotproxy's. docs/operations.md lists the table.
+/// Statsd metric names: <c>&lt;prefix&gt;.&lt;name&gt;</c>, where the name is the one the instrument's owner gave it
+/// for statsd (<c>InstrumentTags.StatsdName</c>: dns-dot gives dotproxy's names, so that with prefix "dotproxy"
+/// dotproxy's dashboards keep working), else the instrument name (a leading "gateway." not repeated). The host
+/// knows no plugin's names; docs/operations.md lists dns-dot's.
 /// </summary>
 internal static class StatsdNames
 {
-    /// <summary>The meter of the dns-dot plugin, whose instruments the dotproxy table applies to.</summary>
-    public const string DnsDotMeter = "Gateway.Plugins.dns-dot";
-
-    /// <summary>dns-dot instrument name → dotproxy statsd name (without dotproxy's "dotproxy." prefix).</summary>
-    public static readonly FrozenDictionary<string, string> Dotproxy = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["dns.client.connections.opened"] = "event.client.cx_open",
-        ["dns.client.connections.closed"] = "event.client.cx_close",
-        ["dns.client.connection_errors"] = "event.client.cx_error",
-        ["dns.client.read_errors"] = "event.client.read_error",
-        ["dns.client.write_errors"] = "event.client.write_error",
-        ["dns.upstream.connections.opened"] = "event.upstream.cx_open",
-        ["dns.upstream.connections.closed"] = "event.upstream.cx_close",
-        ["dns.upstream.connection_errors"] = "event.upstream.cx_error",
-        ["dns.upstream.read_errors"] = "event.upstream.read_error",
-        ["dns.upstream.write_errors"] = "event.upstream.write_error",
-        ["dns.upstream.retries"] = "event.upstream.io_retry",
-        ["dns.request.size"] = "size.proxy.request",
-        ["dns.response.size"] = "size.proxy.response",
-        ["dns.request.duration"] = "latency.proxy.tx_rtt",
-        ["dns.upstream.duration"] = "latency.proxy.tx_upstream",
-    }.ToFrozenDictionary(StringComparer.Ordinal);
-
     /// <summary>The statsd name of an instrument under <paramref name="prefix"/>.</summary>
     public static string For(MetricFamily family, string prefix)
     {
         string name = family.Name;
-        if (family.MeterName == DnsDotMeter && Dotproxy.TryGetValue(name, out string? alias))
+        if (family.StatsdName is { } owned)
         {
-            name = alias;
+            name = owned;
         }
         else if (name.StartsWith("gateway.", StringComparison.OrdinalIgnoreCase))
         {

@@ -48,7 +48,7 @@ internal sealed class PluginContext : IPluginContext
         PluginConfiguration = configuration;
         ConfigDirectory = configDirectory;
         PluginDirectory = pluginDirectory;
-        LoggerFactory = new PluginLoggerFactory(loggerFactory, pluginId);
+        LoggerFactory = new PluginLoggerFactory(loggerFactory, pluginId, configuration);
         Meter = new Meter("Gateway.Plugins." + pluginId);
         ConfiguredEndpoints = section.Endpoints.ToArray();
         _limits = section.Limits;

@@ -1,3 +1,5 @@
+using Gateway.Host.Admin;
+using Gateway.Host.Api;
 using Gateway.Host.Observability;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -6,8 +8,8 @@ namespace Gateway.Host.Runtime;
 
 /// <summary>
 /// Runs the <see cref="GatewayRuntime"/> inside Microsoft.Extensions.Hosting (console lifetime: SIGINT/SIGTERM stop it
-/// cleanly), with the metrics collector, the admin listener (<c>host.admin.listen</c>) and statsd export
-/// (<c>host.statsd.address</c>) around it.
+/// cleanly), with the metrics collector, the admin listener (<c>host.admin.listen</c>), statsd export
+/// (<c>host.statsd.address</c>) and OTLP export (<c>host.otlp.endpoint</c>) around it.
 /// </summary>
 internal sealed class GatewayHostedService : IHostedService
 {
@@ -16,6 +18,7 @@ internal sealed class GatewayHostedService : IHostedService
     private MetricsCollector? _metrics;
     private AdminServer? _admin;
     private StatsdExporter? _statsd;
+    private OtlpExporter? _otlp;
 
     public GatewayHostedService(GatewayRuntime runtime, ILoggerFactory loggerFactory)
     {
@@ -29,9 +32,10 @@ internal sealed class GatewayHostedService : IHostedService
         // instrument (host and plugins, all "Gateway*" meters) is collected from its creation.
         ILogger logger = _loggerFactory.CreateLogger("Gateway.Host.Observability");
         _metrics = new MetricsCollector(logger);
-        if (_runtime.Config.Host.Admin.Listen is { } listen)
+        if (_runtime.Config.Host.Admin.Listen is not null)
         {
-            _admin = new AdminServer(listen, _metrics, () => _runtime.IsReady, logger);
+            var api = new AdminApi(_runtime, _loggerFactory.CreateLogger("Gateway.Host.Api"));
+            _admin = new AdminServer(_runtime.Config.Host.Admin, _metrics, () => _runtime.IsReady, _loggerFactory, api);
             await _admin.StartAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -39,6 +43,12 @@ internal sealed class GatewayHostedService : IHostedService
         {
             _statsd = new StatsdExporter(address, _metrics, logger);
             await _statsd.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_runtime.Config.Host.Otlp.Endpoint is not null)
+        {
+            _otlp = new OtlpExporter(_runtime.Config.Host.Otlp, logger);
+            _otlp.Start();
         }
 
         await _runtime.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -52,6 +62,7 @@ internal sealed class GatewayHostedService : IHostedService
             await _statsd.StopAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        _otlp?.Dispose();
         if (_admin is not null)
         {
             await _admin.StopAsync(cancellationToken).ConfigureAwait(false);

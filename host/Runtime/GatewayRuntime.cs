@@ -45,6 +45,15 @@ internal sealed class GatewayRuntime : IAsyncDisposable
         HostMeter = new Meter(HostMeterName);
     }
 
+    /// <summary>When <see cref="StartAsync"/> began (for the admin API's uptime).</summary>
+    public DateTimeOffset StartedAt { get; private set; } = DateTimeOffset.UtcNow;
+
+    /// <summary>The config file (absolute).</summary>
+    public string ConfigPath => _configPath;
+
+    /// <summary>The last reload's result (from a file change or the admin API); null before the first.</summary>
+    public ReloadReport? LastReload { get; private set; }
+
     /// <summary>True once every plugin was started or reported failed (for /readyz).</summary>
     public bool IsReady => _ready;
 
@@ -106,6 +115,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     /// <summary>Starts the virtual network and every plugin, prints the startup summary and "gateway ready", then follows file changes.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        StartedAt = DateTimeOffset.UtcNow;
         RuntimeLog.Starting(_logger, typeof(GatewayRuntime).Assembly.GetName().Version?.ToString() ?? "?", _configPath);
         await VirtualNetwork.StartAsync(cancellationToken).ConfigureAwait(false);
         await Plugins.StartAllAsync(cancellationToken).ConfigureAwait(false);
@@ -122,7 +132,20 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     }
 
     /// <summary>Reads the config file again; applies it only if it is valid in full (host keys and every plugin's Validate).</summary>
-    public async Task<bool> ReloadAsync()
+    public async Task<bool> ReloadAsync() => (await ReloadAsync(ReloadReport.FileTrigger).ConfigureAwait(false)).Ok;
+
+    /// <summary>
+    /// <see cref="ReloadAsync()"/> that says why it ran (<paramref name="trigger"/>: "file", "api") and returns what
+    /// happened; the result is also kept as <see cref="LastReload"/> for the admin API and the console page.
+    /// </summary>
+    public async Task<ReloadReport> ReloadAsync(string trigger)
+    {
+        ReloadReport report = await ReloadCoreAsync(trigger).ConfigureAwait(false);
+        LastReload = report;
+        return report;
+    }
+
+    private async Task<ReloadReport> ReloadCoreAsync(string trigger)
     {
         await _reloadLock.WaitAsync().ConfigureAwait(false);
         try
@@ -150,7 +173,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
                     RuntimeLog.ReloadRejected(_logger, error.ToString());
                 }
 
-                return false;
+                return new ReloadReport(DateTimeOffset.UtcNow, trigger, false, ex.Errors);
             }
 
             ReportRestartNeeded(Config.Host, candidate.Host);
@@ -158,7 +181,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
             _provider!.Apply(candidate.Document.Data);
             await Plugins.ApplyConfigAsync(candidate).ConfigureAwait(false);
             RuntimeLog.Reloaded(_logger, _configPath);
-            return true;
+            return new ReloadReport(DateTimeOffset.UtcNow, trigger, true, []);
         }
         finally
         {

@@ -28,4 +28,10 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "plugin {PluginId}: not serving ({Reason})")]
     public static partial void PluginNotServing(ILogger logger, string pluginId, string reason);
+
+    [LoggerMessage(EventId = 1050, Level = LogLevel.Debug, Message = "systemd notified: {State}")]
+    public static partial void SystemdNotified(ILogger logger, string state);
+
+    [LoggerMessage(EventId = 1051, Level = LogLevel.Information, Message = "systemd watchdog: pinging every {Seconds} s")]
+    public static partial void SystemdWatchdog(ILogger logger, double seconds);
 }

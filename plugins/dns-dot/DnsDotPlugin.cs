@@ -60,6 +60,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     private IRuleEvaluator? _rules;
     private bool _rulesInjected;
     private RuleEngine? _ruleEngine;
+    private Filtering.FilteringRuntime? _filtering;
     private Task _lastReload = Task.CompletedTask;
 
     /// <summary>Creates the plugin (the host does this).</summary>
@@ -119,7 +120,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             groups.Add(group.Key);
         }
 
-        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups, pluginDirectory: context.PluginDirectory))
+        var lists = new Lists.NamedListCatalog(context.Configuration.GetSection("lists").Get<List<ListOptions>>() ?? [], context.ConfigDirectory);
+        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups, pluginDirectory: context.PluginDirectory, lists: lists))
         {
             if (error.File is null)
             {
@@ -272,9 +274,10 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     private void Activate(IPluginContext context, DnsDotOptions options)
     {
         DnsDotMetrics metrics = _metrics ??= new DnsDotMetrics(context.Meter);
+        _filtering ??= new Filtering.FilteringRuntime(context, _logger);
         if (!_rulesInjected && options.Rules.Count > 0)
         {
-            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory);
+            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory, _filtering.Lists);
             _rules = _ruleEngine;
         }
 
@@ -286,6 +289,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         _resolver = new DnsResolver(options, snapshot.DefaultGroup, snapshot.Groups, snapshot.Cache, metrics, _logger) { Rules = _rules };
+        _resolver.Swap(_filtering.Configure(options, _resolver.Snapshot), replaceRules: false);
+        _filtering.Attach(_resolver);
         Volatile.Write(ref _active, snapshot.Upstreams);
 
         _server = DnsServer.Start(context, options, _resolver, metrics, _logger);
@@ -304,13 +309,15 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         if (rulesChanged && options.Rules.Count > 0)
         {
             // The new engine compiles and watches its scripts; it reports its own script errors.
-            engine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory);
+            engine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory, _filtering?.Lists);
         }
 
         SnapshotBuild build;
+        ResolverSnapshot next;
         try
         {
             build = ResolverSnapshotBuilder.Build(options, current, context.ConfigDirectory, context.ProtectSocket, rulesChanged ? engine : current.Rules, _metrics!, _logger);
+            next = _filtering?.Configure(options, build.Snapshot) ?? build.Snapshot;
         }
         catch
         {
@@ -318,7 +325,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             throw;
         }
 
-        ResolverSnapshot previous = resolver.Swap(build.Snapshot, replaceRules: rulesChanged);
+        ResolverSnapshot previous = resolver.Swap(next, replaceRules: rulesChanged);
         _server?.Apply(options);
         Volatile.Write(ref _active, build.Snapshot.Upstreams);
         if (rulesChanged)
@@ -439,6 +446,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             _ruleEngine = null;
         }
 
+        _filtering?.Dispose();
+        _filtering = null;
         _resolver = null;
     }
 

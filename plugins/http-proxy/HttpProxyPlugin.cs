@@ -61,7 +61,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             throw new PluginConfigException(errors[0].Key, errors[0].Message);
         }
 
-        _handler = new HttpProxyHandler(options, context.ProtectSocket, new HttpProxyMetrics(context.Meter), logger);
+        _handler = new HttpProxyHandler(options, context.ProtectSocket, () => context.NameResolver, new HttpProxyMetrics(context.Meter), logger);
         foreach (ServiceEndpoint endpoint in endpoints)
         {
             _bindings.Add(context.BindStream(endpoint, _handler));

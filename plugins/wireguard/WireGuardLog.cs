@@ -44,17 +44,56 @@ internal static partial class WireGuardLog
     [LoggerMessage(112, LogLevel.Debug, "UDP {Family} socket: batched I/O (recvmmsg/sendmmsg, up to {Batch} per call), GSO {Gso}, GRO {Gro}")]
     public static partial void BatchedIo(ILogger logger, string family, int batch, bool gso, bool gro);
 
+    [LoggerMessage(113, LogLevel.Error, "{Loop}: unexpected exception (a bug); counted in wireguard.loop_failures, and the loop goes on")]
+    public static partial void LoopFailed(ILogger logger, string loop, Exception exception);
+
+    [LoggerMessage(114, LogLevel.Error, "{Loop}: unexpected exception (a bug), and {Suppressed} more in the last {Seconds} s that were not logged; counted in wireguard.loop_failures, and the loop goes on")]
+    public static partial void LoopFailedAgain(ILogger logger, string loop, long suppressed, double seconds, Exception exception);
+
     [LoggerMessage(303, LogLevel.Information, "peer {Peer}: endpoint {Host} resolved to {Endpoint}")]
     public static partial void EndpointResolved(ILogger logger, string peer, string host, string endpoint);
 
     [LoggerMessage(304, LogLevel.Warning, "peer {Peer}: endpoint {Reason}; the peer must contact us first (or set an endpoint with `wg set`)")]
     public static partial void EndpointUnresolved(ILogger logger, string peer, string reason);
 
+    [LoggerMessage(310, LogLevel.Information, "config reload: private key changed (public key now {PublicKey}); every session re-keys")]
+    public static partial void ReloadPrivateKey(ILogger logger, string publicKey);
+
+    [LoggerMessage(311, LogLevel.Information, "config reload: now listening on UDP port {Port}")]
+    public static partial void ReloadListenPort(ILogger logger, int port);
+
+    [LoggerMessage(312, LogLevel.Error, "config reload: cannot listen on UDP port {Wanted} (in use?); still on {Port}")]
+    public static partial void ReloadListenPortFailed(ILogger logger, int wanted, int port);
+
+    [LoggerMessage(313, LogLevel.Information, "config reload: peer {Peer} {How}")]
+    public static partial void ReloadPeerAdded(ILogger logger, string peer, string how);
+
+    [LoggerMessage(314, LogLevel.Information, "config reload: peer {Peer} removed; its sessions are erased and its packets dropped")]
+    public static partial void ReloadPeerRemoved(ILogger logger, string peer);
+
+    [LoggerMessage(315, LogLevel.Information, "config reload: peer {Peer} changed: {Settings}{Override}; its current session is kept")]
+    public static partial void ReloadPeerUpdated(ILogger logger, string peer, string settings, string @override);
+
+    [LoggerMessage(316, LogLevel.Information, "config reload: peer {Peer} unchanged in the file; the changes made to it with wg set are kept")]
+    public static partial void ReloadRuntimeKept(ILogger logger, string peer);
+
+    [LoggerMessage(317, LogLevel.Information, "config reload applied: {Added} peer(s) added, {Updated} changed, {Removed} removed{Rekeyed}; unchanged peers untouched")]
+    public static partial void Reloaded(ILogger logger, int added, int updated, int removed, string rekeyed);
+
+    [LoggerMessage(318, LogLevel.Error, "config reload: {Key}: {Message}; the running WireGuard configuration is kept")]
+    public static partial void ReloadRefused(ILogger logger, string key, string message);
+
+    [LoggerMessage(319, LogLevel.Information, "config reload: no privateKey or privateKeyFile any more; WireGuard stopped")]
+    public static partial void ReloadStopped(ILogger logger);
+
     [LoggerMessage(200, LogLevel.Information, "UAPI listening on {Path} (wg show / wg set {Interface})")]
     public static partial void UapiListening(ILogger logger, string path, string @interface);
 
     [LoggerMessage(201, LogLevel.Warning, "UAPI request failed with errno {Errno}: {Reason}")]
     public static partial void UapiRequestFailed(ILogger logger, int errno, string reason);
+
+    [LoggerMessage(203, LogLevel.Error, "UAPI set request failed inside the gateway (a bug); the client got errno -5 and the gateway keeps serving")]
+    public static partial void UapiHandlerFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(202, LogLevel.Warning, "UAPI socket {Path} could not be created: {Error}; `wg` will not see this interface")]
     public static partial void UapiUnavailable(ILogger logger, string path, string error);

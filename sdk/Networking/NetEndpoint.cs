@@ -80,6 +80,19 @@ public readonly struct NetEndpoint : IEquatable<NetEndpoint>
             ? endpoint
             : throw new FormatException($"'{text}' is not an address:port (IPv6 as [addr]:port)");
 
+    /// <summary>
+    /// Parses "host:port" where host may also be a DNS name (see <see cref="HostPort"/>) and resolves it through
+    /// <paramref name="resolver"/> (normally <see cref="Plugins.IPluginContext.NameResolver"/>): the first address wins.
+    /// An IP literal needs no resolver round trip.
+    /// </summary>
+    /// <exception cref="FormatException">The text is not host:port.</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">The name does not exist, has no address, or could not be resolved.</exception>
+    public static async ValueTask<NetEndpoint> ResolveAsync(string hostPort, INameResolver resolver, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<NetEndpoint> endpoints = await HostPort.Parse(hostPort).ResolveAsync(resolver, cancellationToken).ConfigureAwait(false);
+        return endpoints[0];
+    }
+
     /// <inheritdoc/>
     public bool Equals(NetEndpoint other) => Port == other.Port && Address.Equals(other.Address);
 

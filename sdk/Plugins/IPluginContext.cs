@@ -32,8 +32,23 @@ public interface IPluginContext
     /// <summary>The folder the plugin was loaded from.</summary>
     string PluginDirectory { get; }
 
-    /// <summary>Loggers; categories are prefixed with the plugin id by the host.</summary>
+    /// <summary>
+    /// Loggers; categories are prefixed with the plugin id by the host ("Listener" becomes "echo.Listener"); the plugin
+    /// id itself and categories already starting with "&lt;id&gt;." are kept as they are. The level of every category of
+    /// the plugin follows <c>&lt;id&gt;.logLevel</c> in gateway.yaml (error, warn, info, debug), else <c>host.logLevel</c>.
+    /// </summary>
+    /// <remarks>
+    /// Give every <c>[LoggerMessage]</c> an explicit <c>EventId</c>, numbered in one file per plugin (see docs/logging.md):
+    /// without one the source generator derives an id from the method name's hash, and the console shows it as
+    /// <c>echo[1929458206]</c>.
+    /// </remarks>
     ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>
+    /// The plugin's main logger, whose category is the plugin id (log lines read <c>echo[100]: ...</c>). Read it once at
+    /// start and keep it. The default implementation creates it from <see cref="LoggerFactory"/>.
+    /// </summary>
+    ILogger Logger => LoggerFactory.CreateLogger(PluginId);
 
     /// <summary>
     /// The plugin's meter ("Gateway.Plugins.&lt;id&gt;"). Its instruments are exported on the admin

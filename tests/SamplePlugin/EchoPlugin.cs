@@ -1,8 +1,9 @@
 using System.Text;
+using Gateway.Sdk.Api;
+using Gateway.Sdk.Configuration;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Samples.Echo;
@@ -12,8 +13,10 @@ namespace Gateway.Samples.Echo;
 /// <c>virtual:</c> endpoints, each answer prefixed with the configured <c>greeting</c>.
 /// Config section <c>echo</c>: <c>greeting</c> (default "echo: ", or "echo v2: " when built with ECHO_V2), <c>throwOn</c> (a payload that makes the
 /// handler throw, to show the host isolates handler failures), <c>failStart</c> (true: throw in StartAsync).
+/// Admin API routes (under <c>/api/v1/plugins/echo/</c>): <c>GET stats</c> (datagrams and lines echoed, the greeting),
+/// <c>POST greeting</c> with <c>{"greeting": "..."}</c>, and <c>GET fail</c>, which always throws (the host answers 500).
 /// </summary>
-public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
+public sealed partial class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandler
 {
 #if ECHO_V2
     /// <summary>The greeting when none is configured; a v2 build (-p:EchoVariant=V2) answers differently, to test drop-in replacement.</summary>
@@ -26,6 +29,8 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
     private readonly List<IDisposable> _bindings = new();
     private byte[] _greeting = Encoding.UTF8.GetBytes(DefaultGreeting);
     private string? _throwOn;
+    private long _datagrams;
+    private long _lines;
 
     /// <inheritdoc/>
     public string Id => "echo";
@@ -33,30 +38,32 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
     /// <inheritdoc/>
     public void Validate(PluginValidationContext context)
     {
-        string? failStart = context.Configuration["failStart"];
-        if (failStart is not null && !bool.TryParse(failStart, out _))
-        {
-            context.Error("failStart", $"'{failStart}' is not true or false");
-        }
+        var section = new SectionReader(context);
+        Read(section);
+        section.Complete();
     }
 
     /// <inheritdoc/>
     public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
     {
-        if (string.Equals(context.Configuration["failStart"], "true", StringComparison.OrdinalIgnoreCase))
+        (string greeting, string? throwOn, bool failStart) = Read(new SectionReader(context.Configuration, context.PluginId));
+        if (failStart)
         {
             throw new InvalidOperationException("echo: failStart is set, refusing to start");
         }
 
-        _greeting = Encoding.UTF8.GetBytes(context.Configuration["greeting"] ?? DefaultGreeting);
-        _throwOn = context.Configuration["throwOn"];
+        _greeting = Encoding.UTF8.GetBytes(greeting);
+        _throwOn = throwOn;
         foreach (ServiceEndpoint endpoint in context.ConfiguredEndpoints)
         {
             _bindings.Add(context.BindDatagram(endpoint, this));
             _bindings.Add(context.BindStream(endpoint, this));
         }
 
-        context.LoggerFactory.CreateLogger("echo").LogInformation("echo serving on {Count} endpoint(s)", context.ConfiguredEndpoints.Count);
+        _bindings.Add(context.MapApi("GET", "stats", Stats));
+        _bindings.Add(context.MapApi("POST", "greeting", SetGreeting));
+        _bindings.Add(context.MapApi("GET", "fail", (_, _) => throw new InvalidOperationException("echo: the fail route always throws")));
+        Serving(context.Logger, context.ConfiguredEndpoints.Count);
         return Task.CompletedTask;
     }
 
@@ -76,6 +83,7 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
     public void OnDatagram(in DatagramRequest request, ReadOnlySpan<byte> payload)
     {
         ThrowIfAsked(payload);
+        Interlocked.Increment(ref _datagrams);
         Span<byte> reply = stackalloc byte[Math.Min(_greeting.Length + payload.Length, 65507)];
         _greeting.CopyTo(reply);
         payload[..(reply.Length - _greeting.Length)].CopyTo(reply[_greeting.Length..]);
@@ -89,10 +97,41 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
             ThrowIfAsked(Encoding.UTF8.GetBytes(line));
+            Interlocked.Increment(ref _lines);
             byte[] answer = [.. _greeting, .. Encoding.UTF8.GetBytes(line + "\n")];
             await connection.Stream.WriteAsync(answer, cancellationToken);
         }
     }
+
+    private ValueTask<ApiResponse> Stats(ApiRequest request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(ApiResponse.Json(new EchoStats(Interlocked.Read(ref _datagrams), Interlocked.Read(ref _lines), Encoding.UTF8.GetString(_greeting))));
+
+    private ValueTask<ApiResponse> SetGreeting(ApiRequest request, CancellationToken cancellationToken)
+    {
+        GreetingChange? change;
+        try
+        {
+            change = request.ReadJson<GreetingChange>();
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return ValueTask.FromResult(ApiResponse.Error(400, "the body is not JSON like {\"greeting\": \"hi: \"}: " + ex.Message));
+        }
+
+        if (change?.Greeting is not { Length: > 0 and <= 100 } greeting)
+        {
+            return ValueTask.FromResult(ApiResponse.Error(400, "greeting must be 1-100 characters"));
+        }
+
+        _greeting = Encoding.UTF8.GetBytes(greeting);
+        return ValueTask.FromResult(ApiResponse.Json(change));
+    }
+
+    private static (string Greeting, string? ThrowOn, bool FailStart) Read(SectionReader section) =>
+        (section.String("greeting", DefaultGreeting)!, section.String("throwOn"), section.Bool("failStart", false));
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "echo serving on {Count} endpoint(s)")]
+    private static partial void Serving(ILogger logger, int count);
 
     private void ThrowIfAsked(ReadOnlySpan<byte> payload)
     {
@@ -101,4 +140,8 @@ public sealed class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStreamHandle
             throw new InvalidOperationException("echo: asked to throw");
         }
     }
+
+    private sealed record EchoStats(long Datagrams, long Lines, string Greeting);
+
+    private sealed record GreetingChange(string? Greeting);
 }

@@ -32,8 +32,11 @@ public static class RuleScriptStubs
     /// <summary>A named rule; the name tags its hit counter in metrics.</summary>
     public static void Rule(string name, Func<DnsQuery, Verdict> rule) => throw Editor();
 
-    /// <summary>NXDOMAIN for every name in a hosts file or plain list (relative to the script's folder).</summary>
-    public static void BlockList(string path) => throw Editor();
+    /// <summary>Blocks a configured list (dns-dot.lists, by name: "ads") or the names of a hosts file or plain list (relative to the script's folder).</summary>
+    public static void BlockList(string nameOrPath) => throw Editor();
+
+    /// <summary>Lets a configured list's names (or a file's) through: no later rule and no block list applies.</summary>
+    public static void AllowList(string nameOrPath) => throw Editor();
 
     /// <summary>REFUSED for every name in a hosts file or plain list.</summary>
     public static void RefuseList(string path) => throw Editor();

@@ -178,6 +178,17 @@ internal sealed class DnsCache
         return DnsMessageWriter.FinishAnswer(destination, entry.Body.Length, query, info, ReadOnlySpan<int>.Empty, 0, entry.ExtendedRcode, limit);
     }
 
+    /// <summary>Drops every entry (the admin API's <c>POST cache/flush</c>); returns how many there were.</summary>
+    public int Clear()
+    {
+        lock (_entries)
+        {
+            int count = _entries.Count;
+            _entries.Clear();
+            return count;
+        }
+    }
+
     /// <summary>
     /// Drops the answers of groups a reload retired (their cache ids are never asked again), so a cache kept
     /// across a reload does not hold dead entries until eviction. Returns how many were dropped.

@@ -141,4 +141,40 @@ internal sealed class DnsDotOptions
     /// the system resolver.
     /// </summary>
     public List<string> Bootstrap { get; set; } = new();
+    /// <summary>Blocklist subscriptions (<c>lists:</c>), in order.</summary>
+    public List<ListOptions> Lists { get; set; } = new();
+
+    /// <summary>Per-client policy: named client groups (<c>clients:</c>); the most specific matching network wins.</summary>
+    public Dictionary<string, ClientGroupOptions> Clients { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Local records in zone-file presentation form, as unbound's <c>local-data</c> writes them (TTL and class
+    /// optional; TTL defaults to 3600): <c>"nas.home.test 300 A 192.168.1.10"</c>. Answered authoritatively.
+    /// </summary>
+    public List<string> Records { get; set; } = new();
+
+    /// <summary>
+    /// How blocked names are answered: <c>nxdomain</c> (the default), <c>nullIp</c> (0.0.0.0 / ::, NODATA for
+    /// other types), <c>refused</c>, or <c>customIp</c> (the addresses of <see cref="BlockingIps"/>).
+    /// </summary>
+    public string BlockingMode { get; set; } = "nxdomain";
+
+    /// <summary>For <c>blockingMode: customIp</c>: the IPv4 and/or IPv6 addresses blocked names resolve to.</summary>
+    public List<string> BlockingIps { get; set; } = new();
+
+    /// <summary>TTL of blocked answers (the A/AAAA records, or the negative-caching time), in seconds. Defaults to 60.</summary>
+    public int BlockedTtl { get; set; } = 60;
+
+    /// <summary>The query log file (<c>queryLog:</c>); absent: no file (the admin API's in-memory log still works).</summary>
+    public QueryLogOptions? QueryLog { get; set; }
+
+    /// <summary>dnstap output (<c>dnstap:</c>); absent: off.</summary>
+    public DnstapOptions? Dnstap { get; set; }
+
+    /// <summary>
+    /// Where downloaded lists are kept so that a restart without network still blocks, relative to gateway.yaml's
+    /// folder. Defaults to <c>$STATE_DIRECTORY</c> (systemd), else <c>/var/lib/gateway</c> when writable (root),
+    /// else <c>$XDG_STATE_HOME/gateway</c> or <c>~/.local/state/gateway</c>.
+    /// </summary>
+    public string? StateDirectory { get; set; }
 }

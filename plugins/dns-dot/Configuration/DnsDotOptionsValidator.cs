@@ -14,7 +14,9 @@ internal static class DnsDotOptionsValidator
     {
         try
         {
-            return section.Get<DnsDotOptions>() ?? new DnsDotOptions();
+            DnsDotOptions options = section.Get<DnsDotOptions>() ?? new DnsDotOptions();
+            Filtering.FilteringOptionsValidator.BindEmptyLists(section, options);
+            return options;
         }
         catch (InvalidOperationException e)
         {
@@ -75,6 +77,7 @@ internal static class DnsDotOptionsValidator
         Positive(context, "maxConnections", options.MaxConnections);
         Positive(context, "maxInFlightPerConnection", options.MaxInFlightPerConnection);
         ServingOptionsValidator.Validate(context, options);
+        Filtering.FilteringOptionsValidator.Validate(context, options);
     }
 
     /// <summary>Decodes a pin: base64 of a 32-byte SHA-256; null when it is not one.</summary>

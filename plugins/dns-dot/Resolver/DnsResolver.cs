@@ -75,6 +75,12 @@ internal sealed class DnsResolver
     public DnsCache? Cache => Snapshot.Cache;
 
     /// <summary>
+    /// Sees every answered query (query log, statistics, dnstap); null for none. Plugin-lifetime: set once at
+    /// start, kept across reloads.
+    /// </summary>
+    public QueryLog.IQueryObserver? Observer { get; set; }
+
+    /// <summary>
     /// Makes <paramref name="next"/> the configuration of every query that starts from now on (a reload).
     /// The rules are carried over from the current snapshot unless <paramref name="replaceRules"/>; returns
     /// the snapshot it replaced.
@@ -101,6 +107,18 @@ internal sealed class DnsResolver
     /// </summary>
     public ResolveStep Begin(ReadOnlySpan<byte> query, NetAddress client, DnsTransport transport, int replyCap, Span<byte> destination, out int length, out PendingQuery pending)
     {
+        ResolveStep step = BeginCore(query, client, transport, replyCap, destination, out length, out pending);
+        if (step == ResolveStep.Answered && Observer is { } observer && pending.Info.QuestionEnd > DnsConstants.HeaderSize)
+        {
+            var record = new QueryLog.QueryRecord(client, transport, pending.Reason ?? "rcode", pending.Blocked, pending.CacheHit, pending.ClientGroup, null, pending.Started, Stopwatch.GetTimestamp());
+            observer.OnAnswered(record, query, destination[..length]);
+        }
+
+        return step;
+    }
+
+    private ResolveStep BeginCore(ReadOnlySpan<byte> query, NetAddress client, DnsTransport transport, int replyCap, Span<byte> destination, out int length, out PendingQuery pending)
+    {
         long started = Stopwatch.GetTimestamp();
         ResolverSnapshot snapshot = Volatile.Read(ref _snapshot);
         pending = default;
@@ -110,6 +128,7 @@ internal sealed class DnsResolver
         DnsParseStatus status = DnsMessageReader.TryParseQuery(query, out DnsRequestInfo info);
         pending.Info = info;
         pending.Transport = transport;
+        pending.Client = client;
         if (status == DnsParseStatus.Ignore)
         {
             _metrics.Dropped.Add(1);
@@ -136,13 +155,28 @@ internal sealed class DnsResolver
         pending.Limit = transport == DnsTransport.Udp ? Math.Min(info.UdpLimit(snapshot.Options.MaxUdpSize), Math.Max(replyCap, DnsConstants.ClassicUdpSize)) : ushort.MaxValue;
         UpstreamGroup group = snapshot.DefaultGroup;
         IRuleEvaluator? rules = snapshot.Rules;
+        Filtering.FilterSnapshot? filter = snapshot.Filter;
+        Clients.ClientPolicy? policy = null;
+        bool forwardedByRule = false;
+        bool listsDecided = false;
+        Span<byte> presentation = stackalloc byte[DnsConstants.MaxPresentationLength];
+        int presentationLength = 0;
+        if (rules is not null || filter is not null)
+        {
+            presentationLength = Math.Max(DnsName.ToPresentation(query.Slice(DnsConstants.HeaderSize, info.NameLength), presentation), 0);
+        }
+
+        if (filter is not null)
+        {
+            policy = filter.PolicyFor(client);
+            pending.ClientGroup = policy.Name;
+        }
+
         if (rules is not null)
         {
             Verdict verdict;
             DnsQuery rq = t_query ??= new DnsQuery();
-            Span<byte> presentation = stackalloc byte[DnsConstants.MaxPresentationLength];
-            int presentationLength = DnsName.ToPresentation(query.Slice(DnsConstants.HeaderSize, info.NameLength), presentation);
-            rq.Reset(presentation[..Math.Max(presentationLength, 0)], (DnsType)info.QType, client, transport);
+            rq.Reset(presentation[..presentationLength], (DnsType)info.QType, client, transport);
             try
             {
                 verdict = rules.Evaluate(rq);
@@ -158,9 +192,26 @@ internal sealed class DnsResolver
                 verdict = Verdict.ServFail;
             }
 
+            if (verdict.Kind != VerdictKind.Continue)
+            {
+                pending.Reason = rq.DecidedBy?.Reason ?? "rule";
+            }
+
             switch (verdict.Kind)
             {
                 case VerdictKind.Continue:
+                    break;
+                case VerdictKind.NxDomain when verdict.IsBlock && filter is not null:
+                    if (filter.BlockingActive(policy!))
+                    {
+                        pending.Blocked = true;
+                        length = filter.WriteBlocked(query, info, pending.Limit, pending.Reason!, destination);
+                        return Answered(transport, destination, length, query.Length, started);
+                    }
+
+                    // Blocking is off for this client's group, or paused: the name resolves normally.
+                    pending.Reason = policy!.Blocking ? "blocking-paused" : "upstream";
+                    listsDecided = true;
                     break;
                 case VerdictKind.NxDomain:
                     return Rcode(query, info, DnsConstants.RcodeNxDomain, transport, destination, started, out length);
@@ -174,6 +225,9 @@ internal sealed class DnsResolver
                 case VerdictKind.Answer:
                     length = DnsMessageWriter.WriteAddressAnswer(query, info, verdict.AnswerAddresses, verdict.Ttl, destination);
                     return Answered(transport, destination, length, query.Length, started);
+                case VerdictKind.Allow:
+                    listsDecided = true;
+                    break;
                 case VerdictKind.Forward:
                     if (verdict.Group is null || !snapshot.Groups.TryGetValue(verdict.Group, out UpstreamGroup? forwarded))
                     {
@@ -186,7 +240,52 @@ internal sealed class DnsResolver
                     }
 
                     group = forwarded;
+                    forwardedByRule = true;
                     break;
+            }
+        }
+
+        if (filter is not null)
+        {
+            ReadOnlySpan<byte> presented = presentation[..presentationLength];
+            if (filter.Records?.Find(presented) is { } local)
+            {
+                pending.Reason = "record";
+                string? outside = filter.Records.Answer(query, info, local, pending.Limit, destination, out length, out int chainEnd);
+                if (outside is null)
+                {
+                    return Answered(transport, destination, length, query.Length, started);
+                }
+
+                // The chain leaves local data: from here on the question is its last target's (cache, upstream);
+                // the splice joins the local CNAMEs and the upstream's answer for the client.
+                Records.CnameSplice splice = Records.CnameSplice.Create(destination[..length], chainEnd, info, outside);
+                pending.Splice = splice;
+                query = splice.TargetQuery;
+                info = splice.TargetInfo;
+                pending.Info = info;
+                listsDecided = true;
+            }
+
+            if (!listsDecided && !forwardedByRule && filter.CheckLists(policy!, presented, out bool blocked) is { } list)
+            {
+                pending.Reason = list.Reason;
+                if (blocked)
+                {
+                    if (filter.BlockingActive(policy!))
+                    {
+                        pending.Blocked = true;
+                        length = filter.WriteBlocked(query, info, pending.Limit, list.Reason, destination);
+                        return Answered(transport, destination, length, query.Length, started);
+                    }
+
+                    pending.Reason = policy!.Blocking ? "blocking-paused" : "upstream";
+                }
+            }
+
+            if (!forwardedByRule && policy!.Upstream is { } clientGroup)
+            {
+                group = clientGroup;
             }
         }
 
@@ -202,9 +301,19 @@ internal sealed class DnsResolver
             if (lookup is CacheLookup.Fresh or CacheLookup.FreshPrefetch)
             {
                 _metrics.CacheHits.Add(1);
+                pending.CacheHit = true;
+                pending.Reason ??= "cache";
                 if (lookup == CacheLookup.FreshPrefetch)
                 {
                     _ = PrefetchAsync(query[..info.QuestionEnd].ToArray(), pending);
+                }
+
+                if (pending.Splice is { } cachedSplice)
+                {
+                    Span<byte> target = Scratch();
+                    int targetLength = DnsCache.WriteAnswer(entry!, stale: false, now, query, info, target, ushort.MaxValue);
+                    length = cachedSplice.Complete(target[..targetLength], destination, pending.Limit);
+                    return Answered(transport, destination, length, query.Length, started);
                 }
 
                 length = DnsCache.WriteAnswer(entry!, stale: false, now, query, info, destination, pending.Limit);
@@ -212,7 +321,7 @@ internal sealed class DnsResolver
             }
 
             _metrics.CacheMisses.Add(1);
-            pending.Stale = lookup == CacheLookup.Stale ? entry : null;
+            pending.Stale = lookup == CacheLookup.Stale && pending.Splice is null ? entry : null;
         }
 
         // Never write a frame whose length its 2-byte prefix cannot say (issue 13): a query whose EDNS options
@@ -241,6 +350,11 @@ internal sealed class DnsResolver
     public UpstreamQuery CreateQuery(ReadOnlySpan<byte> query, in PendingQuery pending, IAnswerSink sink, long started)
     {
         ResolverSnapshot snapshot = pending.Snapshot ?? Snapshot;
+        if (pending.Splice is { } splice)
+        {
+            query = splice.TargetQuery;
+        }
+
         UpstreamQuery upstream = UpstreamQuery.Rent(2 + query.Length + 256);
         int length = DnsMessageWriter.WriteUpstreamQuery(query, pending.Info, upstream.Frame.AsSpan(2), snapshot.Options.ForwardClientSubnet);
         BinaryPrimitives.WriteUInt16BigEndian(upstream.Frame, (ushort)length);
@@ -252,6 +366,10 @@ internal sealed class DnsResolver
         upstream.Group = pending.Group;
         upstream.Transport = pending.Transport;
         upstream.Background = pending.Background;
+        upstream.Client = pending.Client;
+        upstream.Reason = pending.Reason;
+        upstream.ClientGroup = pending.ClientGroup;
+        upstream.Splice = pending.Splice;
         upstream.RequestSize = query.Length;
         upstream.Started = started;
         upstream.Deadline = started + snapshot.QueryTimeoutTicks;
@@ -268,6 +386,13 @@ internal sealed class DnsResolver
     /// </summary>
     public void Forward(UpstreamQuery query)
     {
+        if (query.Splice is not null)
+        {
+            // Its answer is built for one client's question: never shared with identical target questions.
+            SendAttempt(query);
+            return;
+        }
+
         lock (_inFlight)
         {
             if (_inFlight.TryGetValue(query.Key, out UpstreamQuery? leader))
@@ -334,6 +459,11 @@ internal sealed class DnsResolver
     /// </summary>
     internal void OnUpstreamAnswer(UpstreamQuery query, Span<byte> message, in DnsResponseInfo response)
     {
+        if (Observer is { WantsUpstreamMessages: true } observer && query.Upstream is { } answering)
+        {
+            observer.OnUpstreamExchange(answering.Name, answering.Endpoint, query.Message, message[..response.Length], query.SentAt, Stopwatch.GetTimestamp());
+        }
+
         DnsRequestInfo info = query.Info;
         int bodyLength = DnsMessageWriter.StripOpt(message, response);
         UpstreamQuery? followers = TakeFollowers(query);
@@ -347,6 +477,15 @@ internal sealed class DnsResolver
         else if (followers is not null)
         {
             published = DnsCache.CreateEntry(message[..bodyLength], name, info.QType, info.QClass, info.DnssecOk, response.ExtendedRcode, Stopwatch.GetTimestamp(), snapshot.Options.Cache, query.Group.CacheId);
+        }
+
+        if (query.Splice is { } splice)
+        {
+            Span<byte> joined = Scratch();
+            int joinedLength = splice.Complete(message[..bodyLength], joined, query.Limit);
+            Deliver(query, joined[..joinedLength]);
+            AnswerFollowers(followers, published);
+            return;
         }
 
         Span<byte> target = message;
@@ -411,7 +550,11 @@ internal sealed class DnsResolver
     {
         Span<byte> buffer = Scratch();
         int length;
-        if (query.Stale is { } stale)
+        if (query.Splice is { } splice)
+        {
+            length = splice.Fail(buffer);
+        }
+        else if (query.Stale is { } stale)
         {
             _metrics.CacheStale.Add(1);
             length = DnsCache.WriteAnswer(stale, stale: true, Stopwatch.GetTimestamp(), query.Message, query.Info, buffer, query.Limit);
@@ -434,6 +577,11 @@ internal sealed class DnsResolver
         if (!query.Background)
         {
             CountAnswer(query.Transport, answer[3] & DnsConstants.RcodeMask, query.RequestSize, answer.Length, query.Started);
+            if (Observer is { } observer)
+            {
+                var record = new QueryLog.QueryRecord(query.Client, query.Transport, query.Reason ?? "upstream", false, false, query.ClientGroup, query.Upstream?.Name, query.Started, Stopwatch.GetTimestamp());
+                observer.OnAnswered(record, query.Splice is { } splice ? splice.ClientQuery : query.Message, answer);
+            }
         }
 
         try
@@ -451,6 +599,7 @@ internal sealed class DnsResolver
     private async Task PrefetchAsync(byte[] query, PendingQuery pending)
     {
         pending.Stale = null;
+        pending.Splice = null;
         pending.Background = true;
         UpstreamAnswer answer = await ResolveUpstreamAsync(query, pending, CancellationToken.None).ConfigureAwait(false);
         answer.Release();

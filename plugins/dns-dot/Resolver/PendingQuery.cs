@@ -33,4 +33,22 @@ internal struct PendingQuery
 
     /// <summary>How the query came in (metrics).</summary>
     public Rules.DnsTransport Transport;
+
+    /// <summary>The client's address (query log, statistics, dnstap).</summary>
+    public Gateway.Sdk.Networking.NetAddress Client;
+
+    /// <summary>What decided the answer ("rule:…", "list:…", "record", "cache", "upstream", "blocking-paused"); null until decided.</summary>
+    public string? Reason;
+
+    /// <summary>True when the answer is a block.</summary>
+    public bool Blocked;
+
+    /// <summary>True when the answer came from the cache.</summary>
+    public bool CacheHit;
+
+    /// <summary>The client's <c>clients:</c> group, or null.</summary>
+    public string? ClientGroup;
+
+    /// <summary>A local CNAME chain whose last target is asked upstream (then the query's question is the target's).</summary>
+    public Records.CnameSplice? Splice;
 }

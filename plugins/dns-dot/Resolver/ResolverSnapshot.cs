@@ -61,6 +61,15 @@ internal sealed class ResolverSnapshot
     /// <summary>Every upstream of every group (each group has its own pools).</summary>
     public DnsUpstream[] Upstreams { get; }
 
+    /// <summary>
+    /// Local records, per-client policy, lists and blocking mode (<see cref="Filtering.FilterSnapshot"/>); null when
+    /// the resolver was built without them (tests of the forwarding path).
+    /// </summary>
+    public Filtering.FilterSnapshot? Filter { get; private init; }
+
     /// <summary>The same snapshot with other rules (a rule reload or the test seam).</summary>
-    public ResolverSnapshot WithRules(IRuleEvaluator? rules) => new(Options, DefaultGroup, Groups, Cache, rules);
+    public ResolverSnapshot WithRules(IRuleEvaluator? rules) => new(Options, DefaultGroup, Groups, Cache, rules) { Filter = Filter };
+
+    /// <summary>The same snapshot with other filtering (start-up and reloads).</summary>
+    public ResolverSnapshot WithFilter(Filtering.FilterSnapshot? filter) => new(Options, DefaultGroup, Groups, Cache, Rules) { Filter = filter };
 }

@@ -57,6 +57,18 @@ internal sealed class UpstreamQuery
     /// <summary>A background refresh: not counted as a client query.</summary>
     public bool Background;
 
+    /// <summary>The client's address (query log, statistics, dnstap).</summary>
+    public Gateway.Sdk.Networking.NetAddress Client;
+
+    /// <summary>What decided to send it upstream ("upstream", or the rule/list that forwarded or allowed it).</summary>
+    public string? Reason;
+
+    /// <summary>The client's <c>clients:</c> group, or null.</summary>
+    public string? ClientGroup;
+
+    /// <summary>A local CNAME chain the answer completes (the frame asks for the chain's last target), or null.</summary>
+    public Records.CnameSplice? Splice;
+
     /// <summary>Size of the client's query (metrics).</summary>
     public int RequestSize;
 
@@ -145,6 +157,9 @@ internal sealed class UpstreamQuery
         Next = null;
         Attempt = 0;
         Background = false;
+        Reason = null;
+        ClientGroup = null;
+        Splice = null;
         lock (PoolLock)
         {
             if (s_freeCount < PoolCapacity)

@@ -7,7 +7,8 @@ namespace Gateway.Plugins.DnsDot.Rules;
 /// </summary>
 internal static class BlockListReader
 {
-    private static readonly HashSet<string> HostsNoise = new(StringComparer.Ordinal)
+    /// <summary>The usual entries of a hosts file for the machine itself (not blocks); shared with the list subscriptions.</summary>
+    internal static readonly HashSet<string> HostsNoise = new(StringComparer.Ordinal)
     {
         "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost", "ip6-loopback",
         "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters", "ip6-allhosts", "0.0.0.0",

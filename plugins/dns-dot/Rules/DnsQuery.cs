@@ -75,6 +75,9 @@ public sealed class DnsQuery
     /// <summary>The name as lower-case ASCII presentation bytes, no trailing dot (for matchers; no allocation).</summary>
     internal ReadOnlySpan<byte> NameBytes => _name.AsSpan(0, _nameLength);
 
+    /// <summary>The rule step that gave the last non-Continue verdict for this query (its reason), or null.</summary>
+    internal RuleStep? DecidedBy { get; set; }
+
     /// <summary>The client's address as a value (for matchers; no allocation).</summary>
     internal NetAddress ClientAddress => _client;
 
@@ -91,5 +94,6 @@ public sealed class DnsQuery
         _clientAddress = null;
         Type = type;
         Transport = transport;
+        DecidedBy = null;
     }
 }

@@ -110,6 +110,45 @@ internal sealed class NameSuffixMap<T>
         return found;
     }
 
+    /// <summary>
+    /// Calls <paramref name="visitor"/> for every entry that equals <paramref name="name"/> or is a suffix of it on a
+    /// label boundary, shortest first (one right-to-left pass, as <see cref="TryMatch"/>). For matchers whose
+    /// entries differ in how they apply (exact name only, subdomains only), where the longest match alone would
+    /// hide a shorter entry that applies.
+    /// </summary>
+    public void VisitMatches<TVisitor>(ReadOnlySpan<byte> name, ref TVisitor visitor)
+        where TVisitor : struct, ISuffixVisitor<T>
+    {
+        if (_entries.Length == 0)
+        {
+            return;
+        }
+
+        ulong hash = FnvOffset;
+        for (int i = name.Length - 1; i >= 0; i--)
+        {
+            byte b = name[i];
+            if (b == (byte)'.' && i + 1 < name.Length && (i == 0 || name[i - 1] != (byte)'\\') && TryFind(name[(i + 1)..], hash, out T candidate))
+            {
+                // The label left of the entry starts after the previous unescaped dot (or at 0).
+                int start = i - 1;
+                while (start >= 0 && !(name[start] == (byte)'.' && (start == 0 || name[start - 1] != (byte)'\\')))
+                {
+                    start--;
+                }
+
+                visitor.Visit(candidate, whole: false, start + 1, name);
+            }
+
+            hash = (hash ^ b) * FnvPrime;
+        }
+
+        if (TryFind(name, hash, out T whole))
+        {
+            visitor.Visit(whole, whole: true, 0, name);
+        }
+    }
+
     /// <summary>Finds an entry equal to <paramref name="name"/> (no subdomains).</summary>
     public bool TryMatchExact(ReadOnlySpan<byte> name, out T value)
     {

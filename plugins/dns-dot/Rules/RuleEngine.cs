@@ -27,6 +27,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private readonly IReadOnlyList<string> _globs;
     private readonly string _configDirectory;
     private readonly string? _pluginDirectory;
+    private readonly Lists.IListCatalog? _lists;
     private readonly ILogger _logger;
     private readonly RuleMetrics _metrics;
     private readonly RuleFailureReporter _failures;
@@ -43,9 +44,10 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private long _leaks;
     private bool _disposed;
 
-    private RuleEngine(IReadOnlyList<string> globs, string configDirectory, string? pluginDirectory, ILoggerFactory loggerFactory, Meter? meter)
+    private RuleEngine(IReadOnlyList<string> globs, string configDirectory, string? pluginDirectory, ILoggerFactory loggerFactory, Meter? meter, Lists.IListCatalog? lists)
     {
         _globs = globs;
+        _lists = lists;
         _pluginDirectory = pluginDirectory;
         _configDirectory = Path.GetFullPath(configDirectory);
         _logger = loggerFactory.CreateLogger("Gateway.Plugins.DnsDot.Rules");
@@ -77,13 +79,14 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// Compiles the scripts matched by <paramref name="globs"/> (relative to <paramref name="configDirectory"/>)
     /// and starts watching them. Never throws for script errors: they are logged and the engine starts with no
     /// rules (every query continues to normal resolution) until a fixed edit loads. <paramref name="pluginDirectory"/>
-    /// is the plugin's folder, where the rule compiler is (null: this assembly's folder).
+    /// is the plugin's folder, where the rule compiler is (null: this assembly's folder); <paramref name="lists"/> the
+    /// configured lists scripts may name.
     /// </summary>
-    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter, string? pluginDirectory = null)
+    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter, string? pluginDirectory = null, Lists.IListCatalog? lists = null)
     {
         ArgumentNullException.ThrowIfNull(globs);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        var engine = new RuleEngine([.. globs], configDirectory, pluginDirectory, loggerFactory, meter);
+        var engine = new RuleEngine([.. globs], configDirectory, pluginDirectory, loggerFactory, meter, lists);
         if (globs.Count > 0)
         {
             engine.Reload();
@@ -100,7 +103,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// group is an error too. <paramref name="pluginDirectory"/> is the plugin's folder, where the rule compiler is
     /// (null: this assembly's folder).
     /// </summary>
-    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null, string? pluginDirectory = null)
+    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null, string? pluginDirectory = null, Lists.IListCatalog? lists = null)
     {
         ArgumentNullException.ThrowIfNull(globs);
         var errors = new List<PluginConfigError>();
@@ -110,7 +113,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             return errors;
         }
 
-        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None), pluginDirectory);
+        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None), pluginDirectory, lists);
         result.RuleSet?.Context?.Unload();
         if (knownGroups is null || result.GroupScripts is null)
         {
@@ -153,7 +156,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             string fingerprint = Fingerprint(files, _current.Files);
             ScriptCompiler.Result result = errors.Count > 0
                 ? new ScriptCompiler.Result(null, errors)
-                : ScriptCompiler.CompileAll(files, _metrics, _failures, _pluginDirectory);
+                : ScriptCompiler.CompileAll(files, _metrics, _failures, _pluginDirectory, _lists);
 
             RuleSet? next = result.RuleSet;
             _fingerprint = next is null || next.Files.SequenceEqual(_current.Files) ? fingerprint : Fingerprint(files, next.Files);

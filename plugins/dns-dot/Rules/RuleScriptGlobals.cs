@@ -31,7 +31,7 @@ public sealed class RuleScriptGlobals
 
     /// <summary>Answers NXDOMAIN for <paramref name="names"/> and their subdomains.</summary>
     /// <example><code>Block("ads.example.test", "tracker.test");</code></example>
-    public void Block(params string[] names) => _builder.AddSuffixes("block", names, Verdict.NxDomain);
+    public void Block(params string[] names) => _builder.AddSuffixes("block", names, Verdict.Blocked);
 
     /// <summary>Answers REFUSED for <paramref name="names"/> and their subdomains.</summary>
     public void Refuse(params string[] names) => _builder.AddSuffixes("refuse", names, Verdict.Refused);
@@ -74,12 +74,40 @@ public sealed class RuleScriptGlobals
     public void Rule(string name, Func<DnsQuery, Verdict> rule) => _builder.AddRule(name, rule);
 
     /// <summary>
-    /// Answers NXDOMAIN for every name in a block list file (and their subdomains): hosts format
-    /// ("0.0.0.0 ads.example.test") or one name per line; '#' starts a comment. Read once at load time;
-    /// editing the file reloads the rules.
+    /// Blocks the names of a list. <paramref name="nameOrPath"/> is either the name of a <c>dns-dot.lists</c>
+    /// entry ("ads": the subscription as it is now and after each refresh, with its own format's rules) or a file
+    /// relative to the script's folder: hosts format ("0.0.0.0 ads.example.test") or one name per line, names
+    /// covering their subdomains, '#' comments; read at load time, and editing the file reloads the rules.
+    /// Blocked names are answered as <c>blockingMode</c> says (NXDOMAIN by default).
     /// </summary>
-    /// <param name="path">The file, relative to the script's folder.</param>
-    public void BlockList(string path) => Block([.. LoadNames(path)]);
+    /// <param name="nameOrPath">A configured list's name, or a file relative to the script's folder.</param>
+    public void BlockList(string nameOrPath)
+    {
+        if (_builder.Lists?.Find(nameOrPath) is { } list)
+        {
+            _builder.AddList(list, allow: false);
+            return;
+        }
+
+        Block([.. LoadNames(nameOrPath)]);
+    }
+
+    /// <summary>
+    /// Lets the names of a list through: they resolve normally, no later rule runs and no configured block list
+    /// applies (allow beats block). <paramref name="nameOrPath"/> names a <c>dns-dot.lists</c> entry, or a file as
+    /// for <see cref="BlockList"/> (the names and their subdomains).
+    /// </summary>
+    /// <param name="nameOrPath">A configured list's name, or a file relative to the script's folder.</param>
+    public void AllowList(string nameOrPath)
+    {
+        if (_builder.Lists?.Find(nameOrPath) is { } list)
+        {
+            _builder.AddList(list, allow: true);
+            return;
+        }
+
+        _builder.AddSuffixes("allow", LoadNames(nameOrPath), Verdict.Allow);
+    }
 
     /// <summary>Answers REFUSED for every name in a list file (see <see cref="BlockList"/> for the format).</summary>
     public void RefuseList(string path) => Refuse([.. LoadNames(path)]);

@@ -55,6 +55,7 @@ internal sealed class RuleSet
             Verdict verdict = step.Evaluate(query, name, _failures);
             if (verdict.Kind != VerdictKind.Continue)
             {
+                query.DecidedBy = step;
                 _metrics.Hit(step);
                 return verdict;
             }

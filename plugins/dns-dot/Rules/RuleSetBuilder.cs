@@ -17,6 +17,9 @@ internal sealed class RuleSetBuilder
     private string _fileName = "script";
     private string _scriptPath = "script";
 
+    /// <summary>The configured <c>lists:</c> scripts can name (<c>BlockList("ads")</c>); null when there are none.</summary>
+    public Lists.IListCatalog? Lists { get; init; }
+
     /// <summary>Starts collecting the declarations of <paramref name="scriptPath"/>.</summary>
     public void BeginFile(string scriptPath)
     {
@@ -65,6 +68,15 @@ internal sealed class RuleSetBuilder
         addresses.Ttl = Math.Min(addresses.Ttl, ttl);
     }
 
+    /// <summary>A rule backed by the configured list <paramref name="list"/> (block or allow).</summary>
+    public void AddList(Lists.SubscribedList list, bool allow)
+    {
+        string kind = allow ? "allowlist" : "blocklist";
+        var step = new ListPending(kind, list, Lists!, allow) { File = _fileName, Name = UniqueName(kind) };
+        step.Reason = Reason(step.Name);
+        _steps.Add(step);
+    }
+
     /// <summary>A script lambda; <paramref name="name"/> null names it after the file and position.</summary>
     public void AddRule(string? name, Func<DnsQuery, Verdict> rule)
     {
@@ -74,7 +86,9 @@ internal sealed class RuleSetBuilder
             ArgumentException.ThrowIfNullOrWhiteSpace(name);
         }
 
-        _steps.Add(new DelegatePending(name ?? UniqueName("rule"), rule));
+        var step = new DelegatePending(name ?? UniqueName("rule"), rule);
+        step.Reason = Reason(step.Name);
+        _steps.Add(step);
     }
 
     /// <summary>Upstream groups named by Forward declarations, with the script that first names each.</summary>
@@ -88,6 +102,7 @@ internal sealed class RuleSetBuilder
         for (int i = 0; i < steps.Length; i++)
         {
             steps[i] = _steps[i].Build();
+            steps[i].Reason = _steps[i].Reason;
             names += _steps[i].NameCount;
         }
 
@@ -108,6 +123,20 @@ internal sealed class RuleSetBuilder
         return (_scriptPath, 1, 1);
     }
 
+    // "rule:block-ads.csx:3": the script and line of the declaration that started the step (the query log's reason).
+    private string Reason(string stepName)
+    {
+        foreach (System.Diagnostics.StackFrame frame in new System.Diagnostics.StackTrace(fNeedFileInfo: true).GetFrames())
+        {
+            if (string.Equals(frame.GetFileName(), _scriptPath, StringComparison.Ordinal) && frame.GetFileLineNumber() > 0)
+            {
+                return $"rule:{_fileName}:{frame.GetFileLineNumber()}";
+            }
+        }
+
+        return $"rule:{stepName}";
+    }
+
     private T? Current<T>(string kind)
         where T : PendingStep =>
         _steps.Count > 0 && _steps[^1] is T step && step.Kind == kind && step.File == _fileName ? step : null;
@@ -117,6 +146,7 @@ internal sealed class RuleSetBuilder
     {
         step.File = _fileName;
         step.Name = UniqueName(step.Kind);
+        step.Reason = Reason(step.Name);
         _steps.Add(step);
         return step;
     }
@@ -139,6 +169,8 @@ internal sealed class RuleSetBuilder
         public string Name { get; set; } = "";
 
         public virtual int NameCount => 0;
+
+        public string Reason { get; set; } = "rule";
 
         public abstract RuleStep Build();
     }
@@ -183,6 +215,13 @@ internal sealed class RuleSetBuilder
 
             public int Ttl { get; set; } = int.MaxValue;
         }
+    }
+
+    private sealed class ListPending(string kind, Lists.SubscribedList list, Lists.IListCatalog catalog, bool allow) : PendingStep
+    {
+        public override string Kind { get; } = kind;
+
+        public override RuleStep Build() => new ListRuleStep(Name, list, catalog, allow);
     }
 
     private sealed class DelegatePending(string name, Func<DnsQuery, Verdict> rule) : PendingStep

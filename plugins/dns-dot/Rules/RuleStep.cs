@@ -12,6 +12,12 @@ internal abstract class RuleStep
     /// <summary>The rule's name in metrics and logs ("block-ads.csx:block", or the script's own name).</summary>
     public string Name { get; }
 
+    /// <summary>
+    /// What the query log gives as the reason when this rule decides: "rule:&lt;script&gt;:&lt;line&gt;" of the
+    /// declaration that started it, or "rule:&lt;name&gt;" when the position is not known.
+    /// </summary>
+    public string Reason { get; set; } = "rule";
+
     /// <summary>The metric tag for this rule, created once.</summary>
     public KeyValuePair<string, object?> MetricTag { get; }
 

@@ -59,10 +59,11 @@ internal static class ScriptCompiler
     /// <param name="metrics">Rule counters for the new rule set.</param>
     /// <param name="failures">Where rule failures at query time are reported.</param>
     /// <param name="pluginDirectory">The plugin's folder (where the compiler and Roslyn are), or null/empty to use this assembly's.</param>
-    public static Result CompileAll(IReadOnlyList<string> files, RuleMetrics metrics, RuleFailureReporter failures, string? pluginDirectory = null)
+    /// <param name="lists">The configured lists scripts may name (<c>BlockList("ads")</c>), or null.</param>
+    public static Result CompileAll(IReadOnlyList<string> files, RuleMetrics metrics, RuleFailureReporter failures, string? pluginDirectory = null, Lists.IListCatalog? lists = null)
     {
         var errors = new List<PluginConfigError>();
-        var builder = new RuleSetBuilder();
+        var builder = new RuleSetBuilder { Lists = lists };
         ScriptLoadContext? context = files.Count > 0 ? new ScriptLoadContext() : null;
         if (files.Count > 0)
         {

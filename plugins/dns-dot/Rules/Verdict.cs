@@ -26,6 +26,12 @@ public enum VerdictKind
 
     /// <summary>Resolve through a named upstream group (split DNS).</summary>
     Forward,
+
+    /// <summary>
+    /// Resolve normally and stop: no later rule runs and no block list (<c>dns-dot.lists</c>) applies: what an
+    /// allow list entry does.
+    /// </summary>
+    Allow,
 }
 
 /// <summary>
@@ -66,8 +72,21 @@ public sealed class Verdict
     /// <summary>Send no answer at all.</summary>
     public static Verdict Drop { get; } = new(VerdictKind.Drop);
 
+    /// <summary>Resolve normally, skipping later rules and the configured block lists (an allow-list entry).</summary>
+    public static Verdict Allow { get; } = new(VerdictKind.Allow);
+
+    /// <summary>
+    /// A block: <c>Block(...)</c> and <c>BlockList(...)</c>. NXDOMAIN to rules that look at <see cref="Kind"/>; the
+    /// resolver answers it as <c>blockingMode</c> says (with an Extended DNS Error "Blocked"), unless blocking is
+    /// off for the client's group or paused.
+    /// </summary>
+    internal static Verdict Blocked { get; } = new(VerdictKind.NxDomain) { IsBlock = true };
+
     /// <summary>What the verdict is.</summary>
     public VerdictKind Kind { get; }
+
+    /// <summary>True for <see cref="Blocked"/>: a block that <c>blockingMode</c>, per-client blocking and pauses apply to.</summary>
+    internal bool IsBlock { get; private init; }
 
     /// <summary>For <see cref="VerdictKind.Answer"/>: the address (A for IPv4, AAAA for IPv6).</summary>
     public IPAddress? Address => Kind == VerdictKind.Answer ? AnswerAddress.ToIPAddress() : null;

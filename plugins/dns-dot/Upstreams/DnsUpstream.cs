@@ -18,6 +18,7 @@ internal abstract class DnsUpstream : IBalancedUpstream
     private long _reuses;
     private double _latencyMs;
     private long _connections;
+    private long _failures;
     private long _answered;
     private long _lastProblemLog = long.MinValue / 2;
     private string? _lastProblem;
@@ -74,6 +75,9 @@ internal abstract class DnsUpstream : IBalancedUpstream
     /// <summary>Answers received from this upstream since start.</summary>
     public long Answered => Interlocked.Read(ref _answered);
 
+    /// <summary>Attempts that failed (timeout, connection lost, no connection) since start.</summary>
+    public long Failures => Interlocked.Read(ref _failures);
+
     /// <summary>Queries sent on an already open connection (dns.upstream.connections.reused).</summary>
     public long Reuses => Interlocked.Read(ref _reuses);
 
@@ -123,6 +127,7 @@ internal abstract class DnsUpstream : IBalancedUpstream
     public void OnFailure(UpstreamQuery query, string reason)
     {
         Interlocked.Decrement(ref _outstanding);
+        Interlocked.Increment(ref _failures);
         Metrics.UpstreamReadErrors.Add(1, Tag);
         Health.ReportFailure(Stopwatch.GetTimestamp());
         if (Logger.IsEnabled(LogLevel.Debug))

@@ -1,5 +1,4 @@
 using Gateway.Plugins.HttpProxy.Configuration;
-using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Access;
@@ -24,7 +23,7 @@ internal sealed class AccessControl
     public bool IsClientAllowed(NetAddress client)
     {
         // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
-        client = Unmap(client);
+        client = HostAddresses.Unmap(client);
         foreach (IpPrefix prefix in _deny)
         {
             if (prefix.Contains(client))
@@ -55,28 +54,9 @@ internal sealed class AccessControl
     public bool IsConnectPortAllowed(int port, bool localClient) => localClient || Array.IndexOf(_connectPorts, port) >= 0;
 
     /// <summary>
-    /// True for a client on this host: a loopback address, or a connection that came in through the
-    /// TUN (<see cref="PacketOrigin.Tun"/>: an application on this host sent it to a virtual endpoint).
+    /// True for a client on this host: its source address is one of this host's own (loopback, or an interface
+    /// address such as the TUN's when an application here reaches a virtual endpoint). Where the connection came
+    /// in does not decide it: with IP forwarding on, a remote host's packets arrive through the TUN too (issue #13).
     /// </summary>
-    public static bool IsLocalClient(NetAddress client, PacketOrigin origin)
-    {
-        if (origin == PacketOrigin.Tun)
-        {
-            return true;
-        }
-
-        client = Unmap(client);
-        return client.IsV4 ? (client.V4Value >> 24) == 127 : client.Value == UInt128.One;
-    }
-
-    private static NetAddress Unmap(NetAddress address)
-    {
-        const ulong MappedPrefix = 0xFFFF;
-        if (address.IsV6 && (address.Value >> 32) == MappedPrefix)
-        {
-            return NetAddress.FromV4((uint)address.Value);
-        }
-
-        return address;
-    }
+    public static bool IsLocalClient(NetAddress client, HostAddresses host) => host.Contains(client);
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Gateway.Plugins.HttpProxy.Wire;
+using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Cache;
 
@@ -62,6 +63,12 @@ internal sealed class CacheEntry
 
     /// <summary>The stored request's combined value for each Vary name; null when it had none.</summary>
     public byte[]?[]? VaryValues { get; init; }
+
+    /// <summary>
+    /// The origin address the response came from. A hit is served only to a client whose destination policy allows
+    /// it, so a response a local client fetched from a loopback service never answers a remote one (issue #13).
+    /// </summary>
+    public NetAddress OriginAddress { get; init; }
 
     /// <summary>Bytes this entry is charged to the cache's budget.</summary>
     public long Size => _head.Length + _body.Length + (Key.Length * 2) + 160;

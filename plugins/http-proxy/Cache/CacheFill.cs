@@ -113,6 +113,7 @@ internal sealed class CacheFill
             LastModified = _template.LastModified,
             VaryNames = _template.VaryNames,
             VaryValues = _template.VaryValues,
+            OriginAddress = _template.OriginAddress,
         };
         _body = [];
         Reset();

@@ -1,3 +1,4 @@
+using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Configuration;
@@ -26,12 +27,31 @@ internal sealed class HttpProxyOptions
 
     /// <summary>
     /// Destination ports remote clients may open CONNECT tunnels to (<c>connectPorts</c>). Defaults to [443].
-    /// Applies to remote clients only: a local client (a loopback address, or an application on this host
-    /// reaching a virtual endpoint through the TUN, <c>PacketOrigin.Tun</c>) may CONNECT to any port, since
-    /// it could connect there directly anyway. Security: for remote clients, CONNECT to arbitrary ports
+    /// Applies to remote clients only: a local client (its source address is one of this host's own — loopback,
+    /// or the TUN's address when an application here reaches a virtual endpoint) may CONNECT to any port, since
+    /// it could connect there directly anyway. A packet that came in through the TUN from elsewhere (IP
+    /// forwarding, a WireGuard peer) is remote. Security: for remote clients, CONNECT to arbitrary ports
     /// turns the proxy into a generic TCP relay (SMTP spam, SSH).
     /// </summary>
     public IReadOnlyList<int> ConnectPorts { get; init; } = [443];
+
+    /// <summary>
+    /// Destinations remote clients may not reach (<c>denyDestinations</c>): CIDR prefixes, addresses, and the names
+    /// <c>loopback</c>, <c>linkLocal</c> (169.254.169.254, cloud metadata, is in it), <c>unspecified</c>,
+    /// <c>multicast</c>, <c>self</c> (every address of this host, as its interfaces have them now) and <c>default</c>
+    /// (all of those). Defaults to <c>[default]</c>. Checked after name resolution on every address the proxy
+    /// connects to — plain requests, CONNECT, Upgrade, SOCKS — and answered 403 with the rule that matched.
+    /// Local clients (see <see cref="ConnectPorts"/>) are not held to it: they could connect there themselves.
+    /// Security: listing your own entries replaces the default; write <c>[default, 10.0.0.0/8]</c> to add to it.
+    /// Without it a client reaches the gateway's admin listener, /metrics and every loopback service (SSRF).
+    /// </summary>
+    public IReadOnlyList<DestinationRule> DenyDestinations { get; init; } = DestinationRule.Defaults;
+
+    /// <summary>
+    /// Exceptions to <see cref="DenyDestinations"/> (<c>allowDestinations</c>): the same kinds of entries; an address
+    /// listed here is reached even when a deny entry matches it. Defaults to none.
+    /// </summary>
+    public IReadOnlyList<DestinationRule> AllowDestinations { get; init; } = [];
 
     /// <summary>Most client connections served at once (<c>maxConnections</c>); more get 503. Defaults to 10000.</summary>
     public int MaxConnections { get; init; } = 10_000;

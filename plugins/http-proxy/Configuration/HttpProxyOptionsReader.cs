@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Configuration;
 
@@ -13,7 +14,7 @@ internal static class HttpProxyOptionsReader
 {
     private static readonly HashSet<string> s_knownKeys = new(StringComparer.OrdinalIgnoreCase)
     {
-        "listen", "virtual", "allowClients", "denyClients", "allowedPorts", "connectPorts", "maxConnections",
+        "listen", "virtual", "allowClients", "denyClients", "allowedPorts", "connectPorts", "denyDestinations", "allowDestinations", "maxConnections",
         "maxHeaderBytes", "maxHeaderCount", "keepAliveTimeoutSeconds", "requestHeadersTimeoutSeconds",
         "originConnectTimeoutSeconds", "originResponseTimeoutSeconds", "idleTimeoutSeconds", "tunnelIdleTimeoutSeconds",
         "poolMaxIdlePerOrigin", "poolIdleTimeoutSeconds", "bufferSize", "cache",
@@ -42,6 +43,8 @@ internal static class HttpProxyOptionsReader
             DenyClients = ReadPrefixes(section, "denyClients", defaults.DenyClients, errors),
             AllowedPorts = ReadPorts(section, "allowedPorts", defaults.AllowedPorts, errors),
             ConnectPorts = ReadPorts(section, "connectPorts", defaults.ConnectPorts, errors),
+            DenyDestinations = ReadDestinations(section, "denyDestinations", defaults.DenyDestinations, errors),
+            AllowDestinations = ReadDestinations(section, "allowDestinations", defaults.AllowDestinations, errors),
             MaxConnections = ReadInt(section, "maxConnections", defaults.MaxConnections, 1, 1_000_000, errors),
             MaxHeaderBytes = ReadInt(section, "maxHeaderBytes", defaults.MaxHeaderBytes, 1024, 1024 * 1024, errors),
             MaxHeaderCount = ReadInt(section, "maxHeaderCount", defaults.MaxHeaderCount, 8, 1000, errors),
@@ -172,69 +175,91 @@ internal static class HttpProxyOptionsReader
         return true;
     }
 
-    private static IReadOnlyList<IpPrefix> ReadPrefixes(IConfiguration section, string key, IReadOnlyList<IpPrefix> fallback, List<(string, string)> errors)
+    private static IReadOnlyList<IpPrefix> ReadPrefixes(IConfiguration section, string key, IReadOnlyList<IpPrefix> fallback, List<(string, string)> errors) =>
+        ReadList(section, key, fallback, errors, "an address or CIDR prefix (for example 10.0.0.0/8 or fd00::/8)", static (text, into) =>
+        {
+            if (IpPrefix.TryParse(text, out IpPrefix prefix))
+            {
+                into.Add(prefix);
+                return true;
+            }
+
+            if (NetAddress.TryParse(text, out NetAddress address))
+            {
+                into.Add(new IpPrefix(address, address.BitLength));
+                return true;
+            }
+
+            return false;
+        });
+
+    private static IReadOnlyList<DestinationRule> ReadDestinations(IConfiguration section, string key, IReadOnlyList<DestinationRule> fallback, List<(string, string)> errors) =>
+        ReadList(section, key, fallback, errors, $"an address, a CIDR prefix (169.254.0.0/16, fd00::/8) or one of {DestinationRule.KnownNames}", DestinationRule.TryParse);
+
+    private static IReadOnlyList<int> ReadPorts(IConfiguration section, string key, IReadOnlyList<int> fallback, List<(string, string)> errors) =>
+        ReadList(section, key, fallback, errors, "a port (1-65535)", static (text, into) =>
+        {
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is >= 1 and <= 65535)
+            {
+                into.Add(port);
+                return true;
+            }
+
+            return false;
+        });
+
+    /// <summary>
+    /// Reads a list key: the fallback when it is not written, the parsed entries otherwise (an empty list is empty,
+    /// not the default); each entry <paramref name="tryAdd"/> refuses is reported at its own path ("key:2").
+    /// </summary>
+    private static IReadOnlyList<T> ReadList<T>(IConfiguration section, string key, IReadOnlyList<T> fallback, List<(string, string)> errors, string expected,
+        Func<string, List<T>, bool> tryAdd)
     {
         IConfigurationSection list = section.GetSection(key);
-        if (!list.Exists())
+        if (!IsPresent(section, list))
         {
             return fallback;
         }
 
-        List<IpPrefix> prefixes = [];
         if (list.Value is { Length: > 0 } scalar)
         {
             errors.Add((key, $"'{scalar}' is not a list: write [{scalar}]"));
             return fallback;
         }
 
+        List<T> items = [];
         foreach (IConfigurationSection item in list.GetChildren())
         {
             string text = item.Value ?? string.Empty;
-            if (IpPrefix.TryParse(text, out IpPrefix prefix))
+            if (!tryAdd(text.Trim(), items))
             {
-                prefixes.Add(prefix);
-            }
-            else if (NetAddress.TryParse(text, out NetAddress address))
-            {
-                prefixes.Add(new IpPrefix(address, address.BitLength));
-            }
-            else
-            {
-                errors.Add(($"{key}:{item.Key}", $"'{text}' is not an address or CIDR prefix (for example 10.0.0.0/8 or fd00::/8)"));
+                errors.Add(($"{key}:{item.Key}", $"'{text}' is not {expected}"));
             }
         }
 
-        return prefixes;
+        return items;
     }
 
-    private static IReadOnlyList<int> ReadPorts(IConfiguration section, string key, IReadOnlyList<int> fallback, List<(string, string)> errors)
+    /// <summary>
+    /// True when the key is written, even as an empty list ("denyDestinations: []" reaches us as a key with a null
+    /// value, which IConfigurationSection.Exists() does not count).
+    /// </summary>
+    private static bool IsPresent(IConfiguration parent, IConfigurationSection child)
     {
-        IConfigurationSection list = section.GetSection(key);
-        if (!list.Exists())
+        if (child.Exists())
         {
-            return fallback;
+            return true;
         }
 
-        if (list.Value is { Length: > 0 } scalar)
+        foreach (IConfigurationSection sibling in parent.GetChildren())
         {
-            errors.Add((key, $"'{scalar}' is not a list: write [{scalar}]"));
-            return fallback;
-        }
-
-        List<int> ports = [];
-        foreach (IConfigurationSection item in list.GetChildren())
-        {
-            if (int.TryParse(item.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is >= 1 and <= 65535)
+            if (string.Equals(sibling.Key, child.Key, StringComparison.OrdinalIgnoreCase))
             {
-                ports.Add(port);
-            }
-            else
-            {
-                errors.Add(($"{key}:{item.Key}", $"'{item.Value}' is not a port (1-65535)"));
+                return true;
             }
         }
 
-        return ports;
+        return false;
     }
 
     private static int ReadInt(IConfiguration section, string key, int fallback, int min, int max, List<(string, string)> errors, string prefix = "")

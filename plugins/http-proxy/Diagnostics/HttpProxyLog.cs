@@ -14,7 +14,7 @@ internal static partial class HttpProxyLog
     [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "client {Client}: malformed request ({Reason}); answered {Status} and closed")]
     public static partial void BadRequest(ILogger logger, string client, string reason, int status);
 
-    [LoggerMessage(EventId = 103, Level = LogLevel.Debug, Message = "client {Client} refused by the client ACL (allowClients/denyClients)")]
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "client {Client} refused by the client ACL (allowClients/denyClients); answered 403")]
     public static partial void ClientDenied(ILogger logger, string client);
 
     [LoggerMessage(EventId = 104, Level = LogLevel.Debug, Message = "client {Client}: destination port {Port} is not allowed (allowedPorts/connectPorts)")]
@@ -40,4 +40,10 @@ internal static partial class HttpProxyLog
 
     [LoggerMessage(EventId = 111, Level = LogLevel.Debug, Message = "client {Client}: origin {Origin} switched protocols to {Protocol} (101); relaying bytes until both sides close")]
     public static partial void Upgraded(ILogger logger, string client, string origin, string protocol);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "client {Client}: destination {Destination} refused ({Rule}, denyDestinations); answered 403 (list it in allowDestinations if clients should reach it)")]
+    public static partial void DestinationDenied(ILogger logger, string client, string destination, string rule);
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "{Count} more '{Kind}' warnings were not logged (at most 5 of a kind per 10 s)")]
+    public static partial void WarningsSuppressed(ILogger logger, long count, string kind);
 }

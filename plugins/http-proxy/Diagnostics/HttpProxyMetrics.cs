@@ -28,6 +28,7 @@ internal sealed class HttpProxyMetrics
     private readonly Counter<long> _cacheEvictions;
     private readonly Counter<long> _cacheEvictedBytes;
     private readonly Counter<long> _cacheInvalidations;
+    private readonly Counter<long> _destinationsDenied;
     private static readonly object s_notModified = "not_modified";
     private static readonly object s_modified = "modified";
 
@@ -50,6 +51,7 @@ internal sealed class HttpProxyMetrics
         _cacheStoredBytes = meter.CreateCounter<long>("http_proxy.cache.stored_bytes", "By", "Bytes of responses stored (head and body).");
         _cacheEvictions = meter.CreateCounter<long>("http_proxy.cache.evictions", "{response}", "Entries evicted to stay within maxBytes/maxEntries (least recently used first).");
         _cacheEvictedBytes = meter.CreateCounter<long>("http_proxy.cache.evicted_bytes", "By", "Bytes of evicted entries.");
+        _destinationsDenied = meter.CreateCounter<long>("http_proxy.destinations.denied", "{request}", "Requests and tunnels refused by denyDestinations (answered 403, or SOCKS reply 2).");
         _cacheInvalidations = meter.CreateCounter<long>("http_proxy.cache.invalidations", "{response}", "Entries removed by unsafe requests (POST, PUT, DELETE, ...) or replaced by uncacheable responses.");
     }
 
@@ -90,6 +92,8 @@ internal sealed class HttpProxyMetrics
     }
 
     public void CacheInvalidated() => _cacheInvalidations.Add(1);
+
+    public void DestinationDenied() => _destinationsDenied.Add(1);
 
     public void Request(int status) =>
         _requests.Add(1, new KeyValuePair<string, object?>("status", (uint)(status - 100) < 500 ? s_statusBoxes[status - 100] : s_statusBoxes[0]));

@@ -1,20 +1,25 @@
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Origins;
 
 /// <summary>A connection to an origin server with its buffers; pooled between requests when the origin keeps it open.</summary>
 internal sealed class OriginConnection : IDisposable
 {
-    public OriginConnection(Socket socket, string key, int bufferSize)
+    public OriginConnection(Socket socket, NetAddress address, string key, int bufferSize)
     {
         Socket = socket;
+        Address = address;
         Key = key;
         Reader = new SocketReader(socket, bufferSize);
         Writer = new SocketWriter(socket, 16 * 1024);
     }
 
     public Socket Socket { get; }
+
+    /// <summary>The address connected to: checked against each client's destination policy before a pooled connection serves it.</summary>
+    public NetAddress Address { get; }
 
     /// <summary>The pool key, "host:port" as the client wrote it.</summary>
     public string Key { get; }

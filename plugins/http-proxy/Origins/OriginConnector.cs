@@ -1,19 +1,31 @@
 using System.Net;
 using System.Net.Sockets;
+using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Origins;
 
-/// <summary>Resolves origin names and opens protected egress sockets to them.</summary>
+/// <summary>
+/// Resolves origin names through the gateway's resolver and opens protected egress sockets to them, on addresses
+/// the client's <see cref="DestinationPolicy"/> allows. HTTP requests, CONNECT, Upgrade and SOCKS all connect here,
+/// so none of them can skip the policy.
+/// </summary>
 internal sealed class OriginConnector
 {
     private readonly Action<Socket> _protect;
+    private readonly Func<INameResolver> _resolver;
     private readonly TimeSpan _connectTimeout;
 
     /// <param name="protect">IPluginContext.ProtectSocket: keeps egress out of the gateway's own TUN.</param>
+    /// <param name="resolver">
+    /// IPluginContext.NameResolver, read at each lookup: dns-dot's pipeline while it runs (names never reach the
+    /// system resolver then), the system resolver otherwise.
+    /// </param>
     /// <param name="connectTimeout">Resolution plus connection time limit.</param>
-    public OriginConnector(Action<Socket> protect, TimeSpan connectTimeout)
+    public OriginConnector(Action<Socket> protect, Func<INameResolver> resolver, TimeSpan connectTimeout)
     {
         _protect = protect;
+        _resolver = resolver;
         _connectTimeout = connectTimeout;
     }
 
@@ -29,13 +41,13 @@ internal sealed class OriginConnector
         timeout.CancelAfter(_connectTimeout);
         try
         {
-            IPAddress[] addresses = await Dns.GetHostAddressesAsync(host, timeout.Token).ConfigureAwait(false);
-            if (addresses.Length == 0)
+            IReadOnlyList<IPAddress> addresses = await _resolver().ResolveAsync(host, AddressFamily.Unspecified, timeout.Token).ConfigureAwait(false);
+            if (addresses.Count == 0)
             {
                 throw new OriginException(502, $"'{host}' has no addresses");
             }
 
-            return addresses;
+            return [.. addresses];
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -47,17 +59,38 @@ internal sealed class OriginConnector
         }
     }
 
-    /// <summary>Connects to the first address that accepts; throws <see cref="OriginException"/> (502 refused/unreachable, 504 timeout).</summary>
+    /// <summary>
+    /// Connects to the first allowed address that accepts; throws <see cref="OriginException"/> (403 when
+    /// <paramref name="policy"/> refuses every address, 502 refused/unreachable, 504 timeout).
+    /// </summary>
     /// <param name="addresses">Candidate addresses, tried in order.</param>
     /// <param name="port">The origin's port.</param>
+    /// <param name="policy">The client's destination policy; null when the client is not held to one (a local client).</param>
     /// <param name="deadline">The session's cancellation source, armed here with the connect timeout (no new timer per connect).</param>
     /// <param name="stopping">Signalled when the plugin stops; tells a stop apart from a timeout.</param>
-    public async ValueTask<Socket> ConnectAsync(IPAddress[] addresses, int port, CancellationTokenSource deadline, CancellationToken stopping)
+    public async ValueTask<(Socket Socket, NetAddress Address)> ConnectAsync(IPAddress[] addresses, int port, DestinationPolicy? policy, CancellationTokenSource deadline,
+        CancellationToken stopping)
     {
-        deadline.CancelAfter(_connectTimeout);
         SocketError lastError = SocketError.HostUnreachable;
+        string? deniedBy = null;
+        bool armed = false;
         foreach (IPAddress address in addresses)
         {
+            NetAddress netAddress = HostAddresses.Unmap(NetAddress.FromIPAddress(address));
+            if (policy is not null && !policy.IsAllowed(netAddress, out string rule))
+            {
+                // Checked on the address connected to, after resolution: a name that resolves to a denied address
+                // (or a DNS answer that changed since) is caught here, not by looking at the name.
+                deniedBy ??= rule;
+                continue;
+            }
+
+            if (!armed)
+            {
+                deadline.CancelAfter(_connectTimeout);
+                armed = true;
+            }
+
             Socket socket = new(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
@@ -71,7 +104,7 @@ internal sealed class OriginConnector
                     await socket.ConnectAsync(new IPEndPoint(address, port), deadline.Token).ConfigureAwait(false);
                 }
 
-                return socket;
+                return (socket, netAddress);
             }
             catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
             {
@@ -88,6 +121,11 @@ internal sealed class OriginConnector
                 socket.Dispose();
                 throw;
             }
+        }
+
+        if (!armed && deniedBy is not null)
+        {
+            throw new OriginException(403, $"this proxy does not connect there ({deniedBy}; denyDestinations)", deniedBy);
         }
 
         throw new OriginException(502, $"connection failed: {lastError}");

@@ -10,6 +10,7 @@ using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Origins;
 using Gateway.Plugins.HttpProxy.Wire;
 using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Plugins.HttpProxy.Proxy;
@@ -28,6 +29,11 @@ internal sealed class ClientSession : IDisposable
     private const int HeadEof = -1;
     private const int HeadTooLarge = -2;
     private const int HeadTruncated = -3;
+    private const int HeadBareLineBreak = -4;
+
+    // More interim (1xx) responses than this before the final one end the exchange: an origin that sends them
+    // forever would otherwise hold the client past every timeout (each head re-arms the response timeout).
+    private const int MaxInterimResponses = 16;
     private const int MaxHostLength = 255;
 
     private readonly HttpProxyHandler _proxy;
@@ -42,6 +48,11 @@ internal sealed class ClientSession : IDisposable
     private readonly ArrayBufferWriter<byte> _staged = new(1024);
     private readonly byte[] _host = new byte[MaxHostLength];
     private readonly int _maxHeadBytes;
+
+    // Whether the client is on this host, and the destination policy it is held to (null: none, a local client
+    // could connect anywhere itself). Fixed at admission: a reload changes the rules for new connections only.
+    private readonly bool _localClient;
+    private readonly DestinationPolicy? _destinations;
 
     private RequestHead _request;
     private ProxyTarget _target;
@@ -86,6 +97,8 @@ internal sealed class ClientSession : IDisposable
         _maxHeadBytes = proxy.Options.MaxHeaderBytes;
         _client = new SocketReader(_socket, Math.Max(proxy.Options.BufferSize, _maxHeadBytes));
         _response = new SocketWriter(_socket, 16 * 1024);
+        _localClient = AccessControl.IsLocalClient(connection.Client.Address, proxy.HostAddresses);
+        _destinations = _localClient ? null : proxy.Destinations;
         _requestFields = new HeaderField[proxy.Options.MaxHeaderCount];
         _responseFields = new HeaderField[proxy.Options.MaxHeaderCount];
         if (proxy.Cache is not null)
@@ -107,7 +120,11 @@ internal sealed class ClientSession : IDisposable
             _socket.NoDelay = true;
             if (!_proxy.Access.IsClientAllowed(_connection.Client.Address))
             {
-                HttpProxyLog.ClientDenied(Logger, ClientText);
+                if (_proxy.Warnings.ShouldLog(WarningKind.ClientDenied))
+                {
+                    HttpProxyLog.ClientDenied(Logger, ClientText);
+                }
+
                 await SendErrorAsync(403, "Forbidden", "this client address may not use the proxy (allowClients/denyClients)").ConfigureAwait(false);
                 return;
             }
@@ -157,6 +174,11 @@ internal sealed class ClientSession : IDisposable
             return await RejectAsync(431, "Request Header Fields Too Large", $"the request head exceeds {_maxHeadBytes} bytes (maxHeaderBytes)").ConfigureAwait(false);
         }
 
+        if (headLength == HeadBareLineBreak)
+        {
+            return await RejectAsync(400, "Bad Request", "a line of the request head ends without CRLF (bare LF or CR, RFC 9112 section 2.2)").ConfigureAwait(false);
+        }
+
         if (headLength == HeadTruncated)
         {
             LogEnded("closed in the middle of a request head");
@@ -191,20 +213,10 @@ internal sealed class ClientSession : IDisposable
         _keyLength = -1;
         ReadOnlySpan<byte> head = _client.Buffered[..headLength];
         HttpParseError error = HttpHeadParser.ParseRequest(head, _requestFields, out _request);
-        switch (error)
+        if (error != HttpParseError.None)
         {
-            case HttpParseError.Malformed:
-                _error = "malformed request (request line or header fields, RFC 9112)";
-                return 400;
-            case HttpParseError.ConflictingLength:
-                _error = "conflicting message framing (Content-Length / Transfer-Encoding, RFC 9112 section 6.3)";
-                return 400;
-            case HttpParseError.TooManyHeaders:
-                _error = $"more than {_requestFields.Length} header fields (maxHeaderCount)";
-                return 431;
-            case HttpParseError.UnsupportedVersion:
-                _error = "only HTTP/1.0 and HTTP/1.1 are supported";
-                return 505;
+            _error = HttpParseErrors.Describe(error, _requestFields.Length);
+            return HttpParseErrors.Status(error);
         }
 
         ReadOnlySpan<byte> target = _request.Target(head);
@@ -225,7 +237,7 @@ internal sealed class ClientSession : IDisposable
         }
 
         bool portAllowed = _request.IsConnect
-            ? _proxy.Access.IsConnectPortAllowed(_target.Port, AccessControl.IsLocalClient(_connection.Client.Address, _connection.Origin))
+            ? _proxy.Access.IsConnectPortAllowed(_target.Port, _localClient)
             : _proxy.Access.IsPortAllowed(_target.Port);
         if (!portAllowed)
         {
@@ -292,6 +304,14 @@ internal sealed class ClientSession : IDisposable
         }
 
         CacheEntry? entry = _proxy.Cache!.Find(_key.AsSpan(0, _keyLength));
+        if (entry is not null && _destinations is not null && !_destinations.IsAllowed(entry.OriginAddress, out _))
+        {
+            // Stored from an origin this client may not reach (fetched by a local client): not a hit for it. The
+            // request goes on to the origin connector, which refuses it with the rule.
+            entry.Release();
+            entry = null;
+        }
+
         if (entry is not null && entry.VaryMatches(head, fields))
         {
             if (CachePolicy.MayServeWithoutValidation(entry.CurrentAgeMs(Environment.TickCount64), entry.Lifetime, entry.MustRevalidate, _cacheRequest))
@@ -446,7 +466,11 @@ internal sealed class ClientSession : IDisposable
                 DropOrigin();
                 await AbandonBodyAsync(bodyTask).ConfigureAwait(false);
                 string originText = _lastKey;
-                HttpProxyLog.OriginTimeout(Logger, originText, "no response head");
+                if (_proxy.Warnings.ShouldLog(WarningKind.OriginTimeout))
+                {
+                    HttpProxyLog.OriginTimeout(Logger, originText, "no response head");
+                }
+
                 return await RejectAsync(504, "Gateway Timeout", $"origin {originText} did not answer within {_proxy.Options.OriginResponseTimeout.TotalSeconds:0.#} s").ConfigureAwait(false);
             }
             catch (SocketException)
@@ -569,12 +593,17 @@ internal sealed class ClientSession : IDisposable
     private async ValueTask<int> ReadResponseHeadAsync(OriginConnection origin)
     {
         TimeSpan timeout = _proxy.Options.OriginResponseTimeout;
-        while (true)
+        for (int interim = 0; ; interim++)
         {
             int length = await ReadHeadAsync(origin.Reader, timeout, timeout, skipEmptyLines: false, isClient: false).ConfigureAwait(false);
             if (length < 0 || !RelayInterim(origin.Reader, length))
             {
                 return length;
+            }
+
+            if (interim == MaxInterimResponses)
+            {
+                return HeadTooLarge;
             }
 
             await _response.FlushAsync(_cts.Token).ConfigureAwait(false);
@@ -616,6 +645,13 @@ internal sealed class ClientSession : IDisposable
             return default;
         }
 
+        bool http10Client = _request.MinorVersion == 0;
+        if (http10Client && response.Headers.HasTransferEncoding && !response.Headers.OnlyChunked)
+        {
+            // Codings besides chunked stay on the body; an HTTP/1.0 client has no Transfer-Encoding to learn them from.
+            return default;
+        }
+
         ResponsePlan plan = new() { Status = response.Status, OriginKeepAlive = response.KeepAlive };
         // RFC 9112 §6.3: the framing of the response, in the RFC's order.
         if (_request.IsHead || response.Status is 204 or 304)
@@ -636,7 +672,6 @@ internal sealed class ClientSession : IDisposable
             plan.Framing = ResponseFraming.ToClose;
         }
 
-        bool http10Client = _request.MinorVersion == 0;
         plan.CloseClient = !_request.KeepAlive || plan.Framing == ResponseFraming.ToClose || (http10Client && plan.Framing == ResponseFraming.Chunked);
         bool chunkedToClient = plan.Framing == ResponseFraming.Chunked && !http10Client;
         HeadWriter.WriteResponse(_response, head, response, _responseFields.AsSpan(0, response.Headers.Count), chunkedToClient, plan.CloseClient, keepAlive: http10Client && !plan.CloseClient);
@@ -738,7 +773,7 @@ internal sealed class ClientSession : IDisposable
             ? CachePolicy.FreshnessLifetime(info, response.Status, responseTime, (long)cache.Options.HeuristicMaxAge.TotalSeconds)
             : 0;
         // A body with a transfer coding other than chunked cannot be decoded here, so it is not kept.
-        bool framingKnown = plan.Framing != ResponseFraming.ToClose || !response.Headers.HasTransferEncoding;
+        bool framingKnown = !response.Headers.HasTransferEncoding || response.Headers.OnlyChunked;
         CacheEntry? template = verdict == StoreVerdict.Store && (lifetime > 0 || info.HasValidator) && framingKnown
             ? CreateTemplate(head, response.Status, fields, info, lifetime, responseTime, originTime)
             : null;
@@ -834,6 +869,7 @@ internal sealed class ClientSession : IDisposable
             LastModified = info.LastModifiedIndex >= 0 ? fields[info.LastModifiedIndex].Value(head).ToArray() : null,
             VaryNames = varyNames,
             VaryValues = varyValues,
+            OriginAddress = _origin!.Address,
         };
     }
 
@@ -960,6 +996,7 @@ internal sealed class ClientSession : IDisposable
             LastModified = info.LastModifiedIndex >= 0 ? updatedFields[info.LastModifiedIndex].Value(merged.WrittenSpan).ToArray() : null,
             VaryNames = stale.VaryNames,
             VaryValues = stale.VaryValues,
+            OriginAddress = stale.OriginAddress,
         };
         // A HEAD validated the stored GET response just as well (RFC 9111 §4.3.5).
         RequestCacheInfo asGet = _cacheRequest;
@@ -984,7 +1021,7 @@ internal sealed class ClientSession : IDisposable
         try
         {
             IPAddress[] addresses = await ResolveTargetAsync().ConfigureAwait(false);
-            upstream = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _cts, _stopping).ConfigureAwait(false);
+            (upstream, _) = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _destinations, _cts, _stopping).ConfigureAwait(false);
         }
         catch (OriginException e)
         {
@@ -1097,7 +1134,7 @@ internal sealed class ClientSession : IDisposable
             RememberTarget();
         }
 
-        if (!fresh && _proxy.Pool.TryTake(_lastKey, out OriginConnection? pooled))
+        if (!fresh && _proxy.Pool.TryTake(_lastKey, out OriginConnection? pooled) && !IsDenied(pooled!))
         {
             _origin = pooled!;
             Metrics.OriginConnection(reused: true);
@@ -1106,11 +1143,26 @@ internal sealed class ClientSession : IDisposable
         }
 
         IPAddress[] addresses = await ResolveTargetAsync().ConfigureAwait(false);
-        Socket socket = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _cts, _stopping).ConfigureAwait(false);
-        _origin = new OriginConnection(socket, _lastKey, _proxy.Options.BufferSize);
+        (Socket socket, NetAddress address) = await _proxy.Connector.ConnectAsync(addresses, _target.Port, _destinations, _cts, _stopping).ConfigureAwait(false);
+        _origin = new OriginConnection(socket, address, _lastKey, _proxy.Options.BufferSize);
         Metrics.OriginConnection(reused: false);
         _originBusy = true;
         return (_origin, false);
+    }
+
+    /// <summary>
+    /// A pooled connection another client opened (a local one, or one admitted under other rules) serves this
+    /// client only when its policy allows the address; otherwise it goes back to the pool for others.
+    /// </summary>
+    private bool IsDenied(OriginConnection pooled)
+    {
+        if (_destinations is null || _destinations.IsAllowed(pooled.Address, out _))
+        {
+            return false;
+        }
+
+        _proxy.Pool.Return(pooled);
+        return true;
     }
 
     private bool IsSameAsLast() =>
@@ -1195,13 +1247,30 @@ internal sealed class ClientSession : IDisposable
 
     private async ValueTask<bool> OriginFailedAsync(OriginException e)
     {
-        if (e.Status == 504)
+        switch (e.Status)
         {
-            HttpProxyLog.OriginTimeout(Logger, _lastKey, e.Message);
-        }
-        else
-        {
-            HttpProxyLog.OriginUnreachable(Logger, _lastKey, e.Message);
+            case 403:
+                Metrics.DestinationDenied();
+                if (_proxy.Warnings.ShouldLog(WarningKind.DestinationDenied))
+                {
+                    HttpProxyLog.DestinationDenied(Logger, ClientText, _lastKey, e.DeniedBy ?? string.Empty);
+                }
+
+                return await RejectAsync(403, "Forbidden", $"destination {_lastKey}: {e.Message}").ConfigureAwait(false);
+            case 504:
+                if (_proxy.Warnings.ShouldLog(WarningKind.OriginTimeout))
+                {
+                    HttpProxyLog.OriginTimeout(Logger, _lastKey, e.Message);
+                }
+
+                break;
+            default:
+                if (_proxy.Warnings.ShouldLog(WarningKind.OriginUnreachable))
+                {
+                    HttpProxyLog.OriginUnreachable(Logger, _lastKey, e.Message);
+                }
+
+                break;
         }
 
         return await RejectAsync(e.Status, ReasonPhrase(e.Status), $"origin {_lastKey}: {e.Message}").ConfigureAwait(false);
@@ -1270,6 +1339,13 @@ internal sealed class ClientSession : IDisposable
                 return HeadTooLarge;
             }
 
+            if (isClient && HttpHeadParser.HasBareLineBreak(reader.Buffered[scanned..]))
+            {
+                // Lines that end in a bare LF never make the CRLF CRLF the head is looked for by: refuse now
+                // rather than wait for the head timeout.
+                return HeadBareLineBreak;
+            }
+
             scanned = reader.Count;
             int received;
             try
@@ -1317,6 +1393,7 @@ internal sealed class ClientSession : IDisposable
     {
         400 => "Bad Request",
         403 => "Forbidden",
+        501 => "Not Implemented",
         408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
         502 => "Bad Gateway",

@@ -5,6 +5,7 @@ using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Origins;
 using Gateway.Sdk.Handlers;
+using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Plugins.HttpProxy.Proxy;
@@ -17,14 +18,23 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
 {
     private int _connections;
 
-    public HttpProxyHandler(HttpProxyOptions options, Action<Socket> protectSocket, HttpProxyMetrics metrics, ILogger logger)
+    private readonly bool _ownsHostAddresses;
+
+    /// <param name="resolver">The gateway's name resolver, read at each lookup (IPluginContext.NameResolver).</param>
+    /// <param name="hostAddresses">This host's addresses; null reads them from the interfaces (and follows changes).</param>
+    public HttpProxyHandler(HttpProxyOptions options, Action<Socket> protectSocket, Func<INameResolver> resolver, HttpProxyMetrics metrics, ILogger logger,
+        HostAddresses? hostAddresses = null)
     {
         Options = options;
+        _ownsHostAddresses = hostAddresses is null;
+        HostAddresses = hostAddresses ?? HostAddresses.FromInterfaces();
         Access = new AccessControl(options);
+        Destinations = new DestinationPolicy(options.DenyDestinations, options.AllowDestinations, HostAddresses);
         Pool = new OriginConnectionPool(options.PoolMaxIdlePerOrigin, options.PoolIdleTimeout);
-        Connector = new OriginConnector(protectSocket, options.OriginConnectTimeout);
+        Connector = new OriginConnector(protectSocket, resolver, options.OriginConnectTimeout);
         Metrics = metrics;
         Logger = logger;
+        Warnings = new WarningLimiter(logger);
         Cache = options.Cache.Enabled ? new HttpCache(options.Cache, metrics) : null;
     }
 
@@ -34,6 +44,15 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     public HttpProxyOptions Options { get; }
 
     public AccessControl Access { get; }
+
+    /// <summary>This host's own addresses: who is a local client, and what <c>self</c> in denyDestinations means.</summary>
+    public HostAddresses HostAddresses { get; }
+
+    /// <summary>Where remote clients may not connect (denyDestinations/allowDestinations).</summary>
+    public DestinationPolicy Destinations { get; }
+
+    /// <summary>Rate limits the warnings clients can trigger at will.</summary>
+    public WarningLimiter Warnings { get; }
 
     public OriginConnectionPool Pool { get; }
 
@@ -54,7 +73,11 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
         {
             if (active > Options.MaxConnections)
             {
-                HttpProxyLog.ConnectionLimit(Logger, Options.MaxConnections, connection.Client.ToString());
+                if (Warnings.ShouldLog(WarningKind.ConnectionLimit))
+                {
+                    HttpProxyLog.ConnectionLimit(Logger, Options.MaxConnections, connection.Client.ToString());
+                }
+
                 await RefuseAsync(connection.Socket).ConfigureAwait(false);
                 return;
             }
@@ -86,5 +109,12 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
         }
     }
 
-    public void Dispose() => Pool.Dispose();
+    public void Dispose()
+    {
+        Pool.Dispose();
+        if (_ownsHostAddresses)
+        {
+            HostAddresses.Dispose();
+        }
+    }
 }

@@ -46,7 +46,7 @@ internal static class HeadWriter
         writer.Write(target.Authority(requestTarget));
         writer.Write("\r\n"u8);
         bool upgrade = request.IsUpgrade;
-        WriteEndToEndFields(writer, head, fields, skipHost: true, keepUpgrade: upgrade);
+        WriteEndToEndFields(writer, head, fields, skipHost: true, contentLength: request.Headers.Chunked ? -1 : request.Headers.ContentLength, keepUpgrade: upgrade);
         if (request.Headers.Chunked)
         {
             writer.Write("Transfer-Encoding: chunked\r\n"u8);
@@ -74,9 +74,13 @@ internal static class HeadWriter
         writer.Write(head[response.StatusStart..response.StatusLineEnd]);
         // RFC 9112 §4: the SP after the status code is required even when the reason phrase is empty.
         writer.Write(response.StatusLineEnd - response.StatusStart == 3 ? " \r\n"u8 : "\r\n"u8);
-        // RFC 9112 §6.3 item 3: with Transfer-Encoding, Content-Length is ignored and must not be forwarded.
-        WriteEndToEndFields(writer, head, fields, skipHost: false, skipContentLength: response.Headers.HasTransferEncoding, keepUpgrade: upgrade);
-        if (chunked)
+        // RFC 9112 §6.3 item 3: with Transfer-Encoding, Content-Length is ignored and must not be forwarded (the
+        // parser set it to -1 then).
+        // Codings besides chunked (gzip, chunked) stay on the body as relayed, so the client must see them all.
+        // (Only when the body goes on framed as it came: a decoded body is delimited by close and carries none.)
+        bool otherCodings = response.Headers.HasTransferEncoding && !response.Headers.OnlyChunked && chunked == response.Headers.Chunked;
+        WriteEndToEndFields(writer, head, fields, skipHost: false, contentLength: response.Headers.ContentLength, keepUpgrade: upgrade, keepTransferEncoding: otherCodings);
+        if (chunked && !otherCodings)
         {
             writer.Write("Transfer-Encoding: chunked\r\n"u8);
         }
@@ -172,14 +176,32 @@ internal static class HeadWriter
         writer.Advance(written);
     }
 
-    private static void WriteEndToEndFields(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields, bool skipHost, bool skipContentLength = false,
-        bool keepUpgrade = false)
+    /// <param name="contentLength">
+    /// The length the message is relayed by, or -1 for none. Content-Length goes out once, as this number, where the
+    /// first received line was: repeated lines and leading zeros are never passed on for the next hop to read its
+    /// own way (RFC 9110 §8.6).
+    /// </param>
+    /// <param name="keepTransferEncoding">Pass Transfer-Encoding lines on as received (a response with codings besides chunked).</param>
+    private static void WriteEndToEndFields(IBufferWriter<byte> writer, ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields, bool skipHost, long contentLength,
+        bool keepUpgrade = false, bool keepTransferEncoding = false)
     {
         foreach (ref readonly HeaderField field in fields)
         {
+            if (field.Known == KnownHeader.ContentLength)
+            {
+                if (contentLength >= 0)
+                {
+                    writer.Write("Content-Length: "u8);
+                    WriteNumber(writer, contentLength);
+                    writer.Write("\r\n"u8);
+                    contentLength = -1;
+                }
+
+                continue;
+            }
+
             if ((skipHost && field.Known == KnownHeader.Host) ||
-                (skipContentLength && field.Known == KnownHeader.ContentLength) ||
-                IsHopByHop(head, fields, field, keepUpgrade))
+                (IsHopByHop(head, fields, field, keepUpgrade) && !(keepTransferEncoding && field.Known == KnownHeader.TransferEncoding)))
             {
                 continue;
             }

@@ -15,6 +15,22 @@ internal struct HeaderSummary
     /// <summary>The final transfer coding is chunked (RFC 9112 §6.3 item 4).</summary>
     public bool Chunked;
 
+    /// <summary>Transfer codings listed, over every Transfer-Encoding field line (RFC 9112 §6.1: a later line continues the list).</summary>
+    public int TransferCodings;
+
+    /// <summary>How many of <see cref="TransferCodings"/> are "chunked" (RFC 9112 §7: it must be applied once, last).</summary>
+    public int ChunkedCodings;
+
+    /// <summary>Content-Length field lines seen (all with the same value, or the head was refused).</summary>
+    public int ContentLengthLines;
+
+    /// <summary>
+    /// Connection names a field that frames or routes the message (Content-Length, Transfer-Encoding, Host).
+    /// Such a field is never hop-by-hop: dropping it while relaying the body by its length is request smuggling
+    /// (issue #13), so the message is refused.
+    /// </summary>
+    public bool ConnectionNamesFramingField;
+
     /// <summary>Connection: close.</summary>
     public bool ConnectionClose;
 
@@ -29,6 +45,9 @@ internal struct HeaderSummary
 
     /// <summary>Expect: 100-continue (RFC 9110 §10.1.1).</summary>
     public bool ExpectContinue;
+
+    /// <summary>The transfer codings are exactly "chunked": the only list a request may carry here (RFC 9112 §6.1: 501 otherwise).</summary>
+    public readonly bool OnlyChunked => TransferCodings == 1 && ChunkedCodings == 1;
 
     /// <summary>Index of the first Host field, or -1.</summary>
     public int HostIndex;

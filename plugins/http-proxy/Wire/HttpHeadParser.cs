@@ -29,6 +29,14 @@ internal static class HttpHeadParser
     /// <summary>Parses a request head (RFC 9112 §3).</summary>
     public static HttpParseError ParseRequest(ReadOnlySpan<byte> head, Span<HeaderField> fields, out RequestHead request)
     {
+        HttpParseError error = ParseRequestCore(head, fields, out request);
+        // A bare CR or LF fails the syntax checks wherever it is; say so plainly (looked for only on failure, so a
+        // good head is not scanned twice).
+        return error is HttpParseError.Malformed or HttpParseError.MalformedField && HasBareLineBreak(head) ? HttpParseError.BareLineBreak : error;
+    }
+
+    private static HttpParseError ParseRequestCore(ReadOnlySpan<byte> head, Span<HeaderField> fields, out RequestHead request)
+    {
         request = default;
         int lineEnd = head.IndexOf("\r\n"u8);
         if (lineEnd <= 0)
@@ -50,10 +58,12 @@ internal static class HttpHeadParser
         }
 
         ReadOnlySpan<byte> target = line[(sp1 + 1)..sp2];
-        // RFC 9112 §3.2: the target has no whitespace or control characters.
+        // RFC 9112 §3.2: the target has no whitespace or control characters; RFC 3986: a URI is ASCII (a client
+        // percent-encodes the rest), so a byte above 0x7F is refused rather than passed on for an origin to read
+        // its own way.
         foreach (byte b in target)
         {
-            if (b <= 0x20 || b == 0x7F)
+            if (b <= 0x20 || b >= 0x7F)
             {
                 return HttpParseError.Malformed;
             }
@@ -78,11 +88,41 @@ internal static class HttpHeadParser
             return error;
         }
 
-        // RFC 9112 §6.3 item 3-4: Transfer-Encoding in a request whose final coding is not chunked
-        // cannot be framed; with Content-Length as well it is a smuggling vector: reject both.
-        if (request.Headers.HasTransferEncoding && (!request.Headers.Chunked || request.Headers.ContentLength >= 0 || minor == 0))
+        if (request.Headers.ConnectionNamesFramingField)
         {
-            return HttpParseError.ConflictingLength;
+            return HttpParseError.FramingFieldInConnection;
+        }
+
+        if (request.Headers.HasTransferEncoding)
+        {
+            // RFC 9112 §6.3 item 3-4: a request whose final coding is not chunked cannot be framed (400); with
+            // Content-Length as well, or in HTTP/1.0 (§6.1), it is a smuggling vector: refused too.
+            if (minor == 0)
+            {
+                return HttpParseError.TransferEncodingInHttp10;
+            }
+
+            if (request.Headers.ContentLength >= 0)
+            {
+                return HttpParseError.ConflictingLength;
+            }
+
+            if (!request.Headers.Chunked)
+            {
+                return HttpParseError.ChunkedNotFinal;
+            }
+
+            // RFC 9112 §7: chunked is applied once. Any other coding (gzip, chunked) would have to be decoded or
+            // forwarded as a list the origin may not know; §6.1 lets a server answer 501, and squid does the same.
+            if (request.Headers.ChunkedCodings > 1)
+            {
+                return HttpParseError.ChunkedTwice;
+            }
+
+            if (!request.Headers.OnlyChunked)
+            {
+                return HttpParseError.UnsupportedTransferCoding;
+            }
         }
 
         return HttpParseError.None;
@@ -131,10 +171,22 @@ internal static class HttpHeadParser
             return error;
         }
 
-        // RFC 9112 §6.3 item 3: Transfer-Encoding overrides Content-Length; forwarding both would let
-        // the next hop choose differently, so drop the length.
+        if (response.Headers.ConnectionNamesFramingField)
+        {
+            return HttpParseError.FramingFieldInConnection;
+        }
+
         if (response.Headers.HasTransferEncoding)
         {
+            // RFC 9112 §7: chunked, when present, is applied once and last; anything else cannot be delimited.
+            if (response.Headers.TransferCodings == 0 || response.Headers.ChunkedCodings > 1 || (response.Headers.ChunkedCodings == 1 && !response.Headers.Chunked))
+            {
+                return HttpParseError.ChunkedTwice;
+            }
+
+            // RFC 9112 §6.3 item 3: Transfer-Encoding overrides Content-Length; forwarding both would let
+            // the next hop choose differently, so drop the length (and close the origin connection after it:
+            // ResponseHead.FaultyFraming).
             response.Headers.ContentLength = -1;
         }
 
@@ -149,12 +201,19 @@ internal static class HttpHeadParser
             return HttpParseError.Malformed;
         }
 
-        if (version[5] != (byte)'1' || (version[7] != (byte)'0' && version[7] != (byte)'1'))
+        if ((uint)(version[5] - '0') > 9 || (uint)(version[7] - '0') > 9)
         {
-            return (uint)(version[5] - '0') <= 9 && (uint)(version[7] - '0') <= 9 ? HttpParseError.UnsupportedVersion : HttpParseError.Malformed;
+            return HttpParseError.Malformed;
         }
 
-        minor = version[7] - '0';
+        if (version[5] != (byte)'1')
+        {
+            return HttpParseError.UnsupportedVersion;
+        }
+
+        // RFC 9110 §2.5: a higher minor version of a major version we implement is processed as the highest we
+        // implement (HTTP/1.2 as HTTP/1.1).
+        minor = version[7] == (byte)'0' ? 0 : 1;
         return HttpParseError.None;
     }
 
@@ -184,11 +243,23 @@ internal static class HttpHeadParser
 
             int lineEnd = position + relEnd;
             ReadOnlySpan<byte> line = head[position..lineEnd];
-            int colon = line.IndexOf((byte)':');
-            // RFC 9112 §5.1: no whitespace between name and colon; §5.2: obs-fold (leading SP/HTAB) rejected.
-            if (colon <= 0 || line[..colon].IndexOfAnyExcept(s_tchar) >= 0)
+            if (line[0] is (byte)' ' or (byte)'\t')
             {
-                return HttpParseError.Malformed;
+                // RFC 9112 §5.2: obs-fold; a proxy must refuse it or replace it, and replacing means guessing.
+                return HttpParseError.ObsFold;
+            }
+
+            int colon = line.IndexOf((byte)':');
+            if (colon <= 0)
+            {
+                return HttpParseError.MalformedField;
+            }
+
+            int badName = line[..colon].IndexOfAnyExcept(s_tchar);
+            if (badName >= 0)
+            {
+                // RFC 9112 §5.1: no whitespace between name and colon (a 400 is required).
+                return line[..colon].TrimEnd(" \t"u8).IndexOfAnyExcept(s_tchar) < 0 ? HttpParseError.WhitespaceBeforeColon : HttpParseError.MalformedField;
             }
 
             ReadOnlySpan<byte> rawValue = line[(colon + 1)..];
@@ -205,7 +276,7 @@ internal static class HttpHeadParser
             {
                 if ((b < 0x20 && b != (byte)'\t') || b == 0x7F)
                 {
-                    return HttpParseError.Malformed;
+                    return HttpParseError.MalformedField;
                 }
             }
 
@@ -238,7 +309,7 @@ internal static class HttpHeadParser
                 // RFC 9110 §8.6: 1*DIGIT; repeated fields must agree.
                 if (value.IsEmpty || value.Length > 18 || value.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0)
                 {
-                    return HttpParseError.Malformed;
+                    return HttpParseError.BadContentLength;
                 }
 
                 long length = 0;
@@ -253,11 +324,20 @@ internal static class HttpHeadParser
                 }
 
                 summary.ContentLength = length;
+                summary.ContentLengthLines++;
                 break;
             case KnownHeader.TransferEncoding:
                 summary.HasTransferEncoding = true;
-                // The final coding decides (RFC 9112 §6.3 item 4); a later field line continues the list.
-                summary.Chunked = LastTokenIsChunked(value);
+                // The final coding decides (RFC 9112 §6.3 item 4); a later field line continues the list, so a
+                // coding split over two lines ("gzip" then "chunked") is read as one list.
+                foreach (Range token in new TokenEnumerator(value))
+                {
+                    bool chunked = Ascii.EqualsIgnoreCase(value[token], "chunked"u8);
+                    summary.TransferCodings++;
+                    summary.ChunkedCodings += chunked ? 1 : 0;
+                    summary.Chunked = chunked;
+                }
+
                 break;
             case KnownHeader.Connection:
                 foreach (Range token in new TokenEnumerator(value))
@@ -275,6 +355,10 @@ internal static class HttpHeadParser
                     {
                         summary.ConnectionUpgrade = true;
                     }
+                    else if (Classify(t) is KnownHeader.ContentLength or KnownHeader.TransferEncoding or KnownHeader.Host)
+                    {
+                        summary.ConnectionNamesFramingField = true;
+                    }
                 }
 
                 break;
@@ -288,7 +372,7 @@ internal static class HttpHeadParser
                 if (summary.HostIndex >= 0)
                 {
                     // RFC 9112 §3.2: more than one Host field line is a 400.
-                    return HttpParseError.Malformed;
+                    return HttpParseError.DuplicateHost;
                 }
 
                 summary.HostIndex = index;
@@ -298,11 +382,42 @@ internal static class HttpHeadParser
         return HttpParseError.None;
     }
 
-    private static bool LastTokenIsChunked(ReadOnlySpan<byte> value)
+    /// <summary>
+    /// True when <paramref name="buffer"/> (a head still being received) has a line break other than CRLF: a LF
+    /// without its CR, or a CR followed by anything but LF. RFC 9112 §2.2 lets a recipient accept a bare LF, but
+    /// a proxy that guesses disagrees with some next hop about where lines end, so such a head is refused at
+    /// once instead of waiting for a CRLF CRLF that never comes.
+    /// </summary>
+    public static bool HasBareLineBreak(ReadOnlySpan<byte> buffer)
     {
-        int comma = value.LastIndexOf((byte)',');
-        ReadOnlySpan<byte> last = value[(comma + 1)..].Trim(" \t"u8);
-        return Ascii.EqualsIgnoreCase(last, "chunked"u8);
+        int position = 0;
+        while (true)
+        {
+            int index = buffer[position..].IndexOfAny((byte)'\r', (byte)'\n');
+            if (index < 0)
+            {
+                return false;
+            }
+
+            index += position;
+            if (buffer[index] == (byte)'\n')
+            {
+                return true;
+            }
+
+            if (index + 1 == buffer.Length)
+            {
+                // A CR at the very end: its LF may be in the next read.
+                return false;
+            }
+
+            if (buffer[index + 1] != (byte)'\n')
+            {
+                return true;
+            }
+
+            position = index + 2;
+        }
     }
 
     /// <summary>Classifies a field name; only the names a proxy acts on are recognised.</summary>

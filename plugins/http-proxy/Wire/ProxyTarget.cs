@@ -13,6 +13,9 @@ internal struct ProxyTarget
     private static readonly SearchValues<byte> s_hostChars = SearchValues.Create(
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;="u8);
 
+    // RFC 3986 §3.2.2 IPv6address inside brackets: hex digits, ':' and the dots of an embedded IPv4 address.
+    private static readonly SearchValues<byte> s_ipv6Chars = SearchValues.Create("0123456789abcdefABCDEF:."u8);
+
     /// <summary>Offset of the authority (host[:port]) in the target: the Host field sent to the origin.</summary>
     public int AuthorityStart;
 
@@ -108,7 +111,7 @@ internal struct ProxyTarget
         }
 
         ReadOnlySpan<byte> host = authority[hostStart..hostEnd];
-        if (host.IsEmpty || host.IndexOfAnyExcept(s_hostChars) >= 0 && authority[0] != (byte)'[')
+        if (host.IsEmpty || host.IndexOfAnyExcept(authority[0] == (byte)'[' ? s_ipv6Chars : s_hostChars) >= 0)
         {
             return false;
         }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gateway.Sdk.Networking;
+using Gateway.Sdk.Security;
 using Microsoft.Extensions.Configuration;
 
 namespace Gateway.Plugins.WireGuard.Configuration;
@@ -7,11 +8,15 @@ namespace Gateway.Plugins.WireGuard.Configuration;
 /// <summary>Reads and validates the <c>wireguard:</c> section, reporting every problem with its key path.</summary>
 internal static class WireGuardConfigReader
 {
-    private static readonly string[] TopKeys = ["privateKey", "listenPort", "peers"];
+    private static readonly string[] TopKeys = ["privateKey", "privateKeyFile", "listenPort", "peers"];
     private static readonly string[] PeerKeys = ["publicKey", "presharedKey", "endpoint", "allowedIps", "persistentKeepalive"];
 
-    /// <summary>Reads <paramref name="section"/>; every problem is passed to <paramref name="error"/> (key path, message).</summary>
-    public static WireGuardOptions Read(IConfiguration section, Action<string, string> error)
+    /// <summary>
+    /// Reads <paramref name="section"/>; every problem is passed to <paramref name="error"/> (key path, message).
+    /// <c>privateKeyFile</c> is resolved against <paramref name="configDirectory"/> and read now (so `gateway check`
+    /// refuses a key file that others can read, at that key's file:line:col).
+    /// </summary>
+    public static WireGuardOptions Read(IConfiguration section, string configDirectory, Action<string, string> error)
     {
         var options = new WireGuardOptions();
         foreach (IConfigurationSection child in section.GetChildren())
@@ -23,9 +28,19 @@ internal static class WireGuardConfigReader
         }
 
         string? privateKey = section["privateKey"];
-        if (privateKey is not null)
+        string? privateKeyFile = section["privateKeyFile"];
+        if (privateKey is not null && !string.IsNullOrEmpty(privateKeyFile))
+        {
+            error("privateKeyFile", "give either privateKey or privateKeyFile, not both");
+        }
+        else if (privateKey is not null)
         {
             options.PrivateKey = ReadKey(privateKey, "privateKey", error);
+        }
+        else if (privateKeyFile is not null)
+        {
+            options.PrivateKeyFile = Path.GetFullPath(privateKeyFile, configDirectory);
+            options.PrivateKey = ReadKeyFile(options.PrivateKeyFile, error);
         }
 
         string? port = section["listenPort"];
@@ -121,10 +136,53 @@ internal static class WireGuardConfigReader
 
         if (options.PrivateKey is null && options.Peers.Count > 0)
         {
-            error("privateKey", "missing: peers are configured but there is no private key (generate one with `wg genkey`)");
+            error("privateKey", "missing: peers are configured but there is no privateKey or privateKeyFile (generate one with `wg genkey`)");
         }
 
         return options;
+    }
+
+    /// <summary>
+    /// Reads a private key file as `wg genkey &gt; FILE` writes it (base64 and a newline). Refused, as ssh refuses a
+    /// private key, when group or others may read it or another non-root user owns it (FileTrust.CheckSecretFile).
+    /// </summary>
+    private static byte[]? ReadKeyFile(string path, Action<string, string> error)
+    {
+        string? distrust = FileTrust.CheckSecretFile(path);
+        if (distrust is not null)
+        {
+            error("privateKeyFile", $"{path} {distrust}");
+            return null;
+        }
+
+        string text;
+        try
+        {
+            // A key file is 45 bytes; reading more than a little would mean it is not one.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if (stream.Length > 1024)
+            {
+                error("privateKeyFile", $"{path} is {stream.Length} bytes: not a WireGuard key file (base64 of 32 bytes, as `wg genkey` writes it)");
+                return null;
+            }
+
+            using var reader = new StreamReader(stream);
+            text = reader.ReadToEnd();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            error("privateKeyFile", $"{path} cannot be read: {ex.Message}");
+            return null;
+        }
+
+        byte[] key = new byte[32];
+        if (Convert.TryFromBase64String(text.Trim(), key, out int written) && written == 32)
+        {
+            return key;
+        }
+
+        error("privateKeyFile", $"{path} does not hold a WireGuard key: expected base64 of 32 bytes (as `wg genkey` writes it)");
+        return null;
     }
 
     private static void AddPrefix(WireGuardPeerOptions peer, string text, string path, Action<string, string> error)

@@ -19,28 +19,28 @@ internal sealed unsafe class NativeUdp : IDisposable
     /// <summary>A GSO buffer must fit one UDP datagram (64 KiB minus the IPv6 and UDP headers, rounded down).</summary>
     private const int MaxGsoBytes = 65000;
 
-    private readonly int _fd;
+    private readonly nint _fd;
     private readonly int _slots;
     private readonly bool _gro;
-    private LinuxUdp.MMsgHdr* _rxHeaders;
-    private LinuxUdp.IoVec* _rxIov;
+    private UdpBatchNative.MMsgHdr* _rxHeaders;
+    private UdpBatchNative.IoVec* _rxIov;
     private byte* _rxNames;
     private byte* _rxControl;
     private byte* _rxBuffers;
-    private LinuxUdp.MMsgHdr* _txHeaders;
-    private LinuxUdp.IoVec* _txIov;
+    private UdpBatchNative.MMsgHdr* _txHeaders;
+    private UdpBatchNative.IoVec* _txIov;
     private byte* _txNames;
     private byte* _txControl;
 
     /// <summary>Allocates the vectors for socket <paramref name="fd"/>.</summary>
-    public NativeUdp(int fd, int slots, bool gro)
+    public NativeUdp(nint fd, int slots, bool gro)
     {
         _fd = fd;
         _slots = slots;
         _gro = gro;
-        _rxHeaders = Alloc<LinuxUdp.MMsgHdr>(slots);
-        _rxIov = Alloc<LinuxUdp.IoVec>(slots);
-        _rxNames = (byte*)NativeMemory.AllocZeroed((nuint)(slots * LinuxUdp.SockaddrSize));
+        _rxHeaders = Alloc<UdpBatchNative.MMsgHdr>(slots);
+        _rxIov = Alloc<UdpBatchNative.IoVec>(slots);
+        _rxNames = (byte*)NativeMemory.AllocZeroed((nuint)(slots * UdpBatchNative.AddressSlot));
         _rxControl = (byte*)NativeMemory.AllocZeroed((nuint)(slots * ControlBytes));
 
         // Not zeroed: pages become resident only as datagrams land in them.
@@ -49,16 +49,16 @@ internal sealed unsafe class NativeUdp : IDisposable
         {
             _rxIov[i].Base = _rxBuffers + ((nint)i * SlotBytes);
             _rxIov[i].Length = SlotBytes;
-            _rxHeaders[i].Iov = _rxIov + i;
-            _rxHeaders[i].IovLength = 1;
-            _rxHeaders[i].Name = _rxNames + (i * LinuxUdp.SockaddrSize);
-            _rxHeaders[i].Control = _rxControl + (i * ControlBytes);
+            _rxHeaders[i].Header.Iov = _rxIov + i;
+            _rxHeaders[i].Header.IovLength = 1;
+            _rxHeaders[i].Header.Name = _rxNames + (i * UdpBatchNative.AddressSlot);
+            _rxHeaders[i].Header.Control = _rxControl + (i * ControlBytes);
         }
 
-        _txHeaders = Alloc<LinuxUdp.MMsgHdr>(SendBatch.MaxDatagrams);
-        _txIov = Alloc<LinuxUdp.IoVec>(SendBatch.MaxDatagrams);
-        _txNames = (byte*)NativeMemory.AllocZeroed((nuint)(SendBatch.MaxDatagrams * LinuxUdp.SockaddrSize));
-        _txControl = (byte*)NativeMemory.AllocZeroed((nuint)(SendBatch.MaxDatagrams * LinuxUdp.CmsgIntSpace));
+        _txHeaders = Alloc<UdpBatchNative.MMsgHdr>(SendBatch.MaxDatagrams);
+        _txIov = Alloc<UdpBatchNative.IoVec>(SendBatch.MaxDatagrams);
+        _txNames = (byte*)NativeMemory.AllocZeroed((nuint)(SendBatch.MaxDatagrams * UdpBatchNative.AddressSlot));
+        _txControl = (byte*)NativeMemory.AllocZeroed((nuint)(SendBatch.MaxDatagrams * UdpBatchNative.CmsgIntSpace));
     }
 
     /// <summary>Finalizer: the vectors are unmanaged.</summary>
@@ -77,12 +77,12 @@ internal sealed unsafe class NativeUdp : IDisposable
     {
         for (int i = 0; i < _slots; i++)
         {
-            _rxHeaders[i].NameLength = LinuxUdp.SockaddrSize;
-            _rxHeaders[i].ControlLength = _gro ? (nuint)ControlBytes : 0;
-            _rxHeaders[i].Flags = 0;
+            _rxHeaders[i].Header.NameLength = UdpBatchNative.AddressSlot;
+            _rxHeaders[i].Header.ControlLength = _gro ? (nuint)ControlBytes : 0;
+            _rxHeaders[i].Header.Flags = 0;
         }
 
-        int count = LinuxUdp.RecvMMsg(_fd, _rxHeaders, (uint)_slots, LinuxUdp.MsgWaitForOne, null);
+        int count = UdpBatchNative.RecvMmsg(_fd, _rxHeaders, (uint)_slots, UdpBatchNative.MsgWaitForOne, null);
         errno = count < 0 ? Marshal.GetLastPInvokeError() : 0;
         return count;
     }
@@ -93,13 +93,13 @@ internal sealed unsafe class NativeUdp : IDisposable
     /// </summary>
     public Span<byte> Datagram(int index, SocketAddress source, out int segmentSize, out bool truncated)
     {
-        ref LinuxUdp.MMsgHdr header = ref _rxHeaders[index];
-        truncated = (header.Flags & LinuxUdp.MsgTrunc) != 0;
-        int nameLength = (int)Math.Min(header.NameLength, (uint)LinuxUdp.SockaddrSize);
+        ref UdpBatchNative.MMsgHdr header = ref _rxHeaders[index];
+        truncated = (header.Header.Flags & UdpBatchNative.MsgTrunc) != 0;
+        int nameLength = (int)Math.Min(header.Header.NameLength, (uint)UdpBatchNative.AddressSlot);
         Span<byte> name = source.Buffer.Span;
-        new ReadOnlySpan<byte>(header.Name, nameLength).CopyTo(name);
+        new ReadOnlySpan<byte>(header.Header.Name, nameLength).CopyTo(name);
         source.Size = nameLength;
-        segmentSize = _gro ? LinuxUdp.GroSegmentSize((byte*)header.Control, header.ControlLength) : 0;
+        segmentSize = _gro ? UdpBatchNative.GroSegmentSize((byte*)header.Header.Control, header.Header.ControlLength) : 0;
         return new Span<byte>(_rxIov[index].Base, (int)header.Length);
     }
 
@@ -135,29 +135,29 @@ internal sealed unsafe class NativeUdp : IDisposable
                 }
             }
 
-            ref LinuxUdp.MMsgHdr header = ref _txHeaders[messages];
-            byte* name = _txNames + (messages * LinuxUdp.SockaddrSize);
-            int nameLength = Math.Min(destination.Size, LinuxUdp.SockaddrSize);
-            destination.Buffer.Span[..nameLength].CopyTo(new Span<byte>(name, LinuxUdp.SockaddrSize));
+            ref UdpBatchNative.MMsgHdr header = ref _txHeaders[messages];
+            byte* name = _txNames + (messages * UdpBatchNative.AddressSlot);
+            int nameLength = Math.Min(destination.Size, UdpBatchNative.AddressSlot);
+            destination.Buffer.Span[..nameLength].CopyTo(new Span<byte>(name, UdpBatchNative.AddressSlot));
             _txIov[messages].Base = batch.Pointer(i);
             _txIov[messages].Length = (nuint)total;
-            header.Name = name;
-            header.NameLength = (uint)nameLength;
-            header.Iov = _txIov + messages;
-            header.IovLength = 1;
-            header.Flags = 0;
+            header.Header.Name = name;
+            header.Header.NameLength = (uint)nameLength;
+            header.Header.Iov = _txIov + messages;
+            header.Header.IovLength = 1;
+            header.Header.Flags = 0;
             header.Length = 0;
             if (j - i > 1)
             {
-                byte* control = _txControl + (messages * LinuxUdp.CmsgIntSpace);
-                LinuxUdp.WriteSegmentCmsg(control, size);
-                header.Control = control;
-                header.ControlLength = LinuxUdp.CmsgIntSpace;
+                byte* control = _txControl + (messages * UdpBatchNative.CmsgIntSpace);
+                UdpBatchNative.WriteSegmentCmsg(control, size);
+                header.Header.Control = control;
+                header.Header.ControlLength = UdpBatchNative.CmsgIntSpace;
             }
             else
             {
-                header.Control = null;
-                header.ControlLength = 0;
+                header.Header.Control = null;
+                header.Header.ControlLength = 0;
             }
 
             messages++;
@@ -168,7 +168,7 @@ internal sealed unsafe class NativeUdp : IDisposable
         int done = 0;
         while (done < messages)
         {
-            int n = LinuxUdp.SendMMsg(_fd, _txHeaders + done, (uint)(messages - done), 0);
+            int n = UdpBatchNative.SendMmsg(_fd, _txHeaders + done, (uint)(messages - done), 0);
             if (n > 0)
             {
                 for (int k = done; k < done + n; k++)
@@ -181,12 +181,12 @@ internal sealed unsafe class NativeUdp : IDisposable
             }
 
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == LinuxUdp.EIntr)
+            if (errno == UdpBatchNative.EIntr)
             {
                 continue;
             }
 
-            if (_txHeaders[done].ControlLength != 0 && errno is LinuxUdp.EIo or LinuxUdp.EInval or LinuxUdp.EOpNotSupp or LinuxUdp.EMsgSize)
+            if (_txHeaders[done].Header.ControlLength != 0 && errno is UdpBatchNative.EIo or UdpBatchNative.EInval or UdpBatchNative.EOpNotSupp or UdpBatchNative.EMsgSize)
             {
                 gsoFailed = true;
                 sent += ResendWithoutGso(done, batch, start, end);
@@ -221,7 +221,7 @@ internal sealed unsafe class NativeUdp : IDisposable
         return SendRun(batch, index, end, gso: false, out _);
     }
 
-    private static bool SameDestination(SocketAddress a, SocketAddress b) => SocketAddresses.Same(a, b);
+    private static bool SameDestination(SocketAddress a, SocketAddress b) => SocketAddressCodec.Same(a, b);
 
     private static T* Alloc<T>(int count)
         where T : unmanaged => (T*)NativeMemory.AllocZeroed((nuint)(count * sizeof(T)));

@@ -103,7 +103,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
         }
         catch (SocketException ex)
         {
-            WireGuardLog.SendFailed(_logger, Peer.ToNetEndpoint(destination).ToString(), ex.SocketErrorCode.ToString());
+            WireGuardLog.SendFailed(_logger, SocketAddressCodec.Read(destination).ToString(), ex.SocketErrorCode.ToString());
             return false;
         }
         catch (ObjectDisposedException)
@@ -207,7 +207,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 int error = native.LastError;
                 native.LastError = 0;
-                WireGuardLog.SendFailed(_logger, Peer.ToNetEndpoint(batch.Destination(start)).ToString(), "errno " + error);
+                WireGuardLog.SendFailed(_logger, SocketAddressCodec.Read(batch.Destination(start)).ToString(), "errno " + error);
             }
         }
     }
@@ -216,7 +216,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
     {
         var socket = (UdpSocket)state!;
         NativeUdp native = socket.Native!;
-        var source = new SocketAddress(socket.Socket.AddressFamily, LinuxUdp.SockaddrSize);
+        var source = new SocketAddress(socket.Socket.AddressFamily, UdpBatchNative.AddressSlot);
         bool added = false;
         try
         {
@@ -226,19 +226,19 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
                 int count = native.Receive(out int errno);
                 if (count < 0)
                 {
-                    if (errno is LinuxUdp.EAgain or LinuxUdp.EIntr)
+                    if (errno is UdpBatchNative.EAgain or UdpBatchNative.EIntr)
                     {
                         continue;
                     }
 
-                    if (errno == LinuxUdp.EBadF || _stopping)
+                    if (errno == UdpBatchNative.EBadF || _stopping)
                     {
                         return;
                     }
 
                     // ICMP errors for earlier sends (ECONNREFUSED, EHOSTUNREACH, ...) surface here; they say nothing
                     // about this socket.
-                    if (errno is not (111 or 113 or 101 or LinuxUdp.EMsgSize))
+                    if (errno is not (UdpBatchNative.EConnRefused or UdpBatchNative.EHostUnreach or UdpBatchNative.ENetUnreach or UdpBatchNative.EMsgSize))
                     {
                         WireGuardLog.ReceiveLoopFailed(_logger, socket.Socket.AddressFamily.ToString(), "errno " + errno);
                         Thread.Sleep(10);
@@ -252,29 +252,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
                     return;
                 }
 
-                for (int i = 0; i < count; i++)
-                {
-                    Span<byte> data = native.Datagram(i, source, out int segmentSize, out bool truncated);
-                    if (truncated)
-                    {
-                        _device.CountDrop(DropReason.Malformed);
-                        continue;
-                    }
-
-                    if (segmentSize <= 0 || segmentSize >= data.Length)
-                    {
-                        _device.ReceiveDatagram(data, source);
-                        continue;
-                    }
-
-                    // UDP GRO: equal-size datagrams of one sender, back to back (the last may be shorter).
-                    for (int offset = 0; offset < data.Length; offset += segmentSize)
-                    {
-                        _device.ReceiveDatagram(data.Slice(offset, Math.Min(segmentSize, data.Length - offset)), source);
-                    }
-                }
-
-                _device.EndReceiveBatch();
+                HandleBatch(native, count, source, socket.LoopName);
             }
         }
         catch (ObjectDisposedException)
@@ -286,6 +264,54 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 socket.Socket.SafeHandle.DangerousRelease();
             }
+        }
+    }
+
+    private void HandleBatch(NativeUdp native, int count, SocketAddress source, string loopName)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            Span<byte> data = native.Datagram(i, source, out int segmentSize, out bool truncated);
+            if (truncated)
+            {
+                _device.CountDrop(DropReason.Malformed);
+                continue;
+            }
+
+            if (segmentSize <= 0 || segmentSize >= data.Length)
+            {
+                ReceiveOne(data, source, loopName);
+                continue;
+            }
+
+            // UDP GRO: equal-size datagrams of one sender, back to back (the last may be shorter).
+            for (int offset = 0; offset < data.Length; offset += segmentSize)
+            {
+                ReceiveOne(data.Slice(offset, Math.Min(segmentSize, data.Length - offset)), source, loopName);
+            }
+        }
+
+        try
+        {
+            _device.EndReceiveBatch();
+        }
+        catch (Exception ex) when (!_stopping)
+        {
+            _device.LoopFailures.Report(loopName, ex);
+        }
+    }
+
+    private void ReceiveOne(Span<byte> datagram, SocketAddress source, string loopName)
+    {
+        try
+        {
+            _device.ReceiveDatagram(datagram, source);
+        }
+        catch (Exception ex) when (!_stopping)
+        {
+            // A bug met by one datagram must not end the thread (and with it the process): it is counted and logged
+            // (rate-limited), that datagram is dropped, and the others of the batch go on.
+            _device.LoopFailures.Report(loopName, ex);
         }
     }
 
@@ -314,10 +340,14 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 // ICMP errors for earlier sends surface on receive; they say nothing about this socket.
             }
-            catch (Exception ex) when (!_stopping)
+            catch (SocketException ex) when (!_stopping)
             {
                 WireGuardLog.ReceiveLoopFailed(_logger, socket.AddressFamily.ToString(), ex.Message);
                 Thread.Sleep(10);
+            }
+            catch (Exception ex) when (!_stopping)
+            {
+                _device.LoopFailures.Report(((UdpSocket)state!).LoopName, ex);
             }
         }
     }
@@ -328,6 +358,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
         public UdpSocket(Socket socket, bool linux)
         {
             Socket = socket;
+            LoopName = "UDP receive loop (" + (socket.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6" : "IPv4") + ")";
             if (!linux)
             {
                 return;
@@ -339,9 +370,9 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
                 // even if the shutdown(2) wake-up is missed.
                 socket.Blocking = true;
                 socket.ReceiveTimeout = 1000;
-                int fd = (int)socket.SafeHandle.DangerousGetHandle();
-                Gso = LinuxUdp.SupportsGso(fd);
-                Gro = LinuxUdp.EnableGro(fd);
+                nint fd = socket.SafeHandle.DangerousGetHandle();
+                Gso = UdpBatchNative.SupportsGso(fd);
+                Gro = UdpBatchNative.EnableGro(fd);
                 Native = new NativeUdp(fd, BatchSize, Gro);
             }
             catch (DllNotFoundException)
@@ -355,6 +386,9 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
         }
 
         public Socket Socket { get; }
+
+        /// <summary>The receive loop's name in logs.</summary>
+        public string LoopName { get; }
 
         public NativeUdp? Native { get; }
 
@@ -370,7 +404,7 @@ internal sealed class UdpTransport : IDatagramSink, IDisposable
             {
                 try
                 {
-                    LinuxUdp.Shutdown((int)Socket.SafeHandle.DangerousGetHandle(), LinuxUdp.ShutRdWr);
+                    UdpBatchNative.Shutdown(Socket.SafeHandle.DangerousGetHandle(), UdpBatchNative.ShutRdWr);
                 }
                 catch (ObjectDisposedException)
                 {

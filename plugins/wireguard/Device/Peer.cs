@@ -139,7 +139,7 @@ internal sealed class Peer
         get
         {
             SocketAddress? address = _endpoint;
-            return address is null ? null : ToNetEndpoint(address);
+            return address is null ? null : SocketAddressCodec.Read(address);
         }
     }
 
@@ -160,7 +160,7 @@ internal sealed class Peer
     public void UpdateEndpoint(SocketAddress source)
     {
         SocketAddress? current = _endpoint;
-        if (current is not null && SocketAddresses.Same(current, source))
+        if (current is not null && SocketAddressCodec.Same(current, source))
         {
             return;
         }
@@ -170,7 +170,7 @@ internal sealed class Peer
         _endpoint = copy;
         if (current is not null)
         {
-            WireGuardLog.EndpointChanged(_device.Logger, PublicKeyBase64, ToNetEndpoint(copy).ToString());
+            WireGuardLog.EndpointChanged(_device.Logger, PublicKeyBase64, SocketAddressCodec.Read(copy).ToString());
         }
     }
 
@@ -290,7 +290,7 @@ internal sealed class Peer
         }
         else
         {
-            WireGuardLog.SendingInitiation(_device.Logger, PublicKeyBase64, ToNetEndpoint(endpoint).ToString(), _handshakeAttempts + 1);
+            WireGuardLog.SendingInitiation(_device.Logger, PublicKeyBase64, SocketAddressCodec.Read(endpoint).ToString(), _handshakeAttempts + 1);
             SendRaw(message, endpoint);
         }
 
@@ -397,7 +397,7 @@ internal sealed class Peer
         _device.CountHandshake(initiated: false, completed: true, failed: false);
         Interlocked.Exchange(ref _lastHandshakeUnixNanos, (_device.Time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100);
         SocketAddress? endpoint = _endpoint;
-        WireGuardLog.HandshakeCompleted(_device.Logger, PublicKeyBase64, endpoint is null ? "?" : ToNetEndpoint(endpoint).ToString(), initiator ? "initiator" : "responder");
+        WireGuardLog.HandshakeCompleted(_device.Logger, PublicKeyBase64, endpoint is null ? "?" : SocketAddressCodec.Read(endpoint).ToString(), initiator ? "initiator" : "responder");
     }
 
     /// <summary>After receiving an authenticated data message: the initiator rekeys a session nearing REJECT_AFTER_TIME (whitepaper §6.2).</summary>
@@ -545,16 +545,6 @@ internal sealed class Peer
         ZeroKeys();
         ClearStaged();
         _retransmitAt = _sendKeepaliveAt = _newHandshakeAt = _zeroKeyAt = _persistentKeepaliveAt = 0;
-    }
-
-    /// <summary>The endpoint in a <see cref="SocketAddress"/> as a value.</summary>
-    public static NetEndpoint ToNetEndpoint(SocketAddress address)
-    {
-        ReadOnlySpan<byte> b = address.Buffer.Span;
-        ushort port = (ushort)((b[2] << 8) | b[3]);
-        return address.Family == AddressFamily.InterNetworkV6
-            ? new NetEndpoint(NetAddress.ReadV6(b[8..]), port)
-            : new NetEndpoint(NetAddress.ReadV4(b[4..]), port);
     }
 
     private bool SendData(Keypair keypair, ReadOnlySpan<byte> packet, long now)

@@ -52,7 +52,11 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         Mtu = mtu;
         _cookies = new CookieChecker(Identity, Time, Timings.CookieRefreshTime);
         _rateLimiter = new RateLimiter(Time);
+        LoopFailures = new LoopFailures(logger);
     }
+
+    /// <summary>Unexpected exceptions met (and survived) by the receive threads and the timer.</summary>
+    public LoopFailures LoopFailures { get; }
 
     /// <inheritdoc/>
     public string Name => "wireguard";
@@ -171,7 +175,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         _sink = sink;
         if (runTimers)
         {
-            _timer = new Timer(static state => ((WireGuardDevice)state!).Tick(), this, Timings.TimerTick, Timings.TimerTick);
+            _timer = new Timer(static state => ((WireGuardDevice)state!).TickGuarded(), this, Timings.TimerTick, Timings.TimerTick);
         }
 
         foreach (Peer peer in Peers)
@@ -410,6 +414,22 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         Flush();
     }
 
+    /// <summary>
+    /// The timer callback: <see cref="Tick"/>, with any exception counted and logged rather than thrown (an exception
+    /// escaping a timer callback would end the process).
+    /// </summary>
+    private void TickGuarded()
+    {
+        try
+        {
+            Tick();
+        }
+        catch (Exception ex)
+        {
+            LoopFailures.Report("timer", ex);
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -537,11 +557,11 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
             SendDatagram(reply, source);
             Interlocked.Increment(ref _cookieRepliesSent);
             CountDrop(DropReason.CookieRequired);
-            WireGuardLog.CookieReplySent(Logger, Peer.ToNetEndpoint(source).ToString());
+            WireGuardLog.CookieReplySent(Logger, SocketAddressCodec.Read(source).ToString());
             return false;
         }
 
-        if (!_rateLimiter.Allow(Peer.ToNetEndpoint(source).Address))
+        if (!_rateLimiter.Allow(SocketAddressCodec.Read(source).Address))
         {
             CountDrop(DropReason.RateLimited);
             return false;
@@ -580,7 +600,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
 
         if (!NoiseProtocol.TryConsumeInitiation(Identity, message, out InitiationResult initiation))
         {
-            WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "does not decrypt with our key");
+            WireGuardLog.InitiationDropped(Logger, SocketAddressCodec.Read(source).ToString(), "does not decrypt with our key");
             CountDrop(DropReason.HandshakeInvalid);
             return;
         }
@@ -588,7 +608,7 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         Peer? peer = FindPeer(initiation.RemoteStatic);
         if (peer is null)
         {
-            WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "unknown public key " + Convert.ToBase64String(initiation.RemoteStatic));
+            WireGuardLog.InitiationDropped(Logger, SocketAddressCodec.Read(source).ToString(), "unknown public key " + Convert.ToBase64String(initiation.RemoteStatic));
             CountDrop(DropReason.HandshakeInvalid);
             return;
         }
@@ -603,14 +623,14 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
             Handshake hs = peer.Handshake;
             if (!Tai64N.After(initiation.Timestamp, hs.LatestTimestamp))
             {
-                WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "replayed timestamp");
+                WireGuardLog.InitiationDropped(Logger, SocketAddressCodec.Read(source).ToString(), "replayed timestamp");
                 CountDrop(DropReason.HandshakeReplay);
                 return;
             }
 
             if (hs.LastInitiationConsumption != 0 && Time.GetElapsedTime(hs.LastInitiationConsumption, now) < Timings.HandshakeInitiationRate)
             {
-                WireGuardLog.InitiationDropped(Logger, Peer.ToNetEndpoint(source).ToString(), "initiation flood");
+                WireGuardLog.InitiationDropped(Logger, SocketAddressCodec.Read(source).ToString(), "initiation flood");
                 CountDrop(DropReason.HandshakeReplay);
                 return;
             }

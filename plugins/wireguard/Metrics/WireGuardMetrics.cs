@@ -12,10 +12,20 @@ internal sealed class WireGuardMetrics
 {
     private static readonly string[] DropReasonNames = CreateDropReasonNames();
 
-    private readonly WireGuardDevice _device;
+    private readonly Func<WireGuardDevice?> _device;
 
     /// <summary>Creates the instruments on <paramref name="meter"/> for <paramref name="device"/>.</summary>
     public WireGuardMetrics(Meter meter, WireGuardDevice device)
+        : this(meter, () => device)
+    {
+    }
+
+    /// <summary>
+    /// Creates the instruments on <paramref name="meter"/> for whatever device <paramref name="device"/> returns when
+    /// they are read: the plugin's device comes and goes with reloads (a key added or removed), its instruments stay.
+    /// Nothing is reported while it returns null.
+    /// </summary>
+    public WireGuardMetrics(Meter meter, Func<WireGuardDevice?> device)
     {
         _device = device;
         meter.CreateObservableCounter("wireguard.handshakes", ObserveHandshakes, "{handshake}",
@@ -25,9 +35,11 @@ internal sealed class WireGuardMetrics
         meter.CreateObservableCounter("wireguard.rx.packets", ObserveRxPackets, "{packet}", "Authenticated messages received from each peer");
         meter.CreateObservableCounter("wireguard.tx.packets", ObserveTxPackets, "{packet}", "Messages sent to each peer");
         meter.CreateObservableCounter("wireguard.dropped", ObserveDrops, "{packet}", "Packets and messages dropped, by reason");
-        meter.CreateObservableCounter("wireguard.cookie_replies", () => _device.CookieRepliesSent, "{message}",
+        meter.CreateObservableCounter("wireguard.cookie_replies", () => _device()?.CookieRepliesSent ?? 0, "{message}",
             "Cookie replies sent to handshake messages under load (whitepaper §5.4.7)");
-        meter.CreateObservableGauge("wireguard.peers", () => _device.Peers.Count, "{peer}", "Configured peers");
+        meter.CreateObservableCounter("wireguard.loop_failures", () => _device()?.LoopFailures.Count ?? 0, "{exception}",
+            "Unexpected exceptions met and survived by the UDP receive threads and the timer (each is a bug; see the log)");
+        meter.CreateObservableGauge("wireguard.peers", () => _device()?.Peers.Count ?? 0, "{peer}", "Configured peers");
     }
 
     private static string[] CreateDropReasonNames()
@@ -43,19 +55,32 @@ internal sealed class WireGuardMetrics
         return names;
     }
 
-    private IEnumerable<Measurement<long>> ObserveHandshakes() =>
-    [
-        new(_device.HandshakesInitiated, new KeyValuePair<string, object?>("result", "initiated")),
-        new(_device.HandshakesCompleted, new KeyValuePair<string, object?>("result", "completed")),
-        new(_device.HandshakesFailed, new KeyValuePair<string, object?>("result", "failed")),
-    ];
+    private IEnumerable<Measurement<long>> ObserveHandshakes()
+    {
+        if (_device() is not { } device)
+        {
+            return [];
+        }
+
+        return
+        [
+            new(device.HandshakesInitiated, new KeyValuePair<string, object?>("result", "initiated")),
+            new(device.HandshakesCompleted, new KeyValuePair<string, object?>("result", "completed")),
+            new(device.HandshakesFailed, new KeyValuePair<string, object?>("result", "failed")),
+        ];
+    }
 
     private IEnumerable<Measurement<long>> ObserveDrops()
     {
+        if (_device() is not { } device)
+        {
+            return [];
+        }
+
         var measurements = new List<Measurement<long>>(DropReasonNames.Length);
         for (int i = 0; i < DropReasonNames.Length; i++)
         {
-            measurements.Add(new(_device.Drops((DropReason)i), new KeyValuePair<string, object?>("reason", DropReasonNames[i])));
+            measurements.Add(new(device.Drops((DropReason)i), new KeyValuePair<string, object?>("reason", DropReasonNames[i])));
         }
 
         return measurements;
@@ -71,7 +96,7 @@ internal sealed class WireGuardMetrics
 
     private List<Measurement<long>> PerPeer(Func<Peer, long> value)
     {
-        IReadOnlyList<Peer> peers = _device.Peers;
+        IReadOnlyList<Peer> peers = _device()?.Peers ?? [];
         var measurements = new List<Measurement<long>>(peers.Count);
         foreach (Peer peer in peers)
         {

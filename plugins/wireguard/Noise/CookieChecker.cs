@@ -68,7 +68,7 @@ internal sealed class CookieChecker
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(reply[MessageFormat.CookieReceiver..], receiverIndex);
         Span<byte> nonce = reply.Slice(MessageFormat.CookieNonce, XChaCha20Poly1305.NonceSize);
         RandomNumberGenerator.Fill(nonce);
-        XChaCha20Poly1305.Encrypt(_local.CookieKey, nonce, cookie, reply.Slice(MessageFormat.CookieEncrypted, 16), reply.Slice(MessageFormat.CookieEncrypted + 16, 16), message.Slice(mac1Offset, 16));
+        XChaCha20Poly1305.Encrypt(_local.CookieAead, nonce, cookie, reply.Slice(MessageFormat.CookieEncrypted, 16 + XChaCha20Poly1305.TagSize), message.Slice(mac1Offset, 16));
     }
 
     private bool CurrentCookie(ReadOnlySpan<byte> source, Span<byte> cookie)

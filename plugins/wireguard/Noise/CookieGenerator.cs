@@ -10,7 +10,7 @@ namespace Gateway.Plugins.WireGuard.Noise;
 internal sealed class CookieGenerator
 {
     private readonly byte[] _mac1Key;
-    private readonly byte[] _cookieKey;
+    private readonly NSec.Cryptography.Key _cookieKey;
     private readonly TimeProvider _time;
     private readonly TimeSpan _refresh;
     private readonly byte[] _cookie = new byte[16];
@@ -24,7 +24,9 @@ internal sealed class CookieGenerator
     public CookieGenerator(ReadOnlySpan<byte> peerPublicKey, TimeProvider time, TimeSpan cookieRefreshTime)
     {
         _mac1Key = NoiseProtocol.LabelKey(NoiseProtocol.LabelMac1, peerPublicKey);
-        _cookieKey = NoiseProtocol.LabelKey(NoiseProtocol.LabelCookie, peerPublicKey);
+        byte[] cookieKey = NoiseProtocol.LabelKey(NoiseProtocol.LabelCookie, peerPublicKey);
+        _cookieKey = XChaCha20Poly1305.ImportKey(cookieKey);
+        CryptographicOperations.ZeroMemory(cookieKey);
         _time = time;
         _refresh = cookieRefreshTime;
     }
@@ -61,7 +63,7 @@ internal sealed class CookieGenerator
             }
 
             Span<byte> cookie = stackalloc byte[16];
-            if (!XChaCha20Poly1305.TryDecrypt(_cookieKey, reply.Slice(MessageFormat.CookieNonce, 24), reply.Slice(MessageFormat.CookieEncrypted, 16), reply.Slice(MessageFormat.CookieEncrypted + 16, 16), cookie, _lastMac1))
+            if (!XChaCha20Poly1305.TryDecrypt(_cookieKey, reply.Slice(MessageFormat.CookieNonce, 24), reply.Slice(MessageFormat.CookieEncrypted, 16 + XChaCha20Poly1305.TagSize), cookie, _lastMac1))
             {
                 return false;
             }

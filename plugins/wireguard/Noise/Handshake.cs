@@ -11,7 +11,7 @@ internal sealed class Handshake
     {
         RemoteStatic = remoteStatic;
         PresharedKey = presharedKey ?? new byte[32];
-        IsStaticStaticZero = !Curve25519.TryAgree(local.PrivateKey, remoteStatic, PrecomputedStaticStatic);
+        IsStaticStaticZero = !Curve25519.TryAgree(local.StaticKey, remoteStatic, PrecomputedStaticStatic);
     }
 
     /// <summary>The current state.</summary>

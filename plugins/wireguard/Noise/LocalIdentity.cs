@@ -13,7 +13,15 @@ internal sealed class LocalIdentity
         PublicKey = Curve25519.PublicKey(PrivateKey);
         Mac1Key = NoiseProtocol.LabelKey(NoiseProtocol.LabelMac1, PublicKey);
         CookieKey = NoiseProtocol.LabelKey(NoiseProtocol.LabelCookie, PublicKey);
+        StaticKey = Curve25519.ImportPrivateKey(PrivateKey);
+        CookieAead = XChaCha20Poly1305.ImportKey(CookieKey);
     }
+
+    /// <summary>The private key imported once into libsodium (every DH with our static key uses it).</summary>
+    public NSec.Cryptography.Key StaticKey { get; }
+
+    /// <summary><see cref="CookieKey"/> imported once for XChaCha20-Poly1305 (cookie replies).</summary>
+    public NSec.Cryptography.Key CookieAead { get; }
 
     /// <summary>The private key.</summary>
     public byte[] PrivateKey { get; }

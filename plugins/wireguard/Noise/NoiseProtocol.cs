@@ -102,7 +102,7 @@ internal static class NoiseProtocol
             MixKey(chainKey, ephemeral);
             MixHash(hash, ephemeral);
 
-            if (!Curve25519.TryAgree(local.PrivateKey, ephemeral, dh))
+            if (!Curve25519.TryAgree(local.StaticKey, ephemeral, dh))
             {
                 return false;
             }
@@ -116,7 +116,7 @@ internal static class NoiseProtocol
 
             MixHash(hash, message.Slice(MessageFormat.InitiationStatic, 48));
 
-            if (!Curve25519.TryAgree(local.PrivateKey, remoteStatic, dh))
+            if (!Curve25519.TryAgree(local.StaticKey, remoteStatic, dh))
             {
                 return false;
             }
@@ -236,7 +236,7 @@ internal static class NoiseProtocol
             }
 
             MixKey(chainKey, dh);
-            if (!Curve25519.TryAgree(local.PrivateKey, ephemeral, dh))
+            if (!Curve25519.TryAgree(local.StaticKey, ephemeral, dh))
             {
                 return false;
             }
@@ -314,6 +314,9 @@ internal static class NoiseProtocol
 
     private static void MixKey(byte[] chainKey, ReadOnlySpan<byte> data) => Blake2s.Kdf(chainKey, data, chainKey, default, default);
 
+    // The handshake's AEAD keys are used for one message each, so key set-up dominates: the BCL's ChaCha20Poly1305
+    // sets one up in 1/27 of NSec's CPU time (libsodium keys live in guarded memory), while NSec wins on the data
+    // path where a key seals millions of packets (Device/Keypair.cs; BENCHMARKS.md "WireGuard crypto primitives").
     private static void Seal(ReadOnlySpan<byte> key, ReadOnlySpan<byte> plaintext, Span<byte> output, ReadOnlySpan<byte> ad)
     {
         using var aead = new ChaCha20Poly1305(key);

@@ -40,22 +40,49 @@ internal sealed class AllowedIps<T>
     {
         lock (_lock)
         {
-            List<IpPrefix> remove = new();
-            foreach (KeyValuePair<IpPrefix, T> entry in _entries)
-            {
-                if (ReferenceEquals(entry.Value, peer))
-                {
-                    remove.Add(entry.Key);
-                }
-            }
+            RemoveLocked(peer);
+            Rebuild();
+        }
+    }
 
-            foreach (IpPrefix prefix in remove)
+    /// <summary>
+    /// Makes <paramref name="prefixes"/> the whole set of <paramref name="peer"/>'s prefixes in one swap (a reload
+    /// changing a peer's allowedIps): a prefix kept is routed without a gap, one dropped stops at once.
+    /// </summary>
+    public void ReplacePeer(T peer, IEnumerable<IpPrefix> prefixes)
+    {
+        lock (_lock)
+        {
+            RemoveLocked(peer);
+            foreach (IpPrefix prefix in prefixes)
             {
-                _entries.Remove(prefix);
+                _entries[prefix] = peer;
             }
 
             Rebuild();
         }
+    }
+
+    private void RemoveLocked(T peer)
+    {
+        foreach (IpPrefix prefix in PrefixesOfLocked(peer))
+        {
+            _entries.Remove(prefix);
+        }
+    }
+
+    private List<IpPrefix> PrefixesOfLocked(T peer)
+    {
+        List<IpPrefix> result = new();
+        foreach (KeyValuePair<IpPrefix, T> entry in _entries)
+        {
+            if (ReferenceEquals(entry.Value, peer))
+            {
+                result.Add(entry.Key);
+            }
+        }
+
+        return result;
     }
 
     /// <summary>The prefixes of <paramref name="peer"/>.</summary>
@@ -63,15 +90,7 @@ internal sealed class AllowedIps<T>
     {
         lock (_lock)
         {
-            List<IpPrefix> result = new();
-            foreach (KeyValuePair<IpPrefix, T> entry in _entries)
-            {
-                if (ReferenceEquals(entry.Value, peer))
-                {
-                    result.Add(entry.Key);
-                }
-            }
-
+            List<IpPrefix> result = PrefixesOfLocked(peer);
             result.Sort(static (a, b) => a.Network.CompareTo(b.Network) is int c && c != 0 ? c : a.Length.CompareTo(b.Length));
             return result;
         }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Gateway.EndToEnd.Infrastructure;
+using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
@@ -163,7 +164,10 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task Connect_RemoteClientListedPort_TunnelWorks()
     {
-        await using var proxy = new ProxyHarness(new HttpProxyOptions { ConnectPorts = [_origin.Port] }, client: NetEndpoint.Parse("192.168.77.5:40000"));
+        // The origin is on loopback, which remote clients may not reach by default: opened as an exception here.
+        await using var proxy = new ProxyHarness(
+            new HttpProxyOptions { ConnectPorts = [_origin.Port], AllowDestinations = Destinations("127.0.0.1") },
+            client: NetEndpoint.Parse("192.168.77.5:40000"));
 
         CommandResult result = await CurlAsync("-p", "-x", proxy.ProxyUrl, "-o", "/dev/null", "-w", "%{http_code}", $"{_origin.Url}/bytes/1024");
 
@@ -182,14 +186,27 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Connect_TunClientAnyPort_TunnelWorks()
+    public async Task Connect_TunClientWithThisHostsAddress_AnyPort_TunnelWorks()
     {
-        // An application on this host reaching a virtual endpoint through the TUN is local too.
-        await using var proxy = new ProxyHarness(client: NetEndpoint.Parse("10.30.30.1:40000"), origin: PacketOrigin.Tun);
+        // An application on this host reaching a virtual endpoint through the TUN: its source is the TUN's address.
+        await using var proxy = new ProxyHarness(client: NetEndpoint.Parse("10.30.30.1:40000"), origin: PacketOrigin.Tun,
+            hostAddresses: HostAddresses.Fixed(NetAddress.Parse("10.30.30.1")));
 
         CommandResult result = await CurlAsync("-p", "-x", proxy.ProxyUrl, "-o", "/dev/null", "-w", "%{size_download} %{http_code}", $"{_origin.Url}/bytes/1024");
 
         Assert.Equal("1024 200", result.StdOut);
+    }
+
+    [Fact]
+    public async Task Connect_ForwardedThroughTun_IsRemote_PortAndDestinationRefused()
+    {
+        // Issue #13: with IP forwarding on, another host's packets arrive through the TUN too; that is not local.
+        await using var proxy = new ProxyHarness(client: NetEndpoint.Parse("10.99.0.2:40000"), origin: PacketOrigin.Tun,
+            hostAddresses: HostAddresses.Fixed(NetAddress.Parse("10.30.30.1")));
+
+        string answer = await RawExchangeAsync(proxy.Port, $"CONNECT 127.0.0.1:{_origin.Port} HTTP/1.1\r\nHost: 127.0.0.1:{_origin.Port}\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 403 ", answer);
     }
 
     [Theory]
@@ -231,7 +248,10 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task StalledClients_DoNotDelayNormalRequest()
     {
-        await using var proxy = new ProxyHarness();
+        // Issue #14: a proxy that served clients one after another would make the normal request wait for the
+        // stalled heads to time out (60 s here); served independently, it takes milliseconds. 5 s leaves room for a
+        // loaded machine and still tells the two apart.
+        await using var proxy = new ProxyHarness(new HttpProxyOptions { RequestHeadersTimeout = TimeSpan.FromSeconds(60) });
         var stalled = new List<Socket>();
         try
         {
@@ -243,9 +263,12 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
                 stalled.Add(socket);
             }
 
-            CommandResult result = await CurlAsync("-x", proxy.ProxyUrl, "-o", "/dev/null", "-w", "%{http_code}", $"{_origin.Url}/bytes/1024");
+            CommandResult result = await CurlAsync("-x", proxy.ProxyUrl, "-o", "/dev/null", "-w", "%{http_code} %{time_total}", $"{_origin.Url}/bytes/1024");
 
-            Assert.Equal("200", result.StdOut);
+            string[] parts = result.StdOut.Split(' ');
+            Assert.Equal("200", parts[0]);
+            double seconds = double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(seconds < 5, $"the normal request took {seconds} s behind 64 stalled clients");
             // The 64 half-sent requests are still being held open by the proxy while the normal one completed.
             Assert.True(proxy.Handler.ActiveConnections >= 64, $"only {proxy.Handler.ActiveConnections} connections open");
         }
@@ -376,6 +399,17 @@ public sealed class HttpProxyEndToEndTests : IAsyncLifetime
         Assert.Contains(200, statuses);
         Assert.Contains(502, statuses);
         Assert.True(Interlocked.Read(ref bytesSent) > 1024);
+    }
+
+    private static List<DestinationRule> Destinations(params string[] entries)
+    {
+        List<DestinationRule> rules = [];
+        foreach (string entry in entries)
+        {
+            Assert.True(DestinationRule.TryParse(entry, rules));
+        }
+
+        return rules;
     }
 
     private static async Task<CommandResult> CurlAsync(params string[] args) =>

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
+using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Proxy;
@@ -29,11 +30,13 @@ internal sealed class ProxyHarness : IAsyncDisposable
     /// remote client; the bytes still flow over loopback.
     /// </param>
     /// <param name="origin">How connections are said to have entered the gateway.</param>
-    public ProxyHarness(HttpProxyOptions? options = null, NetEndpoint? client = null, PacketOrigin origin = PacketOrigin.HostSocket)
+    /// <param name="hostAddresses">This host's addresses as the proxy sees them (default: read from the interfaces).</param>
+    public ProxyHarness(HttpProxyOptions? options = null, NetEndpoint? client = null, PacketOrigin origin = PacketOrigin.HostSocket, HostAddresses? hostAddresses = null)
     {
         _client = client;
         _origin = origin;
-        Handler = new HttpProxyHandler(options ?? new HttpProxyOptions(), static _ => { }, new HttpProxyMetrics(_meter), NullLogger.Instance);
+        Handler = new HttpProxyHandler(options ?? new HttpProxyOptions(), static _ => { }, static () => SystemNameResolver.Instance, new HttpProxyMetrics(_meter),
+            NullLogger.Instance, hostAddresses);
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(512);

@@ -1,3 +1,4 @@
+using System.Text;
 using Gateway.Plugins.HttpProxy.Wire;
 using static Gateway.Fuzz.FuzzInvariantException;
 
@@ -85,7 +86,13 @@ internal sealed class HttpChunkedTarget : IFuzzTarget
         return ChunkStatus.NeedMore;
     }
 
-    /// <summary>An independent decoder, line by line: chunk-size [chunk-ext] CRLF data CRLF ... 0 CRLF trailers CRLF.</summary>
+    /// <summary>
+    /// An independent decoder, line by line: chunk-size [chunk-ext] CRLF data CRLF ... 0 CRLF trailers CRLF, each line
+    /// judged whole against RFC 9112 §7.1 as this proxy reads it (no BWS; 15 significant hex digits; extensions
+    /// ";" token ["=" token / quoted-string]; trailer lines token ":" value, never Content-Length or
+    /// Transfer-Encoding; line content at most 4096 bytes). A line cut short by the end of the input is NeedMore
+    /// when what there is could still become a valid line, Invalid otherwise.
+    /// </summary>
     private static ChunkStatus Reference(ReadOnlySpan<byte> body, Span<byte> data, out int dataLength, out int end)
     {
         dataLength = 0;
@@ -93,77 +100,30 @@ internal sealed class HttpChunkedTarget : IFuzzTarget
         int position = 0;
         while (true)
         {
-            // The size line.
-            int digits = 0;
+            ChunkStatus line = TakeLine(body, ref position, SizeLine, out ReadOnlySpan<byte> sizeLine);
+            if (line != ChunkStatus.Done)
+            {
+                return line;
+            }
+
             long size = 0;
-            while (position + digits < body.Length && Uri.IsHexDigit((char)body[position + digits]))
+            foreach (byte b in sizeLine)
             {
-                if (digits == 15)
+                if (!Uri.IsHexDigit((char)b))
                 {
-                    return ChunkStatus.Invalid;
+                    break;
                 }
 
-                size = (size << 4) | (long)Convert.ToInt32(((char)body[position + digits]).ToString(), 16);
-                digits++;
+                size = (size << 4) | (long)Convert.ToInt32(((char)b).ToString(), 16);
             }
 
-            if (position + digits == body.Length)
-            {
-                return ChunkStatus.NeedMore;
-            }
-
-            if (digits == 0)
-            {
-                return ChunkStatus.Invalid;
-            }
-
-            int at = position + digits;
-            if (body[at] != (byte)'\r')
-            {
-                if (body[at] is not ((byte)';' or (byte)' ' or (byte)'\t'))
-                {
-                    return ChunkStatus.Invalid;
-                }
-
-                int lineEnd = body[at..].IndexOfAny((byte)'\r', (byte)'\n');
-                int extensionLength = lineEnd < 0 ? body.Length - at : lineEnd;
-                if (digits + extensionLength - 1 > MaxLineLength)
-                {
-                    return ChunkStatus.Invalid;
-                }
-
-                if (lineEnd < 0)
-                {
-                    return ChunkStatus.NeedMore;
-                }
-
-                if (body[at + lineEnd] == (byte)'\n')
-                {
-                    return ChunkStatus.Invalid;
-                }
-
-                at += lineEnd;
-            }
-
-            if (at + 1 >= body.Length)
-            {
-                return ChunkStatus.NeedMore;
-            }
-
-            if (body[at + 1] != (byte)'\n')
-            {
-                return ChunkStatus.Invalid;
-            }
-
-            position = at + 2;
             if (size == 0)
             {
                 break;
             }
 
             // The data and its CRLF.
-            long available = body.Length - position;
-            if (available < size)
+            if (body.Length - position < size)
             {
                 return ChunkStatus.NeedMore;
             }
@@ -192,62 +152,207 @@ internal sealed class HttpChunkedTarget : IFuzzTarget
         // Trailer lines, then the empty line.
         while (true)
         {
-            if (position >= body.Length)
+            ChunkStatus line = TakeLine(body, ref position, TrailerLine, out ReadOnlySpan<byte> trailer);
+            if (line != ChunkStatus.Done)
             {
-                return ChunkStatus.NeedMore;
+                return line;
             }
 
-            if (body[position] == (byte)'\r')
+            if (trailer.IsEmpty)
             {
-                if (position + 1 >= body.Length)
-                {
-                    return ChunkStatus.NeedMore;
-                }
-
-                if (body[position + 1] != (byte)'\n')
-                {
-                    return ChunkStatus.Invalid;
-                }
-
-                end = position + 2;
+                end = position;
                 return ChunkStatus.Done;
             }
-
-            // A trailer line is a field line: a bare LF never ends or starts one (RFC 9112 §2.2, §7.1.2).
-            if (body[position] == (byte)'\n')
-            {
-                return ChunkStatus.Invalid;
-            }
-
-            int rest = body[(position + 1)..].IndexOfAny((byte)'\r', (byte)'\n');
-            int lineLength = 1 + (rest < 0 ? body.Length - position - 1 : rest);
-            if (lineLength > MaxLineLength)
-            {
-                return ChunkStatus.Invalid;
-            }
-
-            if (rest < 0)
-            {
-                return ChunkStatus.NeedMore;
-            }
-
-            int cr = position + lineLength;
-            if (body[cr] == (byte)'\n')
-            {
-                return ChunkStatus.Invalid;
-            }
-
-            if (cr + 1 >= body.Length)
-            {
-                return ChunkStatus.NeedMore;
-            }
-
-            if (body[cr + 1] != (byte)'\n')
-            {
-                return ChunkStatus.Invalid;
-            }
-
-            position = cr + 2;
         }
     }
+
+    /// <summary>
+    /// Takes the line at <paramref name="position"/> (content up to CRLF): Done with the position after its CRLF, NeedMore
+    /// when the input ends inside a line that can still be valid, Invalid when it cannot (bad content, a bare CR or LF,
+    /// content over 4096 bytes).
+    /// </summary>
+    private static ChunkStatus TakeLine(ReadOnlySpan<byte> body, ref int position, Func<byte[], bool, bool> valid, out ReadOnlySpan<byte> line)
+    {
+        line = default;
+        ReadOnlySpan<byte> rest = body[position..];
+        int cr = rest.IndexOfAny((byte)'\r', (byte)'\n');
+        ReadOnlySpan<byte> content = cr < 0 ? rest : rest[..cr];
+        if (content.Length > MaxLineLength)
+        {
+            return ChunkStatus.Invalid;
+        }
+
+        if (cr < 0)
+        {
+            return valid(content.ToArray(), false) ? ChunkStatus.NeedMore : ChunkStatus.Invalid;
+        }
+
+        if (rest[cr] == (byte)'\n' || !valid(content.ToArray(), true))
+        {
+            return ChunkStatus.Invalid;
+        }
+
+        if (cr + 1 == rest.Length)
+        {
+            return ChunkStatus.NeedMore;
+        }
+
+        if (rest[cr + 1] != (byte)'\n')
+        {
+            return ChunkStatus.Invalid;
+        }
+
+        line = content;
+        position += cr + 2;
+        return ChunkStatus.Done;
+    }
+
+    /// <summary>A size line (or, when not <paramref name="whole"/>, the start of one): 1*HEXDIG *( ";" token [ "=" ( token / quoted-string ) ] ).</summary>
+    private static bool SizeLine(byte[] line, bool whole)
+    {
+        int i = 0;
+        while (i < line.Length && Uri.IsHexDigit((char)line[i]))
+        {
+            i++;
+        }
+
+        int significant = line.AsSpan(0, i).TrimStart((byte)'0').Length;
+        if (significant > 15)
+        {
+            return false;
+        }
+
+        if (i == line.Length)
+        {
+            return !whole || i > 0;
+        }
+
+        if (i == 0)
+        {
+            return false;
+        }
+
+        while (i < line.Length)
+        {
+            if (line[i++] != (byte)';')
+            {
+                return false;
+            }
+
+            int name = Token(line, ref i);
+            if (i == line.Length)
+            {
+                return !whole || name > 0;
+            }
+
+            if (name == 0)
+            {
+                return false;
+            }
+
+            if (line[i] == (byte)';')
+            {
+                continue;
+            }
+
+            if (line[i++] != (byte)'=')
+            {
+                return false;
+            }
+
+            if (i == line.Length)
+            {
+                return !whole;
+            }
+
+            if (line[i] == (byte)'"')
+            {
+                // quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4).
+                i++;
+                bool closed = false;
+                while (i < line.Length && !closed)
+                {
+                    byte b = line[i++];
+                    if (b == (byte)'"')
+                    {
+                        closed = true;
+                    }
+                    else if (b == (byte)'\\')
+                    {
+                        if (i == line.Length)
+                        {
+                            return !whole;
+                        }
+
+                        if (!IsFieldByte(line[i++]))
+                        {
+                            return false;
+                        }
+                    }
+                    else if (!IsFieldByte(b))
+                    {
+                        return false;
+                    }
+                }
+
+                if (!closed)
+                {
+                    return !whole;
+                }
+            }
+            else if (Token(line, ref i) == 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A trailer line (or the start of one): empty (the end), or token ":" *field-byte, not a framing field.</summary>
+    private static bool TrailerLine(byte[] line, bool whole)
+    {
+        int i = 0;
+        int name = Token(line, ref i);
+        if (i == line.Length)
+        {
+            // A name still being received, or the empty line that ends the trailers.
+            return !whole || name == 0;
+        }
+
+        if (name == 0 || line[i] != (byte)':')
+        {
+            return false;
+        }
+
+        string field = Encoding.ASCII.GetString(line, 0, name);
+        if (field.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || field.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        for (i++; i < line.Length; i++)
+        {
+            if (!IsFieldByte(line[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Skips a run of tchar (RFC 9110 §5.6.2) and returns its length.</summary>
+    private static int Token(byte[] line, ref int i)
+    {
+        int start = i;
+        while (i < line.Length && (char.IsAsciiLetterOrDigit((char)line[i]) || "!#$%&'*+-.^_`|~".Contains((char)line[i], StringComparison.Ordinal)))
+        {
+            i++;
+        }
+
+        return i - start;
+    }
+
+    private static bool IsFieldByte(byte b) => b == (byte)'\t' || (b >= 0x20 && b != 0x7F);
 }

@@ -37,10 +37,10 @@ internal sealed class UapiTarget : IFuzzTarget
         string text = Sanitize(Encoding.UTF8.GetString(input));
         WireGuardDevice device = Reset(_device);
         var server = new UapiServer(device, "fuzz0", NullLogger.Instance, port => { device.ListenPort = port; return true; }, "/nonexistent");
-        using var reader = new StringReader(text);
+        var reader = new UapiRequestReader(new MemoryStream(Encoding.ASCII.GetBytes(text)));
         for (int requests = 0; requests < 64; requests++)
         {
-            string? reply = server.HandleRequestAsync(reader, CancellationToken.None).GetAwaiter().GetResult();
+            (string? reply, bool close) = server.HandleRequestAsync(reader, CancellationToken.None).GetAwaiter().GetResult();
             if (reply is null)
             {
                 break;
@@ -49,10 +49,16 @@ internal sealed class UapiTarget : IFuzzTarget
             Check(reply.EndsWith("\n\n", StringComparison.Ordinal), "a reply does not end with an empty line");
             string[] lines = reply[..^2].Split('\n');
             string last = lines[^1];
-            Check(last is "errno=0" or "errno=-22" or "errno=-71" or "errno=-98", $"a reply ends with '{last}'");
+            Check(last is "errno=0" or "errno=-22" or "errno=-71" or "errno=-98" or "errno=-90", $"a reply ends with '{last}'");
             for (int i = 0; i < lines.Length - 1; i++)
             {
                 Check(lines[i].IndexOf('=') > 0, $"the get dump has a line '{lines[i]}' that is not key=value");
+            }
+
+            if (close)
+            {
+                // A request past a bound (line or size): the server closes the connection after its reply.
+                break;
             }
         }
 

@@ -60,7 +60,7 @@ internal sealed class YamlConfigTarget : IFuzzTarget
 
         // The plugins' own readers on their sections: errors are collected, never thrown.
         IConfiguration root = config.Configuration;
-        WireGuardConfigReader.Read(root.GetSection("wireguard"), (_, message) => Check(message.Length > 0, "a wireguard error without a message"));
+        WireGuardConfigReader.Read(root.GetSection("wireguard"), Path.GetTempPath(), (_, message) => Check(message.Length > 0, "a wireguard error without a message"));
         var proxyErrors = new List<(string Key, string Message)>();
         HttpProxyOptionsReader.Read(root.GetSection("http-proxy"), proxyErrors);
         DnsDotOptionsValidator.Bind(root.GetSection("dns-dot"), null);

@@ -1,6 +1,5 @@
 using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Configuration;
-using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Tests.HttpProxy;
@@ -55,18 +54,22 @@ public sealed class AccessControlTests
     }
 
     [Theory]
-    [InlineData("127.0.0.1", PacketOrigin.HostSocket, true)]
-    [InlineData("127.8.9.10", PacketOrigin.HostSocket, true)]
-    [InlineData("::1", PacketOrigin.HostSocket, true)]
-    [InlineData("::ffff:127.0.0.1", PacketOrigin.HostSocket, true)]
-    [InlineData("10.30.30.1", PacketOrigin.Tun, true)]
-    [InlineData("10.30.30.1", PacketOrigin.HostSocket, false)]
-    [InlineData("192.168.1.9", PacketOrigin.HostSocket, false)]
-    [InlineData("10.99.0.2", PacketOrigin.Tunnel, false)]
-    [InlineData("::2", PacketOrigin.HostSocket, false)]
-    public void IsLocalClient_LoopbackOrTun_Local(string client, PacketOrigin origin, bool local)
+    [InlineData("127.0.0.1", true)]
+    [InlineData("127.8.9.10", true)]
+    [InlineData("::1", true)]
+    [InlineData("::ffff:127.0.0.1", true)]
+    [InlineData("10.30.30.1", true)]
+    [InlineData("::ffff:10.30.30.1", true)]
+    [InlineData("192.168.1.9", false)]
+    [InlineData("10.99.0.2", false)]
+    [InlineData("::2", false)]
+    public void IsLocalClient_SourceIsOneOfThisHostsAddresses_Local(string client, bool local)
     {
-        Assert.Equal(local, AccessControl.IsLocalClient(NetAddress.Parse(client), origin));
+        // This host: loopback plus a TUN address 10.30.30.1. Whether the connection came through the TUN does not
+        // matter (issue #13): a forwarded packet from 10.99.0.2 arrives there too and is remote.
+        using HostAddresses host = HostAddresses.Fixed(NetAddress.Parse("10.30.30.1"));
+
+        Assert.Equal(local, AccessControl.IsLocalClient(NetAddress.Parse(client), host));
     }
 
     [Fact]

@@ -44,11 +44,41 @@ public sealed class ChunkedBodyParserTests
     [InlineData("5\nhello\r\n0\r\n\r\n")]
     [InlineData("1000000000000000\r\n")]
     [InlineData("-5\r\n")]
+    [InlineData("5 \r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5 ;a\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5;\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5;a=\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5;a=\"b\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5;a=b c\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5;a\0\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5\r\nhello\n0\r\n\r\n")]
+    [InlineData("5\r\nhello\r\n0\r\n folded: x\r\n\r\n")]
+    [InlineData("5\r\nhello\r\n0\r\nNoColon\r\n\r\n")]
+    [InlineData("5\r\nhello\r\n0\r\nX: a\0b\r\n\r\n")]
+    [InlineData("5\r\nhello\r\n0\r\n\n")]
+    [InlineData("5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n")]
+    [InlineData("5\r\nhello\r\n0\r\ntransfer-encoding: chunked\r\n\r\n")]
     public void Advance_BadFraming_IsInvalid(string body)
     {
         (ChunkStatus status, _, _) = Run(Encoding.ASCII.GetBytes(body), stepSize: int.MaxValue);
 
         Assert.Equal(ChunkStatus.Invalid, status);
+    }
+
+    [Theory]
+    [InlineData("5;a\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5;a=b;c=\"d e\\\"f\";g\r\nhello\r\n0;last\r\n\r\n")]
+    [InlineData("5\r\nhello\r\n0\r\nX-Trailer: a b\tc\r\nY:\r\n\r\n")]
+    [InlineData("000005\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("0000000000000000000005\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5\r\nhello\r\n0\r\nContent-Lengthy: 5\r\nContent-Lengt: 1\r\n\r\n")]
+    public void Advance_ExtensionsAndTrailersByTheGrammar_AreAccepted(string body)
+    {
+        (ChunkStatus status, string data, int consumed) = Run(Encoding.ASCII.GetBytes(body), stepSize: 1);
+
+        Assert.Equal(ChunkStatus.Done, status);
+        Assert.Equal("hello", data);
+        Assert.Equal(body.Length, consumed);
     }
 
     [Fact]

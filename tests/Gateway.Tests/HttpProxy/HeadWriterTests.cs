@@ -69,6 +69,27 @@ public sealed class HeadWriterTests
     }
 
     [Fact]
+    public void WriteRequest_RepeatedContentLength_GoesOutOnceAsTheParsedNumber()
+    {
+        string written = WriteRequest("POST http://a.test/ HTTP/1.1\r\nContent-Length: 005\r\nX: y\r\nContent-Length:5\r\n\r\n");
+
+        Assert.Equal("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nX: y\r\nVia: 1.1 gateway\r\n\r\n", written);
+    }
+
+    [Fact]
+    public void WriteResponse_GzipThenChunked_KeepsTheWholeCodingList()
+    {
+        byte[] head = Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n");
+        var fields = new HeaderField[8];
+        Assert.Equal(HttpParseError.None, HttpHeadParser.ParseResponse(head, fields, out ResponseHead response));
+        var output = new ArrayBufferWriter<byte>();
+
+        HeadWriter.WriteResponse(output, head, response, fields.AsSpan(0, response.Headers.Count), chunked: true, close: false, keepAlive: false);
+
+        Assert.Equal("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\nVia: 1.1 gateway\r\n\r\n", Encoding.ASCII.GetString(output.WrittenSpan));
+    }
+
+    [Fact]
     public void WriteResponse_Http10Origin_OurVersionAndCloseWhenAsked()
     {
         string written = WriteResponse("HTTP/1.0 404 File not found\r\nServer: SimpleHTTP\r\nConnection: close\r\nContent-Length: 3\r\n\r\n", close: true);

@@ -37,19 +37,105 @@ public sealed class HttpHeadParserTests
     [InlineData("GET http://a/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n")]
     [InlineData("GET http://a/ HTTP/1.1\r\nContent-Length: 1x\r\n\r\n")]
     [InlineData("GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")]
-    public void ParseRequest_MalformedHead_IsMalformed(string text)
+    public void ParseRequest_MalformedHead_IsRefused(string text)
     {
-        Assert.Equal(HttpParseError.Malformed, HttpHeadParser.ParseRequest(Head(text), new HeaderField[16], out _));
+        Assert.NotEqual(HttpParseError.None, HttpHeadParser.ParseRequest(Head(text), new HeaderField[16], out _));
+    }
+
+    [Theory]
+    [InlineData("GET http://a/ HTTP/1.1\r\nName : v\r\n\r\n", "WhitespaceBeforeColon")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nName: v\r\n folded\r\n\r\n", "ObsFold")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "DuplicateHost")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nContent-Length: +1\r\n\r\n", "BadContentLength")]
+    [InlineData("GET http://a/caf\u00e9 HTTP/1.1\r\n\r\n", "Malformed")]
+    [InlineData("GET http://a/ HTTP/2.0\r\n\r\n", "UnsupportedVersion")]
+    public void ParseRequest_EachRefusal_NamesItsReason(string text, string expected)
+    {
+        Assert.Equal(Enum.Parse<HttpParseError>(expected), HttpHeadParser.ParseRequest(Encoding.Latin1.GetBytes(text), new HeaderField[16], out _));
+    }
+
+    [Fact]
+    public void ParseRequest_Http12_IsReadAsHttp11()
+    {
+        Assert.Equal(HttpParseError.None, HttpHeadParser.ParseRequest(Head("GET http://a/ HTTP/1.2\r\n\r\n"), new HeaderField[4], out RequestHead request));
+
+        Assert.Equal(1, request.MinorVersion);
     }
 
     [Theory]
     [InlineData("POST http://a/ HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n")]
     [InlineData("POST http://a/ HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")]
-    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")]
-    [InlineData("POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")]
     public void ParseRequest_ConflictingFraming_IsRejected(string text)
     {
         Assert.Equal(HttpParseError.ConflictingLength, HttpHeadParser.ParseRequest(Head(text), new HeaderField[16], out _));
+    }
+
+    [Theory]
+    [InlineData("POST http://a/ HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: Content-Length\r\n\r\n")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, content-length\r\nContent-Length: 5\r\n\r\n")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\nConnection: HOST\r\n\r\n")]
+    public void ParseRequest_ConnectionNamesFramingField_IsRefused(string text)
+    {
+        // Issue #13: the field would be dropped as hop-by-hop while the body is still relayed by it.
+        Assert.Equal(HttpParseError.FramingFieldInConnection, HttpHeadParser.ParseRequest(Head(text), new HeaderField[16], out _));
+    }
+
+    [Fact]
+    public void ParseResponse_ConnectionNamesContentLength_IsRefused()
+    {
+        Assert.Equal(HttpParseError.FramingFieldInConnection,
+            HttpHeadParser.ParseResponse(Head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: content-length\r\n\r\n"), new HeaderField[16], out _));
+    }
+
+    [Theory]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "UnsupportedTransferCoding")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", "UnsupportedTransferCoding")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n", "ChunkedNotFinal")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "ChunkedNotFinal")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", "ChunkedTwice")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", "ChunkedTwice")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n", "ChunkedNotFinal")]
+    [InlineData("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", "ChunkedNotFinal")]
+    [InlineData("POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "TransferEncodingInHttp10")]
+    public void ParseRequest_TransferEncodingSplitOrStacked_ReadAsOneListAndRefused(string text, string expected)
+    {
+        Assert.Equal(Enum.Parse<HttpParseError>(expected), HttpHeadParser.ParseRequest(Head(text), new HeaderField[16], out _));
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", true)]
+    [InlineData("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n", true)]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false)]
+    public void ParseResponse_FaultyFraming_ReadByTransferEncodingThenClosed(string text, bool faulty)
+    {
+        Assert.Equal(HttpParseError.None, HttpHeadParser.ParseResponse(Head(text), new HeaderField[8], out ResponseHead response));
+
+        Assert.True(response.Headers.Chunked);
+        Assert.Equal(-1, response.Headers.ContentLength);
+        Assert.Equal(faulty, response.FaultyFraming);
+        Assert.Equal(!faulty, response.KeepAlive);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip, chunked\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n")]
+    public void ParseResponse_BadFramingFromOrigin_IsRefused(string text)
+    {
+        Assert.NotEqual(HttpParseError.None, HttpHeadParser.ParseResponse(Head(text), new HeaderField[8], out _));
+    }
+
+    [Theory]
+    [InlineData("GET http://a/ HTTP/1.1\nHost: a\n", true)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nHost: a\n", true)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nX: a\rb", true)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nHost: a\r", false)]
+    [InlineData("GET http://a/ HTTP/1.1\r\nHost: a\r\n", false)]
+    [InlineData("GET http://a/ HTTP/1.1", false)]
+    public void HasBareLineBreak_IncompleteHead_SpotsLfWithoutCr(string text, bool bare)
+    {
+        Assert.Equal(bare, HttpHeadParser.HasBareLineBreak(Head(text)));
     }
 
     [Fact]
@@ -72,6 +158,7 @@ public sealed class HttpHeadParserTests
     public void ParseRequest_Http2Version_IsUnsupported()
     {
         Assert.Equal(HttpParseError.UnsupportedVersion, HttpHeadParser.ParseRequest(Head("GET http://a/ HTTP/2.0\r\n\r\n"), new HeaderField[2], out _));
+        Assert.Equal(505, HttpParseErrors.Status(HttpParseError.UnsupportedVersion));
     }
 
     [Theory]

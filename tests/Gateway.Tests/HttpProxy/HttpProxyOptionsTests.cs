@@ -1,4 +1,5 @@
 using Gateway.Plugins.HttpProxy;
+using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Configuration;
 
@@ -12,6 +13,35 @@ public sealed class HttpProxyOptionsTests
         var context = new PluginValidationContext("http-proxy", configuration, "/tmp");
         new HttpProxyPlugin().Validate(context);
         return context;
+    }
+
+    [Fact]
+    public void Read_EmptyDestinationList_MeansNoneNotTheDefault()
+    {
+        // "denyDestinations: []" in gateway.yaml: the key with a null value.
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["denyDestinations"] = null }).Build();
+        List<(string, string)> errors = [];
+
+        HttpProxyOptions options = HttpProxyOptionsReader.Read(configuration, errors);
+
+        Assert.Empty(errors);
+        Assert.Empty(options.DenyDestinations);
+        Assert.Equal(5, HttpProxyOptionsReader.Read(new ConfigurationBuilder().Build(), errors).DenyDestinations.Count);
+    }
+
+    [Fact]
+    public void Validate_BadDestinations_ReportsEachEntryByPath()
+    {
+        PluginValidationContext context = Validate(new()
+        {
+            ["denyDestinations:0"] = "default",
+            ["denyDestinations:1"] = "10.0.0.0/33",
+            ["allowDestinations:0"] = "localhost",
+            ["allowDestinations:1"] = "self",
+        });
+
+        Assert.Equal(["denyDestinations:1", "allowDestinations:0"], context.Errors.Select(e => e.KeyPath));
+        Assert.Contains("loopback, linkLocal", context.Errors[0].Message);
     }
 
     [Fact]

@@ -68,8 +68,12 @@ public sealed class CryptoVectorTests
     {
         // Expected values from Python's hmac.new(key, data, hashlib.blake2s) chained as RFC 5869 (WireGuard's KDF3).
         byte[] key = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+        // HMAC-BLAKE2s itself is BouncyCastle's HMac over Blake2sDigest (the HKDF under Blake2s.Kdf).
+        var mac = new Org.BouncyCastle.Crypto.Macs.HMac(new Org.BouncyCastle.Crypto.Digests.Blake2sDigest(256));
+        mac.Init(new Org.BouncyCastle.Crypto.Parameters.KeyParameter(key));
+        mac.BlockUpdate("WireGuard"u8);
         byte[] hmac = new byte[32];
-        Blake2s.Hmac(key, "WireGuard"u8, hmac);
+        mac.DoFinal(hmac);
         Assert.Equal("5415924543576b3f5ee867c94e1aab70586d33b32fae3fccd2c635b3e1d7198d", Convert.ToHexStringLower(hmac));
         byte[] t1 = new byte[32], t2 = new byte[32], t3 = new byte[32];
         Blake2s.Kdf(key, "WireGuard"u8, t1, t2, t3);
@@ -100,32 +104,41 @@ public sealed class CryptoVectorTests
     }
 
     [Fact]
-    public void HChaCha20_DraftXChaChaSection2_2_1_MatchesVector()
-    {
-        byte[] subkey = new byte[32];
-        XChaCha20Poly1305.HChaCha20(Hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"), Hex("000000090000004a0000000031415927"), subkey);
-        Assert.Equal("82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc", Convert.ToHexStringLower(subkey));
-    }
-
-    [Fact]
     public void XChaCha20Poly1305_DraftXChaChaAppendixA_3_1_MatchesVectorAndRoundTrips()
     {
         byte[] key = Hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
         byte[] nonce = Hex("404142434445464748494a4b4c4d4e4f5051525354555657");
         byte[] ad = Hex("50515253c0c1c2c3c4c5c6c7");
-        byte[] ciphertext = new byte[Sunscreen.Length];
-        byte[] tag = new byte[16];
-        XChaCha20Poly1305.Encrypt(key, nonce, Sunscreen, ciphertext, tag, ad);
+        using NSec.Cryptography.Key imported = XChaCha20Poly1305.ImportKey(key);
+        byte[] sealedText = new byte[Sunscreen.Length + 16];
+        XChaCha20Poly1305.Encrypt(imported, nonce, Sunscreen, sealedText, ad);
         Assert.Equal(
             "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff921f9664c97637da9768812f615c68b13b52e",
-            Convert.ToHexStringLower(ciphertext));
-        Assert.Equal("c0875924c1c7987947deafd8780acf49", Convert.ToHexStringLower(tag));
+            Convert.ToHexStringLower(sealedText.AsSpan(0, Sunscreen.Length)));
+        Assert.Equal("c0875924c1c7987947deafd8780acf49", Convert.ToHexStringLower(sealedText.AsSpan(Sunscreen.Length)));
 
-        byte[] plaintext = new byte[ciphertext.Length];
-        Assert.True(XChaCha20Poly1305.TryDecrypt(key, nonce, ciphertext, tag, plaintext, ad));
+        byte[] plaintext = new byte[Sunscreen.Length];
+        Assert.True(XChaCha20Poly1305.TryDecrypt(imported, nonce, sealedText, plaintext, ad));
         Assert.Equal(Sunscreen, plaintext);
-        tag[0] ^= 1;
-        Assert.False(XChaCha20Poly1305.TryDecrypt(key, nonce, ciphertext, tag, plaintext, ad));
+        sealedText[^16] ^= 1;
+        Assert.False(XChaCha20Poly1305.TryDecrypt(imported, nonce, sealedText, plaintext, ad));
+    }
+
+    [Fact]
+    public void ChaCha20Poly1305_NSecRfc8439Section2_8_2InPlace_MatchesVector()
+    {
+        // The data path's AEAD (Keypair): NSec/libsodium, ciphertext and tag in place as WireGuard lays them out.
+        var aead = NSec.Cryptography.AeadAlgorithm.ChaCha20Poly1305;
+        using var key = NSec.Cryptography.Key.Import(aead, Hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"), NSec.Cryptography.KeyBlobFormat.RawSymmetricKey);
+        byte[] buffer = new byte[Sunscreen.Length + 16];
+        Sunscreen.CopyTo(buffer, 0);
+        aead.Encrypt(key, Hex("070000004041424344454647"), Hex("50515253c0c1c2c3c4c5c6c7"), buffer.AsSpan(0, Sunscreen.Length), buffer);
+        Assert.Equal(
+            "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116" +
+            "1ae10b594f09e26a7e902ecbd0600691",
+            Convert.ToHexStringLower(buffer));
+        Assert.True(aead.Decrypt(key, Hex("070000004041424344454647"), Hex("50515253c0c1c2c3c4c5c6c7"), buffer, buffer.AsSpan(0, Sunscreen.Length)));
+        Assert.Equal(Sunscreen, buffer.AsSpan(0, Sunscreen.Length).ToArray());
     }
 
     [Fact]

@@ -97,10 +97,126 @@ public sealed class UapiProtocolTests
     {
         WireGuardDevice device = NewDevice();
         await using var server = new UapiServer(device, "unused", NullLogger.Instance, directory: Path.GetTempPath());
-        string? get = await server.HandleRequestAsync(new StringReader("get=1\n\n"), CancellationToken.None);
+        var reader = Reader("get=1\n\nfrob=1\n\n");
+        (string? get, bool close) = await server.HandleRequestAsync(reader, CancellationToken.None);
         Assert.NotNull(get);
         Assert.EndsWith("errno=0\n\n", get);
-        string? bad = await server.HandleRequestAsync(new StringReader("frob=1\n\n"), CancellationToken.None);
+        Assert.False(close);
+        (string? bad, _) = await server.HandleRequestAsync(reader, CancellationToken.None);
         Assert.Equal("errno=-71\n\n", bad);
+        (string? end, bool closeAtEnd) = await server.HandleRequestAsync(reader, CancellationToken.None);
+        Assert.Null(end);
+        Assert.True(closeAtEnd);
+    }
+
+    [Fact]
+    public async Task HandleRequest_LineLongerThanCap_RefusedAndConnectionClosedNothingApplied()
+    {
+        WireGuardDevice device = NewDevice();
+        await using var server = new UapiServer(device, "unused", NullLogger.Instance, directory: Path.GetTempPath());
+        string key = Hex(Curve25519.PublicKey(Curve25519.GeneratePrivateKey()));
+        string huge = "allowed_ip=" + new string('1', UapiRequestReader.MaxLineBytes);
+
+        (string? reply, bool close) = await server.HandleRequestAsync(Reader($"set=1\npublic_key={key}\n{huge}\n\n"), CancellationToken.None);
+
+        Assert.Equal("errno=-90\n\n", reply);
+        Assert.True(close);
+        Assert.Empty(device.Peers);
+    }
+
+    [Fact]
+    public async Task HandleRequest_LineWithoutEndPastCap_RefusedWithoutReadingTheRest()
+    {
+        WireGuardDevice device = NewDevice();
+        await using var server = new UapiServer(device, "unused", NullLogger.Instance, directory: Path.GetTempPath());
+        var endless = new EndlessStream((byte)'x');
+
+        (string? reply, bool close) = await server.HandleRequestAsync(new UapiRequestReader(endless), CancellationToken.None);
+
+        Assert.Equal("errno=-90\n\n", reply);
+        Assert.True(close);
+        Assert.True(endless.BytesRead <= UapiRequestReader.MaxLineBytes + 8192, $"read {endless.BytesRead} bytes of an endless line");
+    }
+
+    [Fact]
+    public async Task HandleRequest_RequestLargerThanCap_RefusedAndConnectionClosed()
+    {
+        WireGuardDevice device = NewDevice();
+        await using var server = new UapiServer(device, "unused", NullLogger.Instance, directory: Path.GetTempPath());
+        // Short valid-looking lines, endlessly: only the request cap stops them.
+        var endless = new EndlessStream("protocol_version=1\n"u8.ToArray(), prefix: "set=1\n"u8.ToArray());
+
+        (string? reply, bool close) = await server.HandleRequestAsync(new UapiRequestReader(endless), CancellationToken.None);
+
+        Assert.Equal("errno=-90\n\n", reply);
+        Assert.True(close);
+        Assert.InRange(endless.BytesRead, UapiRequestReader.MaxRequestBytes, UapiRequestReader.MaxRequestBytes + 8192);
+    }
+
+    [Fact]
+    public async Task Start_SocketCreated_Mode0600FromTheStart()
+    {
+        string directory = Directory.CreateTempSubdirectory("gwt-uapi-").FullName;
+        try
+        {
+            await using var server = new UapiServer(NewDevice(), "wgmode", NullLogger.Instance, directory: directory);
+            Assert.True(server.Start());
+
+            // stat(1), not .NET: the mode the kernel reports for the socket inode.
+            var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%A", server.SocketPath]) { RedirectStandardOutput = true })!;
+            string mode = (await stat.StandardOutput.ReadToEndAsync()).Trim();
+            await stat.WaitForExitAsync();
+            Assert.Equal("srw-------", mode);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static UapiRequestReader Reader(string text) => new(new MemoryStream(System.Text.Encoding.ASCII.GetBytes(text)));
+
+    /// <summary>A client that never stops sending: <c>prefix</c>, then <c>pattern</c> again and again.</summary>
+    private sealed class EndlessStream(byte[] pattern, byte[]? prefix = null) : Stream
+    {
+        private long _position;
+
+        public EndlessStream(byte value)
+            : this([value])
+        {
+        }
+
+        public long BytesRead => _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int head = prefix?.Length ?? 0;
+            for (int i = 0; i < count; i++, _position++)
+            {
+                buffer[offset + i] = _position < head ? prefix![_position] : pattern[(_position - head) % pattern.Length];
+            }
+
+            return count;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -11,7 +11,7 @@ public sealed class WireGuardConfigReaderTests
     {
         IConfiguration config = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var errors = new List<(string, string)>();
-        WireGuardOptions options = WireGuardConfigReader.Read(config, (p, m) => errors.Add((p, m)));
+        WireGuardOptions options = WireGuardConfigReader.Read(config, Path.GetTempPath(), (p, m) => errors.Add((p, m)));
         return (options, errors);
     }
 
@@ -69,5 +69,46 @@ public sealed class WireGuardConfigReaderTests
         (WireGuardOptions options, var errors) = Read(new());
         Assert.Empty(errors);
         Assert.Null(options.PrivateKey);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Read_PrivateKeyFileMode600_KeyLoaded()
+    {
+        string file = KeyFile(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        (WireGuardOptions options, var errors) = Read(new() { ["privateKeyFile"] = file });
+        Assert.Empty(errors);
+        Assert.Equal(Convert.FromBase64String(Key), options.PrivateKey);
+        Assert.Equal(file, options.PrivateKeyFile);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Read_PrivateKeyFileReadableByOthers_RefusedAtThatKey()
+    {
+        string file = KeyFile(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        (WireGuardOptions options, var errors) = Read(new() { ["privateKeyFile"] = file });
+        (string path, string message) = Assert.Single(errors);
+        Assert.Equal("privateKeyFile", path);
+        Assert.Contains("mode 0604", message);
+        Assert.Null(options.PrivateKey);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Read_PrivateKeyAndPrivateKeyFile_RefusedAsAmbiguous()
+    {
+        string file = KeyFile(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        (_, var errors) = Read(new() { ["privateKey"] = Key, ["privateKeyFile"] = file });
+        Assert.Contains(errors, e => e.Path == "privateKeyFile" && e.Message.Contains("not both"));
+    }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static string KeyFile(UnixFileMode mode)
+    {
+        string file = Path.Combine(Directory.CreateTempSubdirectory("gwt-wgkey-").FullName, "wg.key");
+        File.WriteAllText(file, Key + "\n");
+        File.SetUnixFileMode(file, mode);
+        return file;
     }
 }

@@ -118,7 +118,7 @@ public sealed class GatewayConfigReaderTests
     {
         string error = Assert.Single(Errors("host:\n  admin: { listen: 127.0.0.1:9090 }\n  plugin: [x]\n"));
 
-        Assert.Equal($"{File}:3:3: host.plugin: unknown key in host (known: plugins, tun, admin, statsd, limits, logLevel)", error);
+        Assert.Equal($"{File}:3:3: host.plugin: unknown key in host (known: plugins, tun, admin, statsd, otlp, limits, logLevel)", error);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Gateway.Host.Observability;
+using Gateway.Plugins.DnsDot;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -141,17 +142,71 @@ public sealed class StatsdExporterTests : IDisposable
     }
 
     [Theory]
-    [InlineData("Gateway.Plugins.dns-dot", "dns.request.duration", "gateway", "gateway.latency.proxy.tx_rtt")]
-    [InlineData("Gateway.Plugins.dns-dot", "dns.upstream.connections.opened", "dotproxy", "dotproxy.event.upstream.cx_open")]
-    [InlineData("Gateway.Plugins.dns-dot", "dns.cache.hits", "gateway", "gateway.dns.cache.hits")]
-    [InlineData("Gateway.Plugins.wireguard", "dns.request.duration", "gateway", "gateway.dns.request.duration")]
-    [InlineData("Gateway.Host", "gateway.plugin.handler_failures", "gateway", "gateway.plugin.handler_failures")]
-    [InlineData("Gateway.Host", "tun.rx|bad:name", "gateway", "gateway.tun.rx_bad_name")]
-    public void StatsdNames_For_UsesDotproxyNamesWhereTheyExist(string meter, string instrument, string prefix, string expected)
+    [InlineData("dns.request.duration", "latency.proxy.tx_rtt", "gateway", "gateway.latency.proxy.tx_rtt")]
+    [InlineData("dns.upstream.connections.opened", "event.upstream.cx_open", "dotproxy", "dotproxy.event.upstream.cx_open")]
+    [InlineData("dns.cache.hits", null, "gateway", "gateway.dns.cache.hits")]
+    [InlineData("gateway.plugin.handler_failures", null, "gateway", "gateway.plugin.handler_failures")]
+    [InlineData("tun.rx|bad:name", null, "gateway", "gateway.tun.rx_bad_name")]
+    public void StatsdNames_For_UsesTheOwnersStatsdNameElseTheInstrumentName(string instrument, string? statsdName, string prefix, string expected)
     {
-        var family = new MetricFamily(meter, instrument, null, null, MetricKind.Counter, null, []);
+        var family = new MetricFamily("Gateway.Plugins.any", instrument, null, null, MetricKind.Counter, null, [], statsdName);
 
         Assert.Equal(expected, StatsdNames.For(family, prefix));
+    }
+
+    /// <summary>
+    /// dns-dot's dotproxy names now come from its own instruments (InstrumentTags.Statsd), not from a host table:
+    /// the lines are exactly what the host's table produced before (dotproxy's names under prefix "dotproxy").
+    /// </summary>
+    [Fact]
+    public async Task ExportNow_DnsDotInstruments_KeepDotproxyNames()
+    {
+        using var meter = new Meter("Gateway.Plugins.dns-dot");
+        var dns = new DnsDotMetrics(meter);
+        var tag = new KeyValuePair<string, object?>("test", _marker);
+        var exporter = new StatsdExporter(ServerEndpoint, _collector, NullLogger.Instance, TimeSpan.FromHours(1), StatsdTagFormat.DogStatsd, prefix: "dotproxy");
+        await exporter.StartAsync(CancellationToken.None);
+
+        dns.ClientConnectionsOpened.Add(1, tag);
+        dns.ClientConnectionsClosed.Add(2, tag);
+        dns.ClientReadErrors.Add(3, tag);
+        dns.ClientWriteErrors.Add(4, tag);
+        dns.UpstreamConnectionsOpened.Add(5, tag);
+        dns.UpstreamConnectionsClosed.Add(6, tag);
+        dns.UpstreamConnectionErrors.Add(7, tag);
+        dns.UpstreamReadErrors.Add(8, tag);
+        dns.UpstreamWriteErrors.Add(9, tag);
+        dns.UpstreamRetries.Add(10, tag);
+        dns.RequestSize.Record(40, tag);
+        dns.ResponseSize.Record(80, tag);
+        dns.RequestDuration.Record(0.004, tag);
+        dns.UpstreamDuration.Record(0.002, tag);
+        dns.CacheHits.Add(11, tag);
+
+        string[] lines = await ExportAndReceiveAsync(exporter);
+        await exporter.DisposeAsync();
+
+        string t = "|#plugin:dns-dot,test:" + _marker;
+        Assert.Equal(
+            new[]
+            {
+                "dotproxy.dns.cache.hits:11|c" + t,
+                "dotproxy.event.client.cx_close:2|c" + t,
+                "dotproxy.event.client.cx_open:1|c" + t,
+                "dotproxy.event.client.read_error:3|c" + t,
+                "dotproxy.event.client.write_error:4|c" + t,
+                "dotproxy.event.upstream.cx_close:6|c" + t,
+                "dotproxy.event.upstream.cx_error:7|c" + t,
+                "dotproxy.event.upstream.cx_open:5|c" + t,
+                "dotproxy.event.upstream.io_retry:10|c" + t,
+                "dotproxy.event.upstream.read_error:8|c" + t,
+                "dotproxy.event.upstream.write_error:9|c" + t,
+                "dotproxy.latency.proxy.tx_rtt:4|ms" + t,
+                "dotproxy.latency.proxy.tx_upstream:2|ms" + t,
+                "dotproxy.size.proxy.request:40|ms" + t,
+                "dotproxy.size.proxy.response:80|ms" + t,
+            },
+            lines.Order(StringComparer.Ordinal).ToArray());
     }
 
     private async Task<StatsdExporter> StartAsync(StatsdTagFormat format = StatsdTagFormat.DogStatsd)

@@ -1,0 +1,70 @@
+using System.Net;
+
+namespace Gateway.Plugins.DnsDot.QueryLog;
+
+/// <summary>
+/// One queued event: an answered client query, or an upstream exchange (for dnstap). Slots are preallocated and
+/// reused, each with its own buffer for the two messages, so queueing allocates nothing once warm.
+/// </summary>
+internal sealed class QueryEvent
+{
+    // Allocated on first use and grown in steps of 512 bytes: an idle gateway keeps no message buffers.
+    private byte[] _buffer = [];
+
+    /// <summary>True for an upstream exchange (<see cref="Upstream"/>, <see cref="UpstreamEndpoint"/>); false for a client query.</summary>
+    public bool IsUpstream;
+
+    /// <summary>The client query's facts (client events).</summary>
+    public QueryRecord Record;
+
+    /// <summary>The upstream's name (upstream events).</summary>
+    public string? Upstream;
+
+    /// <summary>The upstream's address (upstream events).</summary>
+    public IPEndPoint? UpstreamEndpoint;
+
+    /// <summary>When the upstream query was sent and answered (Stopwatch ticks; upstream events).</summary>
+    public long SentAt;
+
+    /// <summary>See <see cref="SentAt"/>.</summary>
+    public long ReceivedAt;
+
+    /// <summary>Bytes of the query message.</summary>
+    public int QueryLength;
+
+    /// <summary>Bytes of the answer message.</summary>
+    public int AnswerLength;
+
+    /// <summary>The query message.</summary>
+    public ReadOnlySpan<byte> Query => _buffer.AsSpan(0, QueryLength);
+
+    /// <summary>The answer message.</summary>
+    public ReadOnlySpan<byte> Answer => _buffer.AsSpan(QueryLength, AnswerLength);
+
+    /// <summary>Copies both messages in (growing the buffer only for unusually large messages).</summary>
+    public void SetMessages(ReadOnlySpan<byte> query, ReadOnlySpan<byte> answer)
+    {
+        int total = query.Length + answer.Length;
+        if (total > _buffer.Length)
+        {
+            _buffer = new byte[Math.Max((total + 511) & ~511, _buffer.Length * 2)];
+        }
+
+        query.CopyTo(_buffer);
+        answer.CopyTo(_buffer.AsSpan(query.Length));
+        QueryLength = query.Length;
+        AnswerLength = answer.Length;
+    }
+
+    /// <summary>Copies another event into this one (the in-memory log keeps copies).</summary>
+    public void CopyFrom(QueryEvent other)
+    {
+        IsUpstream = other.IsUpstream;
+        Record = other.Record;
+        Upstream = other.Upstream;
+        UpstreamEndpoint = other.UpstreamEndpoint;
+        SentAt = other.SentAt;
+        ReceivedAt = other.ReceivedAt;
+        SetMessages(other.Query, other.Answer);
+    }
+}

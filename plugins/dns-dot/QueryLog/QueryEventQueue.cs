@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using Gateway.Plugins.DnsDot.Filtering;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Plugins.DnsDot.QueryLog;
+
+/// <summary>
+/// The hand-off from the query path to everything that looks at queries afterwards: a bounded double buffer of
+/// preallocated event slots. A query copies its two messages into the next free slot under a short lock (no
+/// allocation, no waiting: when the buffer is full the event is dropped and counted), and one writer thread swaps
+/// the buffers every few milliseconds and feeds the batch to the sinks (statistics, in-memory log, log file,
+/// dnstap). So logging can fall behind, lose events under overload, or stall on a slow disk or collector,
+/// and queries are still answered at full speed.
+/// </summary>
+internal sealed class QueryEventQueue : IQueryObserver, IDisposable
+{
+    /// <summary>Events a batch holds: with the writer waking every <see cref="Interval"/>, ~400k events/s before drops.</summary>
+    public const int DefaultCapacity = 8192;
+
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan DropReportInterval = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _lock = new();
+    private readonly ILogger _logger;
+    private readonly Thread _writer;
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly Counter<long>? _droppedCounter;
+    private QueryEvent[] _filling;
+    private QueryEvent[] _draining;
+    private int _count;
+    private volatile bool _stopping;
+    private volatile IQueryEventSink[] _sinks = [];
+    private volatile bool _wantsUpstream;
+    private long _dropped;
+    private long _droppedReported;
+    private long _lastDropReport;
+    private long _processed;
+    private bool _busy;
+
+    public QueryEventQueue(ILogger logger, Meter? meter, int capacity = DefaultCapacity)
+    {
+        _logger = logger;
+        _filling = new QueryEvent[capacity];
+        _draining = new QueryEvent[capacity];
+        for (int i = 0; i < capacity; i++)
+        {
+            _filling[i] = new QueryEvent();
+            _draining[i] = new QueryEvent();
+        }
+
+        _droppedCounter = meter?.CreateCounter<long>("dns.querylog.dropped", "{event}", "Query events (query log, statistics, dnstap) dropped because the writer fell behind");
+        _writer = new Thread(Run) { IsBackground = true, Name = "dns-dot query log" };
+        _writer.Start();
+    }
+
+    /// <inheritdoc/>
+    public bool WantsUpstreamMessages => _wantsUpstream;
+
+    /// <summary>Events dropped so far.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Events handed to the sinks so far.</summary>
+    public long Processed => Interlocked.Read(ref _processed);
+
+    /// <summary>Replaces the sinks (a reload that changes the log file or dnstap); <paramref name="wantsUpstream"/> turns FORWARDER events on.</summary>
+    public void SetSinks(IQueryEventSink[] sinks, bool wantsUpstream)
+    {
+        _sinks = sinks;
+        _wantsUpstream = wantsUpstream;
+    }
+
+    /// <inheritdoc/>
+    public void OnAnswered(in QueryRecord record, ReadOnlySpan<byte> query, ReadOnlySpan<byte> answer)
+    {
+        lock (_lock)
+        {
+            if (_count == _filling.Length)
+            {
+                Drop();
+                return;
+            }
+
+            QueryEvent slot = _filling[_count++];
+            slot.IsUpstream = false;
+            slot.Record = record;
+            slot.Upstream = null;
+            slot.UpstreamEndpoint = null;
+            slot.SetMessages(query, answer);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void OnUpstreamExchange(string upstream, IPEndPoint endpoint, ReadOnlySpan<byte> query, ReadOnlySpan<byte> response, long sentAt, long receivedAt)
+    {
+        lock (_lock)
+        {
+            if (_count == _filling.Length)
+            {
+                Drop();
+                return;
+            }
+
+            QueryEvent slot = _filling[_count++];
+            slot.IsUpstream = true;
+            slot.Record = default;
+            slot.Upstream = upstream;
+            slot.UpstreamEndpoint = endpoint;
+            slot.SentAt = sentAt;
+            slot.ReceivedAt = receivedAt;
+            slot.SetMessages(query, response);
+        }
+    }
+
+    /// <summary>Waits until everything queued so far was handed to the sinks (tests, shutdown).</summary>
+    public void Flush(TimeSpan timeout)
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            lock (_lock)
+            {
+                if (_count == 0 && !_busy)
+                {
+                    return;
+                }
+            }
+
+            _wake.Set();
+            Thread.Sleep(5);
+        }
+    }
+
+    public void Dispose()
+    {
+        Flush(TimeSpan.FromSeconds(2));
+        _stopping = true;
+        _wake.Set();
+        _writer.Join(TimeSpan.FromSeconds(5));
+    }
+
+    private void Drop()
+    {
+        Interlocked.Increment(ref _dropped);
+        _droppedCounter?.Add(1);
+    }
+
+    private void Run()
+    {
+        while (!_stopping)
+        {
+            _wake.Wait(Interval);
+            _wake.Reset();
+            QueryEvent[] batch;
+            int count;
+            lock (_lock)
+            {
+                batch = _filling;
+                count = _count;
+                _filling = _draining;
+                _draining = batch;
+                _count = 0;
+                _busy = count > 0;
+            }
+
+            if (count > 0)
+            {
+                EventClock.Refresh();
+                IQueryEventSink[] sinks = _sinks;
+                foreach (IQueryEventSink sink in sinks)
+                {
+                    try
+                    {
+                        for (int i = 0; i < count; i++)
+                        {
+                            sink.OnEvent(batch[i]);
+                        }
+
+                        sink.OnBatchEnd();
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // A sink's bug must not end the writer thread: the others keep working.
+                        FilteringLog.QueryLogFailed(_logger, sink.GetType().Name, $"{e.GetType().Name}: {e.Message}");
+                    }
+                }
+
+                Interlocked.Add(ref _processed, count);
+                lock (_lock)
+                {
+                    _busy = false;
+                }
+            }
+
+            ReportDrops();
+        }
+    }
+
+    private void ReportDrops()
+    {
+        long dropped = Interlocked.Read(ref _dropped);
+        if (dropped == _droppedReported || Stopwatch.GetElapsedTime(_lastDropReport) < DropReportInterval)
+        {
+            return;
+        }
+
+        FilteringLog.EventsDropped(_logger, dropped - _droppedReported);
+        _droppedReported = dropped;
+        _lastDropReport = Stopwatch.GetTimestamp();
+    }
+}

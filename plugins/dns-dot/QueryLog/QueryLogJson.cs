@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Gateway.Plugins.DnsDot.Rules;
+using Gateway.Plugins.DnsDot.Wire;
+
+namespace Gateway.Plugins.DnsDot.QueryLog;
+
+/// <summary>
+/// The one JSON shape of a logged query, written by the query log file and the admin API's <c>querylog</c> alike
+/// (so the two can never disagree): <c>time</c> (RFC 3339 UTC), <c>client</c>, <c>transport</c>, <c>name</c>,
+/// <c>type</c>, <c>rcode</c>, <c>answers</c>, <c>reason</c>, <c>blocked</c>, <c>upstream</c> (when one answered),
+/// <c>latencyMs</c>, and <c>group</c> (the client's <c>clients:</c> group, when it has one).
+/// </summary>
+internal static class QueryLogJson
+{
+    /// <summary>Writes the entry of a client event.</summary>
+    public static void Write(Utf8JsonWriter writer, QueryEvent entry, bool anonymize)
+    {
+        QueryRecord record = entry.Record;
+        writer.WriteStartObject();
+        writer.WriteString("time"u8, EventClock.ToUtc(record.Started).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        writer.WriteString("client"u8, MessageText.Client(record.Client, anonymize));
+        writer.WriteString("transport"u8, record.Transport == DnsTransport.Udp ? "udp"u8 : "tcp"u8);
+        Span<byte> name = stackalloc byte[DnsConstants.MaxPresentationLength];
+        if (MessageText.TryQuestion(entry.Query, name, out int nameLength, out ushort type))
+        {
+            writer.WriteString("name"u8, name[..nameLength]);
+            writer.WriteString("type"u8, MessageText.Type(type));
+        }
+        else
+        {
+            writer.WriteString("name"u8, ""u8);
+            writer.WriteString("type"u8, ""u8);
+        }
+
+        writer.WriteString("rcode"u8, MessageText.Rcode(entry.Answer));
+        writer.WriteStartArray("answers"u8);
+        var answers = new MessageText.AnswerReader(entry.Answer);
+        Span<byte> text = stackalloc byte[MessageText.AnswerReader.MaxText];
+        while (answers.TryNext(text, out int length))
+        {
+            writer.WriteStringValue(text[..length]);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteString("reason"u8, record.Reason);
+        writer.WriteBoolean("blocked"u8, record.Blocked);
+        if (record.Upstream is { } upstream)
+        {
+            writer.WriteString("upstream"u8, upstream);
+        }
+
+        writer.WriteNumber("latencyMs"u8, Math.Round(EventClock.Milliseconds(record.Started, record.Finished), 3));
+        if (record.ClientGroup is { } group)
+        {
+            writer.WriteString("group"u8, group);
+        }
+
+        writer.WriteEndObject();
+    }
+}

@@ -1,0 +1,180 @@
+using System.Text.Json;
+using Gateway.Plugins.DnsDot.Configuration;
+using Gateway.Plugins.DnsDot.QueryLog;
+using Gateway.Plugins.DnsDot.Rules;
+using Gateway.Plugins.DnsDot.Statistics;
+using Gateway.Sdk.Networking;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gateway.Tests.DnsDot.Filtering;
+
+/// <summary>The query event queue and its sinks: statistics, the in-memory log and the log file.</summary>
+public sealed class QueryVisibilityTests
+{
+    private static QueryEvent Event(string name, string client, bool blocked, string reason, byte[]? answer = null, double latencyMs = 1)
+    {
+        byte[] query = DnsTestMessages.Query(name, 1);
+        answer ??= DnsTestMessages.Response(name, 1, blocked ? 3 : 0, blocked ? [] : [(1, 60, new byte[] { 10, 0, 0, 1 })]);
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var entry = new QueryEvent
+        {
+            Record = new QueryRecord(NetAddress.Parse(client), DnsTransport.Udp, reason, blocked, false, null, blocked ? null : "127.0.0.1:853", now - (long)(latencyMs * System.Diagnostics.Stopwatch.Frequency / 1000), now),
+        };
+        entry.SetMessages(query, answer);
+        return entry;
+    }
+
+    [Fact]
+    public void Ring_Filters_NewestFirstByNameClientRcodeAndBlocked()
+    {
+        var ring = new QueryRing(capacity: 4);
+        ring.OnEvent(Event("old.example.test", "10.0.0.1", false, "upstream"));
+        ring.OnEvent(Event("a.example.test", "10.0.0.1", false, "upstream"));
+        ring.OnEvent(Event("ads.example.test", "10.0.0.2", true, "list:ads"));
+        ring.OnEvent(Event("b.example.test", "192.168.1.9", false, "cache"));
+        ring.OnEvent(Event("c.other.test", "10.0.0.3", false, "upstream"));
+
+        JsonElement all = JsonDocument.Parse(ring.Query(null, null, null, 100)).RootElement.GetProperty("entries");
+        Assert.Equal(["c.other.test", "b.example.test", "ads.example.test", "a.example.test"], all.EnumerateArray().Select(e => e.GetProperty("name").GetString()));
+
+        JsonElement blocked = JsonDocument.Parse(ring.Query(null, null, "blocked", 100)).RootElement.GetProperty("entries");
+        JsonElement entry = Assert.Single(blocked.EnumerateArray());
+        Assert.Equal("list:ads", entry.GetProperty("reason").GetString());
+        Assert.Equal("NXDOMAIN", entry.GetProperty("rcode").GetString());
+        Assert.True(entry.GetProperty("blocked").GetBoolean());
+
+        Assert.Single(JsonDocument.Parse(ring.Query("EXAMPLE.test", IpPrefix.Parse("10.0.0.0/8"), "NOERROR", 100)).RootElement.GetProperty("entries").EnumerateArray());
+        Assert.Single(JsonDocument.Parse(ring.Query(null, null, null, 1)).RootElement.GetProperty("entries").EnumerateArray());
+    }
+
+    [Fact]
+    public void Statistics_CountsTopNamesClientsBlockedAndRatios()
+    {
+        var statistics = new QueryStatistics();
+        for (int i = 0; i < 3; i++)
+        {
+            statistics.OnEvent(Event("popular.example.test", "10.0.0.1", false, "upstream", latencyMs: 2));
+        }
+
+        statistics.OnEvent(Event("ads.example.test", "10.0.0.2", true, "list:ads", latencyMs: 0.05));
+        StatisticsView view = statistics.Snapshot();
+        Assert.Equal(4, view.Total);
+        Assert.Equal(4, view.LastMinute);
+        Assert.Equal(0.25, view.BlockedRatio);
+        Assert.Equal(new KeyValuePair<string, long>("popular.example.test", 3), view.TopNames[0]);
+        Assert.Equal(new KeyValuePair<string, long>("10.0.0.1", 3), view.TopClients[0]);
+        Assert.Equal(new KeyValuePair<string, long>("ads.example.test", 1), Assert.Single(view.TopBlocked));
+        Assert.InRange(view.OneMinute.P50, 1.6, 2.4);
+        Assert.Equal(QueryStatistics.Slots, view.Series.Count);
+        Assert.Equal(4, view.Series[^1].Queries + view.Series[^2].Queries);
+    }
+
+    [Fact]
+    public void Statistics_ManyDistinctNames_MemoryStaysBounded()
+    {
+        var statistics = new QueryStatistics();
+        for (int i = 0; i < 3 * QueryStatistics.TopKeys; i++)
+        {
+            statistics.OnEvent(Event($"n{i}.example.test", "10.0.0.1", false, "upstream"));
+        }
+
+        statistics.OnEvent(Event("n1.example.test", "10.0.0.1", false, "upstream"));
+        StatisticsView view = statistics.Snapshot();
+        Assert.Equal(3 * QueryStatistics.TopKeys + 1, view.Total);
+        Assert.Equal(20, view.TopNames.Count);
+    }
+
+    [Fact]
+    public void Anonymize_ClientsCutToTheirNetwork()
+    {
+        Assert.Equal("192.168.1.0", MessageText.Client(NetAddress.Parse("192.168.1.77"), anonymize: true));
+        Assert.Equal("2001:db8:1::", MessageText.Client(NetAddress.Parse("2001:db8:1:2::7"), anonymize: true));
+        Assert.Equal("192.168.1.77", MessageText.Client(NetAddress.Parse("192.168.1.77"), anonymize: false));
+    }
+
+    [Fact]
+    public void LogWriter_OneJsonLinePerQuery_RotatesAndKeeps()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "querylog-test-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(directory);
+        try
+        {
+            var writer = new QueryLogWriter(new QueryLogOptions { Path = "q.log", MaxSizeMB = 1, Keep = 2 }, directory, NullLogger.Instance);
+            writer.OnEvent(Event("ads.example.test", "10.0.0.2", true, "list:ads"));
+            writer.OnEvent(Event("a.example.test", "10.0.0.1", false, "upstream"));
+            writer.OnBatchEnd();
+            string[] lines = File.ReadAllLines(Path.Combine(directory, "q.log"));
+            Assert.Equal(2, lines.Length);
+            using JsonDocument first = JsonDocument.Parse(lines[0]);
+            JsonElement root = first.RootElement;
+            Assert.Equal("ads.example.test", root.GetProperty("name").GetString());
+            Assert.Equal("A", root.GetProperty("type").GetString());
+            Assert.Equal("NXDOMAIN", root.GetProperty("rcode").GetString());
+            Assert.Equal("list:ads", root.GetProperty("reason").GetString());
+            Assert.Equal("10.0.0.2", root.GetProperty("client").GetString());
+            Assert.Equal("udp", root.GetProperty("transport").GetString());
+            Assert.True(DateTime.TryParse(root.GetProperty("time").GetString(), out _));
+            Assert.Equal(["A 10.0.0.1"], JsonDocument.Parse(lines[1]).RootElement.GetProperty("answers").EnumerateArray().Select(a => a.GetString()));
+
+            // Past 1 MiB the file rotates; only two old files are kept.
+            for (int i = 0; i < 30_000; i++)
+            {
+                writer.OnEvent(Event($"name{i}.example.test", "10.0.0.1", false, "upstream"));
+                if (i % 1000 == 0)
+                {
+                    writer.OnBatchEnd();
+                }
+            }
+
+            writer.Dispose();
+            Assert.True(File.Exists(Path.Combine(directory, "q.log.1")));
+            Assert.True(File.Exists(Path.Combine(directory, "q.log.2")));
+            Assert.False(File.Exists(Path.Combine(directory, "q.log.3")));
+            Assert.All(Directory.GetFiles(directory), f => Assert.True(new FileInfo(f).Length < 1.2 * 1024 * 1024));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Queue_FullBuffer_DropsAndCountsWithoutBlocking()
+    {
+        var sink = new BlockingSink();
+        using var queue = new QueryEventQueue(NullLogger.Instance, null, capacity: 16);
+        queue.SetSinks([sink], wantsUpstream: false);
+        byte[] query = DnsTestMessages.Query("a.test", 1);
+        var record = new QueryRecord(NetAddress.Parse("10.0.0.1"), DnsTransport.Udp, "upstream", false, false, null, null, 0, 0);
+        for (int i = 0; i < 1000; i++)
+        {
+            queue.OnAnswered(record, query, query);
+        }
+
+        Assert.True(queue.Dropped > 0);
+        sink.Release.Set();
+        queue.Flush(TimeSpan.FromSeconds(10));
+        Assert.Equal(1000, queue.Dropped + queue.Processed);
+    }
+
+    private sealed class BlockingSink : IQueryEventSink
+    {
+        public ManualResetEventSlim Release { get; } = new(false);
+
+        public void OnEvent(QueryEvent queryEvent) => Release.Wait(TimeSpan.FromSeconds(10));
+
+        public void OnBatchEnd()
+        {
+        }
+    }
+
+    [Fact]
+    public void MessageText_AnswerRecords_ShortText()
+    {
+        byte[] response = DnsTestMessages.Response("x.test", 15, 0, [(15, 60, [0, 10, 4, (byte)'m', (byte)'a', (byte)'i', (byte)'l', 0xC0, 12]), (16, 60, [2, (byte)'h', (byte)'i'])]);
+        Assert.Equal(["MX 10 mail.x.test", "TXT \"hi\""], MessageText.Answers(response));
+        Assert.Equal("x.test", MessageText.QuestionName(response, out ushort type));
+        Assert.Equal(15, type);
+        Assert.Equal("NOERROR", MessageText.Rcode(response));
+    }
+}
