@@ -459,9 +459,9 @@ internal sealed class DnsResolver
     /// </summary>
     internal void OnUpstreamAnswer(UpstreamQuery query, Span<byte> message, in DnsResponseInfo response)
     {
-        if (Observer is { WantsUpstreamMessages: true } observer && query.Upstream is { } answering)
+        if (Observer is { WantsUpstreamMessages: true } observer && query.Upstream is { Endpoint.Current: { } remote } answering)
         {
-            observer.OnUpstreamExchange(answering.Name, answering.Endpoint, query.Message, message[..response.Length], query.SentAt, Stopwatch.GetTimestamp());
+            observer.OnUpstreamExchange(answering.Name, remote, query.Message, message[..response.Length], query.SentAt, Stopwatch.GetTimestamp());
         }
 
         DnsRequestInfo info = query.Info;

@@ -24,9 +24,10 @@ internal abstract class DnsUpstream : IBalancedUpstream
     private string? _lastProblem;
 
     /// <summary>Creates the upstream; nothing connects until <see cref="Maintain"/> or a query.</summary>
-    protected DnsUpstream(string name, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
+    protected DnsUpstream(string name, UpstreamEndpoint endpoint, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
     {
         Name = name;
+        Endpoint = endpoint;
         Settings = settings;
         Metrics = metrics;
         Logger = logger;
@@ -44,6 +45,9 @@ internal abstract class DnsUpstream : IBalancedUpstream
 
     /// <summary>The address as configured (the metric tag and log name).</summary>
     public string Name { get; }
+
+    /// <summary>Where the upstream is (a fixed address, or a host name re-resolved on its TTL).</summary>
+    public UpstreamEndpoint Endpoint { get; }
 
     /// <summary>"udp", "tcp", "tls" or "https".</summary>
     public abstract string Protocol { get; }

@@ -17,9 +17,8 @@ internal sealed class StreamUpstream : DnsUpstream
     /// <param name="metrics">The plugin's instruments.</param>
     /// <param name="logger">The plugin's logger.</param>
     public StreamUpstream(string name, UpstreamEndpoint endpoint, DotTlsVerifier? verifier, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
-        : base(name, settings, metrics, logger)
+        : base(name, endpoint, settings, metrics, logger)
     {
-        Endpoint = endpoint;
         Verifier = verifier;
         Pool = new UpstreamConnectionPool(this, endpoint, verifier, settings);
     }
@@ -27,8 +26,6 @@ internal sealed class StreamUpstream : DnsUpstream
     /// <inheritdoc/>
     public override string Protocol => Verifier is null ? "tcp" : "tls";
 
-    /// <summary>Where to connect.</summary>
-    public UpstreamEndpoint Endpoint { get; }
 
     /// <summary>TLS identity checks and client options; null for plain TCP.</summary>
     public DotTlsVerifier? Verifier { get; }

@@ -40,9 +40,8 @@ internal sealed class HttpsUpstream : DnsUpstream
 
     /// <summary>Creates the upstream; nothing connects until a query.</summary>
     public HttpsUpstream(string name, UpstreamAddress address, UpstreamEndpoint endpoint, DotTlsVerifier verifier, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
-        : base(name, settings, metrics, logger)
+        : base(name, endpoint, settings, metrics, logger)
     {
-        Endpoint = endpoint;
         Verifier = verifier;
         _uri = address.RequestUri(verifier.TlsName);
         _getPrefix = _uri.AbsoluteUri + (_uri.Query.Length == 0 ? "?dns=" : "&dns=");
@@ -72,8 +71,6 @@ internal sealed class HttpsUpstream : DnsUpstream
     /// <inheritdoc/>
     public override string Protocol => "https";
 
-    /// <summary>Where the server is.</summary>
-    public UpstreamEndpoint Endpoint { get; }
 
     /// <summary>TLS identity checks.</summary>
     public DotTlsVerifier Verifier { get; }

@@ -50,14 +50,13 @@ internal sealed class UdpUpstream : DnsUpstream
     /// <summary>Creates the upstream and its reader thread.</summary>
     /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
     public UdpUpstream(string name, UpstreamEndpoint endpoint, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
-        : base(name, settings, metrics, logger)
+        : base(name, endpoint, settings, metrics, logger)
     {
         if (!LinuxUdp.IsSupported)
         {
             throw new PlatformNotSupportedException("udp:// upstreams need Linux");
         }
 
-        Endpoint = endpoint;
         int capacity = Math.Max(64, settings.MaxConnections * settings.MaxInFlightPerConnection * 8);
         _slots = new Slot[capacity];
         _free = new int[capacity];
@@ -90,8 +89,6 @@ internal sealed class UdpUpstream : DnsUpstream
     /// <inheritdoc/>
     public override string Protocol => "udp";
 
-    /// <summary>Where the queries go.</summary>
-    public UpstreamEndpoint Endpoint { get; }
 
     /// <summary>Queries that may be in flight at once (one socket each).</summary>
     public int Capacity => _slots.Length;
