@@ -3,6 +3,7 @@
 #   scripts/fuzz.sh TARGET [SECONDS]     run TARGET for SECONDS (default 60), resuming its findings
 #   scripts/fuzz.sh all [SECONDS]        every target in turn (what CI does, briefly)
 #   scripts/fuzz.sh list                 the targets
+#   FUZZ_EXECS=1000000 scripts/fuzz.sh TARGET SECONDS   stop after about that many executions (or SECONDS)
 # Publishes tests/Gateway.Fuzz, instruments the gateway's assemblies (SharpFuzz.CommandLine) when the sources
 # changed, installs afl++ from Debian when missing. Work folder: $FUZZ_WORK (default artifacts/fuzz; not in git):
 # findings/TARGET/ holds AFL's queue, crashes and hangs. Exit 1 when a run found a crash or a hang: each input is
@@ -32,9 +33,13 @@ fi
 newest=$(find sdk host plugins tests/Gateway.Fuzz Directory.Packages.props Directory.Build.props \
   \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -not -path '*/obj/*' -not -path '*/bin/*' \
   -printf '%T@ %p\n' | sort -n | tail -1)
-if [[ ! -f $work/stamp || $(cat "$work/stamp") != "$newest" ]]; then
+# FUZZ_REBUILD=0 keeps an existing build (parallel runs sharing one work folder while the sources change).
+if [[ ${FUZZ_REBUILD:-1} == 0 && -f $work/stamp ]]; then
+  :
+elif [[ ! -f $work/stamp || $(cat "$work/stamp") != "$newest" ]]; then
   rm -rf "$bin"
-  dotnet publish tests/Gateway.Fuzz -c Release -o "$bin" --nologo -v q -p:TreatWarningsAsErrors=true >/dev/null
+  dotnet publish tests/Gateway.Fuzz -c Release -o "$bin" --nologo -v q -p:TreatWarningsAsErrors=true > "$work/publish.log" 2>&1 ||
+    { cat "$work/publish.log" >&2; exit 1; }
   # The gateway's own assemblies and the YAML parser behind gateway.yaml; not the harness, not the BCL.
   for dll in Gateway.Sdk.dll gateway.dll Gateway.Plugins.DnsDot.dll Gateway.Plugins.WireGuard.dll Gateway.Plugins.HttpProxy.dll YamlDotNet.dll; do
     "$sharpfuzz" "$bin/$dll" >/dev/null
@@ -68,7 +73,9 @@ fi
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_FORKSRV_INIT_TMOUT=120000 \
   AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 DOTNET_TieredPGO=0
 start=$(date +%s)
-afl-fuzz -i "$input" -o "$findings" -V "$seconds" -t 10000 -m none -- "$(command -v dotnet)" "$bin/Gateway.Fuzz.dll" "$target" \
+limits=(-V "$seconds")
+[[ -n ${FUZZ_EXECS:-} ]] && limits+=(-E "$FUZZ_EXECS")
+afl-fuzz -i "$input" -o "$findings" "${limits[@]}" -t 10000 -m none -- "$(command -v dotnet)" "$bin/Gateway.Fuzz.dll" "$target" \
   > "$work/$target.log" 2>&1 || { tail -30 "$work/$target.log" >&2; exit 1; }
 
 stats=$findings/default/fuzzer_stats

@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 # Debian packages the end-to-end tests start as real peers.
 packages=(unbound knot-dnsutils bind9-dnsutils openssl iproute2 iputils-ping curl
           wireguard-go wireguard-tools iperf3 python3
+          python3-dnspython afl++   # the DNS differential reference; the fuzzer (docs/fuzzing.md)
           nodejs        # http-proxy: llhttp (Node's HTTP parser) judges our request parser
           podman runc   # kit: the container image test (runc: crun refuses this kernel's hybrid cgroups)
-          fstrm-bin dnstap-ldns)   # dns-filter: the dnstap collector and reader
+          fstrm-bin dnstap-ldns   # dns-filter: the dnstap collector and reader
+          chromium)     # console: the page's browser test (Playwright drives /usr/bin/chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,8 +35,16 @@ for project in tests/Gateway.Tests tests/Gateway.EndToEnd; do
   dotnet test "$project" -c Release --no-build --nologo "$@" 2>&1 | tee -a "$log" || status=1
 done
 
-# One plain summary line for CI: "N passed, N failed".
+# Every fuzz target briefly under AFL++ (docs/fuzzing.md): a crash fails the run. FUZZ_SECONDS=0 skips it.
+fuzz_seconds=${FUZZ_SECONDS:-8}
+if (( fuzz_seconds > 0 )); then
+  scripts/fuzz.sh all "$fuzz_seconds" 2>&1 | tee -a "$log" || status=1
+fi
+
+# One plain summary line for CI: "N passed, N failed" (a fuzz target without crashes counts as one test).
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+passed=$((passed + $(grep -cE '^fuzz: .* crashes=0 hangs=0$' "$log" || true)))
+failed=$((failed + $(grep -cE '^fuzz: .* (crashes=[1-9]|hangs=[1-9])' "$log" || true)))
 echo "tests: ${passed} passed, ${failed} failed"
 exit $status

@@ -58,11 +58,17 @@ cp /bin/bash "$rootfs/bin/bash"
   find "$rootfs/usr/share/dotnet" "$rootfs/app" -name '*.so*' -type f
   echo "$rootfs/usr/share/dotnet/dotnet"
   echo "$rootfs/bin/bash"
-} | while read -r binary; do ldd "$binary" 2>/dev/null | grep -oE '/[^ ]+\.so[^ ]*' || true; done > "$work/libs"
+} | grep -vE '/runtimes/(android|linux-musl|linux-arm|linux-x86|osx|win|freebsd)[^/]*/' \
+  | while read -r binary; do
+      # Only resolved dependencies ("libx.so.1 => /lib/.../libx.so.1 (0x...)") and the loader line count: ldd also
+      # prints error text naming paths (a native asset built for another libc), which are not dependencies.
+      ldd "$binary" 2>/dev/null | sed -nE 's@^\s*[^ ]+ => (/[^ ]+) \(0x[0-9a-f]+\)$@\1@p; s@^\s*(/[^ ]+) \(0x[0-9a-f]+\)$@\1@p' || true
+    done > "$work/libs"
 for soname in libssl.so.3 libcrypto.so.3; do
   ldconfig -p | awk -v n="$soname" '$1 == n && /x86-64|x86_64/ { print $NF; exit }' >> "$work/libs"
 done
 sort -u "$work/libs" | while read -r lib; do
+  [[ -e $lib ]] || continue
   mkdir -p "$rootfs$(dirname "$lib")"
   cp -L "$lib" "$rootfs$lib"
 done

@@ -4,18 +4,22 @@ using Microsoft.AspNetCore.Http;
 
 namespace Gateway.Host.Admin;
 
-/// <summary>Writes the admin listener's answers: every one with a length, <c>Cache-Control: no-store</c>, and no body for HEAD.</summary>
+/// <summary>
+/// Writes the admin listener's answers: every one with a length, <c>Cache-Control: no-store</c>, and no body for HEAD.
+/// Set any other header before calling: writing the body starts the response.
+/// </summary>
 internal static class AdminResponses
 {
     public const string TextContentType = "text/plain; charset=utf-8";
 
-    public static Task WriteAsync(HttpContext context, int status, string contentType, ReadOnlyMemory<byte> body)
+    /// <param name="cacheControl">The Cache-Control value; "no-store" unless given (assets revalidate with "no-cache").</param>
+    public static Task WriteAsync(HttpContext context, int status, string contentType, ReadOnlyMemory<byte> body, string cacheControl = "no-store")
     {
         HttpResponse response = context.Response;
         response.StatusCode = status;
         response.ContentType = contentType;
         response.ContentLength = body.Length;
-        response.Headers.CacheControl = "no-store";
+        response.Headers.CacheControl = cacheControl;
         response.Headers.XContentTypeOptions = "nosniff";
         if (HttpMethods.IsHead(context.Request.Method) || body.IsEmpty)
         {

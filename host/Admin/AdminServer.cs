@@ -88,7 +88,8 @@ internal sealed class AdminServer : IAsyncDisposable
         kestrel.Limits.MaxRequestBodySize = ApiRequest.MaxBodyBytes;
         kestrel.Limits.Http2.MaxStreamsPerConnection = 32;
 
-        var transport = new AdminTransportFactory(new SocketTransportFactory(Options.Create(new SocketTransportOptions()), _loggerFactory));
+        var sockets = new SocketTransportOptions { CreateBoundListenSocket = CreateListenSocket };
+        var transport = new AdminTransportFactory(new SocketTransportFactory(Options.Create(sockets), _loggerFactory));
         var handoff = new H2cHandoffEndPoint(endpoint);
         ListenOptions? tcp = null;
         kestrel.Listen(endpoint, listen =>
@@ -148,4 +149,32 @@ internal sealed class AdminServer : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
+
+    /// <summary>
+    /// The listening socket, with SO_REUSEADDR so that a restarted gateway binds again while connections of the
+    /// previous one sit in TIME_WAIT. Set raw: .NET's ReuseAddress option also sets SO_REUSEPORT on Linux, which would
+    /// let a second gateway share (and steal) the port.
+    /// </summary>
+    private static System.Net.Sockets.Socket CreateListenSocket(EndPoint endpoint)
+    {
+        var ip = (IPEndPoint)endpoint;
+        var socket = new System.Net.Sockets.Socket(ip.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                const int SolSocket = 1;
+                const int SoReuseAddr = 2;
+                socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+            }
+
+            socket.Bind(ip);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 }

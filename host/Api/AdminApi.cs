@@ -76,7 +76,7 @@ internal sealed class AdminApi
 
         return new StatusDocument(
             Version,
-            started,
+            started.UtcDateTime,
             Math.Round((DateTimeOffset.UtcNow - started).TotalSeconds, 3),
             _runtime.ConfigPath,
             _runtime.IsReady,
@@ -243,6 +243,6 @@ internal sealed class AdminApi
         }
 
         string? summary = report.Ok ? null : $"config rejected with {errors.Count} error(s); the running config is kept";
-        return new ReloadDocument(report.Time, report.Trigger, report.Ok, errors, summary);
+        return new ReloadDocument(report.Time.UtcDateTime, report.Trigger, report.Ok, errors, summary);
     }
 }

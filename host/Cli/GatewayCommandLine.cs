@@ -24,6 +24,12 @@ internal static class GatewayCommandLine
     /// <summary>Exit code: the configuration has errors (printed as file:line:col: key.path: message).</summary>
     public const int ExitConfigError = 2;
 
+    /// <summary>Exit code of status/peers/top: the admin API is unreachable, refused the token or failed.</summary>
+    public const int ExitUnreachable = 1;
+
+    /// <summary>Exit code of peers/top: the plugin (or its route) is not loaded in the running gateway.</summary>
+    public const int ExitNotLoaded = 3;
+
     public static Task<int> InvokeAsync(string[] args)
     {
         var config = new Option<string?>("--config", "-c")
@@ -45,6 +51,7 @@ internal static class GatewayCommandLine
         root.Options.Add(verbosity);
         root.Subcommands.Add(run);
         root.Subcommands.Add(check);
+        AddApiCommands(root, config);
 
         Func<ParseResult, CancellationToken, Task<int>> runAction = (result, _) => RunAsync(result.GetValue(config), result.GetValue(verbosity));
         root.SetAction(runAction);
@@ -53,6 +60,36 @@ internal static class GatewayCommandLine
 
         // The hosting console lifetime handles SIGINT/SIGTERM; System.CommandLine must not also do so.
         return root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    }
+
+    /// <summary>status, peers and top: read a running gateway's admin API (<see cref="StatusCommands"/>).</summary>
+    private static void AddApiCommands(RootCommand root, Option<string?> config)
+    {
+        var admin = new Option<string?>("--admin")
+        {
+            Description = "The admin API's URL or ip:port. Default: host.admin.listen of the config.",
+            Recursive = true,
+        };
+        var token = new Option<string?>("--token")
+        {
+            Description = "The admin token. Default: host.admin.token or tokenFile of the config.",
+            Recursive = true,
+        };
+        var json = new Option<bool>("--json") { Description = "Print the API's JSON instead of text.", Recursive = true };
+        foreach ((string name, string description) in new[]
+        {
+            ("status", "Show a running gateway's status: version, uptime, config and last reload, plugins, listeners, DNS numbers. Exit 0, 1 unreachable/refused, 2 config error."),
+            ("peers", "Show a running gateway's WireGuard peers (as wg show). Exit 0, 1 unreachable/refused, 2 config error, 3 wireguard not loaded."),
+            ("top", "Show a running gateway's top DNS names, clients and blocked names (last hour). Exit 0, 1, 2, or 3 dns-dot not loaded."),
+        })
+        {
+            var command = new Command(name, description);
+            command.Options.Add(admin);
+            command.Options.Add(token);
+            command.Options.Add(json);
+            command.SetAction((result, _) => StatusCommands.RunAsync(name, result.GetValue(config), result.GetValue(admin), result.GetValue(token), result.GetValue(json), Console.Out, Console.Error));
+            root.Subcommands.Add(command);
+        }
     }
 
     /// <summary>The config path: the option, else ./gateway.yaml when present, else &lt;app&gt;/gateway.yaml.</summary>
@@ -82,7 +119,7 @@ internal static class GatewayCommandLine
         var errors = new List<ConfigError>();
         try
         {
-            runtime.Prepare(strictSections: true);
+            runtime.Prepare();
         }
         catch (ConfigException ex)
         {
@@ -98,6 +135,12 @@ internal static class GatewayCommandLine
                     errors.Add(new ConfigError(plugin.Folder, 0, 0, string.Empty, "plugin not loaded: " + plugin.Failure));
                 }
             }
+        }
+
+        // Sections of plugins that are not loaded: said, not refused (the plugin may be dropped in later).
+        foreach (ConfigError warning in runtime.Warnings)
+        {
+            await stderr.WriteLineAsync("warning: " + warning);
         }
 
         if (errors.Count > 0)
@@ -136,7 +179,7 @@ internal static class GatewayCommandLine
         await using var runtime = new GatewayRuntime(path, AppContext.BaseDirectory, loggerFactory, Environment.GetEnvironmentVariables());
         try
         {
-            runtime.Prepare(strictSections: false);
+            runtime.Prepare();
         }
         catch (ConfigException ex)
         {

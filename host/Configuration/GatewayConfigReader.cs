@@ -73,7 +73,7 @@ internal sealed partial class GatewayConfigReader
         IConfigurationSection host = _configuration.GetSection(HostSection);
         if (IsScalar(host) && host.Value is { Length: > 0 })
         {
-            Error(host.Path, "expected a map (plugins:, tun:, admin:, statsd:, otlp:, limits:, logLevel:)");
+            Error(host.Path, "expected a map (plugins:, drainTimeoutSeconds:, tun:, admin:, statsd:, otlp:, limits:, logLevel:)");
         }
 
         foreach (IConfigurationSection child in host.GetChildren())
@@ -108,8 +108,11 @@ internal sealed partial class GatewayConfigReader
                 case "loglevel":
                     options.LogLevel = ReadLogLevel(child);
                     break;
+                case "draintimeoutseconds":
+                    options.DrainTimeoutSeconds = ReadInt(child, 0, 3600) ?? HostOptions.DefaultDrainTimeoutSeconds;
+                    break;
                 default:
-                    Error(child.Path, "unknown key in host (known: plugins, tun, admin, statsd, otlp, limits, logLevel)");
+                    Error(child.Path, "unknown key in host (known: plugins, drainTimeoutSeconds, tun, admin, statsd, otlp, limits, logLevel)");
                     break;
             }
         }

@@ -11,6 +11,16 @@ internal sealed class HostOptions
     /// </summary>
     public List<string> Plugins { get; set; } = [];
 
+    /// <summary>Default of <see cref="DrainTimeoutSeconds"/>.</summary>
+    public const int DefaultDrainTimeoutSeconds = 30;
+
+    /// <summary>
+    /// How long a replaced or removed plugin's open connections may finish (<c>host.drainTimeoutSeconds</c>), in
+    /// seconds, while the new version already serves new ones; what is still open then is closed. 0 closes at once.
+    /// Defaults to 30. Range 0–3600.
+    /// </summary>
+    public int DrainTimeoutSeconds { get; set; } = DefaultDrainTimeoutSeconds;
+
     /// <summary>The TUN device (<c>host.tun</c>); disabled by default.</summary>
     public TunOptions Tun { get; set; } = new();
 

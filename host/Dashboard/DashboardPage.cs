@@ -100,8 +100,8 @@ internal sealed class DashboardPage
             return Task.CompletedTask;
         }
 
+        // Headers first: the body write below starts the response.
         bool gzip = request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
-        Task write = AdminResponses.WriteAsync(context, 200, asset.ContentType, gzip ? asset.Gzip : asset.Bytes);
         if (gzip)
         {
             response.Headers.ContentEncoding = "gzip";
@@ -109,10 +109,7 @@ internal sealed class DashboardPage
 
         response.Headers.Vary = HeaderNames.AcceptEncoding;
         response.Headers.ETag = asset.ETag;
-
-        // Revalidated on each load (ETag), so a gateway upgrade shows its new page at once.
-        response.Headers.CacheControl = "no-cache";
-        return write;
+        return AdminResponses.WriteAsync(context, 200, asset.ContentType, gzip ? asset.Gzip : asset.Bytes, cacheControl: "no-cache");
     }
 
     private async Task SignInFormAsync(HttpContext context)

@@ -529,6 +529,10 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         {
             SendTo(buffer[..length], origin, flushRoute: true);
         }
+        else
+        {
+            Drop(DropReason.NoErrorReply);
+        }
     }
 
     private bool TakeErrorToken()

@@ -45,6 +45,12 @@ internal enum DropReason
     /// <summary>An ICMP error or RST was not sent because of the rate limit (RFC 4443 §2.4(f)).</summary>
     RateLimited,
 
+    /// <summary>
+    /// A packet to a closed port that must get no error back: an RST (RFC 9293 §3.10.7.1) or an ICMP error (RFC 1122
+    /// §3.2.2); counted so that no packet vanishes (found by fuzzing).
+    /// </summary>
+    NoErrorReply,
+
     /// <summary>The device or route refused the write.</summary>
     WriteFailed,
 }

@@ -27,6 +27,7 @@ internal static class DropReasons
         DropReason.NatExhausted => "nat_exhausted",
         DropReason.NoListener => "no_listener",
         DropReason.RateLimited => "rate_limited",
+        DropReason.NoErrorReply => "no_error_reply",
         _ => "write_failed",
     };
 

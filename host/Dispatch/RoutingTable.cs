@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Gateway.Host.Networking;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Host.Dispatch;
@@ -15,6 +16,11 @@ internal sealed class RoutingTable
     private readonly List<StreamBinding> _streams = new();
     private readonly List<PrefixRoute> _routes = new();
     private readonly List<HookBinding> _hooks = new();
+
+    // Bindings of a draining plugin version shadowed by its replacement: restored if the replacement goes away first
+    // (a replacement that fails to start leaves the old version serving).
+    private readonly List<DatagramBinding> _shadowedDatagrams = new();
+    private readonly List<StreamBinding> _shadowedStreams = new();
     private RoutingSnapshot _current = RoutingSnapshot.Empty;
 
     /// <summary>Raised (under no lock) after a snapshot was published; the TUN side installs host routes from it.</summary>
@@ -31,7 +37,14 @@ internal sealed class RoutingTable
         {
             if (existing.Endpoint == binding.Endpoint)
             {
-                throw new SocketException((int)SocketError.AddressAlreadyInUse);
+                if (!IsHandOver(existing.Guard, binding.Guard))
+                {
+                    throw new SocketException((int)SocketError.AddressAlreadyInUse);
+                }
+
+                _datagrams.Remove(existing);
+                _shadowedDatagrams.Add(existing);
+                break;
             }
         }
 
@@ -46,7 +59,14 @@ internal sealed class RoutingTable
         {
             if (existing.Endpoint == binding.Endpoint)
             {
-                throw new SocketException((int)SocketError.AddressAlreadyInUse);
+                if (!IsHandOver(existing.Guard, binding.Guard))
+                {
+                    throw new SocketException((int)SocketError.AddressAlreadyInUse);
+                }
+
+                _streams.Remove(existing);
+                _shadowedStreams.Add(existing);
+                break;
             }
         }
 
@@ -60,10 +80,26 @@ internal sealed class RoutingTable
     public void Add(HookBinding hook) => Mutate(() => _hooks.Add(hook));
 
     /// <summary>Removes a UDP virtual endpoint.</summary>
-    public void Remove(DatagramBinding binding) => Mutate(() => _datagrams.Remove(binding));
+    public void Remove(DatagramBinding binding) => Mutate(() =>
+    {
+        _shadowedDatagrams.Remove(binding);
+        if (_datagrams.Remove(binding) && _shadowedDatagrams.FindLastIndex(b => b.Endpoint == binding.Endpoint) is int at and >= 0)
+        {
+            _datagrams.Add(_shadowedDatagrams[at]);
+            _shadowedDatagrams.RemoveAt(at);
+        }
+    });
 
     /// <summary>Removes a TCP virtual endpoint.</summary>
-    public void Remove(StreamBinding binding) => Mutate(() => _streams.Remove(binding));
+    public void Remove(StreamBinding binding) => Mutate(() =>
+    {
+        _shadowedStreams.Remove(binding);
+        if (_streams.Remove(binding) && _shadowedStreams.FindLastIndex(b => b.Endpoint == binding.Endpoint) is int at and >= 0)
+        {
+            _streams.Add(_shadowedStreams[at]);
+            _shadowedStreams.RemoveAt(at);
+        }
+    });
 
     /// <summary>Removes a prefix route.</summary>
     public void Remove(PrefixRoute route) => Mutate(() => _routes.Remove(route));
@@ -73,6 +109,10 @@ internal sealed class RoutingTable
 
     /// <summary>True when some virtual endpoint uses <paramref name="address"/>.</summary>
     public bool IsVirtual(NetAddress address) => Current.IsVirtual(address);
+
+    /// <summary>A new version of a plugin takes over the endpoint of its draining old version (DESIGN §4 drain).</summary>
+    private static bool IsHandOver(PluginHandlerGuard existing, PluginHandlerGuard incoming) =>
+        existing.Draining && !incoming.Draining && string.Equals(existing.PluginId, incoming.PluginId, StringComparison.Ordinal);
 
     private void Mutate(Action change)
     {

@@ -102,8 +102,8 @@ internal sealed class PluginContext : IPluginContext
             return Track(_virtualNetwork.BindDatagram(_guard, endpoint.Endpoint, handler), new EndpointBinding(PluginId, endpoint.Kind, endpoint.Endpoint, "udp"));
         }
 
-        UdpHostListener listener = _sockets.BindDatagram(_guard, endpoint.Endpoint, handler);
-        return Track(listener, new EndpointBinding(PluginId, endpoint.Kind, listener.Local, "udp"));
+        HostSocketLease lease = _sockets.LeaseDatagram(_guard, endpoint.Endpoint, handler);
+        return Track(lease, new EndpointBinding(PluginId, endpoint.Kind, lease.Listener.Local, "udp"));
     }
 
     public IDisposable BindStream(ServiceEndpoint endpoint, IStreamHandler handler)
@@ -114,8 +114,8 @@ internal sealed class PluginContext : IPluginContext
             return Track(_virtualNetwork.BindStream(_guard, endpoint.Endpoint, handler), new EndpointBinding(PluginId, endpoint.Kind, endpoint.Endpoint, "tcp"));
         }
 
-        TcpHostListener listener = _sockets.BindStream(_guard, endpoint.Endpoint, handler, _limits);
-        return Track(listener, new EndpointBinding(PluginId, endpoint.Kind, listener.Local, "tcp"));
+        HostSocketLease lease = _sockets.LeaseStream(_guard, endpoint.Endpoint, handler, _limits);
+        return Track(lease, new EndpointBinding(PluginId, endpoint.Kind, lease.Listener.Local, "tcp"));
     }
 
     public IDisposable AddRoute(IpPrefix prefix, IPacketRoute route) => Track(_virtualNetwork.AddRoute(_guard, prefix, route), null);
@@ -143,6 +143,24 @@ internal sealed class PluginContext : IPluginContext
         {
             // A plugin's callback on Stopping threw; the plugin is going away regardless.
             _guard.Report(ex);
+        }
+    }
+
+    /// <summary>
+    /// Drain start for a removed plugin: every socket and virtual endpoint stops taking new connections and datagrams;
+    /// what is open keeps running until <see cref="DisposeRegistrations"/>.
+    /// </summary>
+    public void StopAccepting()
+    {
+        Registration[] all;
+        lock (_lock)
+        {
+            all = _registrations.ToArray();
+        }
+
+        foreach (Registration registration in all)
+        {
+            registration.StopAccepting();
         }
     }
 
@@ -207,6 +225,14 @@ internal sealed class PluginContext : IPluginContext
         }
 
         public EndpointBinding? Binding { get; }
+
+        public void StopAccepting()
+        {
+            if (Volatile.Read(ref _inner) is IAcceptingRegistration accepting)
+            {
+                accepting.StopAccepting();
+            }
+        }
 
         public void Dispose()
         {

@@ -18,6 +18,9 @@ internal sealed class PluginHandle
     /// <summary>The folder's file list with sizes and times when it was loaded; a change means "replaced".</summary>
     public string Fingerprint { get; }
 
+    /// <summary>A build of the folder that was refused as a replacement (the old version kept serving): not retried until it changes.</summary>
+    public string? RejectedFingerprint { get; set; }
+
     /// <summary>The plugin id, or the folder name when loading failed.</summary>
     public string Id { get; set; } = string.Empty;
 

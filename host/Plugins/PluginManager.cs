@@ -27,6 +27,13 @@ internal sealed class PluginManager : IAsyncDisposable
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan UnloadVerifyTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// A draining version whose last datagram is this old has answered what it will: datagram work has no end marker
+    /// (not every datagram gets a reply), so a short quiet period stands for "in flight": a DNS forward or a proxied
+    /// UDP exchange completes well within it.
+    /// </summary>
+    private static readonly TimeSpan DatagramDrainQuiet = TimeSpan.FromSeconds(2);
+
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly Meter _hostMeter;
@@ -38,6 +45,7 @@ internal sealed class PluginManager : IAsyncDisposable
     private readonly List<Task> _verifications = [];
     private readonly DebouncedFileWatcher _watcher;
     private GatewayConfig _config;
+    private volatile bool _disposing;
     private CancellationToken _shutdown;
 
     public PluginManager(GatewayConfig config, IConfiguration liveConfiguration, ILoggerFactory loggerFactory, Meter hostMeter, IVirtualNetwork virtualNetwork, HostSockets sockets)
@@ -98,7 +106,10 @@ internal sealed class PluginManager : IAsyncDisposable
         return errors;
     }
 
-    /// <summary>Top-level sections that name no loaded plugin (a typo, or a plugin missing from the plugin folders).</summary>
+    /// <summary>
+    /// Top-level sections that name no loaded plugin (a typo, or a plugin not dropped in yet): warnings, never errors,
+    /// at check, start and reload alike, so that a plugin and its section can arrive in either order.
+    /// </summary>
     public List<ConfigError> UnknownSections(GatewayConfig config)
     {
         string[] known = Plugins.Where(p => p.Plugin is not null).Select(p => p.Id).ToArray();
@@ -108,7 +119,7 @@ internal sealed class PluginManager : IAsyncDisposable
             if (!known.Contains(id, StringComparer.OrdinalIgnoreCase))
             {
                 string list = known.Length == 0 ? "none" : string.Join(", ", known);
-                errors.Add(config.Document.ErrorAt(id, $"no loaded plugin has the id '{id}' (loaded: {list}); check the spelling or the plugin folders in host.plugins"));
+                errors.Add(config.Document.ErrorAt(id, $"no loaded plugin has the id '{id}' (loaded: {list}); the section is ignored until a plugin with that id is loaded — check the spelling or the plugin folders in host.plugins"));
             }
         }
 
@@ -205,13 +216,19 @@ internal sealed class PluginManager : IAsyncDisposable
                 if (!present.Contains(handle.Folder))
                 {
                     PluginsLog.FolderChanged(_logger, "removed", handle.Folder);
-                    await UnloadAsync(handle).ConfigureAwait(false);
+                    lock (_plugins)
+                    {
+                        _plugins.Remove(handle.Folder);
+                    }
+
+                    // Stops accepting now; open connections finish (up to host.drainTimeoutSeconds), then it unloads.
+                    handle.Context?.StopAccepting();
+                    Track(DrainAndUnloadAsync(handle));
                 }
-                else if (Fingerprint(handle.Folder) != handle.Fingerprint)
+                else if (Fingerprint(handle.Folder) is { } fingerprint && fingerprint != handle.Fingerprint && fingerprint != handle.RejectedFingerprint)
                 {
                     PluginsLog.FolderChanged(_logger, "replaced", handle.Folder);
-                    await UnloadAsync(handle).ConfigureAwait(false);
-                    await LoadAndStartAsync(handle.Folder).ConfigureAwait(false);
+                    await ReplaceAsync(handle, fingerprint).ConfigureAwait(false);
                 }
             }
 
@@ -240,6 +257,10 @@ internal sealed class PluginManager : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _watcher.Dispose();
+
+        // Versions still draining after a swap are cut short and unloaded (they take the gate themselves).
+        _disposing = true;
+        await WhenUnloadsVerifiedAsync().ConfigureAwait(false);
 
         await _gate.WaitAsync().ConfigureAwait(false);
         try
@@ -347,7 +368,7 @@ internal sealed class PluginManager : IAsyncDisposable
         return errors;
     }
 
-    private PluginHandle LoadFolder(string folder)
+    private PluginHandle LoadFolder(string folder, PluginHandle? replacing = null)
     {
         var handle = new PluginHandle(folder, Fingerprint(folder)) { Id = Path.GetFileName(folder) };
         try
@@ -357,7 +378,7 @@ internal sealed class PluginManager : IAsyncDisposable
             PluginHandle? other;
             lock (_plugins)
             {
-                other = _plugins.Values.FirstOrDefault(p => p.Plugin is not null && string.Equals(p.Id, id, StringComparison.OrdinalIgnoreCase));
+                other = _plugins.Values.FirstOrDefault(p => p != replacing && p.Plugin is not null && string.Equals(p.Id, id, StringComparison.OrdinalIgnoreCase));
             }
 
             if (other is not null || string.IsNullOrEmpty(id) || id.Any(c => !(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))
@@ -380,9 +401,12 @@ internal sealed class PluginManager : IAsyncDisposable
             PluginsLog.LoadFailed(_logger, PluginAssemblyLoader.DisplayName(folder), ex.Message);
         }
 
-        lock (_plugins)
+        if (replacing is null)
         {
-            _plugins[folder] = handle;
+            lock (_plugins)
+            {
+                _plugins[folder] = handle;
+            }
         }
 
         return handle;
@@ -480,7 +504,11 @@ internal sealed class PluginManager : IAsyncDisposable
         await StopAsync(handle).ConfigureAwait(false);
         lock (_plugins)
         {
-            _plugins.Remove(handle.Folder);
+            // After a swap the folder already maps to the new version: remove only this one.
+            if (_plugins.TryGetValue(handle.Folder, out PluginHandle? current) && current == handle)
+            {
+                _plugins.Remove(handle.Folder);
+            }
         }
 
         WeakReference? alive = Detach(handle);
@@ -492,6 +520,111 @@ internal sealed class PluginManager : IAsyncDisposable
                 _verifications.RemoveAll(t => t.IsCompleted);
                 _verifications.Add(verification);
             }
+        }
+    }
+
+    /// <summary>
+    /// Swaps a plugin for the new build in its folder (DESIGN §4): the new version is loaded, validated and started while
+    /// the old one still serves; its sockets and virtual endpoints are handed over, so it serves new connections and
+    /// datagrams at once; the old version then drains and is unloaded. A new version that fails to load, validate or
+    /// start leaves the old one serving (and the reason is logged); the same build is not retried until it changes.
+    /// </summary>
+    private async Task ReplaceAsync(PluginHandle old, string fingerprint)
+    {
+        PluginHandle fresh = LoadFolder(old.Folder, replacing: old);
+        string? failure = fresh.Failure;
+        if (fresh.Plugin is not null)
+        {
+            List<ConfigError> errors = Validate(_config, fresh.Plugin, fresh.Folder);
+            if (errors.Count > 0)
+            {
+                failure = "configuration rejected: " + string.Join("; ", errors);
+            }
+            else if (old.Running)
+            {
+                // The old version's sockets and endpoints may now be taken over by the new one (same id only).
+                old.Guard!.Draining = true;
+                await StartAsync(fresh, _shutdown).ConfigureAwait(false);
+                if (!fresh.Running)
+                {
+                    old.Guard.Draining = false;
+                    failure = "start failed: " + fresh.Failure;
+                }
+            }
+            else
+            {
+                await StartAsync(fresh, _shutdown).ConfigureAwait(false);
+            }
+        }
+
+        if (old.Running && failure is not null)
+        {
+            PluginsLog.ReplacementRefused(_logger, old.Id, failure);
+            old.RejectedFingerprint = fingerprint;
+            if (fresh.Plugin is not null)
+            {
+                Track(DrainAndUnloadAsync(fresh));
+            }
+
+            return;
+        }
+
+        lock (_plugins)
+        {
+            _plugins[old.Folder] = fresh;
+        }
+
+        if (old.Running)
+        {
+            PluginsLog.Draining(_logger, old.Id, _config.Host.DrainTimeoutSeconds);
+        }
+
+        Track(DrainAndUnloadAsync(old));
+    }
+
+    /// <summary>
+    /// Waits until the plugin version has no open connection and has had no datagram for a moment (its replies to
+    /// earlier ones have left), at most host.drainTimeoutSeconds; then stops it, unloads it and verifies the unload.
+    /// </summary>
+    private async Task DrainAndUnloadAsync(PluginHandle handle)
+    {
+        if (handle.Context is not null && handle.Guard is { } guard)
+        {
+            long deadline = Environment.TickCount64 + (_config.Host.DrainTimeoutSeconds * 1000L);
+            while (Environment.TickCount64 < deadline && !_disposing)
+            {
+                long sinceDatagram = Environment.TickCount64 - guard.LastDatagramTicks;
+                if (guard.ActiveStreams == 0 && (guard.LastDatagramTicks == 0 || sinceDatagram >= DatagramDrainQuiet.TotalMilliseconds))
+                {
+                    break;
+                }
+
+                await Task.Delay(50).ConfigureAwait(false);
+            }
+
+            if (guard.ActiveStreams > 0)
+            {
+                PluginsLog.DrainTimedOut(_logger, handle.Id, guard.ActiveStreams);
+            }
+        }
+
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await UnloadAsync(handle).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private void Track(Task task)
+    {
+        lock (_verifications)
+        {
+            _verifications.RemoveAll(t => t.IsCompleted);
+            _verifications.Add(task);
         }
     }
 

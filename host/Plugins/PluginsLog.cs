@@ -43,4 +43,13 @@ internal static partial class PluginsLog
 
     [LoggerMessage(EventId = 1112, Level = LogLevel.Information, Message = "plugin {PluginId}: listen/virtual/limits changed in the config; restarting it")]
     public static partial void Restarting(ILogger logger, string pluginId);
+
+    [LoggerMessage(EventId = 1113, Level = LogLevel.Error, Message = "plugin {PluginId}: the new build was not taken, the running version keeps serving: {Reason}")]
+    public static partial void ReplacementRefused(ILogger logger, string pluginId, string reason);
+
+    [LoggerMessage(EventId = 1114, Level = LogLevel.Information, Message = "plugin {PluginId}: old version draining (up to {Seconds} s); the new version serves new connections")]
+    public static partial void Draining(ILogger logger, string pluginId, int seconds);
+
+    [LoggerMessage(EventId = 1115, Level = LogLevel.Warning, Message = "plugin {PluginId}: drain timeout reached with {Connections} connection(s) still open; closing them")]
+    public static partial void DrainTimedOut(ILogger logger, string pluginId, int connections);
 }

@@ -63,6 +63,9 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     /// <summary>The host's meter ("Gateway.Host").</summary>
     public Meter HostMeter { get; }
 
+    /// <summary>What <see cref="Prepare"/> found worth saying but not refusing: sections for plugins that are not loaded.</summary>
+    public IReadOnlyList<ConfigError> Warnings { get; private set; } = [];
+
     /// <summary>The plugins (after <see cref="Prepare"/>).</summary>
     public PluginManager Plugins { get; private set; } = null!;
 
@@ -71,10 +74,11 @@ internal sealed class GatewayRuntime : IAsyncDisposable
 
     /// <summary>
     /// Reads and validates the configuration, loads every plugin and runs their Validate. Throws
-    /// <see cref="ConfigException"/> with every error. With <paramref name="strictSections"/> (gateway check) a section
-    /// naming no loaded plugin is an error; otherwise a warning, since that plugin may be dropped in later.
+    /// <see cref="ConfigException"/> with every error. A section naming no loaded plugin is a warning (logged and kept
+    /// in <see cref="Warnings"/>), the same at check, start and reload: plugin and section may be dropped in in either
+    /// order, and the section applies as soon as a plugin with that id is loaded.
     /// </summary>
-    public void Prepare(bool strictSections)
+    public void Prepare()
     {
         // Invalid host keys do not stop here: the plugins still validate their sections, so one run of
         // `gateway check` lists every error of the file.
@@ -93,17 +97,10 @@ internal sealed class GatewayRuntime : IAsyncDisposable
             }
         }
 
-        List<ConfigError> unknown = Plugins.UnknownSections(Config);
-        if (strictSections)
+        Warnings = Plugins.UnknownSections(Config);
+        foreach (ConfigError warning in Warnings)
         {
-            errors.AddRange(unknown);
-        }
-        else
-        {
-            foreach (ConfigError error in unknown)
-            {
-                RuntimeLog.UnknownSection(_logger, error.ToString());
-            }
+            RuntimeLog.UnknownSection(_logger, warning.ToString());
         }
 
         if (errors.Count > 0)
@@ -174,6 +171,11 @@ internal sealed class GatewayRuntime : IAsyncDisposable
                 }
 
                 return new ReloadReport(DateTimeOffset.UtcNow, trigger, false, ex.Errors);
+            }
+
+            foreach (ConfigError warning in Plugins.UnknownSections(candidate))
+            {
+                RuntimeLog.UnknownSection(_logger, warning.ToString());
             }
 
             ReportRestartNeeded(Config.Host, candidate.Host);
@@ -247,7 +249,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
 
         if (Config.Host.Admin.Listen is { } admin)
         {
-            lines.Add($"  {"admin",-12} http {admin} (/healthz /readyz /metrics)");
+            lines.Add($"  {"admin",-12} http {admin} (/healthz /readyz /metrics /api/v1, page at /{(Config.Host.Admin.Token is null ? string.Empty : "; token required")})");
         }
 
         _stdout.WriteLine("listening:" + Environment.NewLine + string.Join(Environment.NewLine, lines));

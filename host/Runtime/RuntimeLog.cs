@@ -8,7 +8,7 @@ internal static partial class RuntimeLog
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "gateway {Version} starting with {ConfigFile}")]
     public static partial void Starting(ILogger logger, string version, string configFile);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "{Error} (ignored: a plugin with that id may be dropped in later)")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "{Error}")]
     public static partial void UnknownSection(ILogger logger, string error);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "config reload rejected, keeping the running config: {Error}")]

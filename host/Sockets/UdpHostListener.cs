@@ -24,7 +24,7 @@ namespace Gateway.Host.Sockets;
 /// and the replies they give on this thread (or on any thread inside a batch) leave in one sendmmsg(2):
 /// per-datagram system calls were most of a cache hit's cost.
 /// </remarks>
-internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
+internal sealed unsafe class UdpHostListener : IDatagramResponder, IHostListener, IDisposable
 {
     /// <summary>Datagrams taken per recvmmsg(2).</summary>
     public const int BatchSize = 32;
@@ -47,7 +47,9 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
 
     private readonly Socket _socket;
     private readonly PluginHandlerGuard _guard;
-    private readonly IDatagramHandler _handler;
+    private ListenerOwner[] _owners;
+    private ListenerOwner? _current;
+    private int _closed;
     private readonly ILogger _logger;
     private readonly Counter<long> _datagrams;
     private readonly KeyValuePair<string, object?> _pluginTag;
@@ -63,7 +65,9 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
         _guard = guard;
         _sendFailures = sendFailures;
         _batched = batched && UdpBatchNative.IsSupported;
-        _handler = handler;
+        First = new ListenerOwner(guard, handler);
+        _owners = [First];
+        _current = First;
         _logger = logger;
         _datagrams = datagrams;
         _pluginTag = new KeyValuePair<string, object?>("plugin", guard.PluginId);
@@ -90,6 +94,91 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
 
     /// <summary>The bound endpoint (with the real port when 0 was asked for).</summary>
     public NetEndpoint Local { get; }
+
+    /// <summary>
+    /// The owner the listener was created for, until it is released (then null: a released owner must not stay
+    /// referenced, or its plugin's load context could never be collected).
+    /// </summary>
+    public ListenerOwner? First { get; private set; }
+
+    /// <inheritdoc/>
+    public bool Closed => Volatile.Read(ref _closed) != 0;
+
+    /// <inheritdoc/>
+    public bool OwnedOnlyByDraining(string pluginId)
+    {
+        ListenerOwner[] owners = Volatile.Read(ref _owners);
+        foreach (ListenerOwner owner in owners)
+        {
+            if (owner.Guard.PluginId != pluginId || !owner.Guard.Draining)
+            {
+                return false;
+            }
+        }
+
+        return owners.Length > 0;
+    }
+
+    /// <inheritdoc/>
+    public void Add(ListenerOwner owner)
+    {
+        lock (_stop)
+        {
+            _owners = [.. _owners, owner];
+            UpdateCurrent();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void StopAccepting(ListenerOwner owner)
+    {
+        owner.Accepting = false;
+        lock (_stop)
+        {
+            UpdateCurrent();
+        }
+
+        if (Volatile.Read(ref _current) is null)
+        {
+            // Nobody takes new datagrams: the receive loop ends (within its 500 ms receive timeout); the socket stays
+            // open so that replies to datagrams already handed out still leave from the right address.
+            _stop.Cancel();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Release(ListenerOwner owner)
+    {
+        bool last;
+        lock (_stop)
+        {
+            _owners = Array.FindAll(_owners, o => o != owner);
+            if (First == owner)
+            {
+                First = null;
+            }
+
+            UpdateCurrent();
+            last = _owners.Length == 0;
+        }
+
+        owner.Stopping.Cancel();
+        if (last)
+        {
+            Dispose();
+        }
+    }
+
+    private void UpdateCurrent()
+    {
+        ListenerOwner? current = null;
+        for (int i = _owners.Length - 1; i >= 0 && current is null; i--)
+        {
+            current = _owners[i].Accepting ? _owners[i] : null;
+        }
+
+        Volatile.Write(ref _current, current);
+    }
 
     public void Start()
     {
@@ -129,6 +218,11 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
         _stop.Cancel();
         _socket.Dispose();
         if (_loop is not null && _loop != Thread.CurrentThread)
@@ -136,7 +230,6 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
             _loop.Join(TimeSpan.FromSeconds(5));
         }
 
-        _stop.Dispose();
         SocketsLog.Closed(_logger, _guard.PluginId, "udp", new NetEndpointText(Local));
     }
 
@@ -172,9 +265,20 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
                 continue;
             }
 
+            if (token.IsCancellationRequested)
+            {
+                // Closing the socket wakes a blocked receive with 0 bytes and no sender: not a datagram.
+                break;
+            }
+
             _datagrams.Add(1, _pluginTag);
+            if (Volatile.Read(ref _current) is not { } owner)
+            {
+                continue;
+            }
+
             var request = new DatagramRequest(this, SocketAddressCodec.Read(from), Local, PacketOrigin.HostSocket, _maxReply);
-            _guard.InvokeDatagram(_handler, request, buffer.AsSpan(0, received));
+            owner.Guard.InvokeDatagram(owner.DatagramHandler!, request, buffer.AsSpan(0, received));
         }
     }
 
@@ -257,8 +361,10 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
             }
 
             int received = ReceiveMany(headerBase, token);
-            if (received < 0)
+            if (received < 0 || token.IsCancellationRequested)
             {
+                // Closing the socket (shutdown) wakes recvmmsg with one empty message that has no sender address
+                // (read as 0.0.0.0:0): that is the unbind, not a datagram for the handler.
                 break;
             }
 
@@ -268,20 +374,31 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IDisposable
             }
 
             _datagrams.Add(received, _pluginTag);
+            if (Volatile.Read(ref _current) is not { } owner)
+            {
+                continue;
+            }
+
             try
             {
                 using DatagramBatch.Scope batch = DatagramBatch.Open();
                 for (int i = 0; i < received; i++)
                 {
+                    if (headerBase[i].Header.NameLength == 0)
+                    {
+                        // No sender address: not a datagram from the network (see above).
+                        continue;
+                    }
+
                     NetEndpoint client = SocketAddressCodec.ReadNative(addresses.AsSpan(i * UdpBatchNative.AddressSlot, UdpBatchNative.AddressSlot));
                     var request = new DatagramRequest(this, client, Local, PacketOrigin.HostSocket, _maxReply);
-                    _guard.InvokeDatagram(_handler, request, buffers.AsSpan(i * SlotSize, (int)headerBase[i].Length));
+                    owner.Guard.InvokeDatagram(owner.DatagramHandler!, request, buffers.AsSpan(i * SlotSize, (int)headerBase[i].Length));
                 }
             }
             catch (Exception ex)
             {
                 // A batch participant failed while flushing: the same as a handler failure.
-                _guard.Report(ex);
+                owner.Guard.Report(ex);
             }
         }
 

@@ -169,7 +169,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     {
         var binding = new DatagramBinding(endpoint, handler, guard);
         _table.Add(binding);
-        return new Registration(() => _table.Remove(binding));
+        return new EndpointRegistration(() => _table.Remove(binding), () => _table.Remove(binding));
     }
 
     /// <inheritdoc/>
@@ -177,7 +177,10 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     {
         var binding = new StreamBinding(endpoint, handler, guard);
         _table.Add(binding);
-        return new Registration(() =>
+
+        // Stop accepting: new SYNs for the endpoint no longer reach this version (they go to a newer one, or are
+        // refused); connections it already has keep running on their NAT sessions until the binding is disposed.
+        return new EndpointRegistration(() => _table.Remove(binding), () =>
         {
             _table.Remove(binding);
             binding.Stop();
@@ -370,6 +373,15 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
     }
 
     /// <summary>Undoes one registration, once.</summary>
+    private sealed class EndpointRegistration(Action stopAccepting, Action undo) : IAcceptingRegistration
+    {
+        private Action? _undo = undo;
+
+        public void StopAccepting() => stopAccepting();
+
+        public void Dispose() => Interlocked.Exchange(ref _undo, null)?.Invoke();
+    }
+
     private sealed class Registration(Action undo) : IDisposable
     {
         private Action? _undo = undo;

@@ -12,8 +12,19 @@ public static class FuzzMain
     // Larger inputs are cut: every target's interesting structure fits (a DNS message is at most 64 KiB).
     private const int MaxInput = 1 << 16;
 
+    // AFL's coverage map size, as SharpFuzz uses it.
+    private const int TraceMapSize = 1 << 16;
+
     public static int Main(string[] args)
     {
+        // The instrumented assemblies write coverage into SharpFuzz's trace map from their first instruction on;
+        // under afl-fuzz Fuzzer.Run points it at AFL's shared memory, otherwise (list, replay of a crash with the
+        // instrumented build) it must point somewhere, or the first instrumented branch is an access violation.
+        unsafe
+        {
+            SharpFuzz.Common.Trace.SharedMem = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(TraceMapSize);
+        }
+
         if (args.Length == 0 || args[0] is "list" or "-h" or "--help")
         {
             Console.WriteLine("usage: Gateway.Fuzz TARGET            (under afl-fuzz)");

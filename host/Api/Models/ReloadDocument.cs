@@ -6,4 +6,4 @@ namespace Gateway.Host.Api.Models;
 /// <param name="Ok">True when applied; false when rejected (the running config stays).</param>
 /// <param name="Errors">Why it was rejected.</param>
 /// <param name="Error">One line summing up a rejection (the API's error convention); null when applied.</param>
-internal sealed record ReloadDocument(DateTimeOffset Time, string Trigger, bool Ok, IReadOnlyList<ConfigErrorDocument> Errors, string? Error = null);
+internal sealed record ReloadDocument(DateTime Time, string Trigger, bool Ok, IReadOnlyList<ConfigErrorDocument> Errors, string? Error = null);

@@ -10,7 +10,7 @@ namespace Gateway.Host.Api.Models;
 /// <param name="Listeners">Every endpoint the gateway serves: each plugin's and the admin listener.</param>
 internal sealed record StatusDocument(
     string Version,
-    DateTimeOffset StartedAt,
+    DateTime StartedAt,
     double UptimeSeconds,
     string ConfigFile,
     bool Ready,

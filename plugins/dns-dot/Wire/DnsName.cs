@@ -28,6 +28,10 @@ internal static class DnsName
         // The lowest offset we may still jump to: every pointer must go strictly below the label it is in,
         // which bounds the number of jumps and rules out loops (RFC 9267 §2).
         int limit = offset;
+        // Where the first pointer is: a pointer refers to a prior occurrence of a name (RFC 1035 §4.1.4), so every
+        // byte read after it lies before it. Else a "name" could run on into later records, or into an OPT we strip
+        // (found by fuzzing).
+        int prior = int.MaxValue;
         bool jumped = false;
         bool write = !destination.IsEmpty;
         while (true)
@@ -41,7 +45,7 @@ internal static class DnsName
             switch (label & 0xC0)
             {
                 case 0x00:
-                    if (length + 1 + label > DnsConstants.MaxNameLength || position + 1 + label > message.Length)
+                    if (length + 1 + label > DnsConstants.MaxNameLength || position + 1 + label > Math.Min(message.Length, prior))
                     {
                         return false;
                     }
@@ -74,10 +78,13 @@ internal static class DnsName
                     if (!jumped)
                     {
                         end = position + 2;
+                        prior = position;
                         jumped = true;
                     }
 
-                    if (target >= limit)
+                    // A pointer into the header is no name (RFC 1035 §4.1.4; RFC 9267 §2): the id and flags we rewrite
+                    // for the client would change it after we read it (found by fuzzing).
+                    if (target >= limit || target < DnsConstants.HeaderSize)
                     {
                         return false;
                     }

@@ -235,6 +235,11 @@ public sealed class DnsDifferentialTests
             return "exactly one question (RFC 9619)";
         }
 
+        if (py.Ok && status == DnsParseStatus.FormErr && PointerNotPrior(m))
+        {
+            return "a compression pointer must refer to a prior name: not into the header, not running on past itself (RFC 1035 §4.1.4, RFC 9267 §2)";
+        }
+
         if (py.Ok && status == DnsParseStatus.FormErr && (m[12] & 0xC0) != 0)
         {
             return "a compressed question has nothing to point to: FORMERR";
@@ -273,12 +278,82 @@ public sealed class DnsDifferentialTests
             return "an answer must echo our one uncompressed question (RFC 1035 §7.3: match it to the query)";
         }
 
+        if (py.Ok && !ok && PointerNotPrior(m))
+        {
+            return "a compression pointer must refer to a prior name: not into the header, not running on past itself (RFC 1035 §4.1.4, RFC 9267 §2)";
+        }
+
         if (py.Ok && !ok && py.Records.Where(r => r.Type == DnsConstants.TypeOpt).Select(r => r.Section).Any(s => s != 2))
         {
             return "OPT only in the additional section (RFC 6891 §6.1.1)";
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// True when a name of the message uses a pointer that is no prior occurrence of a name (RFC 1035 §4.1.4): into the
+    /// header, or to bytes that run on to or past the pointer itself. Names are walked leniently, record by record.
+    /// </summary>
+    private static bool PointerNotPrior(byte[] m)
+    {
+        if (m.Length < 12)
+        {
+            return false;
+        }
+
+        int position = 12;
+        int names = BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(4));
+        int records = BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(6)) + BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(8)) + BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(10));
+        for (int i = 0; i < names + records; i++)
+        {
+            int pointer = -1, at = position;
+            for (int hops = 0; hops < 128 && at < m.Length; hops++)
+            {
+                byte label = m[at];
+                if ((label & 0xC0) == 0xC0 && at + 1 < m.Length)
+                {
+                    int target = ((label & 0x3F) << 8) | m[at + 1];
+                    if (pointer < 0)
+                    {
+                        pointer = at;
+                        position = at + 2;
+                    }
+
+                    if (target < 12 || target >= pointer)
+                    {
+                        return true;
+                    }
+
+                    at = target;
+                    continue;
+                }
+
+                if (pointer >= 0 && at + 1 + (label & 0x3F) > pointer)
+                {
+                    return true;
+                }
+
+                at += 1 + (label & 0x3F);
+                if (label == 0)
+                {
+                    break;
+                }
+            }
+
+            if (pointer < 0)
+            {
+                position = at;
+            }
+
+            position += i < names ? 4 : 10 + (position + 10 <= m.Length ? BinaryPrimitives.ReadUInt16BigEndian(m.AsSpan(position + 8)) : 0);
+            if (position > m.Length)
+            {
+                return false;
+            }
+        }
+
+        return false;
     }
 
     private static bool Scan(byte[] message, int[] ttls, out DnsResponseInfo info)

@@ -41,6 +41,33 @@ public sealed class DnsWireDifferentialRegressionTests
     }
 
     [Fact]
+    public void TryScanResponse_OwnerPointsIntoTheHeader_Refused()
+    {
+        // The answer's owner is a pointer to offset 1: a "name" made of the id and flags, which FinishAnswer rewrites.
+        byte[] message = (byte[])AnswerWithoutOpt.Clone();
+        message[35] = 0x01;
+        Assert.False(DnsMessageReader.TryScanResponse(message, message.AsSpan(12, 18), 1, Span<int>.Empty, out _));
+    }
+
+    [Fact]
+    public void TryScanResponse_PointerToANameThatRunsOnPastThePointer_Refused()
+    {
+        // Two answers; the second's owner points at a 14-byte "label" inside the first answer's RDATA that reads on
+        // through the second record itself: no prior occurrence of a name (RFC 1035 §4.1.4). Stripping an OPT behind
+        // such a name would cut it.
+        byte[] message =
+        [
+            0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0,
+            3, .. "www"u8, 7, .. "example"u8, 4, .. "test"u8, 0, 0, 2, 0, 1,
+            0xC0, 12, 0, 2, 0, 1, 0, 0, 1, 0x2C, 0, 6, 14, .. "ns1"u8, 0xC0, 16,
+            0xC0, 46, 0, 1, 0, 1, 0, 0, 1, 0x2C, 0, 4, 192, 0, 2, 53,
+        ];
+        Assert.False(DnsMessageReader.TryScanResponse(message, message.AsSpan(12, 18), 2, Span<int>.Empty, out _));
+        message[46] = 3;
+        Assert.True(DnsMessageReader.TryScanResponse(message, message.AsSpan(12, 18), 2, Span<int>.Empty, out _));
+    }
+
+    [Fact]
     public void TryScanResponse_TtlWithTopBitSet_CachedForZeroSeconds()
     {
         // RFC 2181 §8: 0x8000012C is not 68 years.

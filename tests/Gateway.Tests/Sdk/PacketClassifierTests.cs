@@ -105,15 +105,28 @@ public sealed class PacketClassifierTests
     }
 
     [Fact]
-    public void Classify_RandomBytes_NeverThrows()
+    public void Classify_RandomBytes_NeverThrowsAndEveryVerdictIsWithinTheInput()
     {
         var random = new Random(42);
         byte[] buffer = new byte[128];
+        int accepted = 0;
         for (int i = 0; i < 100_000; i++)
         {
             random.NextBytes(buffer);
             buffer[0] = (byte)((i % 3 == 0 ? 0x40 : i % 3 == 1 ? 0x60 : buffer[0]) | (buffer[0] & 0x0F));
-            _ = PacketClassifier.Classify(buffer.AsSpan(0, random.Next(0, 129)), out _);
+            int length = random.Next(0, 129);
+            PacketError error = PacketClassifier.Classify(buffer.AsSpan(0, length), out PacketInfo info);
+            if (error == PacketError.None)
+            {
+                // A packet taken as valid never points past the bytes it came in: the dispatcher slices by these.
+                accepted++;
+                Assert.InRange(info.Length, 1, length);
+                Assert.InRange(info.PayloadOffset, 0, info.Length);
+                Assert.InRange(info.TransportOffset, 0, info.PayloadOffset);
+            }
         }
+
+        // Random bytes are overwhelmingly invalid, but the loop must also have exercised the accepting paths.
+        Assert.InRange(accepted, 1, 99_999);
     }
 }

@@ -79,6 +79,35 @@ public sealed class AdminServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Page_GzipAccepted_IsCompressedAndRevalidatesWithETag()
+    {
+        using HttpResponseMessage plain = await _http.GetAsync(Url("/assets/app.js"));
+        using var gzipRequest = new HttpRequestMessage(HttpMethod.Get, Url("/assets/app.js"));
+        gzipRequest.Headers.AcceptEncoding.ParseAdd("gzip");
+        using HttpResponseMessage compressed = await _http.SendAsync(gzipRequest);
+
+        Assert.Equal("text/javascript; charset=utf-8", plain.Content.Headers.ContentType!.ToString());
+        Assert.Equal(["gzip"], compressed.Content.Headers.ContentEncoding);
+        using var unzip = new System.IO.Compression.GZipStream(await compressed.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
+        Assert.Equal(await plain.Content.ReadAsStringAsync(), await new StreamReader(unzip).ReadToEndAsync());
+
+        using var again = new HttpRequestMessage(HttpMethod.Get, Url("/assets/app.js"));
+        again.Headers.IfNoneMatch.Add(plain.Headers.ETag!);
+        using HttpResponseMessage notModified = await _http.SendAsync(again);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+    }
+
+    [Fact]
+    public async Task Page_Root_IsTheConsoleWithContentSecurityPolicy()
+    {
+        using HttpResponseMessage response = await _http.GetAsync(Url("/"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("<script src=\"/assets/app.js\" defer></script>", await response.Content.ReadAsStringAsync());
+        Assert.StartsWith("default-src 'none'; script-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single());
+    }
+
+    [Fact]
     public async Task UnknownPath_Returns404()
     {
         using HttpResponseMessage response = await _http.GetAsync(Url("/admin"));

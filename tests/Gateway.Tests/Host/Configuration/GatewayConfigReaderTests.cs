@@ -118,7 +118,23 @@ public sealed class GatewayConfigReaderTests
     {
         string error = Assert.Single(Errors("host:\n  admin: { listen: 127.0.0.1:9090 }\n  plugin: [x]\n"));
 
-        Assert.Equal($"{File}:3:3: host.plugin: unknown key in host (known: plugins, tun, admin, statsd, otlp, limits, logLevel)", error);
+        Assert.Equal($"{File}:3:3: host.plugin: unknown key in host (known: plugins, drainTimeoutSeconds, tun, admin, statsd, otlp, limits, logLevel)", error);
+    }
+
+    [Fact]
+    public void Read_DrainTimeout_DefaultThirtyAndSetValue()
+    {
+        Assert.Equal(30, Read("host:\n  plugins: [p]\n").Host.DrainTimeoutSeconds);
+        Assert.Equal(5, Read("host:\n  drainTimeoutSeconds: 5\n").Host.DrainTimeoutSeconds);
+    }
+
+    [Fact]
+    public void Read_DrainTimeoutOutOfRange_ErrorWithPosition()
+    {
+        string error = Assert.Single(Errors("host:\n  drainTimeoutSeconds: 99999\n"));
+
+        Assert.StartsWith($"{File}:2:", error);
+        Assert.Contains("host.drainTimeoutSeconds", error);
     }
 
     [Fact]

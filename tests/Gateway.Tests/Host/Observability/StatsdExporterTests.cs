@@ -129,16 +129,40 @@ public sealed class StatsdExporterTests : IDisposable
     }
 
     [Fact]
-    public async Task ExportNow_NoServerListening_DoesNotThrow()
+    public async Task ExportNow_NoServerListening_KeepsExportingWhenServerComesBack()
     {
         _server.Dispose();
         _meter.CreateObservableGauge(_marker + ".lost", () => 1);
-        var nowhere = new NetEndpoint(NetAddress.Parse("127.0.0.1"), FreeUdpPortThatIsClosed());
+        ushort port = FreeUdpPortThatIsClosed();
+        var nowhere = new NetEndpoint(NetAddress.Parse("127.0.0.1"), port);
         await using var exporter = new StatsdExporter(nowhere, _collector, NullLogger.Instance);
         await exporter.StartAsync(CancellationToken.None);
 
+        // Nobody listens: each send draws an ICMP port unreachable (ECONNREFUSED on the next send), which must not
+        // break the exporter.
         exporter.ExportNow();
         exporter.ExportNow();
+
+        using var server = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        server.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        var buffer = new byte[65536];
+        string received = string.Empty;
+        long deadline = Environment.TickCount64 + (long)Generous.TotalMilliseconds;
+        while (!received.Contains($"gateway.{_marker}.lost:1|g", StringComparison.Ordinal))
+        {
+            Assert.True(Environment.TickCount64 < deadline, "no statsd line after the server came back: " + received);
+            exporter.ExportNow();
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                int length = await server.ReceiveAsync(buffer, SocketFlags.None, wait.Token);
+                received = System.Text.Encoding.ASCII.GetString(buffer, 0, length);
+            }
+            catch (OperationCanceledException)
+            {
+                // Not yet: export again.
+            }
+        }
     }
 
     [Theory]

@@ -64,7 +64,7 @@ public sealed class GatewayRuntimeReloadTests : IDisposable
     {
         await File.WriteAllTextAsync(_path, yaml);
         var runtime = new GatewayRuntime(_path, _directory, NullLoggerFactory.Instance, environment: null, TextWriter.Null);
-        runtime.Prepare(strictSections: false);
+        runtime.Prepare();
         return runtime;
     }
 }

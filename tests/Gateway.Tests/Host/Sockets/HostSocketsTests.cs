@@ -26,6 +26,26 @@ public sealed class HostSocketsTests : HostSocketsTestBase
         Assert.Equal(listener.Local.ToIPEndPoint(), reply.RemoteEndPoint);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1:0", true)]
+    [InlineData("[::1]:0", true)]
+    [InlineData("127.0.0.1:0", false)]
+    [InlineData("[::1]:0", false)]
+    public async Task BindDatagram_Unbind_DeliversNoSpuriousDatagram(string endpoint, bool batched)
+    {
+        var seen = new CountingDatagrams();
+        var listener = new UdpHostListener(Ephemeral(endpoint), _guard, seen, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, _meter.CreateCounter<long>("test.datagrams"), batched: batched);
+        listener.Start();
+        using var client = new UdpClient(listener.Local.Address.Family);
+        await client.SendAsync(Encoding.ASCII.GetBytes("one"), listener.Local.ToIPEndPoint());
+        await seen.WaitForAsync(1, Timeout);
+
+        // Closing while the receive loop is blocked must not hand the handler an empty datagram "from 0.0.0.0:0".
+        listener.Dispose();
+
+        Assert.Equal(["one"], seen.Payloads);
+    }
+
     [Fact]
     public async Task BindDatagram_HandlerThrows_KeepsServing()
     {
@@ -102,6 +122,9 @@ public sealed class HostSocketsTests : HostSocketsTestBase
     {
         using TcpHostListener listener = _sockets.BindStream(_guard, Ephemeral("127.0.0.1:0"), new UpperCaseLines(), new LimitsOptions { IdleTimeoutSeconds = 1 });
         using var client = new TcpClient(AddressFamily.InterNetwork);
+
+        // Timed from before the connect: the server's idle clock cannot start earlier, however late this thread runs.
+        long connecting = Environment.TickCount64;
         await client.ConnectAsync(listener.Local.ToIPEndPoint()).WaitAsync(Timeout);
 
         var buffer = new byte[16];
@@ -115,7 +138,12 @@ public sealed class HostSocketsTests : HostSocketsTestBase
             read = 0;
         }
 
+        long idle = Environment.TickCount64 - connecting;
+
+        // Closed, and not before the 1 s idle timeout (a listener that closed at once would pass without the bound);
+        // the tick counter's granularity allows a little early, a loaded CI machine a lot late.
         Assert.Equal(0, read);
+        Assert.InRange(idle, 980, 10_000);
     }
 
     [Fact]
@@ -146,6 +174,40 @@ public sealed class HostSocketsTests : HostSocketsTestBase
         Assert.Throws<SocketException>(() => _sockets.BindStream(_guard, endpoint, new UpperCaseLines(), new LimitsOptions()));
     }
 
+
+    private sealed class CountingDatagrams : IDatagramHandler
+    {
+        private readonly List<string> _payloads = [];
+
+        public string[] Payloads
+        {
+            get
+            {
+                lock (_payloads)
+                {
+                    return [.. _payloads];
+                }
+            }
+        }
+
+        public void OnDatagram(in DatagramRequest request, ReadOnlySpan<byte> payload)
+        {
+            lock (_payloads)
+            {
+                _payloads.Add(Encoding.ASCII.GetString(payload) + (request.Client.Port == 0 ? " from port 0" : string.Empty));
+            }
+        }
+
+        public async Task WaitForAsync(int count, TimeSpan timeout)
+        {
+            long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            while (Payloads.Length < count)
+            {
+                Assert.True(Environment.TickCount64 < deadline, $"{Payloads.Length} datagrams seen, expected {count}");
+                await Task.Delay(10);
+            }
+        }
+    }
 
     private sealed class UpperCaseDatagrams : IDatagramHandler
     {
