@@ -224,7 +224,11 @@ public sealed class DnsDotHardeningTests : IClassFixture<UnboundDotFixture>
             int closedCount = closed.Count(t => t.IsCompleted && t.Result);
             _output.WriteLine($"RSS before {before / 1048576.0:0.0} MiB, peak {peak / 1048576.0:0.0} MiB, after {after / 1048576.0:0.0} MiB; closed {closedCount}/{Connections} in {clock.Elapsed.TotalSeconds:0.0} s");
             Assert.Equal(Connections, closedCount);
-            Assert.True(peak - before < 16L * 1024 * 1024, $"RSS grew by {(peak - before) / 1048576.0:0.0} MiB while {Connections} clients did not read");
+            // The hole held every unread answer (256 pipelined x 128 KiB: 32+ MiB per connection, 256+ MiB for these
+            // eight) for as long as the client liked. What remains is garbage the GC has not yet collected: the
+            // answers queued when it last ran (promoted to gen1) and its gen0 budget, which the runtime sizes from
+            // the L3 cache (32 MiB here): 30-45 MiB measured on a 2-core EPYC, freed by the next collections.
+            Assert.True(peak - before < 64L * 1024 * 1024, $"RSS grew by {(peak - before) / 1048576.0:0.0} MiB while {Connections} clients did not read");
 
             string metrics = await PrometheusText.FetchAsync(admin);
             Assert.True(PrometheusText.Sum(metrics, "dns_client_connections_aborted_total") >= Connections, metrics);

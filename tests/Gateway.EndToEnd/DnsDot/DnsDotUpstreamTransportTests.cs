@@ -18,6 +18,19 @@ public sealed class DnsDotUpstreamTransportTests : IClassFixture<UnboundDotFixtu
     private static async Task<string> KdigAsync(int port, params string[] args) =>
         (await ProcessRunner.RunAsync("kdig", ["@127.0.0.1", "-p", port.ToString(), "+time=5", "+retry=0", .. args], KdigTimeout)).Output;
 
+    /// <summary>
+    /// Asks until the first answer comes (at most a minute): the first query pays for JIT, bootstrap resolution and
+    /// the upstream's connection (TLS, HTTP/2), which on a loaded 2-core machine can outlast kdig's 5 s.
+    /// </summary>
+    private static async Task WarmUpAsync(int port)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!(await KdigAsync(port, "warm.a.test", "A")).Contains("status: NXDOMAIN"))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(1), "no answer through the gateway within a minute");
+        }
+    }
+
     private static async Task<(GatewayProcess Gateway, int Port, int Admin)> StartAsync(string section, IReadOnlyDictionary<string, string>? files = null)
     {
         int port = DnsDotGatewayProcessTests.FreePort();
@@ -49,6 +62,8 @@ public sealed class DnsDotUpstreamTransportTests : IClassFixture<UnboundDotFixtu
         (GatewayProcess gateway, int port, int admin) = await StartAsync($"  upstreams: [{Upstream(transport)}]");
         await using (gateway)
         {
+            await WarmUpAsync(port);
+            double readErrors = PrometheusText.Sum(await PrometheusText.FetchAsync(admin), "dns_upstream_read_errors_total");
             foreach (string client in new[] { "+notcp", "+tcp" })
             {
                 string a = await KdigAsync(port, client, "a.test", "A");
@@ -65,7 +80,7 @@ public sealed class DnsDotUpstreamTransportTests : IClassFixture<UnboundDotFixtu
             string metrics = await PrometheusText.FetchAsync(admin);
             string upstream = transport switch { "udp" => _unbound.UdpUrl, "tcp" => _unbound.TcpUrl, _ => _unbound.HttpsUrl };
             Assert.True(PrometheusText.Sum(metrics, "dns_upstream_duration_seconds_count", $"upstream=\"{upstream}\"") >= 9, metrics);
-            Assert.Equal(0, PrometheusText.Sum(metrics, "dns_upstream_read_errors_total"));
+            Assert.Equal(readErrors, PrometheusText.Sum(metrics, "dns_upstream_read_errors_total"));
             Assert.DoesNotContain("warning", gateway.Output, StringComparison.OrdinalIgnoreCase);
         }
     }
@@ -137,6 +152,7 @@ public sealed class DnsDotUpstreamTransportTests : IClassFixture<UnboundDotFixtu
         (GatewayProcess gateway, int port, int admin) = await StartAsync(section);
         await using (gateway)
         {
+            await WarmUpAsync(port);
             for (int i = 0; i < 4; i++)
             {
                 Assert.Matches(@"A\s+10\.0\.0\.1", await KdigAsync(port, "a.test", "A"));
