@@ -59,7 +59,11 @@ internal sealed class DnsDotOptions
     /// <summary>Most queries in flight on one upstream connection. Defaults to 128.</summary>
     public int MaxInFlightPerConnection { get; set; } = 128;
 
-    /// <summary>Idle timeout of client TCP connections, in milliseconds (RFC 7766 §6.2.3). Defaults to 10,000.</summary>
+    /// <summary>
+    /// Idle timeout of client TCP and DoT connections, in milliseconds (RFC 7766 §6.2.3); also the time a query may
+    /// take to arrive whole from its first byte, so a client trickling bytes cannot hold a connection (slowloris).
+    /// Defaults to 10,000.
+    /// </summary>
     public int ClientIdleTimeoutMs { get; set; } = 10_000;
 
     /// <summary>

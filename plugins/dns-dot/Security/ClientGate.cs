@@ -117,7 +117,7 @@ internal sealed class ClientGate
     /// <summary>A connection counted by <see cref="TryOpenConnection"/> ended.</summary>
     public void CloseConnection(NetAddress client) => _connections.Leave(client);
 
-    /// <summary>A connection was closed for holding resources (<paramref name="reason"/>: write_timeout or buffer_cap).</summary>
+    /// <summary>A connection was closed for holding resources (<paramref name="reason"/>: write_timeout, buffer_cap or slow_query).</summary>
     public void ConnectionAborted(NetAddress client, string reason)
     {
         _metrics.ConnectionsAborted.Add(1, new KeyValuePair<string, object?>("reason", reason));

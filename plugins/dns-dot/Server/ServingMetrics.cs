@@ -18,7 +18,7 @@ internal sealed class ServingMetrics
         Refused = meter.CreateCounter<long>("dns.client.refused", "{query}", "Queries answered REFUSED because the client is not in allowClients (or is in denyClients)");
         RateLimited = meter.CreateCounter<long>("dns.client.rate_limited", "{query}", "Queries over rateLimit, by action: dropped, truncated (TC=1 slip) or refused (TCP, DoT, DoH)");
         ConnectionsRejected = meter.CreateCounter<long>("dns.client.connections.rejected", "{connection}", "Client connections closed at once: over maxConnectionsPerClient");
-        ConnectionsAborted = meter.CreateCounter<long>("dns.client.connections.aborted", "{connection}", "Client connections closed for not reading their answers, by reason: write_timeout or buffer_cap");
+        ConnectionsAborted = meter.CreateCounter<long>("dns.client.connections.aborted", "{connection}", "Client connections closed for holding resources, by reason: write_timeout or buffer_cap (answers not read), slow_query (a query not whole within clientIdleTimeoutMs of its first byte)");
         HandshakeErrors = meter.CreateCounter<long>("dns.client.tls_handshake_errors", "{connection}", "DoT and DoH client handshakes that failed or timed out");
         HttpErrors = meter.CreateCounter<long>("dns.client.https_errors", "{request}", "DoH requests answered with an HTTP error (400, 404, 405, 413, 415)");
     }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Rules;
 using Gateway.Plugins.DnsDot.Security;
@@ -101,13 +102,24 @@ internal sealed class StreamSession : IAnswerSink
         byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialReadBuffer);
         int start = 0;
         int end = 0;
+        long partialSince = 0;
         string reason = "closed by the client";
         try
         {
             while (true)
             {
                 // RFC 7766 §6.2.3: close connections that stay idle; while answers are owed the client may just wait.
-                _readTimeout.CancelAfter(Volatile.Read(ref _outstanding) == 0 ? idle : busy);
+                TimeSpan wait = Volatile.Read(ref _outstanding) == 0 ? idle : busy;
+                if (end > start)
+                {
+                    // A message has begun: it must be complete within the idle timeout of its first byte, however
+                    // its bytes trickle in (slowloris: a byte now and then would otherwise hold the connection for good).
+                    partialSince = partialSince == 0 ? Stopwatch.GetTimestamp() : partialSince;
+                    TimeSpan left = idle - Stopwatch.GetElapsedTime(partialSince);
+                    wait = left < wait ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : wait;
+                }
+
+                _readTimeout.CancelAfter(wait);
                 int read = await _stream.ReadAsync(buffer.AsMemory(end), _readTimeout.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
@@ -115,6 +127,12 @@ internal sealed class StreamSession : IAnswerSink
                 }
 
                 end += read;
+                if (end - start >= 2 && end - start - 2 >= BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(start)))
+                {
+                    // The pending message is complete: the next one's clock starts with its own first byte.
+                    partialSince = 0;
+                }
+
                 while (end - start >= 2)
                 {
                     int length = BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(start));
@@ -158,6 +176,12 @@ internal sealed class StreamSession : IAnswerSink
         catch (OperationCanceledException) when (Volatile.Read(ref _closed))
         {
             reason = "closed: the client does not read its answers";
+        }
+        catch (OperationCanceledException) when (partialSince != 0 && end > start)
+        {
+            reason = $"a query did not arrive whole within {idle.TotalMilliseconds:0} ms of its first byte";
+            _gate?.ConnectionAborted(_client, "slow_query");
+            _metrics?.ClientReadErrors.Add(1);
         }
         catch (OperationCanceledException)
         {
