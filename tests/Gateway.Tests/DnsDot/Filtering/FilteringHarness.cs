@@ -34,7 +34,7 @@ internal sealed class FilteringHarness : IDisposable
 
     public BlockingPause Pause { get; }
 
-    public UpstreamGroup Filtered { get; } = new("filtered", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+    public UpstreamGroup Filtered { get; } = new("filtered", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
 
     /// <summary>Writes <paramref name="files"/> (name → content), builds the resolver for <paramref name="options"/>, waits for the lists.</summary>
     public static async Task<FilteringHarness> CreateAsync(DnsDotOptions options, IReadOnlyDictionary<string, string>? files = null)
@@ -47,7 +47,7 @@ internal sealed class FilteringHarness : IDisposable
         }
 
         var harness = new FilteringHarness(directory);
-        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var groups = new Dictionary<string, UpstreamGroup> { ["filtered"] = harness.Filtered };
         options.Groups["filtered"] = new UpstreamGroupOptions();
         var resolver = new DnsResolver(options, group, groups, null, new DnsDotMetrics(harness._meter), NullLogger.Instance);
