@@ -30,6 +30,9 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     private IPluginContext? _context;
     private ILogger? _logger;
     private HttpProxyOptions? _options;
+
+    // The SOCKS-only endpoints bound at start (a reload cannot rebind them).
+    private IReadOnlyList<NetEndpoint> _socksBound = [];
     private IDisposable? _reloadRegistration;
     private HttpProxyStatsApi? _stats;
 
@@ -90,6 +93,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         _context = context;
         _logger = logger;
         _options = options;
+        _socksBound = options.SocksListen;
         foreach (ServiceEndpoint endpoint in endpoints)
         {
             _bindings.Add(context.BindStream(endpoint, _handler));
@@ -103,6 +107,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyLog.Serving(logger, $"{endpoint} (SOCKS only)");
         }
 
+        // listen:/virtual: changes restart the plugin (the host compares those keys); the rest applies here, live.
         _reloadRegistration = ChangeToken.OnChange(context.Configuration.GetReloadToken, Reload);
         return Task.CompletedTask;
     }
@@ -125,7 +130,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyOptions options = HttpProxyOptionsReader.Read(context.Configuration, errors);
             if (errors.Count > 0)
             {
-                HttpProxyLog.ReconfigureFailed(logger, $"{errors[0].Key}: {errors[0].Message}");
+                HttpProxyLog.ReloadRefused(logger, "http-proxy." + errors[0].Key, errors[0].Message);
                 return;
             }
 
@@ -136,13 +141,12 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             }
             catch (InvalidDataException e)
             {
-                HttpProxyLog.ReconfigureFailed(logger, $"auth: {e.Message}");
+                HttpProxyLog.ReloadRefused(logger, "http-proxy.auth.usersFile", e.Message);
                 return;
             }
 
             List<string> restartOnly = [.. handler.Reload(options)];
-            // listen:/virtual: changes restart the plugin (the host compares those keys); socksListen is ours, bound at start.
-            if (!options.SocksListen.SequenceEqual(previous.SocksListen))
+            if (!options.SocksListen.SequenceEqual(_socksBound))
             {
                 restartOnly.Add("socksListen");
             }
@@ -162,7 +166,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             }
 
             _options = options;
-            HttpProxyLog.Reconfigured(logger, handler.ActiveConnections);
+            HttpProxyLog.Reloaded(logger);
             if (restartOnly.Count > 0)
             {
                 HttpProxyLog.ReloadNeedsRestart(logger, string.Join(", ", restartOnly));
