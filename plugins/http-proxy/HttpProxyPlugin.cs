@@ -1,9 +1,11 @@
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Proxy;
+using Gateway.Plugins.HttpProxy.Socks;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 
 namespace Gateway.Plugins.HttpProxy;
 
@@ -21,6 +23,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
 
     private readonly List<IDisposable> _bindings = [];
     private HttpProxyHandler? _handler;
+    private IDisposable? _reloadRegistration;
 
     /// <inheritdoc/>
     public string Id => "http-proxy";
@@ -47,18 +50,18 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             endpoints.Add(new ServiceEndpoint(EndpointKind.Virtual, DefaultVirtualEndpoint));
         }
 
-        if (endpoints.Count == 0)
-        {
-            // Absent section (or no endpoints): nothing to serve.
-            HttpProxyLog.Idle(logger);
-            return Task.CompletedTask;
-        }
-
         List<(string Key, string Message)> errors = [];
         HttpProxyOptions options = HttpProxyOptionsReader.Read(context.Configuration, errors);
         if (errors.Count > 0)
         {
             throw new PluginConfigException(errors[0].Key, errors[0].Message);
+        }
+
+        if (endpoints.Count == 0 && options.SocksListen.Count == 0)
+        {
+            // Absent section (or no endpoints): nothing to serve.
+            HttpProxyLog.Idle(logger);
+            return Task.CompletedTask;
         }
 
         _handler = new HttpProxyHandler(options, context.ProtectSocket, () => context.NameResolver, new HttpProxyMetrics(context.Meter), logger);
@@ -68,12 +71,26 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyLog.Serving(logger, endpoint.ToString());
         }
 
+        var socks = new SocksOnlyHandler(_handler);
+        foreach (NetEndpoint endpoint in options.SocksListen)
+        {
+            _bindings.Add(context.BindStream(new ServiceEndpoint(EndpointKind.HostSocket, endpoint), socks));
+            HttpProxyLog.Serving(logger, $"{endpoint} (SOCKS only)");
+        }
+
+        // listen:/virtual: changes restart the plugin (the host compares those keys); the rest applies here, live.
+        HttpProxyHandler handler = _handler;
+        IReadOnlyList<NetEndpoint> socksBound = options.SocksListen;
+        Microsoft.Extensions.Configuration.IConfiguration section = context.Configuration;
+        _reloadRegistration = ChangeToken.OnChange(section.GetReloadToken, () => Reload(section, handler, socksBound, logger));
         return Task.CompletedTask;
     }
 
     /// <inheritdoc/>
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        _reloadRegistration?.Dispose();
+        _reloadRegistration = null;
         foreach (IDisposable binding in _bindings)
         {
             binding.Dispose();
@@ -83,5 +100,29 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         _handler?.Dispose();
         _handler = null;
         return Task.CompletedTask;
+    }
+
+    /// <summary>Reads the changed section and makes it the rules of new connections (the host validated it already).</summary>
+    private static void Reload(Microsoft.Extensions.Configuration.IConfiguration section, HttpProxyHandler handler, IReadOnlyList<NetEndpoint> socksBound, ILogger logger)
+    {
+        List<(string Key, string Message)> errors = [];
+        HttpProxyOptions options = HttpProxyOptionsReader.Read(section, errors);
+        if (errors.Count > 0)
+        {
+            HttpProxyLog.ReloadRefused(logger, "http-proxy." + errors[0].Key, errors[0].Message);
+            return;
+        }
+
+        List<string> restartOnly = [.. handler.Reload(options)];
+        if (!options.SocksListen.SequenceEqual(socksBound))
+        {
+            restartOnly.Add("socksListen");
+        }
+
+        HttpProxyLog.Reloaded(logger);
+        if (restartOnly.Count > 0)
+        {
+            HttpProxyLog.ReloadNeedsRestart(logger, string.Join(", ", restartOnly));
+        }
     }
 }

@@ -53,6 +53,14 @@ internal sealed class HttpProxyOptions
     /// </summary>
     public IReadOnlyList<DestinationRule> AllowDestinations { get; init; } = [];
 
+    /// <summary>
+    /// SOCKS-only host sockets (<c>socksListen</c>, "ip:port" list). Defaults to none: SOCKS5 and SOCKS4a are served on
+    /// every <c>listen:</c> and <c>virtual:</c> endpoint anyway, told apart from HTTP by the first byte; these endpoints
+    /// serve nothing but SOCKS (an HTTP request there is closed). Security: the same client ACL, ports and destination
+    /// policy apply as to HTTP.
+    /// </summary>
+    public IReadOnlyList<NetEndpoint> SocksListen { get; init; } = [];
+
     /// <summary>Most client connections served at once (<c>maxConnections</c>); more get 503. Defaults to 10000.</summary>
     public int MaxConnections { get; init; } = 10_000;
 
