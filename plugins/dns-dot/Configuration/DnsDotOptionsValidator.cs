@@ -29,6 +29,7 @@ internal static class DnsDotOptionsValidator
     public static void Validate(PluginValidationContext context)
     {
         IConfiguration section = context.Configuration;
+        DnsDotKeys.ReportUnknown(section, context.Error);
         DnsDotOptions? options = Bind(section, context);
         if (options is null)
         {

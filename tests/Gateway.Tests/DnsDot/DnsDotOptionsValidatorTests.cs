@@ -167,4 +167,30 @@ public sealed class DnsDotOptionsValidatorTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public void Validate_UnknownKeysAtEveryLevel_ReportedInTheSdkWordingAtTheirPaths()
+    {
+        IReadOnlyList<PluginConfigError> errors = Validate(new()
+        {
+            ["upstreams:0:address"] = "1.1.1.1:853",
+            ["upstreams:0:tlsName"] = "one.one.one.one",
+            ["upstreams:0:tlsname2"] = "typo",
+            ["cahce:enabled"] = "false",
+            ["cache:maxEntrys"] = "5",
+            ["groups:corp:upstreams:0:address"] = "9.9.9.9:853",
+            ["groups:corp:upstreams:0:tlsName"] = "dns.quad9.net",
+            ["groups:corp:polcy"] = "random",
+            ["clients:kids:networks:0"] = "192.168.1.64/27",
+            ["clients:kids:blockng"] = "false",
+            ["logLevel"] = "debug",
+        });
+
+        Assert.Equal(
+            ["cache:maxEntrys", "cahce", "clients:kids:blockng", "groups:corp:polcy", "upstreams:0:tlsname2"],
+            errors.Select(e => e.KeyPath!).Order(StringComparer.Ordinal).ToArray());
+        Assert.StartsWith("unknown key in dns-dot (known: upstreams, policy, groups, cache, ", errors.Single(e => e.KeyPath == "cahce").Message);
+        Assert.StartsWith("unknown key in dns-dot.cache (known: enabled, maxEntries, ", errors.Single(e => e.KeyPath == "cache:maxEntrys").Message);
+        Assert.StartsWith("unknown key in dns-dot.upstreams[0] (known: address, tlsName, ", errors.Single(e => e.KeyPath == "upstreams:0:tlsname2").Message);
+    }
 }
