@@ -6,8 +6,10 @@
 # the warm-up.
 #
 #   sudo scripts/soak.sh                 # 10 minutes, publishes the gateway first
-#   sudo SOAK_SECONDS=75 scripts/soak.sh # a short run (the end-to-end test's)
+#   sudo scripts/soak.sh 600s            # the same, the duration in seconds
+#   sudo SOAK_SECONDS=60 EDIT_INTERVAL=12 SWAP_INTERVAL=15 scripts/soak.sh   # the end-to-end test's short run
 #   sudo GATEWAY=/tmp/gw/gateway MAXQPS=8000 scripts/soak.sh 30
+# On a shared machine run it under the benchmark lock: flock /tmp/gateway-bench.lock scripts/soak.sh
 #
 # What runs (all inside network namespaces this script creates; traffic goes only to loopback and to them):
 #   sk-gw-PID   the gateway (TUN with 10.30.30.1/24 and the WireGuard address 10.99.0.1/24; dns-dot on
