@@ -177,7 +177,14 @@ internal static class StatusCommands
         }
 
         JsonElement root = peers.RootElement;
-        await stdout.WriteLineAsync($"interface: public key {root.GetProperty("publicKey").GetString()}, listening on UDP {root.GetProperty("listenPort").GetInt32()}").ConfigureAwait(false);
+        if (!root.TryGetProperty("publicKey", out JsonElement publicKey))
+        {
+            // The plugin is loaded but its section configures no interface (PeersApi omits the device's fields).
+            await stdout.WriteLineAsync("interface: off (the wireguard section configures no interface)").ConfigureAwait(false);
+            return GatewayCommandLine.ExitOk;
+        }
+
+        await stdout.WriteLineAsync($"interface: public key {publicKey.GetString()}, listening on UDP {root.GetProperty("listenPort").GetInt32()}").ConfigureAwait(false);
         foreach (JsonElement peer in root.GetProperty("peers").EnumerateArray())
         {
             string handshake = peer.TryGetProperty("lastHandshakeSecondsAgo", out JsonElement ago) ? Duration(ago.GetDouble()) + " ago" : "never";

@@ -1,3 +1,5 @@
+using Gateway.Plugins.HttpProxy.Auth;
+using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Sdk.Networking;
 
@@ -53,6 +55,14 @@ internal sealed class HttpProxyOptions
     /// </summary>
     public IReadOnlyList<DestinationRule> AllowDestinations { get; init; } = [];
 
+    /// <summary>
+    /// SOCKS-only host sockets (<c>socksListen</c>, "ip:port" list). Defaults to none: SOCKS5 and SOCKS4a are served on
+    /// every <c>listen:</c> and <c>virtual:</c> endpoint anyway, told apart from HTTP by the first byte; these endpoints
+    /// serve nothing but SOCKS (an HTTP request there is closed). Security: the same client ACL, ports and destination
+    /// policy apply as to HTTP.
+    /// </summary>
+    public IReadOnlyList<NetEndpoint> SocksListen { get; init; } = [];
+
     /// <summary>Most client connections served at once (<c>maxConnections</c>); more get 503. Defaults to 10000.</summary>
     public int MaxConnections { get; init; } = 10_000;
 
@@ -107,4 +117,10 @@ internal sealed class HttpProxyOptions
         IpPrefix.Parse("192.168.0.0/16"),
         IpPrefix.Parse("fc00::/7"),
     ];
+
+    /// <summary>Proxy authentication (<c>auth</c>): off unless users are configured. See <see cref="ProxyAuthOptions"/>.</summary>
+    public ProxyAuthOptions Auth { get; init; } = new();
+
+    /// <summary>The access log (<c>accessLog</c>): off unless a path is set. See <see cref="AccessLogOptions"/>.</summary>
+    public AccessLogOptions AccessLog { get; init; } = new();
 }

@@ -10,14 +10,14 @@ namespace Gateway.Plugins.HttpProxy.Configuration;
 /// path instead of stopping at the first (hand-written rather than ConfigurationBinder so that each
 /// error names its key path and unknown keys are reported).
 /// </summary>
-internal static class HttpProxyOptionsReader
+internal static partial class HttpProxyOptionsReader
 {
     private static readonly HashSet<string> s_knownKeys = new(StringComparer.OrdinalIgnoreCase)
     {
-        "listen", "virtual", "allowClients", "denyClients", "allowedPorts", "connectPorts", "denyDestinations", "allowDestinations", "maxConnections",
+        "listen", "virtual", "socksListen", "allowClients", "denyClients", "allowedPorts", "connectPorts", "denyDestinations", "allowDestinations", "maxConnections",
         "maxHeaderBytes", "maxHeaderCount", "keepAliveTimeoutSeconds", "requestHeadersTimeoutSeconds",
         "originConnectTimeoutSeconds", "originResponseTimeoutSeconds", "idleTimeoutSeconds", "tunnelIdleTimeoutSeconds",
-        "poolMaxIdlePerOrigin", "poolIdleTimeoutSeconds", "bufferSize", "cache",
+        "poolMaxIdlePerOrigin", "poolIdleTimeoutSeconds", "bufferSize", "cache", "auth", "accessLog",
     };
 
     private static readonly HashSet<string> s_cacheKeys = new(StringComparer.OrdinalIgnoreCase)
@@ -43,6 +43,16 @@ internal static class HttpProxyOptionsReader
             DenyClients = ReadPrefixes(section, "denyClients", defaults.DenyClients, errors),
             AllowedPorts = ReadPorts(section, "allowedPorts", defaults.AllowedPorts, errors),
             ConnectPorts = ReadPorts(section, "connectPorts", defaults.ConnectPorts, errors),
+            SocksListen = ReadList(section, "socksListen", defaults.SocksListen, errors, "an ip:port endpoint (127.0.0.1:1080, [::1]:1080)", static (text, into) =>
+            {
+                if (NetEndpoint.TryParse(text, out NetEndpoint endpoint) && endpoint.Port != 0)
+                {
+                    into.Add(endpoint);
+                    return true;
+                }
+
+                return false;
+            }),
             DenyDestinations = ReadDestinations(section, "denyDestinations", defaults.DenyDestinations, errors),
             AllowDestinations = ReadDestinations(section, "allowDestinations", defaults.AllowDestinations, errors),
             MaxConnections = ReadInt(section, "maxConnections", defaults.MaxConnections, 1, 1_000_000, errors),
@@ -58,6 +68,8 @@ internal static class HttpProxyOptionsReader
             PoolIdleTimeout = ReadSeconds(section, "poolIdleTimeoutSeconds", defaults.PoolIdleTimeout, errors),
             BufferSize = ReadInt(section, "bufferSize", defaults.BufferSize, 4096, 16 * 1024 * 1024, errors),
             Cache = ReadCache(section.GetSection("cache"), errors),
+            Auth = ReadAuth(section.GetSection("auth"), errors),
+            AccessLog = ReadAccessLog(section.GetSection("accessLog"), errors),
         };
     }
 

@@ -44,18 +44,18 @@ internal sealed class OriginConnector
             IReadOnlyList<IPAddress> addresses = await _resolver().ResolveAsync(host, AddressFamily.Unspecified, timeout.Token).ConfigureAwait(false);
             if (addresses.Count == 0)
             {
-                throw new OriginException(502, $"'{host}' has no addresses");
+                throw new OriginException(502, $"'{host}' has no addresses", error: SocketError.HostNotFound);
             }
 
             return [.. addresses];
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new OriginException(504, $"resolving '{host}' took longer than {_connectTimeout.TotalSeconds:0.#} s");
+            throw new OriginException(504, $"resolving '{host}' took longer than {_connectTimeout.TotalSeconds:0.#} s", error: SocketError.TimedOut);
         }
         catch (SocketException e)
         {
-            throw new OriginException(502, $"cannot resolve '{host}': {e.SocketErrorCode}");
+            throw new OriginException(502, $"cannot resolve '{host}': {e.SocketErrorCode}", error: SocketError.HostNotFound);
         }
     }
 
@@ -109,7 +109,7 @@ internal sealed class OriginConnector
             catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
             {
                 socket.Dispose();
-                throw new OriginException(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s");
+                throw new OriginException(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s", error: SocketError.TimedOut);
             }
             catch (SocketException e)
             {
@@ -128,7 +128,16 @@ internal sealed class OriginConnector
             throw new OriginException(403, $"this proxy does not connect there ({deniedBy}; denyDestinations)", deniedBy);
         }
 
-        throw new OriginException(502, $"connection failed: {lastError}");
+        throw new OriginException(502, $"connection failed: {lastError}", error: lastError);
+    }
+
+    /// <summary>Resolves <paramref name="host"/> (a name or an IP literal) and connects to it: <see cref="ResolveAsync"/> then <see cref="ConnectAsync"/>.</summary>
+    /// <exception cref="OriginException">Resolution or connection failed (502/504) or the policy refused every address (403).</exception>
+    public async ValueTask<(Socket Socket, NetAddress Address)> ConnectHostAsync(string host, int port, DestinationPolicy? policy, CancellationTokenSource deadline,
+        CancellationToken stopping)
+    {
+        IPAddress[] addresses = await ResolveAsync(host, deadline.Token).ConfigureAwait(false);
+        return await ConnectAsync(addresses, port, policy, deadline, stopping).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -147,7 +156,7 @@ internal sealed class OriginConnector
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.InProgress or SocketError.WouldBlock or SocketError.TimedOut)
         {
-            throw new OriginException(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s");
+            throw new OriginException(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s", error: SocketError.TimedOut);
         }
 
         socket.SendTimeout = 0;

@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+
 namespace Gateway.Plugins.HttpProxy.Origins;
 
 /// <summary>
@@ -6,12 +8,16 @@ namespace Gateway.Plugins.HttpProxy.Origins;
 /// </summary>
 internal sealed class OriginException : Exception
 {
-    public OriginException(int status, string message, string? deniedBy = null)
+    public OriginException(int status, string message, string? deniedBy = null, SocketError error = SocketError.Success)
         : base(message)
     {
         Status = status;
         DeniedBy = deniedBy;
+        Error = error;
     }
+
+    /// <summary>The socket error behind a 502 (ConnectionRefused, HostUnreachable, HostNotFound...), for SOCKS reply codes.</summary>
+    public SocketError Error { get; }
 
     /// <summary>502, 504, or 403 for a refused destination.</summary>
     public int Status { get; }

@@ -1,9 +1,13 @@
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Auth;
+using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
+using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Origins;
+using Gateway.Plugins.HttpProxy.Socks;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
@@ -16,47 +20,67 @@ namespace Gateway.Plugins.HttpProxy.Proxy;
 /// </summary>
 internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
 {
-    private int _connections;
-
     private readonly bool _ownsHostAddresses;
+    private int _connections;
+    private volatile ProxyRules _rules;
+    private readonly HttpProxyOptions _poolBuiltWith;   // the pool is shared by every generation of rules
 
     /// <param name="resolver">The gateway's name resolver, read at each lookup (IPluginContext.NameResolver).</param>
     /// <param name="hostAddresses">This host's addresses; null reads them from the interfaces (and follows changes).</param>
     public HttpProxyHandler(HttpProxyOptions options, Action<Socket> protectSocket, Func<INameResolver> resolver, HttpProxyMetrics metrics, ILogger logger,
         HostAddresses? hostAddresses = null)
     {
-        Options = options;
         _ownsHostAddresses = hostAddresses is null;
         HostAddresses = hostAddresses ?? HostAddresses.FromInterfaces();
-        Access = new AccessControl(options);
-        Destinations = new DestinationPolicy(options.DenyDestinations, options.AllowDestinations, HostAddresses);
+        ProtectSocket = protectSocket;
+        Resolver = resolver;
         Pool = new OriginConnectionPool(options.PoolMaxIdlePerOrigin, options.PoolIdleTimeout);
-        Connector = new OriginConnector(protectSocket, resolver, options.OriginConnectTimeout);
+        _poolBuiltWith = options;
         Metrics = metrics;
         Logger = logger;
         Warnings = new WarningLimiter(logger);
-        Cache = options.Cache.Enabled ? new HttpCache(options.Cache, metrics) : null;
+        _rules = new ProxyRules(options, HostAddresses, protectSocket, resolver, options.Cache.Enabled ? new HttpCache(options.Cache, metrics) : null);
     }
 
-    /// <summary>The shared response cache, or null when <c>cache.enabled</c> is false.</summary>
-    public HttpCache? Cache { get; }
+    /// <summary>The rules new connections are admitted under.</summary>
+    public ProxyRules Rules => _rules;
 
-    public HttpProxyOptions Options { get; }
+    /// <summary>Proxy authentication for new connections; null when <c>auth</c> is off.</summary>
+    public ProxyAuthenticator? Authenticator { get; set; }
 
-    public AccessControl Access { get; }
+    /// <summary>The access log new connections write to; null when <c>accessLog</c> is off.</summary>
+    public AccessLog? AccessLog { get; set; }
+
+    /// <summary>Counts a failed authentication and logs it (rate-limited: a client can cause it at will).</summary>
+    public void AuthenticationFailed(string client, string user, string protocol)
+    {
+        Metrics.AuthFailed(protocol);
+        if (Warnings.ShouldLog(WarningKind.AuthenticationFailed))
+        {
+            HttpProxyLog.AuthFailed(Logger, client, user, protocol);
+        }
+    }
+
+    /// <summary>The current options (<see cref="Rules"/>).</summary>
+    public HttpProxyOptions Options => _rules.Options;
+
+    /// <summary>The current shared response cache, or null when <c>cache.enabled</c> is false.</summary>
+    public HttpCache? Cache => _rules.Cache;
 
     /// <summary>This host's own addresses: who is a local client, and what <c>self</c> in denyDestinations means.</summary>
     public HostAddresses HostAddresses { get; }
 
-    /// <summary>Where remote clients may not connect (denyDestinations/allowDestinations).</summary>
-    public DestinationPolicy Destinations { get; }
+    /// <summary>IPluginContext.ProtectSocket, for every egress socket.</summary>
+    public Action<Socket> ProtectSocket { get; }
+
+    /// <summary>IPluginContext.NameResolver, read at each lookup.</summary>
+    public Func<INameResolver> Resolver { get; }
 
     /// <summary>Rate limits the warnings clients can trigger at will.</summary>
     public WarningLimiter Warnings { get; }
 
+    /// <summary>Idle origin connections, shared by every client and every generation of rules.</summary>
     public OriginConnectionPool Pool { get; }
-
-    public OriginConnector Connector { get; }
 
     public HttpProxyMetrics Metrics { get; }
 
@@ -65,30 +89,69 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     /// <summary>Client connections being served now.</summary>
     public int ActiveConnections => Volatile.Read(ref _connections);
 
-    public async Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken)
+    public Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken) => HandleAsync(connection, socksOnly: false, cancellationToken);
+
+    /// <summary>
+    /// Serves one connection: HTTP or SOCKS, told apart by the first byte (sing-box's "mixed" inbound): 5 is a SOCKS5
+    /// greeting, 4 a SOCKS4 request, anything else HTTP. <paramref name="socksOnly"/> endpoints (<c>socksListen:</c>)
+    /// close a connection that does not start as SOCKS.
+    /// </summary>
+    public async Task HandleAsync(StreamConnection connection, bool socksOnly, CancellationToken cancellationToken)
     {
         int active = Interlocked.Increment(ref _connections);
         Metrics.ConnectionOpened();
         try
         {
-            if (active > Options.MaxConnections)
+            // The connection keeps the rules it is admitted under, whatever a reload does meanwhile (issue #14).
+            ProxyRules rules = _rules;
+            if (active > rules.Options.MaxConnections)
             {
                 if (Warnings.ShouldLog(WarningKind.ConnectionLimit))
                 {
-                    HttpProxyLog.ConnectionLimit(Logger, Options.MaxConnections, connection.Client.ToString());
+                    HttpProxyLog.ConnectionLimit(Logger, rules.Options.MaxConnections, connection.Client.ToString());
                 }
 
                 await RefuseAsync(connection.Socket).ConfigureAwait(false);
                 return;
             }
 
-            using ClientSession session = new(this, connection, cancellationToken);
-            await session.RunAsync().ConfigureAwait(false);
+            using SocketReader reader = new(connection.Socket, Math.Max(rules.Options.BufferSize, rules.Options.MaxHeaderBytes));
+            if (!await FirstByteAsync(reader, rules.Options.KeepAliveTimeout, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            byte first = reader.Buffered[0];
+            if (first is SocksSession.Version5 or SocksSession.Version4)
+            {
+                using SocksSession socks = new(this, rules, connection, reader, cancellationToken);
+                await socks.RunAsync().ConfigureAwait(false);
+            }
+            else if (!socksOnly)
+            {
+                using ClientSession session = new(this, rules, connection, reader, cancellationToken);
+                await session.RunAsync().ConfigureAwait(false);
+            }
         }
         finally
         {
             Interlocked.Decrement(ref _connections);
             Metrics.ConnectionClosed();
+        }
+    }
+
+    /// <summary>Waits for the client's first byte (at most the keep-alive timeout); false when it closed or never sent one.</summary>
+    private static async ValueTask<bool> FirstByteAsync(SocketReader reader, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            return await reader.FillAsync(deadline.Token).ConfigureAwait(false) > 0;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            return false;
         }
     }
 
@@ -108,6 +171,27 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             // Over the limit and gone: nothing to do.
         }
     }
+
+    /// <summary>
+    /// Makes <paramref name="options"/> (a reloaded section) the rules new connections are admitted under (issue 14);
+    /// connections already open keep theirs. The cache is kept when its settings did not change, else rebuilt empty
+    /// (or dropped) for new connections. Returns the keys that changed but apply only at the plugin's next start:
+    /// the origin pool is shared by every generation of rules.
+    /// </summary>
+    public IReadOnlyList<string> Reload(HttpProxyOptions options)
+    {
+        ProxyRules current = _rules;
+        HttpCache? cache = SameCache(current.Options.Cache, options.Cache) ? current.Cache
+            : options.Cache.Enabled ? new HttpCache(options.Cache, Metrics) : null;
+        _rules = new ProxyRules(options, HostAddresses, ProtectSocket, Resolver, cache);
+        return _poolBuiltWith.PoolMaxIdlePerOrigin != options.PoolMaxIdlePerOrigin || _poolBuiltWith.PoolIdleTimeout != options.PoolIdleTimeout
+            ? ["poolMaxIdlePerOrigin/poolIdleTimeout"]
+            : [];
+    }
+
+    private static bool SameCache(HttpCacheOptions a, HttpCacheOptions b) =>
+        a.Enabled == b.Enabled && a.MaxBytes == b.MaxBytes && a.MaxObjectBytes == b.MaxObjectBytes && a.MaxEntries == b.MaxEntries
+        && a.HeuristicMaxAge == b.HeuristicMaxAge;
 
     public void Dispose()
     {

@@ -42,7 +42,7 @@ public sealed class DestinationPolicyFixture : IAsyncLifetime
             $"host:\n  admin:\n    listen: 127.0.0.1:{AdminPort}\n" +
             $"http-proxy:\n  listen: [\"{GatewayAddress}:{ProxyPort}\"]\n  allowDestinations: [\"127.0.0.2\"]\n" +
             // CONNECT ports opened so that only the destination policy stands between a remote client and loopback.
-            $"  connectPorts: [443, 22, {AdminPort}]\n",
+            $"  connectPorts: [443, 22, {AdminPort}, {OriginPort}]\n",
             GatewayNamespace);
         await GatewayNamespace.ShCheckedAsync(
             $"for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.2:{OriginPort}/1k.bin && curl -s -o /dev/null http://127.0.0.1:{OriginPort}/1k.bin && exit 0; sleep 0.2; done; exit 1",
@@ -144,6 +144,56 @@ public sealed class GatewayHttpProxyDestinationTests(DestinationPolicyFixture fi
         Assert.Equal("403 403 ", remote.StdOut);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1", "{admin}")]
+    [InlineData("localhost", "{admin}")]
+    [InlineData("::1", "{admin}")]
+    [InlineData("10.77.0.1", "{admin}")]
+    [InlineData("169.254.169.254", "443")]
+    public async Task SocksConnect_RemoteClient_DeniedDestination_GetsReplyNotAllowed(string host, string port)
+    {
+        // A raw RFC 1928 client: the reply code itself (2 = connection not allowed by ruleset), by IP and by name
+        // (the name resolved by the gateway, then refused on its address).
+        CommandResult result = await fixture.ClientNamespace.ShAsync(
+            $"python3 {SocksClientScript} connect {DestinationPolicyFixture.GatewayAddress} {DestinationPolicyFixture.ProxyPort} {host} {Url(port)}", CurlTimeout);
+
+        Assert.True(result.StdOut.Trim() == "2", result.Output);
+    }
+
+    [Fact]
+    public async Task SocksConnect_RemoteClient_CurlRefusedForLoopback_ServedForAllowedDestination()
+    {
+        string output = Path.Combine(fixture.Www, $"got-{Guid.NewGuid():N}");
+        string proxy = $"{DestinationPolicyFixture.GatewayAddress}:{DestinationPolicyFixture.ProxyPort}";
+
+        CommandResult denied = await ClientCurlAsync($"-s -S --socks5-hostname {proxy} -o /dev/null http://127.0.0.1:{fixture.AdminPort}/metrics");
+        CommandResult allowed = await ClientCurlAsync($"-s -S --socks5-hostname {proxy} -o {output} -w '%{{http_code}}' http://127.0.0.2:{fixture.OriginPort}/1k.bin");
+
+        Assert.NotEqual(0, denied.ExitCode);
+        // curl 7.88 names the SOCKS reply code: "(97) Can't complete SOCKS5 connection to 127.0.0.1. (2)".
+        Assert.Matches(@"\(97\).*\(2\)\s*$", denied.StdErr);
+        Assert.True(allowed.StdOut == "200", allowed.Output);
+        Assert.Equal(TestOrigin.Payload(1024), await File.ReadAllBytesAsync(output));
+    }
+
+    [Fact]
+    public async Task SocksUdpAssociate_RemoteClient_LoopbackNotRelayed_AllowedDestinationRelayed()
+    {
+        // UDP echo servers on the gateway's loopback (refused by the policy) and on 127.0.0.2 (allowDestinations).
+        int port = NetworkNamespace.RandomPort();
+        await using BackgroundProcess loopback = fixture.GatewayNamespace.Start("python3", [SocksClientScript, "echo", "127.0.0.1", port.ToString()], name: "udp-echo-127.0.0.1");
+        await using BackgroundProcess allowed = fixture.GatewayNamespace.Start("python3", [SocksClientScript, "echo", "127.0.0.2", port.ToString()], name: "udp-echo-127.0.0.2");
+        string client = $"python3 {SocksClientScript} udp-to {DestinationPolicyFixture.GatewayAddress} {DestinationPolicyFixture.ProxyPort}";
+        // The echo servers are up once the allowed one answers (retry while python starts).
+        CommandResult toAllowed = await fixture.ClientNamespace.ShAsync(
+            $"for i in $(seq 20); do r=$({client} 127.0.0.2 {port}); [ \"$r\" = 'relayed yes' ] && break; done; echo $r", CurlTimeout);
+
+        CommandResult toLoopback = await fixture.ClientNamespace.ShAsync($"{client} 127.0.0.1 {port}", CurlTimeout);
+
+        Assert.True(toAllowed.StdOut.Trim() == "relayed yes", toAllowed.Output);
+        Assert.True(toLoopback.StdOut.Trim() == "relayed no", toLoopback.Output);
+    }
+
     [Fact]
     public async Task Check_BadDestinationEntry_IsReportedWithFileLineColumn()
     {
@@ -159,6 +209,8 @@ public sealed class GatewayHttpProxyDestinationTests(DestinationPolicyFixture fi
         Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(path)}:4:\d+: http-proxy\.allowDestinations\[0\]", result.StdErr);
         Directory.Delete(folder, recursive: true);
     }
+
+    private static string SocksClientScript => Path.Combine(AppContext.BaseDirectory, "HttpProxy", "socks_client.py");
 
     private static int Count(string text, string needle)
     {

@@ -17,7 +17,8 @@ public sealed class WireGuardInteropTests : IAsyncLifetime
     private static readonly NetAddress Theirs = NetAddress.Parse("10.99.0.2");
     private static readonly NetAddress Ours6 = NetAddress.Parse("fd99::1");
     private static readonly NetAddress Theirs6 = NetAddress.Parse("fd99::2");
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+    // Generous: the first ping rides the first handshake, retried every 5 s (REKEY_TIMEOUT) when a loaded machine is slow.
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     private NetworkNamespace _a = null!;
     private NetworkNamespace _b = null!;

@@ -1,0 +1,102 @@
+using System.Net.Sockets;
+using Gateway.Plugins.HttpProxy.Io;
+
+namespace Gateway.Plugins.HttpProxy.Proxy;
+
+/// <summary>
+/// Relays bytes both ways between a client and an origin until each side has closed, passing a half-close on:
+/// a CONNECT tunnel (RFC 9110 §9.3.6), a connection switched by a 101 (§7.8), a SOCKS CONNECT (RFC 1928). Bytes
+/// already buffered on either side (sent right behind a head or a SOCKS request) go first. A relay idle in both
+/// directions for the idle timeout ends; a failure on one side ends both.
+/// </summary>
+internal sealed class TunnelRelay
+{
+    private readonly Socket _client;
+    private readonly SocketReader _clientReader;
+    private readonly Socket _origin;
+    private readonly SocketReader _originReader;
+    private long _sentToClient;
+    private long _sentToOrigin;
+
+    public TunnelRelay(Socket client, SocketReader clientReader, Socket origin, SocketReader originReader)
+    {
+        _client = client;
+        _clientReader = clientReader;
+        _origin = origin;
+        _originReader = originReader;
+    }
+
+    /// <summary>Bytes sent to the client so far.</summary>
+    public long SentToClient => Interlocked.Read(ref _sentToClient);
+
+    /// <summary>Bytes sent to the origin so far.</summary>
+    public long SentToOrigin => Interlocked.Read(ref _sentToOrigin);
+
+    /// <summary>Relays until both directions ended.</summary>
+    /// <param name="deadline">The connection's cancellation source, re-armed with <paramref name="idleTimeout"/> on every transfer.</param>
+    /// <param name="idleTimeout">How long the tunnel may carry nothing in either direction (tunnelIdleTimeoutSeconds).</param>
+    public async Task RunAsync(CancellationTokenSource deadline, TimeSpan idleTimeout)
+    {
+        IdleDeadline idle = new(deadline, idleTimeout);
+        Task up = PumpAsync(_clientReader, _origin, _client, toClient: false, idle);
+        Task down = PumpAsync(_originReader, _client, _origin, toClient: true, idle);
+        await Task.WhenAll(up, down).ConfigureAwait(false);
+    }
+
+    private async Task PumpAsync(SocketReader from, Socket to, Socket fromSocket, bool toClient, IdleDeadline idle)
+    {
+        try
+        {
+            while (true)
+            {
+                if (from.Count == 0)
+                {
+                    idle.Touch();
+                    if (await from.FillAsync(idle.Token).ConfigureAwait(false) == 0)
+                    {
+                        break;
+                    }
+                }
+
+                ReadOnlyMemory<byte> data = from.BufferedMemory;
+                while (!data.IsEmpty)
+                {
+                    int sent = await to.SendAsync(data, SocketFlags.None, idle.Token).ConfigureAwait(false);
+                    if (toClient)
+                    {
+                        Interlocked.Add(ref _sentToClient, sent);
+                    }
+                    else
+                    {
+                        Interlocked.Add(ref _sentToOrigin, sent);
+                    }
+
+                    data = data[sent..];
+                }
+
+                from.Consume(from.Count);
+            }
+
+            to.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // One side failed: end both so the other pump stops too.
+            Abort(to);
+            Abort(fromSocket);
+        }
+    }
+
+    /// <summary>Shuts a socket down both ways, ignoring one that is already closed.</summary>
+    public static void Abort(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already closed.
+        }
+    }
+}
