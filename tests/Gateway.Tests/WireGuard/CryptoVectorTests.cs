@@ -141,6 +141,75 @@ public sealed class CryptoVectorTests
         Assert.Equal(Sunscreen, buffer.AsSpan(0, Sunscreen.Length).ToArray());
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(63)]
+    [InlineData(1420)]
+    [InlineData(65535)]
+    public void OpenSslChaCha20Poly1305_SealedInPlace_OpensWithLibsodiumAndBack(int size)
+    {
+        // The data path's AEAD (Keypair) is OpenSSL where libcrypto loads; wireguard-go and the NSec fallback must
+        // read what it writes, in place, at every size a data message can have.
+        Assert.True(OpenSslChaCha20Poly1305.IsSupported, "libcrypto.so.3 is part of the .NET runtime's dependencies on Linux");
+        byte[] keyBytes = RandomNumberGenerator.GetBytes(32);
+        byte[] nonce = Hex("000000000102030405060708");
+        byte[] plain = RandomNumberGenerator.GetBytes(size);
+        byte[] buffer = new byte[size + 16];
+        plain.CopyTo(buffer, 0);
+        using OpenSslChaCha20Poly1305 sealer = OpenSslChaCha20Poly1305.TryCreate(keyBytes, encrypt: true)!;
+        using OpenSslChaCha20Poly1305 opener = OpenSslChaCha20Poly1305.TryCreate(keyBytes, encrypt: false)!;
+        Assert.True(sealer.Seal(nonce, buffer.AsSpan(0, size), buffer));
+
+        var aead = NSec.Cryptography.AeadAlgorithm.ChaCha20Poly1305;
+        using var key = NSec.Cryptography.Key.Import(aead, keyBytes, NSec.Cryptography.KeyBlobFormat.RawSymmetricKey);
+        byte[] viaSodium = aead.Encrypt(key, nonce, default, plain);
+        Assert.Equal(viaSodium, buffer);
+
+        Assert.True(opener.Open(nonce, buffer, buffer.AsSpan(0, size)));
+        Assert.Equal(plain, buffer.AsSpan(0, size).ToArray());
+    }
+
+    [Fact]
+    public void OpenSslChaCha20Poly1305_FlippedBitOrWrongNonce_Rejected()
+    {
+        byte[] keyBytes = RandomNumberGenerator.GetBytes(32);
+        byte[] nonce = Hex("000000000102030405060708");
+        using OpenSslChaCha20Poly1305 sealer = OpenSslChaCha20Poly1305.TryCreate(keyBytes, encrypt: true)!;
+        using OpenSslChaCha20Poly1305 opener = OpenSslChaCha20Poly1305.TryCreate(keyBytes, encrypt: false)!;
+        byte[] sealedText = new byte[Sunscreen.Length + 16];
+        Assert.True(sealer.Seal(nonce, Sunscreen, sealedText));
+        byte[] plain = new byte[Sunscreen.Length];
+        for (int i = 0; i < sealedText.Length; i += 37)
+        {
+            byte[] forged = (byte[])sealedText.Clone();
+            forged[i] ^= 0x01;
+            Assert.False(opener.Open(nonce, forged, plain), "flipped byte " + i);
+        }
+
+        Assert.False(opener.Open(Hex("000000000102030405060709"), sealedText, plain));
+
+        // A rejected message leaves the context usable: the genuine one still opens.
+        Assert.True(opener.Open(nonce, sealedText, plain));
+        Assert.Equal(Sunscreen, plain);
+    }
+
+    [Fact]
+    public void OpenSslChaCha20Poly1305_Disposed_SealAndOpenFail()
+    {
+        byte[] keyBytes = RandomNumberGenerator.GetBytes(32);
+        byte[] nonce = new byte[12];
+        OpenSslChaCha20Poly1305 sealer = OpenSslChaCha20Poly1305.TryCreate(keyBytes, encrypt: true)!;
+        OpenSslChaCha20Poly1305 opener = OpenSslChaCha20Poly1305.TryCreate(keyBytes, encrypt: false)!;
+        byte[] sealedText = new byte[16 + 16];
+        Assert.True(sealer.Seal(nonce, new byte[16], sealedText));
+        sealer.Dispose();
+        opener.Dispose();
+        opener.Dispose();
+        Assert.False(sealer.Seal(nonce, new byte[16], sealedText));
+        Assert.False(opener.Open(nonce, sealedText, new byte[16]));
+    }
+
     [Fact]
     public void Tai64N_LaterTime_ComparesGreater()
     {
