@@ -33,6 +33,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     // The SOCKS-only endpoints bound at start (a reload cannot rebind them).
     private IReadOnlyList<NetEndpoint> _socksBound = [];
     private IDisposable? _reloadRegistration;
+    private IDisposable? _statsRoute;
 
     /// <inheritdoc/>
     public string Id => "http-proxy";
@@ -103,6 +104,8 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyLog.Serving(logger, $"{endpoint} (SOCKS only)");
         }
 
+        HttpProxyHandler served = _handler;
+        _statsRoute = context.MapApi("GET", "stats", (_, _) => ValueTask.FromResult(StatsApi.Answer(served.Metrics, served.Cache)));
         // listen:/virtual: changes restart the plugin (the host compares those keys); the rest applies here, live.
         _reloadRegistration = ChangeToken.OnChange(context.Configuration.GetReloadToken, Reload);
         return Task.CompletedTask;
@@ -184,6 +187,8 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     {
         _reloadRegistration?.Dispose();
         _reloadRegistration = null;
+        _statsRoute?.Dispose();
+        _statsRoute = null;
         foreach (IDisposable binding in _bindings)
         {
             binding.Dispose();
