@@ -87,9 +87,13 @@ internal sealed class PluginManager : IAsyncDisposable
         }
     }
 
+    /// <summary>The warnings plugins reported in the last <see cref="ValidateAll"/> (gateway check prints them).</summary>
+    public List<ConfigError> Warnings { get; } = new();
+
     /// <summary>Runs every loaded plugin's Validate against <paramref name="config"/>.</summary>
     public List<ConfigError> ValidateAll(GatewayConfig config)
     {
+        Warnings.Clear();
         var errors = new List<ConfigError>();
         foreach (PluginHandle handle in Plugins)
         {
@@ -356,6 +360,11 @@ internal sealed class PluginManager : IAsyncDisposable
                 : config.Document.ErrorAt(string.IsNullOrEmpty(error.KeyPath) ? id : id + ":" + error.KeyPath, error.Message));
         }
 
+        foreach (PluginConfigError warning in context.Warnings)
+        {
+            Warnings.Add(config.Document.ErrorAt(string.IsNullOrEmpty(warning.KeyPath) ? id : id + ":" + warning.KeyPath, "warning: " + warning.Message));
+        }
+
         return errors;
     }
 
@@ -364,6 +373,12 @@ internal sealed class PluginManager : IAsyncDisposable
         var handle = new PluginHandle(folder, Fingerprint(folder)) { Id = Path.GetFileName(folder) };
         try
         {
+            if (PluginTrust.Check(folder) is { } distrust)
+            {
+                // Refused before a single byte of it is loaded: code others can write is not the operator's code.
+                throw new PluginLoadException(distrust);
+            }
+
             PluginAssemblyLoader.Result result = PluginAssemblyLoader.Load(folder);
             string id = result.Plugin.Id;
             PluginHandle? other;

@@ -1,4 +1,5 @@
 using Gateway.Plugins.HttpProxy.Auth;
+using Gateway.Plugins.HttpProxy.Api;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Logging;
@@ -33,7 +34,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     // The SOCKS-only endpoints bound at start (a reload cannot rebind them).
     private IReadOnlyList<NetEndpoint> _socksBound = [];
     private IDisposable? _reloadRegistration;
-    private IDisposable? _statsRoute;
+    private HttpProxyStatsApi? _stats;
 
     /// <inheritdoc/>
     public string Id => "http-proxy";
@@ -71,9 +72,11 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         {
             // Absent section (or no endpoints): nothing to serve.
             HttpProxyLog.Idle(logger);
+            MapStats(context, cacheEnabled: false);
             return Task.CompletedTask;
         }
 
+        MapStats(context, options.Cache.Enabled);
         _handler = new HttpProxyHandler(options, context.ProtectSocket, () => context.NameResolver, new HttpProxyMetrics(context.Meter), logger);
         try
         {
@@ -104,8 +107,6 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyLog.Serving(logger, $"{endpoint} (SOCKS only)");
         }
 
-        HttpProxyHandler served = _handler;
-        _statsRoute = context.MapApi("GET", "stats", (_, _) => ValueTask.FromResult(StatsApi.Answer(served.Metrics, served.Cache)));
         // listen:/virtual: changes restart the plugin (the host compares those keys); the rest applies here, live.
         _reloadRegistration = ChangeToken.OnChange(context.Configuration.GetReloadToken, Reload);
         return Task.CompletedTask;
@@ -187,8 +188,6 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     {
         _reloadRegistration?.Dispose();
         _reloadRegistration = null;
-        _statsRoute?.Dispose();
-        _statsRoute = null;
         foreach (IDisposable binding in _bindings)
         {
             binding.Dispose();
@@ -207,5 +206,14 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         }
 
         _handler = null;
+        _stats?.Dispose();
+        _stats = null;
+    }
+
+    /// <summary><c>GET stats</c> on the admin API, read off this plugin's meter (also when idle: all zero then).</summary>
+    private void MapStats(IPluginContext context, bool cacheEnabled)
+    {
+        _stats = new HttpProxyStatsApi(context.Meter, cacheEnabled);
+        _bindings.Add(context.MapApi("GET", "stats", _stats.Answer));
     }
 }

@@ -1,128 +1,82 @@
 using Gateway.Plugins.HttpProxy.Auth;
 using Gateway.Plugins.HttpProxy.Logging;
-using Microsoft.Extensions.Configuration;
+using Gateway.Sdk.Configuration;
 
 namespace Gateway.Plugins.HttpProxy.Configuration;
 
 /// <summary>The <c>auth:</c> and <c>accessLog:</c> maps.</summary>
 internal static partial class HttpProxyOptionsReader
 {
-    private static readonly HashSet<string> s_authKeys = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "realm", "usersFile", "users", "failuresBeforeDelay", "failureDelayMilliseconds",
-    };
-
-    private static readonly HashSet<string> s_accessLogKeys = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "path", "format", "maxSizeMB", "keep",
-    };
-
-    private static ProxyAuthOptions ReadAuth(IConfigurationSection section, List<(string, string)> errors)
+    private static ProxyAuthOptions ReadAuth(SectionReader reader)
     {
         ProxyAuthOptions defaults = new();
-        if (!IsMap(section, "auth", "auth: { usersFile: users.htpasswd }", s_authKeys, errors))
+        if (!reader.Has("auth"))
         {
             return defaults;
         }
 
-        List<(string Key, string Message)> local = [];
-        string realm = section["realm"] ?? defaults.Realm;
+        SectionReader auth = reader.Map("auth");
+        string realm = auth.String("realm", defaults.Realm)!;
         if (realm.Length is 0 or > 100 || realm.AsSpan().IndexOfAny("\"\\\r\n") >= 0)
         {
-            local.Add(("realm", $"'{realm}' must be 1-100 characters without quotes, backslashes or line breaks"));
+            auth.Error("realm", $"'{realm}' must be 1-100 characters without quotes, backslashes or line breaks");
+            realm = defaults.Realm;
         }
 
-        string? usersFile = section["usersFile"];
-        if (usersFile is { Length: 0 })
+        List<string> users = [];
+        IReadOnlyList<string> lines = auth.Strings("users");
+        for (int i = 0; i < lines.Count; i++)
         {
-            local.Add(("usersFile", "must be a path"));
-            usersFile = null;
-        }
-
-        IReadOnlyList<string> users = ReadList(section, "users", defaults.Users, local, "an htpasswd line with a bcrypt hash (user:$2y$...)", static (text, into) =>
-        {
+            string text = lines[i];
             int colon = text.IndexOf(':', StringComparison.Ordinal);
             if (colon <= 0 || !HtpasswdParser.IsBcrypt(text[(colon + 1)..]))
             {
-                return false;
+                auth.Error($"users:{i}", "expected an htpasswd line with a bcrypt hash (user:$2y$...)");
+                continue;
             }
 
-            into.Add(text);
-            return true;
-        });
+            users.Add(text);
+        }
+
         var options = new ProxyAuthOptions
         {
             Realm = realm,
-            UsersFile = usersFile,
-            Users = users,
-            FailuresBeforeDelay = ReadInt(section, "failuresBeforeDelay", defaults.FailuresBeforeDelay, 1, 1000, local),
-            FailureDelay = TimeSpan.FromMilliseconds(ReadInt(section, "failureDelayMilliseconds", (int)defaults.FailureDelay.TotalMilliseconds, 0, 60_000, local)),
+            UsersFile = auth.String("usersFile"),
+            Users = users.Count > 0 ? users : defaults.Users,
+            FailuresBeforeDelay = auth.Int("failuresBeforeDelay", defaults.FailuresBeforeDelay, 1, 1000),
+            FailureDelay = TimeSpan.FromMilliseconds(auth.Int("failureDelayMilliseconds", (int)defaults.FailureDelay.TotalMilliseconds, 0, 60_000)),
         };
-        if (!options.Enabled)
+        if (!options.Enabled && lines.Count == 0)
         {
-            local.Add(("usersFile", "auth needs usersFile or users (or remove the auth map)"));
+            auth.Error("usersFile", "auth needs usersFile or users (or remove the auth map)");
         }
 
-        errors.AddRange(local.Select(e => ($"auth:{e.Key}", e.Message)));
         return options;
     }
 
-    private static AccessLogOptions ReadAccessLog(IConfigurationSection section, List<(string, string)> errors)
+    private static AccessLogOptions ReadAccessLog(SectionReader reader)
     {
         AccessLogOptions defaults = new();
-        if (!IsMap(section, "accessLog", "accessLog: { path: access.log, format: squid }", s_accessLogKeys, errors))
+        if (!reader.Has("accessLog"))
         {
             return defaults;
         }
 
-        List<(string Key, string Message)> local = [];
-        string? path = section["path"];
+        SectionReader log = reader.Map("accessLog");
+        string? path = log.String("path");
         if (string.IsNullOrWhiteSpace(path))
         {
-            local.Add(("path", "the access log needs a path"));
+            log.Error("path", "the access log needs a path");
             path = null;
         }
 
-        AccessLogFormat format = defaults.Format;
-        if (section["format"] is { } formatText && !Enum.TryParse(formatText, ignoreCase: true, out format) || !Enum.IsDefined(format))
-        {
-            local.Add(("format", $"'{section["format"]}' must be squid, combined or json"));
-            format = defaults.Format;
-        }
-
-        var options = new AccessLogOptions
+        string formatText = log.OneOf("format", defaults.Format.ToString().ToLowerInvariant(), "squid", "combined", "json");
+        return new AccessLogOptions
         {
             Path = path,
-            Format = format,
-            MaxSizeBytes = ReadInt(section, "maxSizeMB", (int)(defaults.MaxSizeBytes >> 20), 1, 100_000, local) * 1024L * 1024,
-            Keep = ReadInt(section, "keep", defaults.Keep, 0, 100, local),
+            Format = Enum.Parse<AccessLogFormat>(formatText, ignoreCase: true),
+            MaxSizeBytes = log.Int("maxSizeMB", (int)(defaults.MaxSizeBytes >> 20), 1, 100_000) * 1024L * 1024,
+            Keep = log.Int("keep", defaults.Keep, 0, 100),
         };
-        errors.AddRange(local.Select(e => ($"accessLog:{e.Key}", e.Message)));
-        return options;
-    }
-
-    /// <summary>False when the key is absent (defaults apply) or is not a map (an error is added).</summary>
-    private static bool IsMap(IConfigurationSection section, string key, string example, HashSet<string> known, List<(string, string)> errors)
-    {
-        if (!section.Exists())
-        {
-            return false;
-        }
-
-        if (section.Value is { Length: > 0 } scalar)
-        {
-            errors.Add((key, $"'{scalar}' is not a map: write {example}"));
-            return false;
-        }
-
-        foreach (IConfigurationSection child in section.GetChildren())
-        {
-            if (!known.Contains(child.Key))
-            {
-                errors.Add(($"{key}:{child.Key}", $"unknown key '{child.Key}' (known: {string.Join(", ", known)})"));
-            }
-        }
-
-        return true;
     }
 }

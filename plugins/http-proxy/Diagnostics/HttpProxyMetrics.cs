@@ -33,16 +33,6 @@ internal sealed class HttpProxyMetrics
     private readonly Counter<long> _socksDatagramsDropped;
     private readonly Counter<long> _authSuccesses;
     private long _authFailureCount;
-
-    // Plain totals for the admin API's stats (the Meter's instruments cannot be read back).
-    private readonly RequestRate _rate = new();
-    private long _requestCount;
-    private long _tunnelCount;
-    private long _connectionCount;
-    private long _cacheHitCount;
-    private long _cacheMissCount;
-    private long _originRequestCount;
-    private long _socksRequestCount;
     private readonly Counter<long> _authFailures;
     private static readonly object s_notModified = "not_modified";
     private static readonly object s_modified = "modified";
@@ -83,16 +73,11 @@ internal sealed class HttpProxyMetrics
 
     public void CacheHit(long bodyBytes)
     {
-        Interlocked.Increment(ref _cacheHitCount);
         _cacheHits.Add(1);
         _cacheHitBytes.Add(bodyBytes);
     }
 
-    public void CacheMiss()
-    {
-        Interlocked.Increment(ref _cacheMissCount);
-        _cacheMisses.Add(1);
-    }
+    public void CacheMiss() => _cacheMisses.Add(1);
 
     public void CacheRevalidated(bool notModified, long bodyBytes)
     {
@@ -119,11 +104,8 @@ internal sealed class HttpProxyMetrics
 
     public void DestinationDenied() => _destinationsDenied.Add(1);
 
-    public void SocksRequest(string command, Socks.SocksReply reply)
-    {
-        Interlocked.Increment(ref _socksRequestCount);
+    public void SocksRequest(string command, Socks.SocksReply reply) =>
         _socksRequests.Add(1, new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("reply", ReplyName(reply)));
-    }
 
     public void Authenticated(string protocol, string user)
     {
@@ -154,14 +136,7 @@ internal sealed class HttpProxyMetrics
         _ => "general_failure",
     };
 
-    public void Request(int status)
-    {
-        Interlocked.Increment(ref _requestCount);
-        _rate.Count();
-        RecordRequest(status);
-    }
-
-    private void RecordRequest(int status) =>
+    public void Request(int status) =>
         _requests.Add(1, new KeyValuePair<string, object?>("status", (uint)(status - 100) < 500 ? s_statusBoxes[status - 100] : s_statusBoxes[0]));
 
     public void ClientBytes(long received, long sent)
@@ -177,43 +152,17 @@ internal sealed class HttpProxyMetrics
         }
     }
 
-    public void TunnelOpened()
-    {
-        Interlocked.Increment(ref _tunnelCount);
-        _activeTunnels.Add(1);
-    }
+    public void TunnelOpened() => _activeTunnels.Add(1);
 
-    public void TunnelClosed()
-    {
-        Interlocked.Decrement(ref _tunnelCount);
-        _activeTunnels.Add(-1);
-    }
+    public void TunnelClosed() => _activeTunnels.Add(-1);
 
     public void Upgraded() => _upgrades.Add(1);
 
-    public void ConnectionOpened()
-    {
-        Interlocked.Increment(ref _connectionCount);
-        _activeConnections.Add(1);
-    }
+    public void ConnectionOpened() => _activeConnections.Add(1);
 
-    public void ConnectionClosed()
-    {
-        Interlocked.Decrement(ref _connectionCount);
-        _activeConnections.Add(-1);
-    }
+    public void ConnectionClosed() => _activeConnections.Add(-1);
 
-    public void OriginLatency(double seconds)
-    {
-        Interlocked.Increment(ref _originRequestCount);
-        _originLatency.Record(seconds);
-    }
-
-    /// <summary>The totals the admin API's <c>stats</c> route shows (API-CONTRACT.md).</summary>
-    public ProxyTotals Totals() => new(
-        Interlocked.Read(ref _requestCount), _rate.PerSecond(), Interlocked.Read(ref _connectionCount), Interlocked.Read(ref _tunnelCount),
-        Interlocked.Read(ref _cacheHitCount), Interlocked.Read(ref _cacheMissCount), Interlocked.Read(ref _originRequestCount),
-        Interlocked.Read(ref _socksRequestCount), Interlocked.Read(ref _authFailureCount));
+    public void OriginLatency(double seconds) => _originLatency.Record(seconds);
 
     public void OriginConnection(bool reused) => _originConnections.Add(1, new KeyValuePair<string, object?>("reused", reused ? s_true : s_false));
 

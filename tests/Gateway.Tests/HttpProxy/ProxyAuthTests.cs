@@ -142,7 +142,7 @@ public sealed class ProxyAuthTests
         HttpProxyOptionsReader.Read(inline, inlineErrors);
 
         Assert.Contains(errors, e => e.Key == "auth:usersFile");
-        Assert.Contains(errors, e => e.Key == "accessLog:format" && e.Message.Contains("squid, combined or json", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Key == "accessLog:format" && e.Message.Contains("squid, combined, json", StringComparison.Ordinal));
         Assert.Contains(inlineErrors, e => e.Key == "auth:users:0");
     }
 
