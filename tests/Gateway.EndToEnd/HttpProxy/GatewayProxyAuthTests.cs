@@ -23,12 +23,24 @@ public sealed class ProxyAuthFixture : IAsyncLifetime
 
     public int OriginPort { get; } = TestOrigin.FreePort();
 
+    public int AdminPort { get; } = TestOrigin.FreePort();
+
+    public const string AdminToken = "e2e-http-proxy-admin-token-0123456789";
+
     public async Task InitializeAsync()
     {
         await File.WriteAllBytesAsync(Path.Combine(Www, "1k.bin"), TestOrigin.Payload(1024));
         await ProcessRunner.ShCheckedAsync($"htpasswd -cbB {UsersFile} alice 's3cret:with colon' && htpasswd -bB {UsersFile} bob hunter2 && chmod 600 {UsersFile}");
+        string tokenFile = Path.Combine(Www, "admin.token");
+        await File.WriteAllTextAsync(tokenFile, AdminToken + "\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
         _origin = BackgroundProcess.Start("python3", ["-m", "http.server", OriginPort.ToString(), "--bind", "127.0.0.1", "--directory", Www], name: "origin");
         Gateway = await GatewayProcess.StartAsync(
+            $"host:\n  admin:\n    listen: 127.0.0.1:{AdminPort}\n    tokenFile: {tokenFile}\n" +
             $"http-proxy:\n  listen: [\"127.0.0.1:{ProxyPort}\"]\n" +
             $"  auth: {{ realm: \"gateway test\", usersFile: \"{UsersFile}\" }}\n" +
             $"  accessLog: {{ path: \"{AccessLog}\", format: json }}\n");
@@ -150,6 +162,30 @@ public sealed class GatewayProxyAuthTests(ProxyAuthFixture fixture) : IClassFixt
         string[] otherResult = other.StdOut.Split(' ');
         Assert.Equal("200", otherResult[0]);
         Assert.True(double.Parse(otherResult[1], System.Globalization.CultureInfo.InvariantCulture) < 5.0, other.StdOut);
+    }
+
+    [Fact]
+    public async Task StatsApi_AfterTraffic_CountsRequestsSocksAndAuthFailures()
+    {
+        await CurlAsync($"--interface 127.0.0.41 -x http://{Proxy} --proxy-user bob:wrong -o /dev/null {Url}");
+        await CurlAsync($"--interface 127.0.0.41 -x http://{Proxy} --proxy-user bob:hunter2 -o /dev/null {Url}");
+        await CurlAsync($"--interface 127.0.0.41 -x socks5h://bob:hunter2@{Proxy} -o /dev/null {Url}");
+
+        CommandResult result = await ProcessRunner.ShAsync(
+            $"curl -s -S -H 'Authorization: Bearer {ProxyAuthFixture.AdminToken}' http://127.0.0.1:{fixture.AdminPort}/api/v1/plugins/http-proxy/stats", CurlTimeout);
+
+        JsonElement stats = JsonDocument.Parse(result.StdOut).RootElement;
+        Assert.True(stats.GetProperty("requests").GetInt64() >= 2, result.StdOut);
+        Assert.True(stats.GetProperty("requestsPerSecond").GetDouble() > 0, result.StdOut);
+        Assert.True(stats.GetProperty("socksRequests").GetInt64() >= 1, result.StdOut);
+        Assert.True(stats.GetProperty("authFailures").GetInt64() >= 1, result.StdOut);
+        Assert.True(stats.GetProperty("originRequests").GetInt64() >= 1, result.StdOut);
+        Assert.True(stats.GetProperty("activeConnections").GetInt64() >= 0, result.StdOut);
+        Assert.Equal(0, stats.GetProperty("activeTunnels").GetInt64());
+        JsonElement cache = stats.GetProperty("cache");
+        Assert.True(cache.GetProperty("enabled").GetBoolean());
+        Assert.True(cache.GetProperty("hits").GetInt64() + cache.GetProperty("misses").GetInt64() >= 1, result.StdOut);
+        Assert.True(cache.TryGetProperty("hitRatio", out _) && cache.TryGetProperty("entries", out _) && cache.TryGetProperty("bytes", out _), result.StdOut);
     }
 
     private async Task<JsonElement> AccessLogLineAsync(Func<JsonElement, bool> match)
