@@ -5,6 +5,7 @@ using Gateway.Plugins.HttpProxy.Socks;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 
 namespace Gateway.Plugins.HttpProxy;
 
@@ -22,6 +23,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
 
     private readonly List<IDisposable> _bindings = [];
     private HttpProxyHandler? _handler;
+    private IDisposable? _reloadRegistration;
 
     /// <inheritdoc/>
     public string Id => "http-proxy";
@@ -76,12 +78,19 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyLog.Serving(logger, $"{endpoint} (SOCKS only)");
         }
 
+        // listen:/virtual: changes restart the plugin (the host compares those keys); the rest applies here, live.
+        HttpProxyHandler handler = _handler;
+        IReadOnlyList<NetEndpoint> socksBound = options.SocksListen;
+        Microsoft.Extensions.Configuration.IConfiguration section = context.Configuration;
+        _reloadRegistration = ChangeToken.OnChange(section.GetReloadToken, () => Reload(section, handler, socksBound, logger));
         return Task.CompletedTask;
     }
 
     /// <inheritdoc/>
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        _reloadRegistration?.Dispose();
+        _reloadRegistration = null;
         foreach (IDisposable binding in _bindings)
         {
             binding.Dispose();
@@ -91,5 +100,29 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         _handler?.Dispose();
         _handler = null;
         return Task.CompletedTask;
+    }
+
+    /// <summary>Reads the changed section and makes it the rules of new connections (the host validated it already).</summary>
+    private static void Reload(Microsoft.Extensions.Configuration.IConfiguration section, HttpProxyHandler handler, IReadOnlyList<NetEndpoint> socksBound, ILogger logger)
+    {
+        List<(string Key, string Message)> errors = [];
+        HttpProxyOptions options = HttpProxyOptionsReader.Read(section, errors);
+        if (errors.Count > 0)
+        {
+            HttpProxyLog.ReloadRefused(logger, "http-proxy." + errors[0].Key, errors[0].Message);
+            return;
+        }
+
+        List<string> restartOnly = [.. handler.Reload(options)];
+        if (!options.SocksListen.SequenceEqual(socksBound))
+        {
+            restartOnly.Add("socksListen");
+        }
+
+        HttpProxyLog.Reloaded(logger);
+        if (restartOnly.Count > 0)
+        {
+            HttpProxyLog.ReloadNeedsRestart(logger, string.Join(", ", restartOnly));
+        }
     }
 }

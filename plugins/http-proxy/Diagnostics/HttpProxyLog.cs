@@ -46,4 +46,14 @@ internal static partial class HttpProxyLog
 
     [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "{Count} more '{Kind}' warnings were not logged (at most 5 of a kind per 10 s)")]
     public static partial void WarningsSuppressed(ILogger logger, long count, string kind);
+
+    // 150-159: live reload (issue 14); kept apart from the 1xx run so parallel additions don't collide.
+    [LoggerMessage(EventId = 150, Level = LogLevel.Information, Message = "http-proxy: configuration reloaded; new connections get the new ACLs, ports, destination policy, limits, timeouts and cache settings, open ones keep the rules they were admitted under")]
+    public static partial void Reloaded(ILogger logger);
+
+    [LoggerMessage(EventId = 151, Level = LogLevel.Warning, Message = "http-proxy: {Keys} changed by a reload apply when the plugin restarts (the origin connection pool keeps its settings)")]
+    public static partial void ReloadNeedsRestart(ILogger logger, string keys);
+
+    [LoggerMessage(EventId = 152, Level = LogLevel.Error, Message = "http-proxy: reload refused, keeping the running configuration: {Key}: {Error}")]
+    public static partial void ReloadRefused(ILogger logger, string key, string error);
 }

@@ -50,6 +50,7 @@ public class TunEndToEndTests : IAsyncLifetime
     {
         string link = await _harness.Namespace.ShCheckedAsync("ip -o link show gw0");
         Assert.Contains("mtu 1420", link);
+        Assert.Contains("qlen 5000", link);   // RtNetlink.TxQueueLength: bursts wait instead of being dropped
         Assert.Contains("UP", link);
         string addresses = await _harness.Namespace.ShCheckedAsync("ip -o addr show dev gw0");
         Assert.Contains("10.30.30.1/24", addresses);
