@@ -154,6 +154,11 @@ internal static class GatewayCommandLine
             return ExitConfigError;
         }
 
+        foreach (ConfigError warning in runtime.Plugins!.Warnings)
+        {
+            await stderr.WriteLineAsync(warning.ToString());
+        }
+
         GatewayConfig config = runtime.Config;
         string[] ids = runtime.Plugins!.Plugins.Select(p => p.Id).ToArray();
         int endpoints = config.Sections.Values.Sum(s => s.Endpoints.Count);

@@ -87,9 +87,13 @@ internal sealed class PluginManager : IAsyncDisposable
         }
     }
 
+    /// <summary>The warnings plugins reported in the last <see cref="ValidateAll"/> (gateway check prints them).</summary>
+    public List<ConfigError> Warnings { get; } = new();
+
     /// <summary>Runs every loaded plugin's Validate against <paramref name="config"/>.</summary>
     public List<ConfigError> ValidateAll(GatewayConfig config)
     {
+        Warnings.Clear();
         var errors = new List<ConfigError>();
         foreach (PluginHandle handle in Plugins)
         {
@@ -354,6 +358,11 @@ internal sealed class PluginManager : IAsyncDisposable
             errors.Add(error.File is not null
                 ? new ConfigError(Path.GetFullPath(error.File, config.Document.Directory), error.Line, error.Column, string.Empty, error.Message)
                 : config.Document.ErrorAt(string.IsNullOrEmpty(error.KeyPath) ? id : id + ":" + error.KeyPath, error.Message));
+        }
+
+        foreach (PluginConfigError warning in context.Warnings)
+        {
+            Warnings.Add(config.Document.ErrorAt(string.IsNullOrEmpty(warning.KeyPath) ? id : id + ":" + warning.KeyPath, "warning: " + warning.Message));
         }
 
         return errors;

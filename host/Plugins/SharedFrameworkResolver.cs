@@ -17,6 +17,9 @@ internal static class SharedFrameworkResolver
 {
     private static readonly object LoadLock = new();
 
+    // Framework directories whose assemblies the default context resolves too (each hooked once).
+    private static readonly HashSet<string> DefaultHooked = new(StringComparer.Ordinal);
+
     /// <summary>Hooks <paramref name="context"/>'s Resolving event with the frameworks named by <paramref name="runtimeConfigPath"/>.</summary>
     public static void Attach(AssemblyLoadContext context, string runtimeConfigPath)
     {
@@ -27,6 +30,17 @@ internal static class SharedFrameworkResolver
         }
 
         context.Resolving += (_, name) => Resolve(directories, name);
+
+        // A framework assembly loaded into the default context binds its own references there (Kestrel.Core needs
+        // Hosting.Server.Abstractions, ...): the default context must find them in the same directories.
+        lock (DefaultHooked)
+        {
+            string[] fresh = directories.Where(DefaultHooked.Add).ToArray();
+            if (fresh.Length > 0)
+            {
+                AssemblyLoadContext.Default.Resolving += (_, name) => Resolve(fresh, name);
+            }
+        }
     }
 
     /// <summary>The installed directories of the non-core frameworks the runtimeconfig names (same major.minor as the running runtime).</summary>

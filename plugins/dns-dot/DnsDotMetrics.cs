@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Gateway.Plugins.DnsDot.Cache;
+using Gateway.Plugins.DnsDot.Server;
 using Gateway.Plugins.DnsDot.Upstreams;
 using Gateway.Sdk.Telemetry;
 
@@ -18,7 +19,7 @@ namespace Gateway.Plugins.DnsDot;
 /// </remarks>
 internal sealed class DnsDotMetrics
 {
-    private readonly List<DotUpstream> _upstreams = new();
+    private readonly List<DnsUpstream> _upstreams = new();
     private DnsCache? _cache;
 
     /// <summary>Creates the instruments.</summary>
@@ -48,7 +49,12 @@ internal sealed class DnsDotMetrics
         CacheMisses = meter.CreateCounter<long>("dns.cache.misses", "{query}", "Cache lookups that found nothing fresh");
         CacheStale = meter.CreateCounter<long>("dns.cache.stale", "{query}", "Expired answers served because no upstream answered (RFC 8767)");
         meter.CreateObservableGauge("dns.cache.entries", () => Volatile.Read(ref _cache)?.Count ?? 0, "{entry}", "Answers held in the cache");
+        meter.CreateObservableGauge("dns.cache.size", () => Volatile.Read(ref _cache)?.Bytes ?? 0, "By", "Bytes the cached answers take (bounded by cache.maxBytes)");
+        Serving = new ServingMetrics(meter);
     }
+
+    /// <summary>The instruments of client admission and the listeners (ACL, rate limits, connection caps).</summary>
+    public ServingMetrics Serving { get; }
 
     /// <summary>dns.queries{transport, rcode}.</summary>
     public Counter<long> Queries { get; }
@@ -114,7 +120,7 @@ internal sealed class DnsDotMetrics
     public Counter<long> CacheStale { get; }
 
     /// <summary>Adds an upstream to the observable per-upstream instruments.</summary>
-    public void Register(DotUpstream upstream)
+    public void Register(DnsUpstream upstream)
     {
         lock (_upstreams)
         {
@@ -126,7 +132,7 @@ internal sealed class DnsDotMetrics
     public void ObserveCache(DnsCache? cache) => Volatile.Write(ref _cache, cache);
 
     /// <summary>Removes an upstream a reload retired from the per-upstream instruments.</summary>
-    public void Unregister(DotUpstream upstream)
+    public void Unregister(DnsUpstream upstream)
     {
         lock (_upstreams)
         {

@@ -43,10 +43,11 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     // (started before the swap, or its one retry) has reached its deadline by then.
     private static readonly TimeSpan DrainMargin = TimeSpan.FromSeconds(1);
 
-    private readonly List<IDisposable> _bindings = new();
-    private readonly List<(DotUpstream Upstream, long CloseAt)> _draining = new();
+    private DnsServer? _server;
+    private IDisposable? _nameResolverRegistration;
+    private readonly List<(DnsUpstream Upstream, long CloseAt)> _draining = new();
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
-    private DotUpstream[] _active = [];
+    private DnsUpstream[] _active = [];
     private int _drainingCount;
     private IPluginContext? _context;
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
@@ -91,11 +92,14 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
     }
 
+    /// <summary>What the plugin serves while running: endpoints, listeners, client admission (tests).</summary>
+    internal DnsServer? Server => _server;
+
     /// <summary>The resolver while running (tests).</summary>
     internal DnsResolver? Resolver => _resolver;
 
     /// <summary>The upstreams in use (every group's), as of the last start or reload (tests).</summary>
-    internal IReadOnlyList<DotUpstream> Upstreams => Volatile.Read(ref _active);
+    internal IReadOnlyList<DnsUpstream> Upstreams => Volatile.Read(ref _active);
 
     /// <summary>Upstreams a reload removed that are still draining (tests).</summary>
     internal int DrainingCount => Volatile.Read(ref _drainingCount);
@@ -289,26 +293,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         _filtering.Attach(_resolver);
         Volatile.Write(ref _active, snapshot.Upstreams);
 
-        var datagrams = new DnsDatagramHandler(_resolver, metrics);
-        var streams = new DnsStreamHandler(_resolver, _logger, metrics);
-        var endpoints = new List<ServiceEndpoint>(context.ConfiguredEndpoints);
-        IConfiguration section = context.Configuration;
-        if (context.Tun is not null && section.GetSection("virtual").Value is null && !section.GetSection("virtual").GetChildren().Any())
-        {
-            foreach (NetEndpoint endpoint in DefaultVirtualEndpoints)
-            {
-                endpoints.Add(new ServiceEndpoint(EndpointKind.Virtual, endpoint));
-            }
-
-            DnsDotLog.DefaultVirtual(_logger, string.Join(", ", DefaultVirtualEndpoints));
-        }
-
-        foreach (ServiceEndpoint endpoint in endpoints)
-        {
-            _bindings.Add(context.BindDatagram(endpoint, datagrams));
-            _bindings.Add(context.BindStream(endpoint, streams));
-            DnsDotLog.Serving(_logger, endpoint.ToString());
-        }
+        _server = DnsServer.Start(context, options, _resolver, metrics, _logger);
+        _nameResolverRegistration = context.ProvideNameResolver(new DnsDotNameResolver(_resolver));
 
         _maintenance ??= MaintainAsync(_stopping!.Token);
         _sweep ??= new Timer(static state => ((DnsDotPlugin)state!).Sweep(), this, SweepInterval, SweepInterval);
@@ -340,6 +326,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         ResolverSnapshot previous = resolver.Swap(next, replaceRules: rulesChanged);
+        _server?.Apply(options);
         Volatile.Write(ref _active, build.Snapshot.Upstreams);
         if (rulesChanged)
         {
@@ -350,7 +337,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         // Pre-warm new pools now rather than on the maintenance tick: the first queries after the swap need them.
-        foreach (DotUpstream upstream in build.Created)
+        foreach (DnsUpstream upstream in build.Created)
         {
             upstream.Maintain(_stopping!.Token);
         }
@@ -379,7 +366,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
     // Queries already sent (or about to be retried) on these upstreams finish there; nothing new is sent to
     // them; after the drain their connections close and anything left fails over to SERVFAIL, never a hang.
-    private void Retire(IReadOnlyList<DotUpstream> upstreams, TimeSpan drain)
+    private void Retire(IReadOnlyList<DnsUpstream> upstreams, TimeSpan drain)
     {
         if (upstreams.Count == 0)
         {
@@ -389,7 +376,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         long closeAt = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(drain.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         lock (_draining)
         {
-            foreach (DotUpstream upstream in upstreams)
+            foreach (DnsUpstream upstream in upstreams)
             {
                 _draining.Add((upstream, closeAt));
                 DnsDotLog.UpstreamRetiring(_logger, upstream.Name, (long)drain.TotalMilliseconds);
@@ -402,13 +389,15 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     // Stop (drain: false) or the section removed by a reload (drain: true): unbind, stop rules, close or drain upstreams.
     private async Task DeactivateAsync(bool drain)
     {
-        foreach (IDisposable binding in _bindings)
+        _nameResolverRegistration?.Dispose();
+        _nameResolverRegistration = null;
+        if (_server is not null)
         {
-            binding.Dispose();
+            await _server.DisposeAsync().ConfigureAwait(false);
+            _server = null;
         }
 
-        _bindings.Clear();
-        DotUpstream[] active = Interlocked.Exchange(ref _active, []);
+        DnsUpstream[] active = Interlocked.Exchange(ref _active, []);
         if (drain && _resolver is not null)
         {
             Retire(active, TimeSpan.FromMilliseconds(_resolver.Snapshot.Options.QueryTimeoutMs) + DrainMargin);
@@ -427,12 +416,12 @@ public sealed class DnsDotPlugin : IGatewayPlugin
                 _maintenance = null;
             }
 
-            foreach (DotUpstream upstream in active)
+            foreach (DnsUpstream upstream in active)
             {
-                upstream.Pool.CloseAll();
+                upstream.Close();
             }
 
-            (DotUpstream Upstream, long CloseAt)[] draining;
+            (DnsUpstream Upstream, long CloseAt)[] draining;
             lock (_draining)
             {
                 draining = [.. _draining];
@@ -440,9 +429,9 @@ public sealed class DnsDotPlugin : IGatewayPlugin
                 Volatile.Write(ref _drainingCount, 0);
             }
 
-            foreach ((DotUpstream upstream, _) in draining)
+            foreach ((DnsUpstream upstream, _) in draining)
             {
-                upstream.Pool.CloseAll();
+                upstream.Close();
             }
         }
 
@@ -465,7 +454,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     private void Sweep()
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (DotUpstream upstream in Volatile.Read(ref _active))
+        foreach (DnsUpstream upstream in Volatile.Read(ref _active))
         {
             upstream.Sweep(now);
         }
@@ -475,12 +464,12 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             return;
         }
 
-        List<DotUpstream>? closing = null;
+        List<DnsUpstream>? closing = null;
         lock (_draining)
         {
             for (int i = _draining.Count - 1; i >= 0; i--)
             {
-                (DotUpstream upstream, long closeAt) = _draining[i];
+                (DnsUpstream upstream, long closeAt) = _draining[i];
                 upstream.Sweep(now);
                 if (now >= closeAt)
                 {
@@ -494,9 +483,9 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
         if (closing is not null)
         {
-            foreach (DotUpstream upstream in closing)
+            foreach (DnsUpstream upstream in closing)
             {
-                upstream.Pool.CloseAll("removed by a configuration reload");
+                upstream.Close("removed by a configuration reload");
                 _metrics?.Unregister(upstream);
             }
         }
@@ -508,10 +497,12 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         do
         {
-            foreach (DotUpstream upstream in Volatile.Read(ref _active))
+            foreach (DnsUpstream upstream in Volatile.Read(ref _active))
             {
                 upstream.Maintain(cancellationToken);
             }
+
+            _server?.Maintain();
         }
         while (await WaitAsync(timer, cancellationToken).ConfigureAwait(false));
     }

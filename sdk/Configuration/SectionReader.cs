@@ -426,7 +426,8 @@ public sealed class SectionReader
                 continue;
             }
 
-            known ??= _pluginSection ? [.. _known, .. HostKeys] : _known;
+            // A plugin that reads a host key itself (http-proxy's maxConnections) has it in _known already: once only.
+            known ??= _pluginSection ? [.. _known, .. HostKeys.Where(key => !IsKnownOwn(key))] : _known;
             string list = known.Count == 0 ? "none" : string.Join(", ", known);
             Error(child.Key, $"unknown key in {_display} (known: {list})");
         }

@@ -11,6 +11,13 @@ namespace Gateway.Sdk.IO;
 /// previous call is still running if changes keep coming: callers that re-read state take their own lock. When the
 /// watcher's event buffer overflows, the error is reported and the callback runs anyway, since a change may have been
 /// lost. After <see cref="Dispose"/> no callback starts.
+/// <para>
+/// A watched name that is a symbolic link also follows the entry of the same folder that its target goes through:
+/// Kubernetes mounts a ConfigMap as <c>gateway.yaml → ..data/gateway.yaml</c> with <c>..data → ..2026_12_07_...</c>,
+/// and publishes an edit by writing a new timestamped folder and renaming a new <c>..data</c> link over the old one
+/// (kubelet's atomic writer). <c>gateway.yaml</c> itself never changes there, so the swap of <c>..data</c> counts as a
+/// change of it. Links whose target leaves the folder are not followed.
+/// </para>
 /// </remarks>
 public sealed class DebouncedFileWatcher : IDisposable
 {
@@ -48,7 +55,7 @@ public sealed class DebouncedFileWatcher : IDisposable
         };
         FileSystemEventHandler onEvent = (_, e) =>
         {
-            if (nameFilter is null || (e.Name is { } name && nameFilter(name)) || (e is RenamedEventArgs { OldName: { } old } && nameFilter(old)))
+            if (nameFilter is null || (e.Name is { } name && Counts(directory, name, nameFilter)) || (e is RenamedEventArgs { OldName: { } old } && Counts(directory, old, nameFilter)))
             {
                 Trigger();
             }
@@ -120,6 +127,45 @@ public sealed class DebouncedFileWatcher : IDisposable
         {
             watcher.Dispose();
         }
+    }
+
+    /// <summary>
+    /// True when <paramref name="name"/> is picked by <paramref name="nameFilter"/>, or is the first entry below
+    /// <paramref name="directory"/> that the target of a picked symbolic link goes through (<c>..data</c> for
+    /// <c>gateway.yaml → ..data/gateway.yaml</c>). Runs only for events the filter refuses, which are rare in a folder
+    /// watched with a filter.
+    /// </summary>
+    private static bool Counts(string directory, string name, Func<string, bool> nameFilter)
+    {
+        if (nameFilter(name))
+        {
+            return true;
+        }
+
+        try
+        {
+            foreach (FileSystemInfo entry in new DirectoryInfo(directory).EnumerateFileSystemInfos())
+            {
+                if (entry.LinkTarget is not { } target || !nameFilter(entry.Name))
+                {
+                    continue;
+                }
+
+                string relative = Path.GetRelativePath(directory, Path.GetFullPath(target, directory));
+                int separator = relative.IndexOf(Path.DirectorySeparatorChar, StringComparison.Ordinal);
+                string first = separator < 0 ? relative : relative[..separator];
+                if (first != ".." && string.Equals(first, name, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The folder went away or cannot be listed: the watch's Error event reports that.
+        }
+
+        return false;
     }
 
     private void Remove(FileSystemWatcher watcher)

@@ -17,6 +17,7 @@ public sealed record PluginConfigError(string? KeyPath, string Message, string? 
 public sealed class PluginValidationContext
 {
     private readonly List<PluginConfigError> _errors = new();
+    private readonly List<PluginConfigError> _warnings = new();
 
     /// <summary>Created by the host (or by tests).</summary>
     public PluginValidationContext(string pluginId, IConfiguration configuration, string configDirectory)
@@ -43,6 +44,15 @@ public sealed class PluginValidationContext
 
     /// <summary>The problems reported so far.</summary>
     public IReadOnlyList<PluginConfigError> Errors => _errors;
+
+    /// <summary>
+    /// Things that work but deserve a look (a plaintext DNS upstream on a public address): <c>gateway check</c> prints
+    /// them as <c>file:line:col: warning: ...</c> and still exits 0. Added in SDK 1.x (additive).
+    /// </summary>
+    public IReadOnlyList<PluginConfigError> Warnings => _warnings;
+
+    /// <summary>Reports something about a key of the plugin's section that is allowed but risky; it does not fail validation.</summary>
+    public void Warn(string keyPath, string message) => _warnings.Add(new PluginConfigError(keyPath, message));
 
     /// <summary>Reports a problem with a key of the plugin's section ("upstreams:0:tlsName").</summary>
     public void Error(string keyPath, string message) => _errors.Add(new PluginConfigError(keyPath, message));

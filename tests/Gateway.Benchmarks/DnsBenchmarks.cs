@@ -7,6 +7,7 @@ using Gateway.Plugins.DnsDot.Configuration;
 using Gateway.Plugins.DnsDot.LoadBalancing;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Rules;
+using Gateway.Plugins.DnsDot.Security;
 using Gateway.Plugins.DnsDot.Upstreams;
 using Gateway.Plugins.DnsDot.Wire;
 using Gateway.Sdk.Networking;
@@ -21,15 +22,19 @@ public class DnsBenchmarks
     private readonly byte[] _query = BuildQuery("www.example.test", 1);
     private readonly byte[] _answer = new byte[DnsResolver.MaxMessageSize];
     private readonly NetAddress _client = NetAddress.Parse("192.0.2.1");
+    private readonly NetAddress _limitedClient = NetAddress.Parse("192.0.2.77");
     private Meter _meter = null!;
     private DnsResolver _resolver = null!;
+    private ClientGate _gate = null!;
+    private ClientRateLimiter _limiter = null!;
+    private long _now;
 
     [GlobalSetup]
     public void Setup()
     {
         _meter = new Meter("bench");
         var options = new DnsDotOptions();
-        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var cache = new DnsCache(options.Cache);
         _resolver = new DnsResolver(options, group, new Dictionary<string, UpstreamGroup>(), cache, new DnsDotMetrics(_meter), NullLogger.Instance);
 
@@ -46,6 +51,12 @@ public class DnsBenchmarks
         record.CopyTo(body, info.QuestionEnd);
         ReadOnlySpan<byte> name = _query.AsSpan(12, info.NameLength);
         cache.Store(DnsCache.Key(name, 1, 1, false), body, name, 1, 1, false, 0, Stopwatch.GetTimestamp());
+
+        // Admission as configured for an exposed resolver: the default ACL and a rate limit every query passes.
+        var serving = new DnsDotOptions { RateLimit = new RateLimitOptions { Qps = 1_000_000_000, Burst = 1_000_000_000 } };
+        _gate = new ClientGate(serving, [], new DnsDotMetrics(_meter).Serving, NullLogger.Instance);
+        _limiter = new ClientRateLimiter(new RateLimitOptions { Qps = 1, Burst = 1, MaxClients = 65536 });
+        _now = Stopwatch.GetTimestamp();
     }
 
     [GlobalCleanup]
@@ -61,6 +72,23 @@ public class DnsBenchmarks
     [Benchmark]
     public int CacheHit()
     {
+        _resolver.Begin(_query, _client, DnsTransport.Udp, 1232, _answer, out int length, out _);
+        return length;
+    }
+
+    /// <summary>The ACL and a rate-limit token for an allowed client, as every UDP/TCP/DoT/DoH query pays first.</summary>
+    [Benchmark]
+    public AdmissionResult AdmitAllowedClient() => _gate.Admit(_client, DnsTransport.Udp);
+
+    /// <summary>A client over its limit (the flood case): its bucket found, empty, the slip counter advanced.</summary>
+    [Benchmark]
+    public AdmissionResult RateLimitOverLimit() => _limiter.Take(_limitedClient, datagram: true, _now);
+
+    /// <summary>A cache hit behind the admission check (the exposed resolver's cheapest full path).</summary>
+    [Benchmark]
+    public int CacheHitAdmitted()
+    {
+        _gate.Admit(_client, DnsTransport.Udp);
         _resolver.Begin(_query, _client, DnsTransport.Udp, 1232, _answer, out int length, out _);
         return length;
     }

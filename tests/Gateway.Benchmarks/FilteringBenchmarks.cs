@@ -74,7 +74,7 @@ public class FilteringBenchmarks
             throw new InvalidOperationException($"the list loaded {lists[0].Entries} entries");
         }
 
-        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var groups = new Dictionary<string, UpstreamGroup>();
         _filter = FilterSnapshot.Build(options, groups, lists, new BlockingPause(NullLogger.Instance), _lists);
         _resolver = new DnsResolver(options, group, groups, null, new DnsDotMetrics(_meter), NullLogger.Instance);

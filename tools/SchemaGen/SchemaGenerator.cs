@@ -150,7 +150,7 @@ internal static partial class SchemaGenerator
             }
 
             string? xml = docs.PropertyXml(type, property.Name);
-            string key = KeyName(property, xml);
+            string key = KeyName(property, xml, type);
             object? value = defaults is null ? null : property.GetValue(defaults);
             JsonObject schema = ValueSchema(property.PropertyType, key, docs, value);
             if (xml is not null)
@@ -182,16 +182,20 @@ internal static partial class SchemaGenerator
     private static bool IsAutoProperty(PropertyInfo property) =>
         property.DeclaringType!.GetField($"<{property.Name}>k__BackingField", BindingFlags.Instance | BindingFlags.NonPublic) is not null;
 
-    /// <summary>camelCase of the property, unless its documentation names a key that extends it (<c>keepAliveTimeoutSeconds</c>).</summary>
-    private static string KeyName(PropertyInfo property, string? xml)
+    /// <summary>
+    /// camelCase of the property, unless its documentation names a key that extends it (<c>keepAliveTimeoutSeconds</c>)
+    /// and is not another property's own key: Token's summary names <c>tokenFile</c> too, which is TokenFile's key,
+    /// not Token's (taking it made Token's schema overwrite that of tokenFile and left <c>token</c> out).
+    /// </summary>
+    private static string KeyName(PropertyInfo property, string? xml, Type declaring)
     {
-        string camel = char.ToLowerInvariant(property.Name[0]) + property.Name[1..];
+        string camel = Camel(property.Name);
         if (xml is not null)
         {
             foreach (Match code in CodeSpan().Matches(xml))
             {
                 string named = code.Groups["key"].Value;
-                if (named.StartsWith(camel, StringComparison.Ordinal))
+                if (named.StartsWith(camel, StringComparison.Ordinal) && (named == camel || declaring.GetProperty(Pascal(named)) is null))
                 {
                     return named;
                 }
@@ -199,6 +203,9 @@ internal static partial class SchemaGenerator
         }
 
         return camel;
+
+        static string Camel(string name) => char.ToLowerInvariant(name[0]) + name[1..];
+        static string Pascal(string key) => char.ToUpperInvariant(key[0]) + key[1..];
     }
 
     private static JsonObject ValueSchema(Type type, string key, SourceDocs docs, object? value)
@@ -278,6 +285,18 @@ internal static partial class SchemaGenerator
         if (type == typeof(NetEndpoint) || type == typeof(IPEndPoint))
         {
             return new JsonObject { ["type"] = new JsonArray("string", "null"), ["pattern"] = EndpointPattern, ["examples"] = new JsonArray("127.0.0.1:53", "[::1]:53") };
+        }
+
+        if (type == typeof(Uri))
+        {
+            // An absolute URL as written in the file ("http://127.0.0.1:4317"), not the members of System.Uri.
+            var uri = new JsonObject { ["type"] = new JsonArray("string", "null"), ["format"] = "uri", ["pattern"] = "^[A-Za-z][A-Za-z0-9+.-]*://" };
+            if (value is not null)
+            {
+                uri["default"] = value.ToString();
+            }
+
+            return uri;
         }
 
         if (type == typeof(HostPort))
@@ -365,7 +384,7 @@ internal static partial class SchemaGenerator
     private static bool IsScalar(Type type)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
-        return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan) || type == typeof(byte[]) ||
+        return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan) || type == typeof(byte[]) || type == typeof(Uri) ||
             type == typeof(NetEndpoint) || type == typeof(HostPort) || type == typeof(IpPrefix) || type == typeof(NetAddress) || type == typeof(IPAddress);
     }
 

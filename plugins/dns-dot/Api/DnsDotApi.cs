@@ -172,7 +172,7 @@ internal sealed class DnsDotApi
     private static void AddGroup(List<UpstreamStats> upstreams, string name, UpstreamGroup group)
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        foreach (DotUpstream upstream in group.Upstreams)
+        foreach (DnsUpstream upstream in group.Upstreams)
         {
             upstreams.Add(new UpstreamStats(upstream.Name, name, upstream.Health.IsAvailable(now) && !upstream.Health.IsDegraded,
                 Math.Round(upstream.LatencyMs, 3), upstream.Outstanding, upstream.Answered, upstream.Failures));

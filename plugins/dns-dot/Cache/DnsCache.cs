@@ -9,15 +9,21 @@ namespace Gateway.Plugins.DnsDot.Cache;
 /// Answers keyed by (lower-case name, type, class, DO bit, upstream group — a rule's <c>Forward(group:)</c>
 /// gets its own answers, so a rule edit never serves another group's): positive and negative (RFC 2308 §5), TTLs aged
 /// on the way out (RFC 1035 §7.3), serve-stale with a bounded stale age (RFC 8767), prefetch of popular
-/// names near expiry, and a size cap. Lookups allocate nothing.
+/// names near expiry, and a cap on entries and on bytes (<c>cache.maxBytes</c>: answers can be 64 KiB each, so
+/// a count alone would let large answers take gigabytes). Lookups allocate nothing.
 /// </summary>
 internal sealed class DnsCache
 {
     /// <summary>RFC 8767 §4: stale answers go out with a TTL of 30 s.</summary>
     public const uint StaleTtl = 30;
 
+    // What one entry costs besides its arrays' contents: the CacheEntry object, three array headers and the
+    // dictionary slot (measured as about 150 bytes on x64; rounded up).
+    private const int EntryOverhead = 160;
+
     private readonly Dictionary<ulong, CacheEntry> _entries = new();
     private readonly CacheOptions _options;
+    private long _bytes;
 
     /// <summary>Creates an empty cache.</summary>
     public DnsCache(CacheOptions options) => _options = options;
@@ -33,6 +39,12 @@ internal sealed class DnsCache
             }
         }
     }
+
+    /// <summary>Bytes the entries take, as counted against <see cref="CacheOptions.MaxBytes"/>.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>What <paramref name="entry"/> counts against <see cref="CacheOptions.MaxBytes"/>.</summary>
+    public static long Cost(CacheEntry entry) => EntryOverhead + entry.Body.Length + entry.Name.Length + (entry.TtlOffsets.Length * sizeof(int));
 
     /// <summary>The key hash of a question (name case-folded) sent to the group with <paramref name="group"/>'s cache id.</summary>
     public static ulong Key(ReadOnlySpan<byte> wireName, ushort type, ushort @class, bool dnssecOk, int group = 0)
@@ -99,14 +111,27 @@ internal sealed class DnsCache
             return entry;
         }
 
+        long cost = Cost(entry);
+        if (cost > _options.MaxBytes)
+        {
+            // Larger than the whole cache: answered, never stored.
+            return entry;
+        }
+
         lock (_entries)
         {
-            if (_entries.Count >= _options.MaxEntries && !_entries.ContainsKey(key))
+            if (_entries.Remove(key, out CacheEntry? replaced))
             {
-                Evict(now);
+                Interlocked.Add(ref _bytes, -Cost(replaced));
+            }
+
+            if (_entries.Count >= _options.MaxEntries || _bytes + cost > _options.MaxBytes)
+            {
+                Evict(now, cost);
             }
 
             _entries[key] = entry;
+            Interlocked.Add(ref _bytes, cost);
         }
 
         return entry;
@@ -185,7 +210,10 @@ internal sealed class DnsCache
             {
                 foreach (ulong key in dead)
                 {
-                    _entries.Remove(key);
+                    if (_entries.Remove(key, out CacheEntry? removed))
+                    {
+                        Interlocked.Add(ref _bytes, -Cost(removed));
+                    }
                 }
             }
 
@@ -193,9 +221,10 @@ internal sealed class DnsCache
         }
     }
 
-    // Called under the lock: first drop what is past its stale age, then, if still full, an eighth of the
-    // entries in enumeration order (cheap, approximately random).
-    private void Evict(long now)
+    // Called under the lock, to make room for one entry of `cost` bytes: first drop what is past its stale age,
+    // then, while still over either cap, an eighth of the entries at a time in enumeration order (cheap,
+    // approximately random).
+    private void Evict(long now, long cost)
     {
         List<ulong>? victims = null;
         long staleTicks = (long)_options.MaxStaleAge * Stopwatch.Frequency;
@@ -207,8 +236,10 @@ internal sealed class DnsCache
             }
         }
 
-        if (victims is null || _entries.Count - victims.Count >= _options.MaxEntries)
+        RemoveAll(victims);
+        while (_entries.Count > 0 && (_entries.Count >= _options.MaxEntries || _bytes + cost > _options.MaxBytes))
         {
+            victims?.Clear();
             int quota = Math.Max(1, _entries.Count / 8);
             foreach (ulong key in _entries.Keys)
             {
@@ -218,11 +249,24 @@ internal sealed class DnsCache
                     break;
                 }
             }
+
+            RemoveAll(victims);
+        }
+    }
+
+    private void RemoveAll(List<ulong>? keys)
+    {
+        if (keys is null)
+        {
+            return;
         }
 
-        foreach (ulong key in victims!)
+        foreach (ulong key in keys)
         {
-            _entries.Remove(key);
+            if (_entries.Remove(key, out CacheEntry? removed))
+            {
+                Interlocked.Add(ref _bytes, -Cost(removed));
+            }
         }
     }
 }

@@ -9,6 +9,13 @@ internal sealed record CacheOptions
     /// <summary>Maximum number of cached answers. Defaults to 10,000.</summary>
     public int MaxEntries { get; set; } = 10_000;
 
+    /// <summary>
+    /// Most bytes the cached answers may take (their messages plus per-entry bookkeeping), besides
+    /// <see cref="MaxEntries"/>: answers can be up to 64 KiB each, so a count alone does not bound memory.
+    /// Defaults to 33,554,432 (32 MiB).
+    /// </summary>
+    public long MaxBytes { get; set; } = 32L * 1024 * 1024;
+
     /// <summary>Upper bound on any cached TTL, in seconds. Defaults to 86,400 (one day).</summary>
     public int MaxTtl { get; set; } = 86_400;
 

@@ -53,13 +53,21 @@ internal sealed class DnsDotOptions
     /// <summary>Connections kept open (pre-warmed) per upstream. Defaults to 1.</summary>
     public int MinConnections { get; set; } = 1;
 
-    /// <summary>Most connections per upstream. Defaults to 4.</summary>
-    public int MaxConnections { get; set; } = 4;
+    /// <summary>
+    /// Most connections per upstream (<c>upstreamMaxConnections</c>). Defaults to 4. Not <c>maxConnections</c>: in
+    /// every plugin section that key is the host's limit of the plugin's TCP listeners (DNS over TCP here), and one
+    /// key meaning two things made raising the pool also cap the listener (and the other way round).
+    /// </summary>
+    public int UpstreamMaxConnections { get; set; } = 4;
 
     /// <summary>Most queries in flight on one upstream connection. Defaults to 128.</summary>
     public int MaxInFlightPerConnection { get; set; } = 128;
 
-    /// <summary>Idle timeout of client TCP connections, in milliseconds (RFC 7766 §6.2.3). Defaults to 10,000.</summary>
+    /// <summary>
+    /// Idle timeout of client TCP and DoT connections, in milliseconds (RFC 7766 §6.2.3); also the time a query may
+    /// take to arrive whole from its first byte, so a client trickling bytes cannot hold a connection (slowloris).
+    /// Defaults to 10,000.
+    /// </summary>
     public int ClientIdleTimeoutMs { get; set; } = 10_000;
 
     /// <summary>
@@ -68,6 +76,79 @@ internal sealed class DnsDotOptions
     /// </summary>
     public bool ForwardClientSubnet { get; set; }
 
+    // Serving: who may ask, how fast, what one TCP connection may hold, and the encrypted listeners
+    // (docs/security.md; issue 13 and 15). Checked by ServingOptionsValidator.
+
+    /// <summary>
+    /// Client networks allowed to query (<c>allowClients</c>, CIDR list; applies to every transport and endpoint).
+    /// Defaults to loopback, RFC 1918, 100.64.0.0/10, link-local, ULA (fc00::/7) and the TUN's own networks, as
+    /// dnsdist's default ACL; others get REFUSED. An empty list keeps the default.
+    /// Security: an open resolver is found and abused for reflection within days; to serve anyone, write
+    /// <c>[0.0.0.0/0, ::/0]</c> deliberately (and set <c>rateLimit</c>).
+    /// </summary>
+    public List<string>? AllowClients { get; set; }
+
+    /// <summary>Client networks refused even when <see cref="AllowClients"/> matches (<c>denyClients</c>). Defaults to none.</summary>
+    public List<string> DenyClients { get; set; } = new();
+
+    /// <summary>Per-client rate limiting (<c>rateLimit</c>). Defaults to off.</summary>
+    public RateLimitOptions RateLimit { get; set; } = new();
+
+    /// <summary>
+    /// TCP, DoT and DoH connections one client address may hold open at once (<c>maxConnectionsPerClient</c>);
+    /// a connection over it is closed at once and counted. 0 means no cap. Defaults to 64.
+    /// </summary>
+    public int MaxConnectionsPerClient { get; set; } = 64;
+
+    /// <summary>
+    /// Time one write of answers to a TCP or DoT client may take before the connection is closed as not reading
+    /// (<c>clientWriteTimeoutMs</c>), in milliseconds. Defaults to 5,000.
+    /// </summary>
+    public int ClientWriteTimeoutMs { get; set; } = 5_000;
+
+    /// <summary>
+    /// Answer bytes one TCP or DoT connection may have waiting to be written (<c>maxBufferedAnswerBytes</c>); a
+    /// client that pipelines queries without reading the answers is closed when its answers pass it. In bytes.
+    /// Defaults to 262,144 (256 KiB).
+    /// </summary>
+    public int MaxBufferedAnswerBytes { get; set; } = 256 * 1024;
+
+    /// <summary>DNS-over-TLS listeners on host sockets (<c>listenTls</c>, RFC 7858), "ip:port". Need <see cref="CertFile"/>. Defaults to none.</summary>
+    public List<string> ListenTls { get; set; } = new();
+
+    /// <summary>
+    /// DNS-over-TLS on the TUN (<c>virtualTls</c>). Defaults to 10.30.30.30:853 and [fd00:30::30]:853 when the TUN
+    /// is enabled, <c>virtual:</c> is absent and a certificate is configured; none otherwise.
+    /// </summary>
+    public List<string>? VirtualTls { get; set; }
+
+    /// <summary>DNS-over-HTTPS listeners on host sockets (<c>listenHttps</c>, RFC 8484, path /dns-query). Need <see cref="CertFile"/>. Defaults to none.</summary>
+    public List<string> ListenHttps { get; set; } = new();
+
+    /// <summary>
+    /// DNS-over-HTTPS on the TUN (<c>virtualHttps</c>). Defaults to 10.30.30.30:443 and [fd00:30::30]:443 when the
+    /// TUN is enabled, <c>virtual:</c> is absent and a certificate is configured; none otherwise.
+    /// </summary>
+    public List<string>? VirtualHttps { get; set; }
+
+    /// <summary>
+    /// PEM certificate chain for the DoT and DoH listeners (<c>certFile</c>, relative to gateway.yaml). Re-read when
+    /// the file changes, so a renewed certificate (certbot) is served without a restart. Defaults to none.
+    /// </summary>
+    public string? CertFile { get; set; }
+
+    /// <summary>
+    /// PEM private key of <see cref="CertFile"/> (<c>keyFile</c>). Security: refused when readable by group or
+    /// others, as ssh refuses a private key. Defaults to none.
+    /// </summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>
+    /// Plain DNS servers ("ip" or "ip:port", port 53 by default) that resolve the host names of upstream URLs
+    /// (<c>bootstrap</c>), re-asked when the answer's TTL runs out. Never the gateway itself. Defaults to none:
+    /// the system resolver.
+    /// </summary>
+    public List<string> Bootstrap { get; set; } = new();
     /// <summary>Blocklist subscriptions (<c>lists:</c>), in order.</summary>
     public List<ListOptions> Lists { get; set; } = new();
 

@@ -1,4 +1,5 @@
 using Gateway.Plugins.DnsDot.LoadBalancing;
+using Gateway.Plugins.DnsDot.Upstreams;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Plugins;
 using Microsoft.Extensions.Configuration;
@@ -28,6 +29,7 @@ internal static class DnsDotOptionsValidator
     public static void Validate(PluginValidationContext context)
     {
         IConfiguration section = context.Configuration;
+        DnsDotKeys.ReportUnknown(section, context.Error);
         DnsDotOptions? options = Bind(section, context);
         if (options is null)
         {
@@ -73,8 +75,9 @@ internal static class DnsDotOptionsValidator
         Positive(context, "idleTimeoutMs", options.IdleTimeoutMs);
         Positive(context, "clientIdleTimeoutMs", options.ClientIdleTimeoutMs);
         NonNegative(context, "minConnections", options.MinConnections);
-        Positive(context, "maxConnections", options.MaxConnections);
+        Positive(context, "upstreamMaxConnections", options.UpstreamMaxConnections);
         Positive(context, "maxInFlightPerConnection", options.MaxInFlightPerConnection);
+        ServingOptionsValidator.Validate(context, options);
         Filtering.FilteringOptionsValidator.Validate(context, options);
     }
 
@@ -100,16 +103,34 @@ internal static class DnsDotOptionsValidator
         {
             UpstreamOptions upstream = upstreams[i];
             string at = $"{path}:{i}";
-            if (string.IsNullOrWhiteSpace(upstream.Address))
+            if (!UpstreamAddress.TryParse(upstream.Address, out UpstreamAddress address, out string problem))
             {
-                context.Error($"{at}:address", "missing: the upstream's ip:port, for example 1.1.1.1:853");
+                context.Error($"{at}:address", problem);
+                if (string.IsNullOrWhiteSpace(upstream.TlsName))
+                {
+                    context.Error($"{at}:tlsName", "missing: the name the upstream's certificate must carry (RFC 8310), for example cloudflare-dns.com");
+                }
             }
-            else if (!NetEndpoint.TryParse(upstream.Address, out _))
+            else if (address.IsPlain)
             {
-                context.Error($"{at}:address", $"'{upstream.Address}' is not an ip:port such as 1.1.1.1:853 or [2606:4700::1111]:853");
-            }
+                if (address.Protocol == UpstreamProtocol.Udp && !OperatingSystem.IsLinux())
+                {
+                    context.Error($"{at}:address", "udp:// upstreams need Linux; use tcp:// here");
+                }
 
-            if (string.IsNullOrWhiteSpace(upstream.TlsName))
+                if (upstream.TlsName is not null || upstream.CaFile is not null || upstream.SpkiPins.Count > 0)
+                {
+                    context.Error($"{at}:{(upstream.TlsName is not null ? "tlsName" : upstream.CaFile is not null ? "caFile" : "spkiPins")}",
+                        $"{address.Protocol.ToString().ToLowerInvariant()}:// is plain DNS: tlsName, caFile and spkiPins apply to tls:// and https:// only");
+                }
+
+                // Issue 15: plaintext is for the operator's own network; say so when it goes elsewhere.
+                if (!address.HostIsName && Security.ClientAcl.IsPublic(address.Address))
+                {
+                    context.Warn($"{at}:address", $"{address} sends queries in the clear to a public address: anyone on the way can read and change them; use tls:// or https:// unless this resolver is on your own network");
+                }
+            }
+            else if (string.IsNullOrWhiteSpace(upstream.TlsName) && !address.HostIsName)
             {
                 context.Error($"{at}:tlsName", "missing: the name the upstream's certificate must carry (RFC 8310), for example cloudflare-dns.com");
             }

@@ -1,14 +1,24 @@
 namespace Gateway.Plugins.DnsDot.Configuration;
 
-/// <summary>One DNS-over-TLS upstream (RFC 7858, RFC 8310 strict profile).</summary>
+/// <summary>
+/// One upstream: DNS over TLS (RFC 7858, RFC 8310 strict profile), DNS over HTTPS (RFC 8484), or plain DNS over
+/// UDP or TCP where the operator asks for it (a LAN resolver for split DNS).
+/// </summary>
 internal sealed class UpstreamOptions
 {
-    /// <summary>"ip:port" of the upstream, for example "1.1.1.1:853". Required.</summary>
+    /// <summary>
+    /// Where the upstream is, in dnsproxy's syntax: <c>tls://1.1.1.1:853</c> or <c>tls://dns.example</c> (DoT, port 853),
+    /// <c>https://dns.example/dns-query</c> (DoH, port 443), <c>udp://192.168.1.1:53</c> and <c>tcp://192.168.1.1:53</c>
+    /// (plain DNS, port 53); a bare "ip:port" is DoT. Host names are resolved through <c>bootstrap</c>. Required.
+    /// Security: udp:// and tcp:// send queries in the clear and can be spoofed on the way; use them only towards
+    /// resolvers on your own network (<c>gateway check</c> warns about public ones).
+    /// </summary>
     public string? Address { get; set; }
 
     /// <summary>
-    /// The authentication domain name (RFC 8310 §8): sent as SNI and matched against the certificate.
-    /// Required: without it nothing could be verified.
+    /// The authentication domain name (RFC 8310 §8) of tls:// and https:// upstreams: sent as SNI (and as the HTTP
+    /// Host) and matched against the certificate. Defaults to the host name of the address; required when the address
+    /// is an IP: without it nothing could be verified. Not allowed on udp:// and tcp://.
     /// </summary>
     public string? TlsName { get; set; }
 

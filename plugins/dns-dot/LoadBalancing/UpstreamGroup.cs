@@ -9,7 +9,7 @@ internal sealed class UpstreamGroup
     private readonly IBalancedUpstream[] _balanced;
 
     /// <summary>Creates the group.</summary>
-    public UpstreamGroup(string name, ILoadBalancingPolicy policy, IReadOnlyList<DotUpstream> upstreams)
+    public UpstreamGroup(string name, ILoadBalancingPolicy policy, IReadOnlyList<DnsUpstream> upstreams)
         : this(name, policy, upstreams, Interlocked.Increment(ref s_nextCacheId))
     {
     }
@@ -18,7 +18,7 @@ internal sealed class UpstreamGroup
     /// Creates the group with the cache id of the group it replaces: a reload that changes only the policy
     /// asks the same upstreams, so their cached answers stay valid.
     /// </summary>
-    public UpstreamGroup(string name, ILoadBalancingPolicy policy, IReadOnlyList<DotUpstream> upstreams, int cacheId)
+    public UpstreamGroup(string name, ILoadBalancingPolicy policy, IReadOnlyList<DnsUpstream> upstreams, int cacheId)
     {
         CacheId = cacheId;
         Name = name;
@@ -44,27 +44,27 @@ internal sealed class UpstreamGroup
     public ILoadBalancingPolicy Policy { get; }
 
     /// <summary>The upstreams in configured order.</summary>
-    public IReadOnlyList<DotUpstream> Upstreams { get; }
+    public IReadOnlyList<DnsUpstream> Upstreams { get; }
 
     /// <summary>
     /// Chooses an upstream other than <paramref name="exclude"/>. When the policy finds none available, any
     /// other upstream is tried anyway (a lazy probe) rather than failing without asking; with a single
     /// upstream the retry goes to it again.
     /// </summary>
-    public DotUpstream? Pick(DotUpstream? exclude, long now)
+    public DnsUpstream? Pick(DnsUpstream? exclude, long now)
     {
         if (_balanced.Length == 0)
         {
             return null;
         }
 
-        if (Policy.Pick(_balanced, exclude, now) is DotUpstream chosen)
+        if (Policy.Pick(_balanced, exclude, now) is DnsUpstream chosen)
         {
             return chosen;
         }
 
-        DotUpstream? fallback = null;
-        foreach (DotUpstream upstream in Upstreams)
+        DnsUpstream? fallback = null;
+        foreach (DnsUpstream upstream in Upstreams)
         {
             if (upstream != exclude && (fallback is null || upstream.Health.ConsecutiveFailures < fallback.Health.ConsecutiveFailures))
             {

@@ -56,8 +56,12 @@ internal sealed class QueryEvent
         AnswerLength = answer.Length;
     }
 
-    /// <summary>Copies another event into this one (the in-memory log keeps copies).</summary>
-    public void CopyFrom(QueryEvent other)
+    /// <summary>
+    /// Copies another event into this one (the in-memory log keeps copies), each message cut to its first
+    /// <paramref name="maxQuery"/> and <paramref name="maxAnswer"/> bytes: what a slot holds for good stays small
+    /// whatever the clients ask for (readers of a cut message see the header, the question and the records that fit).
+    /// </summary>
+    public void CopyFrom(QueryEvent other, int maxQuery = int.MaxValue, int maxAnswer = int.MaxValue)
     {
         IsUpstream = other.IsUpstream;
         Record = other.Record;
@@ -65,6 +69,22 @@ internal sealed class QueryEvent
         UpstreamEndpoint = other.UpstreamEndpoint;
         SentAt = other.SentAt;
         ReceivedAt = other.ReceivedAt;
-        SetMessages(other.Query, other.Answer);
+        ReadOnlySpan<byte> query = other.Query;
+        ReadOnlySpan<byte> answer = other.Answer;
+        SetMessages(query[..Math.Min(query.Length, maxQuery)], answer[..Math.Min(answer.Length, maxAnswer)]);
+    }
+
+    /// <summary>
+    /// Lets go of the message buffer when it grew past <paramref name="keepBytes"/> (an unusually large message):
+    /// otherwise every slot a burst of 64 KiB messages passed through would keep 64 KiB for good.
+    /// </summary>
+    public void Shrink(int keepBytes)
+    {
+        if (_buffer.Length > keepBytes)
+        {
+            _buffer = [];
+            QueryLength = 0;
+            AnswerLength = 0;
+        }
     }
 }

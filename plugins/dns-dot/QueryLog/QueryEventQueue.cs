@@ -19,6 +19,11 @@ internal sealed class QueryEventQueue : IQueryObserver, IDisposable
     /// <summary>Events a batch holds: with the writer waking every <see cref="Interval"/>, ~400k events/s before drops.</summary>
     public const int DefaultCapacity = 8192;
 
+    // A slot keeps a message buffer up to this size between batches (ordinary queries and answers); larger ones are
+    // let go after their batch, so the 2 x 8,192 slots keep at most 32 MiB however large the messages were (a few
+    // MiB in practice: a batch holds the queries of 20 ms).
+    private const int RetainedSlotBytes = 2048;
+
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan DropReportInterval = TimeSpan.FromSeconds(10);
 
@@ -184,6 +189,11 @@ internal sealed class QueryEventQueue : IQueryObserver, IDisposable
                         // A sink's bug must not end the writer thread: the others keep working.
                         FilteringLog.QueryLogFailed(_logger, sink.GetType().Name, $"{e.GetType().Name}: {e.Message}");
                     }
+                }
+
+                for (int i = 0; i < count; i++)
+                {
+                    batch[i].Shrink(RetainedSlotBytes);
                 }
 
                 Interlocked.Add(ref _processed, count);

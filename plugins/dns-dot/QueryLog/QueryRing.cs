@@ -15,6 +15,12 @@ internal sealed class QueryRing : IQueryEventSink
     /// <summary>Queries kept (about 5 MB at typical sizes).</summary>
     public const int Capacity = 10_000;
 
+    // The ring keeps what the API shows: the question (a name is at most 255 bytes) and the first answer records.
+    // Whole messages would let any client pin up to 64 KiB per entry (640 MiB for the ring) by asking for big
+    // answers over TCP; cut like this an entry holds at most 1 KiB (10 MiB for the ring).
+    private const int MaxQueryBytes = 288;
+    private const int MaxAnswerBytes = 736;
+
     private readonly QueryEvent?[] _entries;
     private readonly Lock _lock = new();
     private int _next;
@@ -48,7 +54,7 @@ internal sealed class QueryRing : IQueryEventSink
         lock (_lock)
         {
             QueryEvent slot = _entries[_next] ??= new QueryEvent();
-            slot.CopyFrom(queryEvent);
+            slot.CopyFrom(queryEvent, MaxQueryBytes, MaxAnswerBytes);
             _next = (_next + 1) % _entries.Length;
             _count = Math.Min(_count + 1, _entries.Length);
         }

@@ -30,7 +30,13 @@ internal sealed class DnsResolver
     [ThreadStatic]
     private static byte[]? t_scratch;
 
+    // A forwarded query grows by at most our OPT, an empty keepalive and padding to the next 128-byte block.
+    private const int MaxQueryGrowth = DnsMessageWriter.OptSize + 4 + 4 + DnsConstants.QueryPaddingBlock - 1;
+
     private readonly Dictionary<ulong, UpstreamQuery> _inFlight = new();
+    private readonly Security.LogThrottle _ruleFailureLog = new(TimeSpan.FromSeconds(10));
+    private readonly Security.LogThrottle _unknownGroupLog = new(TimeSpan.FromSeconds(10));
+    private readonly Security.LogThrottle _oversizeLog = new(TimeSpan.FromSeconds(10));
     private readonly Lock _swap = new();
     private ResolverSnapshot _snapshot;
 
@@ -177,7 +183,12 @@ internal sealed class DnsResolver
             }
             catch (Exception e)
             {
-                DnsDotLog.RuleFailed(_logger, rq.Name, e.Message);
+                // Per query: at most one line per 10 s, whatever a client sends.
+                if (_ruleFailureLog.TryEnter(out _))
+                {
+                    DnsDotLog.RuleFailed(_logger, rq.Name, e.Message);
+                }
+
                 verdict = Verdict.ServFail;
             }
 
@@ -220,7 +231,11 @@ internal sealed class DnsResolver
                 case VerdictKind.Forward:
                     if (verdict.Group is null || !snapshot.Groups.TryGetValue(verdict.Group, out UpstreamGroup? forwarded))
                     {
-                        DnsDotLog.UnknownGroup(_logger, rq.Name, verdict.Group ?? "");
+                        if (_unknownGroupLog.TryEnter(out _))
+                        {
+                            DnsDotLog.UnknownGroup(_logger, rq.Name, verdict.Group ?? "");
+                        }
+
                         return Rcode(query, info, DnsConstants.RcodeServFail, transport, destination, started, out length);
                     }
 
@@ -309,6 +324,21 @@ internal sealed class DnsResolver
             pending.Stale = lookup == CacheLookup.Stale && pending.Splice is null ? entry : null;
         }
 
+        // Never write a frame whose length its 2-byte prefix cannot say (issue 13): a query whose EDNS options
+        // would carry it past 65,535 bytes once our OPT and padding are added gets FORMERR here, before any
+        // connection shared by other clients sees it.
+        if (info.QuestionEnd + info.OptRdataLength + MaxQueryGrowth > ushort.MaxValue &&
+            DnsMessageWriter.UpstreamQueryLength(query, info, snapshot.Options.ForwardClientSubnet) > ushort.MaxValue)
+        {
+            if (_oversizeLog.TryEnter(out long suppressed))
+            {
+                DnsDotLog.OversizeQuery(_logger, client.ToString(), suppressed);
+            }
+
+            pending.Stale = null;
+            return Rcode(query, info, DnsConstants.RcodeFormErr, transport, destination, started, out length);
+        }
+
         return ResolveStep.Upstream;
     }
 
@@ -394,7 +424,7 @@ internal sealed class DnsResolver
 
     private void SendAttempt(UpstreamQuery query)
     {
-        DotUpstream? upstream = query.Group.Pick(query.Attempt == 0 ? null : query.First, Stopwatch.GetTimestamp());
+        DnsUpstream? upstream = query.Group.Pick(query.Attempt == 0 ? null : query.First, Stopwatch.GetTimestamp());
         if (upstream is null)
         {
             Complete(query);
@@ -429,9 +459,9 @@ internal sealed class DnsResolver
     /// </summary>
     internal void OnUpstreamAnswer(UpstreamQuery query, Span<byte> message, in DnsResponseInfo response)
     {
-        if (Observer is { WantsUpstreamMessages: true } observer && query.Upstream is { } answering)
+        if (Observer is { WantsUpstreamMessages: true } observer && query.Upstream is { Endpoint.Current: { } remote } answering)
         {
-            observer.OnUpstreamExchange(answering.Name, answering.Endpoint, query.Message, message[..response.Length], query.SentAt, Stopwatch.GetTimestamp());
+            observer.OnUpstreamExchange(answering.Name, remote, query.Message, message[..response.Length], query.SentAt, Stopwatch.GetTimestamp());
         }
 
         DnsRequestInfo info = query.Info;

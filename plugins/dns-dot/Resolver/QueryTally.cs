@@ -13,7 +13,7 @@ internal sealed class QueryTally : IDatagramBatchParticipant
     [ThreadStatic]
     private static QueryTally? t_current;
 
-    private readonly long[] _counts = new long[2 * 16];
+    private readonly long[] _counts = new long[Transports.Length * 16];
     private DnsDotMetrics? _metrics;
     private bool _pending;
 
@@ -33,7 +33,7 @@ internal sealed class QueryTally : IDatagramBatchParticipant
             tally._metrics = metrics;
         }
 
-        tally._counts[(transport == DnsTransport.Udp ? 0 : 16) + (rcode & 0xF)]++;
+        tally._counts[((int)transport * 16) + (rcode & 0xF)]++;
         if (!tally._pending)
         {
             tally._pending = true;
@@ -56,16 +56,19 @@ internal sealed class QueryTally : IDatagramBatchParticipant
             {
                 long count = _counts[i];
                 _counts[i] = 0;
-                Add(metrics, i < 16 ? DnsTransport.Udp : DnsTransport.Tcp, i & 0xF, count);
+                Add(metrics, (DnsTransport)(i / 16), i & 0xF, count);
             }
         }
     }
 
     private static void Add(DnsDotMetrics metrics, DnsTransport transport, int rcode, long count) =>
-        metrics.Queries.Add(count, transport == DnsTransport.Udp ? Udp : Tcp, new KeyValuePair<string, object?>("rcode", RcodeNames[rcode & 0xF]));
+        metrics.Queries.Add(count, Transports[(int)transport], new KeyValuePair<string, object?>("rcode", RcodeNames[rcode & 0xF]));
 
     private static readonly string[] RcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15"];
 
-    private static readonly KeyValuePair<string, object?> Udp = new("transport", "udp");
-    private static readonly KeyValuePair<string, object?> Tcp = new("transport", "tcp");
+    // Indexed by DnsTransport.
+    private static readonly KeyValuePair<string, object?>[] Transports =
+    [
+        new("transport", "udp"), new("transport", "tcp"), new("transport", "tls"), new("transport", "https"), new("transport", "internal"),
+    ];
 }

@@ -25,7 +25,7 @@ internal sealed class ResolverSnapshot
         Rules = rules;
         QueryTimeoutTicks = options.QueryTimeoutMs * Stopwatch.Frequency / 1000;
         ClientIdleTimeout = TimeSpan.FromMilliseconds(options.ClientIdleTimeoutMs);
-        var upstreams = new List<DotUpstream>(defaultGroup.Upstreams);
+        var upstreams = new List<DnsUpstream>(defaultGroup.Upstreams);
         foreach (UpstreamGroup group in groups.Values)
         {
             if (!ReferenceEquals(group, defaultGroup))
@@ -59,7 +59,7 @@ internal sealed class ResolverSnapshot
     public TimeSpan ClientIdleTimeout { get; }
 
     /// <summary>Every upstream of every group (each group has its own pools).</summary>
-    public DotUpstream[] Upstreams { get; }
+    public DnsUpstream[] Upstreams { get; }
 
     /// <summary>
     /// Local records, per-client policy, lists and blocking mode (<see cref="Filtering.FilterSnapshot"/>); null when

@@ -7,6 +7,8 @@ using Gateway.Plugins.DnsDot.Configuration;
 using Gateway.Plugins.DnsDot.LoadBalancing;
 using Gateway.Plugins.DnsDot.Rules;
 using Gateway.Plugins.DnsDot.Upstreams;
+using Gateway.Plugins.DnsDot.Upstreams.Https;
+using Gateway.Plugins.DnsDot.Upstreams.Udp;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
 
@@ -36,13 +38,26 @@ internal static class ResolverSnapshotBuilder
             ReadTimeout = TimeSpan.FromMilliseconds(options.ReadTimeoutMs),
             IdleTimeout = TimeSpan.FromMilliseconds(options.IdleTimeoutMs),
             MinConnections = options.MinConnections,
-            MaxConnections = options.MaxConnections,
+            MaxConnections = options.UpstreamMaxConnections,
             MaxInFlightPerConnection = options.MaxInFlightPerConnection,
             ProtectSocket = protectSocket,
         };
 
+        // Host names in upstream URLs: through the bootstrap servers, or the system resolver (never through ourselves).
+        var servers = new List<NetEndpoint>();
+        foreach (string server in options.Bootstrap)
+        {
+            if (ServingOptionsValidator.TryParseServer(server, out NetEndpoint parsed))
+            {
+                servers.Add(parsed);
+            }
+        }
+
+        var bootstrap = new BootstrapResolver(servers, settings.ConnectTimeout, protectSocket);
+        string bootstrapKey = string.Join(',', servers);
+
         // Upstreams of the previous snapshot by (group, key); each is taken at most once.
-        var reusable = new Dictionary<(string Group, UpstreamKey Key), Queue<DotUpstream>>();
+        var reusable = new Dictionary<(string Group, UpstreamKey Key), Queue<DnsUpstream>>();
         var previousGroups = new Dictionary<string, UpstreamGroup>(StringComparer.Ordinal);
         if (previous is not null)
         {
@@ -57,13 +72,13 @@ internal static class ResolverSnapshotBuilder
 
             foreach ((string groupKey, UpstreamGroup group) in previousGroups)
             {
-                foreach (DotUpstream upstream in group.Upstreams)
+                foreach (DnsUpstream upstream in group.Upstreams)
                 {
                     if (upstream.Key is { } key)
                     {
-                        if (!reusable.TryGetValue((groupKey, key), out Queue<DotUpstream>? queue))
+                        if (!reusable.TryGetValue((groupKey, key), out Queue<DnsUpstream>? queue))
                         {
-                            reusable[(groupKey, key)] = queue = new Queue<DotUpstream>();
+                            reusable[(groupKey, key)] = queue = new Queue<DnsUpstream>();
                         }
 
                         queue.Enqueue(upstream);
@@ -72,15 +87,16 @@ internal static class ResolverSnapshotBuilder
             }
         }
 
-        var created = new List<DotUpstream>();
+        var created = new List<DnsUpstream>();
         var changes = new List<string>();
         try
         {
-            UpstreamGroup defaultGroup = BuildGroup(DefaultGroupKey, "default", options.Policy, options.Upstreams, previousGroups, reusable, settings, configDirectory, metrics, logger, created, changes);
+            var build = new GroupBuild(previousGroups, reusable, settings, bootstrap, bootstrapKey, configDirectory, metrics, logger, created, changes);
+            UpstreamGroup defaultGroup = BuildGroup(DefaultGroupKey, "default", options.Policy, options.Upstreams, build);
             var groups = new Dictionary<string, UpstreamGroup>(StringComparer.Ordinal);
             foreach ((string name, UpstreamGroupOptions group) in options.Groups)
             {
-                groups[name] = BuildGroup("groups." + name, name, group.Policy ?? options.Policy, group.Upstreams, previousGroups, reusable, settings, configDirectory, metrics, logger, created, changes);
+                groups[name] = BuildGroup("groups." + name, name, group.Policy ?? options.Policy, group.Upstreams, build);
             }
 
             if (previous is not null)
@@ -101,11 +117,11 @@ internal static class ResolverSnapshotBuilder
             }
 
             var snapshot = new ResolverSnapshot(options, defaultGroup, groups, cache, rules);
-            var kept = new HashSet<DotUpstream>(snapshot.Upstreams);
-            var retired = new List<DotUpstream>();
+            var kept = new HashSet<DnsUpstream>(snapshot.Upstreams);
+            var retired = new List<DnsUpstream>();
             if (previous is not null)
             {
-                foreach (DotUpstream upstream in previous.Upstreams)
+                foreach (DnsUpstream upstream in previous.Upstreams)
                 {
                     if (!kept.Contains(upstream))
                     {
@@ -118,7 +134,7 @@ internal static class ResolverSnapshotBuilder
         }
         catch
         {
-            foreach (DotUpstream upstream in created)
+            foreach (DnsUpstream upstream in created)
             {
                 metrics.Unregister(upstream);
             }
@@ -127,24 +143,26 @@ internal static class ResolverSnapshotBuilder
         }
     }
 
-    private static UpstreamGroup BuildGroup(string groupKey, string name, string policyName, List<UpstreamOptions> configured, Dictionary<string, UpstreamGroup> previousGroups,
-        Dictionary<(string Group, UpstreamKey Key), Queue<DotUpstream>> reusable, UpstreamSettings settings, string configDirectory, DnsDotMetrics metrics, ILogger logger,
-        List<DotUpstream> created, List<string> changes)
+    private static UpstreamGroup BuildGroup(string groupKey, string name, string policyName, List<UpstreamOptions> configured, GroupBuild build)
     {
-        var upstreams = new List<DotUpstream>(configured.Count);
+        Dictionary<string, UpstreamGroup> previousGroups = build.PreviousGroups;
+        List<string> changes = build.Changes;
+        var upstreams = new List<DnsUpstream>(configured.Count);
         var added = new List<string>();
         foreach (UpstreamOptions options in configured)
         {
-            string? caPem = options.CaFile is { } caFile ? File.ReadAllText(DnsDotOptionsValidator.ResolvePath(configDirectory, caFile)) : null;
-            var key = new UpstreamKey(options.Address!, options.TlsName!, caPem, string.Join(',', options.SpkiPins), settings);
-            if (reusable.TryGetValue((groupKey, key), out Queue<DotUpstream>? queue) && queue.Count > 0)
+            UpstreamAddress.TryParse(options.Address, out UpstreamAddress address, out _);
+            string? caPem = options.CaFile is { } caFile ? File.ReadAllText(DnsDotOptionsValidator.ResolvePath(build.ConfigDirectory, caFile)) : null;
+            string tlsName = address.IsPlain ? "" : options.TlsName ?? address.Host;
+            var key = new UpstreamKey(options.Address!, tlsName, caPem, string.Join(',', options.SpkiPins), build.Settings, address.HostIsName ? build.BootstrapKey : "");
+            if (build.Reusable.TryGetValue((groupKey, key), out Queue<DnsUpstream>? queue) && queue.Count > 0)
             {
                 upstreams.Add(queue.Dequeue());
                 continue;
             }
 
-            DotUpstream upstream = Create(key, options, settings, metrics, logger);
-            created.Add(upstream);
+            DnsUpstream upstream = Create(key, address, options, build);
+            build.Created.Add(upstream);
             upstreams.Add(upstream);
             added.Add(options.Address!);
         }
@@ -185,7 +203,7 @@ internal static class ResolverSnapshotBuilder
         }
 
         var removed = new List<string>();
-        foreach (DotUpstream upstream in old.Upstreams)
+        foreach (DnsUpstream upstream in old.Upstreams)
         {
             if (!upstreams.Contains(upstream))
             {
@@ -217,8 +235,18 @@ internal static class ResolverSnapshotBuilder
         return new UpstreamGroup(name, policy, upstreams);
     }
 
-    private static DotUpstream Create(UpstreamKey key, UpstreamOptions options, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
+    private static DnsUpstream Create(UpstreamKey key, UpstreamAddress address, UpstreamOptions options, GroupBuild build)
     {
+        UpstreamEndpoint endpoint = address.HostIsName
+            ? new UpstreamEndpoint(address.Host, address.Port, build.Bootstrap)
+            : new UpstreamEndpoint(new NetEndpoint(address.Address, address.Port).ToIPEndPoint());
+        if (address.IsPlain)
+        {
+            return address.Protocol == UpstreamProtocol.Udp
+                ? new UdpUpstream(key.Address, endpoint, build.Settings, build.Metrics, build.Logger) { Key = key }
+                : new StreamUpstream(key.Address, endpoint, verifier: null, build.Settings, build.Metrics, build.Logger) { Key = key };
+        }
+
         X509Certificate2Collection? trust = null;
         if (key.CaPem is { } pem)
         {
@@ -237,8 +265,10 @@ internal static class ResolverSnapshotBuilder
             pins[i] = DnsDotOptionsValidator.DecodePin(options.SpkiPins[i])!;
         }
 
-        NetEndpoint endpoint = NetEndpoint.Parse(key.Address);
-        return new DotUpstream(key.Address, endpoint.ToIPEndPoint(), new DotTlsVerifier(key.TlsName, trust, pins), settings, metrics, logger) { Key = key };
+        var verifier = new DotTlsVerifier(key.TlsName, trust, pins);
+        return address.Protocol == UpstreamProtocol.Https
+            ? new HttpsUpstream(key.Address, address, endpoint, verifier, build.Settings, build.Metrics, build.Logger) { Key = key }
+            : new StreamUpstream(key.Address, endpoint, verifier, build.Settings, build.Metrics, build.Logger) { Key = key };
     }
 
     private static DnsCache? BuildCache(CacheOptions options, ResolverSnapshot? previous, List<string> changes)
@@ -289,4 +319,17 @@ internal static class ResolverSnapshotBuilder
             changes.Add("rules");
         }
     }
+
+    /// <summary>What building the groups of one snapshot shares.</summary>
+    private sealed record GroupBuild(
+        Dictionary<string, UpstreamGroup> PreviousGroups,
+        Dictionary<(string Group, UpstreamKey Key), Queue<DnsUpstream>> Reusable,
+        UpstreamSettings Settings,
+        BootstrapResolver Bootstrap,
+        string BootstrapKey,
+        string ConfigDirectory,
+        DnsDotMetrics Metrics,
+        ILogger Logger,
+        List<DnsUpstream> Created,
+        List<string> Changes);
 }

@@ -6,7 +6,7 @@ namespace Gateway.Plugins.DnsDot.Resolver;
 internal sealed class SnapshotBuild
 {
     /// <summary>Creates the result.</summary>
-    public SnapshotBuild(ResolverSnapshot snapshot, IReadOnlyList<DotUpstream> created, IReadOnlyList<DotUpstream> retired, IReadOnlyList<string> changes)
+    public SnapshotBuild(ResolverSnapshot snapshot, IReadOnlyList<DnsUpstream> created, IReadOnlyList<DnsUpstream> retired, IReadOnlyList<string> changes)
     {
         Snapshot = snapshot;
         Created = created;
@@ -18,10 +18,10 @@ internal sealed class SnapshotBuild
     public ResolverSnapshot Snapshot { get; }
 
     /// <summary>Upstreams built new (cold pools: pre-warm them).</summary>
-    public IReadOnlyList<DotUpstream> Created { get; }
+    public IReadOnlyList<DnsUpstream> Created { get; }
 
     /// <summary>Upstreams of the previous snapshot the new one no longer uses: drain, then close them.</summary>
-    public IReadOnlyList<DotUpstream> Retired { get; }
+    public IReadOnlyList<DnsUpstream> Retired { get; }
 
     /// <summary>What changed, one short phrase each, for the "configuration reloaded" log line; empty when nothing did.</summary>
     public IReadOnlyList<string> Changes { get; }

@@ -88,10 +88,10 @@ internal sealed class UpstreamQuery
     public int Attempt;
 
     /// <summary>The upstream of the first attempt (the retry prefers another).</summary>
-    public DotUpstream? First;
+    public DnsUpstream? First;
 
     /// <summary>The upstream of the current attempt.</summary>
-    public DotUpstream? Upstream;
+    public DnsUpstream? Upstream;
 
     /// <summary>The resolver that completes it.</summary>
     public DnsResolver Resolver = null!;

@@ -373,11 +373,15 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
         {
             foreach (string file in list)
             {
+                // A link's own size and time never change when its target is replaced (a Kubernetes ConfigMap:
+                // block.csx → ..data/block.csx, and ..data is swapped): FileInfo reports the link itself (lstat), so
+                // the final target is what is compared, with its path.
                 var info = new FileInfo(file);
+                FileInfo target = info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
                 text.Append(file).Append('|');
-                if (info.Exists)
+                if (target.Exists)
                 {
-                    text.Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks);
+                    text.Append(target.FullName).Append('|').Append(target.Length).Append('|').Append(target.LastWriteTimeUtc.Ticks);
                 }
 
                 text.Append('\n');

@@ -30,7 +30,7 @@ internal static class RuleFiles
                     continue;
                 }
 
-                if (seen.Add(file))
+                if (seen.Add(file) && Trusted(file, index, errors))
                 {
                     files.Add(file);
                 }
@@ -57,7 +57,7 @@ internal static class RuleFiles
 
             foreach (string file in matched)
             {
-                if (seen.Add(file))
+                if (seen.Add(file) && Trusted(file, index, errors))
                 {
                     files.Add(file);
                 }
@@ -65,6 +65,20 @@ internal static class RuleFiles
         }
 
         return files;
+    }
+
+    // Scripts are code that runs in the gateway (DESIGN §7): refused, like sshd's StrictModes, when anyone but
+    // their owner (root or the gateway's user) could have written them (issue 13). Checked only where errors are
+    // reported (start, check, reload), so an untrusted script is named at its rules: entry and never compiled.
+    private static bool Trusted(string file, int index, List<PluginConfigError>? errors)
+    {
+        if (errors is null || Gateway.Sdk.Security.FileTrust.CheckCodePath(file) is not { } problem)
+        {
+            return true;
+        }
+
+        errors.Add(new PluginConfigError($"rules:{index}", $"rule script '{file}' {problem}"));
+        return false;
     }
 
     /// <summary>The folders whose changes can change the result of <see cref="Resolve"/>: (folder, recursive).</summary>

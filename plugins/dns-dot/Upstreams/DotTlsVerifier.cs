@@ -6,7 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace Gateway.Plugins.DnsDot.Upstreams;
 
 /// <summary>
-/// RFC 8310 strict-profile verification of one upstream: chain to the system store or to <c>caFile</c>
+/// RFC 8310 strict-profile verification of one tls:// or https:// upstream: chain to the system store or to <c>caFile</c>
 /// (X509ChainPolicy custom trust), <c>tlsName</c> as SNI and as the name the certificate must carry,
 /// and optional SPKI pins (RFC 7858 §4.2). Holds one <see cref="SslClientAuthenticationOptions"/> for all
 /// connections so the BCL can resume TLS sessions for the same target host.
@@ -47,6 +47,12 @@ internal sealed class DotTlsVerifier
     /// <summary>The name the certificate must carry.</summary>
     public string TlsName { get; }
 
+    /// <summary>
+    /// Why the last refused certificate was refused (null until one was): for handshakes whose async flow the
+    /// caller does not own (HttpClient opens DoH connections on its own).
+    /// </summary>
+    public string? LastRefusal { get; private set; }
+
     /// <summary>The shared client options (one instance: enables session resumption).</summary>
     public SslClientAuthenticationOptions Options { get; }
 
@@ -84,9 +90,13 @@ internal sealed class DotTlsVerifier
             reason = $"SPKI pin mismatch (server key {SpkiPin(leaf)} is not in spkiPins)";
         }
 
-        if (reason is not null && CurrentReason.Value is { } box)
+        if (reason is not null)
         {
-            box.Reason = reason;
+            LastRefusal = reason;
+            if (CurrentReason.Value is { } box)
+            {
+                box.Reason = reason;
+            }
         }
 
         return reason is null;

@@ -66,6 +66,37 @@ internal static class DnsMessageWriter
     }
 
     /// <summary>
+    /// The length <see cref="WriteUpstreamQuery"/> would write for this query, without writing it: a TCP query of
+    /// up to 65,535 bytes grows by our OPT, keepalive and padding, and a frame longer than its 2-byte length field
+    /// can say must never be written (RFC 1035 §4.2.2; issue 13: a wrapped length desynchronises a connection
+    /// shared by every client).
+    /// </summary>
+    public static int UpstreamQueryLength(ReadOnlySpan<byte> query, in DnsRequestInfo info, bool forwardClientSubnet)
+    {
+        int position = info.QuestionEnd + OptSize;
+        if (info.HasOpt)
+        {
+            ReadOnlySpan<byte> options = query.Slice(info.OptRdataOffset, info.OptRdataLength);
+            int at = 0;
+            while (at + 4 <= options.Length)
+            {
+                ushort code = BinaryPrimitives.ReadUInt16BigEndian(options[at..]);
+                int length = 4 + BinaryPrimitives.ReadUInt16BigEndian(options[(at + 2)..]);
+                bool perHop = code is DnsConstants.OptionCookie or DnsConstants.OptionTcpKeepalive or DnsConstants.OptionPadding;
+                if (!perHop && (forwardClientSubnet || code != DnsConstants.OptionClientSubnet))
+                {
+                    position += length;
+                }
+
+                at += length;
+            }
+        }
+
+        int padded = position + 4 + 4;
+        return padded + ((DnsConstants.QueryPaddingBlock - (padded % DnsConstants.QueryPaddingBlock)) % DnsConstants.QueryPaddingBlock);
+    }
+
+    /// <summary>
     /// Writes an answer carrying only a response code (FORMERR, SERVFAIL, NXDOMAIN, REFUSED, NOTIMP, BADVERS
     /// or NOERROR/NODATA), echoing the question when the query had a readable one, and an OPT if it had one
     /// (RFC 6891 §7); a 12-bit <paramref name="rcode"/> puts its upper 8 bits in the OPT (§6.1.3).

@@ -1,49 +1,31 @@
 using System.Globalization;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Sdk.Configuration;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Configuration;
 
 namespace Gateway.Plugins.HttpProxy.Configuration;
 
 /// <summary>
-/// Reads <see cref="HttpProxyOptions"/> from the plugin's section, collecting every bad key with its
-/// path instead of stopping at the first (hand-written rather than ConfigurationBinder so that each
-/// error names its key path and unknown keys are reported).
+/// Reads <see cref="HttpProxyOptions"/> from the plugin's section with the SDK's <see cref="SectionReader"/>, collecting
+/// every bad key with its path instead of stopping at the first; unknown keys are reported in the SDK's one wording,
+/// and the keys the host reads in every plugin section (listen, virtual, maxConnections, idleTimeoutSeconds,
+/// logLevel) are known.
 /// </summary>
-internal static class HttpProxyOptionsReader
+internal static partial class HttpProxyOptionsReader
 {
-    private static readonly HashSet<string> s_knownKeys = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "listen", "virtual", "socksListen", "allowClients", "denyClients", "allowedPorts", "connectPorts", "denyDestinations", "allowDestinations", "maxConnections",
-        "maxHeaderBytes", "maxHeaderCount", "keepAliveTimeoutSeconds", "requestHeadersTimeoutSeconds",
-        "originConnectTimeoutSeconds", "originResponseTimeoutSeconds", "idleTimeoutSeconds", "tunnelIdleTimeoutSeconds",
-        "poolMaxIdlePerOrigin", "poolIdleTimeoutSeconds", "bufferSize", "cache",
-    };
-
-    private static readonly HashSet<string> s_cacheKeys = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "enabled", "maxBytes", "maxObjectBytes", "maxEntries", "heuristicMaxAge",
-    };
-
     /// <summary>Reads the options; <paramref name="errors"/> gets (key path, message) for each problem.</summary>
     public static HttpProxyOptions Read(IConfiguration section, List<(string Key, string Message)> errors)
     {
+        var reader = new SectionReader(section, "http-proxy", (key, message) => errors.Add((key, message)));
         HttpProxyOptions defaults = new();
-        foreach (IConfigurationSection child in section.GetChildren())
+        var options = new HttpProxyOptions
         {
-            if (!s_knownKeys.Contains(child.Key))
-            {
-                errors.Add((child.Key, $"unknown key '{child.Key}' (known: {string.Join(", ", s_knownKeys)})"));
-            }
-        }
-
-        return new HttpProxyOptions
-        {
-            AllowClients = ReadPrefixes(section, "allowClients", defaults.AllowClients, errors),
-            DenyClients = ReadPrefixes(section, "denyClients", defaults.DenyClients, errors),
-            AllowedPorts = ReadPorts(section, "allowedPorts", defaults.AllowedPorts, errors),
-            ConnectPorts = ReadPorts(section, "connectPorts", defaults.ConnectPorts, errors),
-            SocksListen = ReadList(section, "socksListen", defaults.SocksListen, errors, "an ip:port endpoint (127.0.0.1:1080, [::1]:1080)", static (text, into) =>
+            AllowClients = ReadPrefixes(reader, section, "allowClients", defaults.AllowClients),
+            DenyClients = ReadPrefixes(reader, section, "denyClients", defaults.DenyClients),
+            AllowedPorts = ReadPorts(reader, section, "allowedPorts", defaults.AllowedPorts),
+            ConnectPorts = ReadPorts(reader, section, "connectPorts", defaults.ConnectPorts),
+            SocksListen = ReadList(reader, section, "socksListen", defaults.SocksListen, "an ip:port endpoint (127.0.0.1:1080, [::1]:1080)", static (text, into) =>
             {
                 if (NetEndpoint.TryParse(text, out NetEndpoint endpoint) && endpoint.Port != 0)
                 {
@@ -53,62 +35,41 @@ internal static class HttpProxyOptionsReader
 
                 return false;
             }),
-            DenyDestinations = ReadDestinations(section, "denyDestinations", defaults.DenyDestinations, errors),
-            AllowDestinations = ReadDestinations(section, "allowDestinations", defaults.AllowDestinations, errors),
-            MaxConnections = ReadInt(section, "maxConnections", defaults.MaxConnections, 1, 1_000_000, errors),
-            MaxHeaderBytes = ReadInt(section, "maxHeaderBytes", defaults.MaxHeaderBytes, 1024, 1024 * 1024, errors),
-            MaxHeaderCount = ReadInt(section, "maxHeaderCount", defaults.MaxHeaderCount, 8, 1000, errors),
-            KeepAliveTimeout = ReadSeconds(section, "keepAliveTimeoutSeconds", defaults.KeepAliveTimeout, errors),
-            RequestHeadersTimeout = ReadSeconds(section, "requestHeadersTimeoutSeconds", defaults.RequestHeadersTimeout, errors),
-            OriginConnectTimeout = ReadSeconds(section, "originConnectTimeoutSeconds", defaults.OriginConnectTimeout, errors),
-            OriginResponseTimeout = ReadSeconds(section, "originResponseTimeoutSeconds", defaults.OriginResponseTimeout, errors),
-            IdleTimeout = ReadSeconds(section, "idleTimeoutSeconds", defaults.IdleTimeout, errors),
-            TunnelIdleTimeout = ReadSeconds(section, "tunnelIdleTimeoutSeconds", defaults.TunnelIdleTimeout, errors),
-            PoolMaxIdlePerOrigin = ReadInt(section, "poolMaxIdlePerOrigin", defaults.PoolMaxIdlePerOrigin, 0, 10_000, errors),
-            PoolIdleTimeout = ReadSeconds(section, "poolIdleTimeoutSeconds", defaults.PoolIdleTimeout, errors),
-            BufferSize = ReadInt(section, "bufferSize", defaults.BufferSize, 4096, 16 * 1024 * 1024, errors),
-            Cache = ReadCache(section.GetSection("cache"), errors),
+            DenyDestinations = ReadDestinations(reader, section, "denyDestinations", defaults.DenyDestinations),
+            AllowDestinations = ReadDestinations(reader, section, "allowDestinations", defaults.AllowDestinations),
+            MaxConnections = reader.Int("maxConnections", defaults.MaxConnections, 1, 1_000_000),
+            MaxHeaderBytes = reader.Int("maxHeaderBytes", defaults.MaxHeaderBytes, 1024, 1024 * 1024),
+            MaxHeaderCount = reader.Int("maxHeaderCount", defaults.MaxHeaderCount, 8, 1000),
+            KeepAliveTimeout = ReadSeconds(reader, "keepAliveTimeoutSeconds", defaults.KeepAliveTimeout),
+            RequestHeadersTimeout = ReadSeconds(reader, "requestHeadersTimeoutSeconds", defaults.RequestHeadersTimeout),
+            OriginConnectTimeout = ReadSeconds(reader, "originConnectTimeoutSeconds", defaults.OriginConnectTimeout),
+            OriginResponseTimeout = ReadSeconds(reader, "originResponseTimeoutSeconds", defaults.OriginResponseTimeout),
+            IdleTimeout = ReadSeconds(reader, "idleTimeoutSeconds", defaults.IdleTimeout),
+            TunnelIdleTimeout = ReadSeconds(reader, "tunnelIdleTimeoutSeconds", defaults.TunnelIdleTimeout),
+            PoolMaxIdlePerOrigin = reader.Int("poolMaxIdlePerOrigin", defaults.PoolMaxIdlePerOrigin, 0, 10_000),
+            PoolIdleTimeout = ReadSeconds(reader, "poolIdleTimeoutSeconds", defaults.PoolIdleTimeout),
+            BufferSize = reader.Int("bufferSize", defaults.BufferSize, 4096, 16 * 1024 * 1024),
+            Cache = ReadCache(reader.Map("cache")),
+            Auth = ReadAuth(reader),
+            AccessLog = ReadAccessLog(reader),
         };
+        reader.Complete();
+        return options;
     }
 
-    private static HttpCacheOptions ReadCache(IConfigurationSection section, List<(string, string)> errors)
+    private static HttpCacheOptions ReadCache(SectionReader cache)
     {
         HttpCacheOptions defaults = new();
-        if (!section.Exists())
-        {
-            return defaults;
-        }
-
-        if (section.Value is { Length: > 0 } scalar)
-        {
-            errors.Add(("cache", $"'{scalar}' is not a map: write cache: {{ enabled: true, maxBytes: 64MiB }}"));
-            return defaults;
-        }
-
-        foreach (IConfigurationSection child in section.GetChildren())
-        {
-            if (!s_cacheKeys.Contains(child.Key))
-            {
-                errors.Add(($"cache:{child.Key}", $"unknown key '{child.Key}' (known: {string.Join(", ", s_cacheKeys)})"));
-            }
-        }
-
-        bool enabled = defaults.Enabled;
-        if (section["enabled"] is { } enabledText && !bool.TryParse(enabledText, out enabled))
-        {
-            errors.Add(("cache:enabled", $"'{enabledText}' must be true or false"));
-            enabled = defaults.Enabled;
-        }
-
-        long maxBytes = ReadSize(section, "maxBytes", defaults.MaxBytes, 64 * 1024, 64L << 30, errors);
-        long maxObjectBytes = ReadSize(section, "maxObjectBytes", Math.Min(defaults.MaxObjectBytes, maxBytes), 0, 1L << 30, errors);
+        bool enabled = cache.Bool("enabled", defaults.Enabled);
+        long maxBytes = ReadSize(cache, "maxBytes", defaults.MaxBytes, 64 * 1024, 64L << 30);
+        long maxObjectBytes = ReadSize(cache, "maxObjectBytes", Math.Min(defaults.MaxObjectBytes, maxBytes), 0, 1L << 30);
         if (maxObjectBytes > maxBytes)
         {
-            errors.Add(("cache:maxObjectBytes", $"{maxObjectBytes} is larger than cache.maxBytes ({maxBytes}); lower it or raise maxBytes"));
+            cache.Error("maxObjectBytes", $"{maxObjectBytes} is larger than cache.maxBytes ({maxBytes}); lower it or raise maxBytes");
         }
 
         TimeSpan heuristic = defaults.HeuristicMaxAge;
-        if (section["heuristicMaxAge"] is { } heuristicText)
+        if (cache.String("heuristicMaxAge") is { } heuristicText)
         {
             if (TryParseDuration(heuristicText, out TimeSpan parsed))
             {
@@ -116,7 +77,7 @@ internal static class HttpProxyOptionsReader
             }
             else
             {
-                errors.Add(("cache:heuristicMaxAge", $"'{heuristicText}' must be seconds (3600) or a number with s, m, h or d (1h), at most 365d; 0 turns heuristic freshness off"));
+                cache.Error("heuristicMaxAge", $"'{heuristicText}' must be seconds (3600) or a number with s, m, h or d (1h), at most 365d; 0 turns heuristic freshness off");
             }
         }
 
@@ -125,15 +86,15 @@ internal static class HttpProxyOptionsReader
             Enabled = enabled,
             MaxBytes = maxBytes,
             MaxObjectBytes = maxObjectBytes,
-            MaxEntries = ReadInt(section, "maxEntries", defaults.MaxEntries, 1, 10_000_000, errors, "cache:"),
+            MaxEntries = cache.Int("maxEntries", defaults.MaxEntries, 1, 10_000_000),
             HeuristicMaxAge = heuristic,
         };
     }
 
     /// <summary>A byte count: digits with an optional unit (k/KiB, M/MiB, G/GiB, all powers of 1024).</summary>
-    private static long ReadSize(IConfiguration section, string key, long fallback, long min, long max, List<(string, string)> errors)
+    private static long ReadSize(SectionReader section, string key, long fallback, long min, long max)
     {
-        string? text = section[key];
+        string? text = section.String(key);
         if (text is null)
         {
             return fallback;
@@ -160,7 +121,7 @@ internal static class HttpProxyOptionsReader
             return value << (int)shift;
         }
 
-        errors.Add(($"cache:{key}", $"'{text}' must be a byte count from {min} to {max} (a number, optionally with KiB, MiB or GiB)"));
+        section.Error(key, $"'{text}' must be a byte count from {min} to {max} (a number, optionally with KiB, MiB or GiB)");
         return fallback;
     }
 
@@ -185,8 +146,8 @@ internal static class HttpProxyOptionsReader
         return true;
     }
 
-    private static IReadOnlyList<IpPrefix> ReadPrefixes(IConfiguration section, string key, IReadOnlyList<IpPrefix> fallback, List<(string, string)> errors) =>
-        ReadList(section, key, fallback, errors, "an address or CIDR prefix (for example 10.0.0.0/8 or fd00::/8)", static (text, into) =>
+    private static IReadOnlyList<IpPrefix> ReadPrefixes(SectionReader reader, IConfiguration section, string key, IReadOnlyList<IpPrefix> fallback) =>
+        ReadList(reader, section, key, fallback, "an address or CIDR prefix (for example 10.0.0.0/8 or fd00::/8)", static (text, into) =>
         {
             if (IpPrefix.TryParse(text, out IpPrefix prefix))
             {
@@ -203,11 +164,11 @@ internal static class HttpProxyOptionsReader
             return false;
         });
 
-    private static IReadOnlyList<DestinationRule> ReadDestinations(IConfiguration section, string key, IReadOnlyList<DestinationRule> fallback, List<(string, string)> errors) =>
-        ReadList(section, key, fallback, errors, $"an address, a CIDR prefix (169.254.0.0/16, fd00::/8) or one of {DestinationRule.KnownNames}", DestinationRule.TryParse);
+    private static IReadOnlyList<DestinationRule> ReadDestinations(SectionReader reader, IConfiguration section, string key, IReadOnlyList<DestinationRule> fallback) =>
+        ReadList(reader, section, key, fallback, $"an address, a CIDR prefix (169.254.0.0/16, fd00::/8) or one of {DestinationRule.KnownNames}", DestinationRule.TryParse);
 
-    private static IReadOnlyList<int> ReadPorts(IConfiguration section, string key, IReadOnlyList<int> fallback, List<(string, string)> errors) =>
-        ReadList(section, key, fallback, errors, "a port (1-65535)", static (text, into) =>
+    private static IReadOnlyList<int> ReadPorts(SectionReader reader, IConfiguration section, string key, IReadOnlyList<int> fallback) =>
+        ReadList(reader, section, key, fallback, "a port (1-65535)", static (text, into) =>
         {
             if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is >= 1 and <= 65535)
             {
@@ -220,78 +181,48 @@ internal static class HttpProxyOptionsReader
 
     /// <summary>
     /// Reads a list key: the fallback when it is not written, the parsed entries otherwise (an empty list is empty,
-    /// not the default); each entry <paramref name="tryAdd"/> refuses is reported at its own path ("key:2").
+    /// not the default); each entry <paramref name="tryAdd"/> refuses is reported at its own path ("key:2"). A single
+    /// value is refused rather than read as a one-item list: <c>denyDestinations: loopback</c> would otherwise drop
+    /// the other defaults silently.
     /// </summary>
-    private static IReadOnlyList<T> ReadList<T>(IConfiguration section, string key, IReadOnlyList<T> fallback, List<(string, string)> errors, string expected,
+    private static IReadOnlyList<T> ReadList<T>(SectionReader reader, IConfiguration section, string key, IReadOnlyList<T> fallback, string expected,
         Func<string, List<T>, bool> tryAdd)
     {
-        IConfigurationSection list = section.GetSection(key);
-        if (!IsPresent(section, list))
+        reader.Known(key);
+        switch (reader.Kind(key))
         {
-            return fallback;
-        }
-
-        if (list.Value is { Length: > 0 } scalar)
-        {
-            errors.Add((key, $"'{scalar}' is not a list: write [{scalar}]"));
-            return fallback;
+            case ConfigValueKind.Missing:
+                return fallback;
+            case ConfigValueKind.Empty:
+                return [];
+            case ConfigValueKind.Scalar:
+                reader.Error(key, $"'{section[key]}' is not a list: write [{section[key]}]");
+                return fallback;
+            case ConfigValueKind.Map:
+                reader.Error(key, "expected a list, found a map");
+                return fallback;
         }
 
         List<T> items = [];
-        foreach (IConfigurationSection item in list.GetChildren())
+        foreach (IConfigurationSection item in section.GetSection(key).GetChildren())
         {
-            string text = item.Value ?? string.Empty;
-            if (!tryAdd(text.Trim(), items))
+            if (item.Value is not { } text)
             {
-                errors.Add(($"{key}:{item.Key}", $"'{text}' is not {expected}"));
+                reader.Error($"{key}:{item.Key}", "expected a text value, found a map or list");
+            }
+            else if (!tryAdd(text.Trim(), items))
+            {
+                reader.Error($"{key}:{item.Key}", $"'{text}' is not {expected}");
             }
         }
 
         return items;
     }
 
-    /// <summary>
-    /// True when the key is written, even as an empty list ("denyDestinations: []" reaches us as a key with a null
-    /// value, which IConfigurationSection.Exists() does not count).
-    /// </summary>
-    private static bool IsPresent(IConfiguration parent, IConfigurationSection child)
+    /// <summary>Seconds, fractions allowed (0.5), greater than 0 and at most a day; the fallback when missing or wrong.</summary>
+    private static TimeSpan ReadSeconds(SectionReader reader, string key, TimeSpan fallback)
     {
-        if (child.Exists())
-        {
-            return true;
-        }
-
-        foreach (IConfigurationSection sibling in parent.GetChildren())
-        {
-            if (string.Equals(sibling.Key, child.Key, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static int ReadInt(IConfiguration section, string key, int fallback, int min, int max, List<(string, string)> errors, string prefix = "")
-    {
-        string? text = section[key];
-        if (text is null)
-        {
-            return fallback;
-        }
-
-        if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max)
-        {
-            return value;
-        }
-
-        errors.Add((prefix + key, $"'{text}' must be a whole number from {min} to {max}"));
-        return fallback;
-    }
-
-    private static TimeSpan ReadSeconds(IConfiguration section, string key, TimeSpan fallback, List<(string, string)> errors)
-    {
-        string? text = section[key];
+        string? text = reader.String(key);
         if (text is null)
         {
             return fallback;
@@ -302,7 +233,7 @@ internal static class HttpProxyOptionsReader
             return TimeSpan.FromSeconds(seconds);
         }
 
-        errors.Add((key, $"'{text}' must be a number of seconds greater than 0 and at most 86400"));
+        reader.Error(key, $"'{text}' must be a number of seconds greater than 0 and at most 86400");
         return fallback;
     }
 }

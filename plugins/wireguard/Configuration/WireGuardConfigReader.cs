@@ -1,16 +1,17 @@
-using System.Globalization;
+using Gateway.Sdk.Configuration;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Security;
 using Microsoft.Extensions.Configuration;
 
 namespace Gateway.Plugins.WireGuard.Configuration;
 
-/// <summary>Reads and validates the <c>wireguard:</c> section, reporting every problem with its key path.</summary>
+/// <summary>
+/// Reads and validates the <c>wireguard:</c> section with the SDK's <see cref="SectionReader"/>, reporting every
+/// problem with its key path; unknown keys are reported in the SDK's one wording, and the keys the host reads in every
+/// plugin section (logLevel, ...) are known.
+/// </summary>
 internal static class WireGuardConfigReader
 {
-    private static readonly string[] TopKeys = ["privateKey", "privateKeyFile", "listenPort", "peers"];
-    private static readonly string[] PeerKeys = ["publicKey", "presharedKey", "endpoint", "allowedIps", "persistentKeepalive"];
-
     /// <summary>
     /// Reads <paramref name="section"/>; every problem is passed to <paramref name="error"/> (key path, message).
     /// <c>privateKeyFile</c> is resolved against <paramref name="configDirectory"/> and read now (so `gateway check`
@@ -18,20 +19,13 @@ internal static class WireGuardConfigReader
     /// </summary>
     public static WireGuardOptions Read(IConfiguration section, string configDirectory, Action<string, string> error)
     {
+        var reader = new SectionReader(section, "wireguard", error);
         var options = new WireGuardOptions();
-        foreach (IConfigurationSection child in section.GetChildren())
+        string? privateKey = reader.String("privateKey");
+        string? privateKeyFile = reader.String("privateKeyFile");
+        if (privateKey is not null && privateKeyFile is not null)
         {
-            if (Array.IndexOf(TopKeys, child.Key) < 0)
-            {
-                error(child.Key, $"unknown key '{child.Key}' (expected one of: {string.Join(", ", TopKeys)})");
-            }
-        }
-
-        string? privateKey = section["privateKey"];
-        string? privateKeyFile = section["privateKeyFile"];
-        if (privateKey is not null && !string.IsNullOrEmpty(privateKeyFile))
-        {
-            error("privateKeyFile", "give either privateKey or privateKeyFile, not both");
+            reader.Error("privateKeyFile", "give either privateKey or privateKeyFile, not both");
         }
         else if (privateKey is not null)
         {
@@ -43,54 +37,32 @@ internal static class WireGuardConfigReader
             options.PrivateKey = ReadKeyFile(options.PrivateKeyFile, error);
         }
 
-        string? port = section["listenPort"];
-        if (port is not null)
-        {
-            if (int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value <= 65535)
-            {
-                options.ListenPort = value;
-            }
-            else
-            {
-                error("listenPort", $"'{port}' is not a UDP port (0–65535)");
-            }
-        }
-
+        options.ListenPort = reader.Int("listenPort", options.ListenPort, 0, 65535);
         var seen = new HashSet<string>();
-        foreach (IConfigurationSection peerSection in section.GetSection("peers").GetChildren())
+        foreach (SectionReader peerReader in reader.Maps("peers"))
         {
-            string path = "peers:" + peerSection.Key;
+            string path = peerReader.Path;
             var peer = new WireGuardPeerOptions();
-            foreach (IConfigurationSection child in peerSection.GetChildren())
-            {
-                if (Array.IndexOf(PeerKeys, child.Key) < 0)
-                {
-                    error($"{path}:{child.Key}", $"unknown key '{child.Key}' (expected one of: {string.Join(", ", PeerKeys)})");
-                }
-            }
-
-            string? publicKey = peerSection["publicKey"];
+            string? publicKey = peerReader.String("publicKey");
             if (publicKey is null)
             {
-                error($"{path}:publicKey", "missing: every peer needs its public key (base64, from `wg pubkey`)");
+                peerReader.Error("publicKey", "missing: every peer needs its public key (base64, from `wg pubkey`)");
             }
             else
             {
                 peer.PublicKey = ReadKey(publicKey, $"{path}:publicKey", error) ?? [];
                 if (peer.PublicKey.Length == 32 && !seen.Add(publicKey.Trim()))
                 {
-                    error($"{path}:publicKey", "this public key is already used by another peer");
+                    peerReader.Error("publicKey", "this public key is already used by another peer");
                 }
             }
 
-            string? psk = peerSection["presharedKey"];
-            if (!string.IsNullOrEmpty(psk))
+            if (peerReader.String("presharedKey") is { } psk)
             {
                 peer.PresharedKey = ReadKey(psk, $"{path}:presharedKey", error);
             }
 
-            string? endpoint = peerSection["endpoint"];
-            if (!string.IsNullOrEmpty(endpoint))
+            if (peerReader.String("endpoint") is { } endpoint)
             {
                 if (NetEndpoint.TryParse(endpoint, out NetEndpoint parsed))
                 {
@@ -103,42 +75,21 @@ internal static class WireGuardConfigReader
                 }
                 else
                 {
-                    error($"{path}:endpoint", $"'{endpoint}' is not ip:port, [ipv6]:port or host:port");
+                    peerReader.Error("endpoint", $"'{endpoint}' is not ip:port, [ipv6]:port or host:port");
                 }
             }
 
-            IConfigurationSection allowed = peerSection.GetSection("allowedIps");
-            if (allowed.Value is { } single)
-            {
-                AddPrefix(peer, single, $"{path}:allowedIps", error);
-            }
-
-            foreach (IConfigurationSection item in allowed.GetChildren())
-            {
-                AddPrefix(peer, item.Value ?? string.Empty, $"{path}:allowedIps:{item.Key}", error);
-            }
-
-            string? keepalive = peerSection["persistentKeepalive"];
-            if (!string.IsNullOrEmpty(keepalive))
-            {
-                if (int.TryParse(keepalive, NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) && seconds <= 65535)
-                {
-                    peer.PersistentKeepalive = seconds;
-                }
-                else
-                {
-                    error($"{path}:persistentKeepalive", $"'{keepalive}' is not a number of seconds (0–65535; 0 = off)");
-                }
-            }
-
+            peer.AllowedIps.AddRange(peerReader.Prefixes("allowedIps", []));
+            peer.PersistentKeepalive = peerReader.Int("persistentKeepalive", peer.PersistentKeepalive, 0, 65535);
             options.Peers.Add(peer);
         }
 
         if (options.PrivateKey is null && options.Peers.Count > 0)
         {
-            error("privateKey", "missing: peers are configured but there is no privateKey or privateKeyFile (generate one with `wg genkey`)");
+            reader.Error("privateKey", "missing: peers are configured but there is no privateKey or privateKeyFile (generate one with `wg genkey`)");
         }
 
+        reader.Complete();
         return options;
     }
 
@@ -183,18 +134,6 @@ internal static class WireGuardConfigReader
 
         error("privateKeyFile", $"{path} does not hold a WireGuard key: expected base64 of 32 bytes (as `wg genkey` writes it)");
         return null;
-    }
-
-    private static void AddPrefix(WireGuardPeerOptions peer, string text, string path, Action<string, string> error)
-    {
-        if (IpPrefix.TryParse(text, out IpPrefix prefix))
-        {
-            peer.AllowedIps.Add(prefix);
-        }
-        else
-        {
-            error(path, $"'{text}' is not a CIDR prefix such as 10.99.0.0/24 or fd99::/64");
-        }
     }
 
     /// <summary>Decodes a base64 32-byte key; reports and returns null otherwise.</summary>

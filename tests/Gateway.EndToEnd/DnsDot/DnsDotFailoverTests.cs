@@ -23,7 +23,7 @@ public sealed class DnsDotFailoverTests
             ["cache:enabled"] = "false",
         };
         await using DnsDotUnboundTests.RunningPlugin gw = await DnsDotUnboundTests.StartPluginAsync(settings);
-        DotUpstream killed = gw.Plugin.Upstreams[0];
+        DnsUpstream killed = gw.Plugin.Upstreams[0];
 
         int sent = 0;
         int lost = 0;

@@ -15,17 +15,20 @@ public sealed class DnsDotGatewayProcessTests : IClassFixture<UnboundDotFixture>
 
     public DnsDotGatewayProcessTests(UnboundDotFixture fixture) => _unbound = fixture.Unbound;
 
-    private async Task<(GatewayProcess Gateway, int Port)> StartAsync(bool cache)
+    private async Task<(GatewayProcess Gateway, int Port, int Admin)> StartAsync(bool cache)
     {
         int port = FreePort();
+        int admin = PrometheusText.FreePort();
         string yaml = $"""
+            host:
+              admin: {"{"} listen: "127.0.0.1:{admin}" {"}"}
             dns-dot:
               listen: ["127.0.0.1:{port}"]
               upstreams:
                 - {"{"} address: "{_unbound.Address}", tlsName: "upstream.test", caFile: "{_unbound.CaFile}" {"}"}
               cache: {"{"} enabled: {(cache ? "true" : "false")} {"}"}
             """;
-        return (await GatewayProcess.StartAsync(yaml), port);
+        return (await GatewayProcess.StartAsync(yaml), port, admin);
     }
 
     private static async Task<string> KdigAsync(int port, params string[] args)
@@ -41,10 +44,11 @@ public sealed class DnsDotGatewayProcessTests : IClassFixture<UnboundDotFixture>
     [InlineData("+tcp", true)]
     public async Task Kdig_ThroughListenSocket_RightAnswers(string transport, bool cache)
     {
-        (GatewayProcess gateway, int port) = await StartAsync(cache);
+        (GatewayProcess gateway, int port, int admin) = await StartAsync(cache);
         await using (gateway)
         {
-            // Twice: the second answer comes from the cache when it is on.
+            // Twice: the second answers come from the cache when it is on (and the upstream is not asked again).
+            var upstreamQueries = new double[2];
             for (int round = 0; round < 2; round++)
             {
                 string a = await KdigAsync(port, transport, "a.test", "A");
@@ -55,6 +59,20 @@ public sealed class DnsDotGatewayProcessTests : IClassFixture<UnboundDotFixture>
                 Assert.Contains("\"dot peers upstream\"", await KdigAsync(port, transport, "txt.test", "TXT"));
                 Assert.Matches(@"c1\.test\.\s+\d+\s+IN\s+CNAME\s+c2\.test\.", await KdigAsync(port, transport, "c1.test", "A"));
                 Assert.Contains("status: NXDOMAIN", await KdigAsync(port, transport, "nosuch.test", "A"));
+                upstreamQueries[round] = PrometheusText.Sum(await PrometheusText.FetchAsync(admin), "dns_upstream_duration_seconds_count");
+            }
+
+            string metrics = await PrometheusText.FetchAsync(admin);
+            if (cache)
+            {
+                Assert.Equal(6, upstreamQueries[0]);
+                Assert.Equal(upstreamQueries[0], upstreamQueries[1]);
+                Assert.Equal(6, PrometheusText.Sum(metrics, "dns_cache_hits_total"));
+            }
+            else
+            {
+                Assert.Equal(12, upstreamQueries[1]);
+                Assert.Equal(0, PrometheusText.Sum(metrics, "dns_cache_hits_total"));
             }
 
             string big = await KdigAsync(port, transport, "+ignore", "+bufsize=1232", "big.test", "TXT");
@@ -75,7 +93,7 @@ public sealed class DnsDotGatewayProcessTests : IClassFixture<UnboundDotFixture>
     [Fact]
     public async Task Kdig_EdnsVersion1_BadVersFromGateway()
     {
-        (GatewayProcess gateway, int port) = await StartAsync(cache: false);
+        (GatewayProcess gateway, int port, _) = await StartAsync(cache: false);
         await using (gateway)
         {
             string output = await KdigAsync(port, "+notcp", "+edns=1", "a.test", "A");
@@ -84,7 +102,7 @@ public sealed class DnsDotGatewayProcessTests : IClassFixture<UnboundDotFixture>
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         // A port free for both UDP and TCP on loopback.
         for (int attempt = 0; ; attempt++)

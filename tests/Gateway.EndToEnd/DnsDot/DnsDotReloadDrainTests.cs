@@ -63,29 +63,50 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     [Fact]
     public async Task Reload_UpstreamReplaced_NewAnswersAndOldPoolDrainedThenClosed()
     {
-        await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("queryTimeoutMs", "1000"));
+        // The first upstream behind a relay that can make it slow: a query is in flight on it when the reload comes.
+        using var slow = new DelayRelay(System.Net.IPEndPoint.Parse(_upstreams.First.Address));
+        await using DnsDotUnboundTests.RunningPlugin gw = await DnsDotUnboundTests.StartPluginAsync(new Dictionary<string, string?>
+        {
+            ["upstreams:0:address"] = slow.Address,
+            ["upstreams:0:tlsName"] = UnboundDot.TlsName,
+            ["upstreams:0:caFile"] = _upstreams.First.CaFile,
+            ["cache:enabled"] = "false",
+        });
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
-        DotUpstream old = gw.Plugin.Upstreams[0];
-        Assert.True(old.Pool.Count > 0);
+        DnsUpstream old = gw.Plugin.Upstreams[0];
+        Assert.True(old.OpenConnections > 0);
+
+        slow.Delay = TimeSpan.FromMilliseconds(1000);
+        Task<string> inFlight = AskAsync(gw.Port);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (old.Outstanding == 0)
+        {
+            Assert.True(waited.Elapsed < Deadline, "the query never reached the old upstream");
+            await Task.Delay(10);
+        }
 
         IConfiguration config = gw.Context.Configuration;
         config["upstreams:0:address"] = _upstreams.Second.Address;
         config["upstreams:0:caFile"] = _upstreams.Second.CaFile;
         ((IConfigurationRoot)config).Reload();
         await gw.Plugin.LastReload.WaitAsync(Deadline);
-
-        Assert.Equal("10.0.0.22", await AskAsync(gw.Port));
         Assert.NotSame(old, gw.Plugin.Upstreams[0]);
-        Assert.Contains(gw.Context.Logs, l => l.Contains($"dns-dot: configuration reloaded (upstreams +{_upstreams.Second.Address} -{_upstreams.First.Address})"));
+        Assert.Equal(1, old.Outstanding);
+        Assert.Equal(1, gw.Plugin.DrainingCount);
 
-        // Drain: the old query timeout (1 s) plus a margin; then its connections are closed for good.
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!(old.Pool.IsClosed && old.Pool.Count == 0 && gw.Plugin.DrainingCount == 0))
+        // New queries go to the new upstream at once; the one in flight is answered by the old one (drained, not cut).
+        Assert.Equal("10.0.0.22", await AskAsync(gw.Port));
+        Assert.Equal("10.0.0.11", await inFlight);
+        Assert.Contains(gw.Context.Logs, l => l.Contains($"dns-dot: configuration reloaded (upstreams +{_upstreams.Second.Address} -{slow.Address})"));
+
+        // Drain: the old query timeout (3 s) plus a margin; then its connections are closed for good.
+        while (!(old.IsClosed && old.OpenConnections == 0 && gw.Plugin.DrainingCount == 0))
         {
-            Assert.True(waited.Elapsed < Deadline, $"the replaced upstream's pool is not closed after {Deadline.TotalSeconds} s ({old.Pool.Count} connections)");
+            Assert.True(waited.Elapsed < Deadline, $"the replaced upstream's pool is not closed after {Deadline.TotalSeconds} s ({old.OpenConnections} connections)");
             await Task.Delay(100);
         }
 
+        Assert.Equal(0, old.Outstanding);
         Assert.Equal("10.0.0.22", await AskAsync(gw.Port));
     }
 
@@ -94,7 +115,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     {
         await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("cache:enabled", "false"));
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
-        DotUpstream upstream = gw.Plugin.Upstreams[0];
+        DnsUpstream upstream = gw.Plugin.Upstreams[0];
         long opened = upstream.HistoricalConnections;
 
         gw.Context.Configuration["policy"] = "failover";
@@ -104,7 +125,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
         Assert.Same(upstream, gw.Plugin.Upstreams[0]);
         Assert.Equal(opened, upstream.HistoricalConnections);
-        Assert.False(upstream.Pool.IsClosed);
+        Assert.False(upstream.IsClosed);
         Assert.Contains(gw.Context.Logs, l => l.Contains("dns-dot: configuration reloaded (upstreams policy leastOutstanding -> failover)"));
     }
 
@@ -113,7 +134,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
     {
         await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync(("cache:enabled", "false"));
         Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
-        DotUpstream upstream = gw.Plugin.Upstreams[0];
+        DnsUpstream upstream = gw.Plugin.Upstreams[0];
         string garbage = Path.Combine(Path.GetTempPath(), $"not-a-ca-{Guid.NewGuid():N}.pem");
         await File.WriteAllTextAsync(garbage, "not a certificate\n");
         try
@@ -145,7 +166,7 @@ public sealed class DnsDotReloadDrainTests : IClassFixture<SwitchUpstreamsFixtur
         {
             await using DnsDotUnboundTests.RunningPlugin gw = await StartOnFirstAsync();
             Assert.Equal("10.0.0.11", await AskAsync(gw.Port));
-            DotUpstream upstream = gw.Plugin.Upstreams[0];
+            DnsUpstream upstream = gw.Plugin.Upstreams[0];
 
             gw.Context.Configuration["rules:0"] = $"{folder}/*.csx";
             ((IConfigurationRoot)gw.Context.Configuration).Reload();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Gateway.EndToEnd.Infrastructure;
 using Xunit.Abstractions;
 
@@ -32,10 +33,18 @@ public sealed class DnsDotReloadTests : IClassFixture<SwitchUpstreamsFixture>
         Assert.Equal("10.0.0.11", await AskAsync(port));
 
         using var stop = new CancellationTokenSource();
-        Task<LoadResult>[] load = [.. Enumerable.Range(0, LoadClients).Select(_ => Task.Run(() => LoadAsync(port, stop.Token)))];
+        var answered = new StrongBox<int>();
+        Task<LoadResult>[] load = [.. Enumerable.Range(0, LoadClients).Select(_ => Task.Run(() => LoadAsync(port, answered, stop.Token)))];
         try
         {
-            await Task.Delay(500);
+            // The edit lands while every client is querying: wait until each has had answers, not for a fixed time.
+            var warming = Stopwatch.StartNew();
+            while (Volatile.Read(ref answered.Value) < LoadClients * 20)
+            {
+                Assert.True(warming.Elapsed < Deadline, $"the load did not get going: {Volatile.Read(ref answered.Value)} answers");
+                await Task.Delay(10);
+            }
+
             await WriteConfigAsync(gateway, Config(port, _upstreams.Second, cache: true));
             var switching = Stopwatch.StartNew();
             while (await AskAsync(port) != "10.0.0.22")
@@ -48,7 +57,13 @@ public sealed class DnsDotReloadTests : IClassFixture<SwitchUpstreamsFixture>
 
             // Past the old pool's drain (query timeout + 1 s): its connections close under the load.
             await gateway.WaitForOutputAsync("removed by a reload", Deadline);
-            await Task.Delay(TimeSpan.FromSeconds(5));
+            int closedAt = Volatile.Read(ref answered.Value);
+            var after = Stopwatch.StartNew();
+            while (Volatile.Read(ref answered.Value) < closedAt + (LoadClients * 50))
+            {
+                Assert.True(after.Elapsed < Deadline, "the load stalled after the old pool closed");
+                await Task.Delay(10);
+            }
         }
         finally
         {
@@ -121,7 +136,7 @@ public sealed class DnsDotReloadTests : IClassFixture<SwitchUpstreamsFixture>
     /// Queries switch.test one after another (bounded) until stopped and at least <see cref="MinQueriesPerClient"/>
     /// were sent. A query fails when nothing comes back within 5 s or anything but an A answer comes back.
     /// </summary>
-    private static async Task<LoadResult> LoadAsync(int port, CancellationToken stop)
+    private static async Task<LoadResult> LoadAsync(int port, StrongBox<int> answered, CancellationToken stop)
     {
         const int MaxQueries = 20000;
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -156,6 +171,7 @@ public sealed class DnsDotReloadTests : IClassFixture<SwitchUpstreamsFixture>
                 answer = "no answer within 5 s";
             }
 
+            Interlocked.Increment(ref answered.Value);
             if (answer == "10.0.0.22")
             {
                 sawSecond = true;

@@ -93,9 +93,12 @@ public sealed class DnsDotUnboundTests : IClassFixture<UnboundDotFixture>
         CommandResult direct = await ProcessRunner.RunAsync("kdig", ["@127.0.0.1", "-p", _unbound.Port.ToString(), "+tls", $"+tls-ca={_unbound.CaFile}", $"+tls-hostname={UnboundDot.TlsName}", "+time=5", "+retry=0", "c1.test", "A"], KdigTimeout);
         Assert.Equal(AnswerSection(direct.Output), AnswerSection(chain));
         Assert.Contains("status: NXDOMAIN", await KdigAsync(gw.Port, "nosuch.test", "A", transport));
-        // Again, now from the cache: same answers.
+        // Again, now from the cache: same answers, and the upstream is not asked again.
+        long answered = gw.Plugin.Upstreams.Sum(u => u.Answered);
+        Assert.Equal(6, answered);
         Assert.Contains("status: NXDOMAIN", await KdigAsync(gw.Port, "nosuch.test", "A", transport));
         Assert.Matches(@"A\s+10\.0\.0\.1", await KdigAsync(gw.Port, "A.TEST", "A", transport));
+        Assert.Equal(answered, gw.Plugin.Upstreams.Sum(u => u.Answered));
     }
 
     [Fact]

@@ -33,6 +33,15 @@ public sealed class SystemdNotifyTests
         Assert.Contains("READY=1", await ReceiveAsync(socket, "READY=1"));
         using (var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }))
         {
+            // At READY=1 every plugin is already running (asked right after, before anything else could start one).
+            using HttpResponseMessage plugins = await http.GetAsync($"http://127.0.0.1:{adminPort}/api/v1/plugins");
+            Assert.Equal(HttpStatusCode.OK, plugins.StatusCode);
+            using (System.Text.Json.JsonDocument list = System.Text.Json.JsonDocument.Parse(await plugins.Content.ReadAsStringAsync()))
+            {
+                string[] states = list.RootElement.GetProperty("plugins").EnumerateArray().Select(p => $"{p.GetProperty("id").GetString()} {p.GetProperty("state").GetString()}").Order().ToArray();
+                Assert.Equal(["dns-dot running", "http-proxy running", "wireguard running"], states);
+            }
+
             using HttpResponseMessage ready = await http.GetAsync($"http://127.0.0.1:{adminPort}/readyz");
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         }

@@ -6,7 +6,10 @@ namespace Gateway.EndToEnd.Infrastructure;
 /// </summary>
 public static class GatewayBuild
 {
-    private static readonly Lazy<Task<string>> s_gateway = new(() => PublishAsync("host", "gateway"));
+    // E2E_PUBLISHED_GATEWAY names an already published gateway folder to test instead (e.g. one built from main, to
+    // show that a test attacks a hole that is open there).
+    private static readonly Lazy<Task<string>> s_gateway = new(() =>
+        Environment.GetEnvironmentVariable("E2E_PUBLISHED_GATEWAY") is { Length: > 0 } published ? Task.FromResult(published) : PublishAsync("host", "gateway"));
     private static readonly Lazy<Task<string>> s_echo = new(() => PublishAsync("tests/SamplePlugin", "echo"));
     private static readonly SemaphoreSlim s_publishLock = new(1, 1);
 

@@ -64,7 +64,9 @@ public sealed class GatewayProcess : IAsyncDisposable
         var gateway = new GatewayProcess(process, work, config);
         try
         {
-            await process.WaitForOutputAsync(ReadyLine, TimeSpan.FromSeconds(60));
+            // 120 s: `gateway run` compiles rule scripts while validating (Roslyn's first, cold use), which took 50 s
+            // on a 2-core machine at load average 50; the CI machine takes 2.
+            await process.WaitForOutputAsync(ReadyLine, TimeSpan.FromSeconds(120));
         }
         catch
         {

@@ -105,6 +105,19 @@ public sealed class LoopbackPluginContext : IPluginContext, IAsyncDisposable
     {
     }
 
+    /// <summary>The resolver the plugin offered with <see cref="ProvideNameResolver"/>, until it withdrew it.</summary>
+    public INameResolver? ProvidedNameResolver { get; private set; }
+
+    /// <inheritdoc/>
+    public INameResolver NameResolver => ProvidedNameResolver ?? SystemNameResolver.Instance;
+
+    /// <inheritdoc/>
+    public IDisposable ProvideNameResolver(INameResolver resolver)
+    {
+        ProvidedNameResolver = resolver;
+        return new Withdraw(this, resolver);
+    }
+
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
@@ -214,6 +227,17 @@ public sealed class LoopbackPluginContext : IPluginContext, IAsyncDisposable
             if (IsEnabled(logLevel))
             {
                 lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+            }
+        }
+    }
+
+    private sealed class Withdraw(LoopbackPluginContext context, INameResolver resolver) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (ReferenceEquals(context.ProvidedNameResolver, resolver))
+            {
+                context.ProvidedNameResolver = null;
             }
         }
     }

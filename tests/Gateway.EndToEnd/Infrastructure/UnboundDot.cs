@@ -7,7 +7,8 @@ using System.Text;
 namespace Gateway.EndToEnd.Infrastructure;
 
 /// <summary>
-/// A real unbound serving DNS-over-TLS on a random loopback port from local data only (never recursing,
+/// A real unbound serving DNS-over-TLS on a random loopback port — and plain DNS (UDP and TCP) and DNS over HTTPS
+/// (RFC 8484, HTTP/2, path /dns-query) on two more — from local data only (never recursing,
 /// as peers/lib/upstream.sh does), with a CA and an ECDSA P-256 server certificate for "upstream.test"
 /// made by openssl. Zone "test.": a.test A/AAAA, mx.test MX, txt.test TXT, c1→c2→a CNAME chain, big.test
 /// (12 TXT strings, ~3 KB), plus any extra records a test passes (so two instances can serve different data),
@@ -21,12 +22,29 @@ public sealed class UnboundDot : IAsyncDisposable
     private readonly IReadOnlyList<string> _extraRecords;
     private BackgroundProcess? _process;
 
-    private UnboundDot(string directory, int port, IReadOnlyList<string> extraRecords)
+    private UnboundDot(string directory, int port, int plainPort, int httpsPort, IReadOnlyList<string> extraRecords)
     {
         Directory = directory;
         Port = port;
+        PlainPort = plainPort;
+        HttpsPort = httpsPort;
         _extraRecords = extraRecords;
     }
+
+    /// <summary>The plain DNS port (UDP and TCP) on 127.0.0.1.</summary>
+    public int PlainPort { get; }
+
+    /// <summary>The DoH port on 127.0.0.1 (https://upstream.test:port/dns-query with <see cref="CaFile"/>).</summary>
+    public int HttpsPort { get; }
+
+    /// <summary>"udp://127.0.0.1:port".</summary>
+    public string UdpUrl => $"udp://127.0.0.1:{PlainPort}";
+
+    /// <summary>"tcp://127.0.0.1:port".</summary>
+    public string TcpUrl => $"tcp://127.0.0.1:{PlainPort}";
+
+    /// <summary>"https://127.0.0.1:port/dns-query" (needs tlsName upstream.test).</summary>
+    public string HttpsUrl => $"https://127.0.0.1:{HttpsPort}/dns-query";
 
     /// <summary>The working folder (certificates, config, log).</summary>
     public string Directory { get; }
@@ -68,7 +86,10 @@ public sealed class UnboundDot : IAsyncDisposable
     {
         string directory = Path.Combine(Path.GetTempPath(), $"unbound-dot-{Guid.NewGuid():N}");
         System.IO.Directory.CreateDirectory(directory);
-        var unbound = new UnboundDot(directory, netns is null ? FreePort() : NetworkNamespace.RandomPort(), extraRecords ?? []) { _netns = netns };
+        int port = netns is null ? FreePort() : NetworkNamespace.RandomPort();
+        int plainPort = netns is null ? FreePort(udpToo: true) : NetworkNamespace.RandomPort();
+        int httpsPort = netns is null ? FreePort() : NetworkNamespace.RandomPort();
+        var unbound = new UnboundDot(directory, port, plainPort, httpsPort, extraRecords ?? []) { _netns = netns };
         await unbound.CreateCertificatesAsync();
         unbound.WriteConfig();
         await ProcessRunner.ShCheckedAsync($"unbound-checkconf '{Path.Combine(directory, "unbound.conf")}'");
@@ -169,13 +190,17 @@ public sealed class UnboundDot : IAsyncDisposable
                 verbosity: 1
                 num-threads: 1
                 interface: 127.0.0.1@{Port}
-                port: {Port}
+                interface: 127.0.0.1@{PlainPort}
+                interface: 127.0.0.1@{HttpsPort}
+                port: {PlainPort}
                 tls-port: {Port}
+                https-port: {HttpsPort}
+                http-endpoint: "/dns-query"
                 tls-service-key: "{d}/server.key"
                 tls-service-pem: "{d}/server.pem"
                 do-ip4: yes
                 do-ip6: no
-                do-udp: no
+                do-udp: yes
                 do-tcp: yes
                 access-control: 127.0.0.0/8 allow
                 username: ""
@@ -212,10 +237,27 @@ public sealed class UnboundDot : IAsyncDisposable
         File.WriteAllText(Path.Combine(d, "unbound.conf"), config);
     }
 
-    private static int FreePort()
+    private static int FreePort(bool udpToo = false)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (int attempt = 0; ; attempt++)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            if (!udpToo)
+            {
+                return port;
+            }
+
+            try
+            {
+                using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                udp.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException) when (attempt < 20)
+            {
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ namespace Gateway.EndToEnd.WireGuard;
 public sealed class GatewayWireGuardTests : IAsyncLifetime
 {
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(120);
+    private const string AdminTokenValue = "e2e-wireguard-admin-token-0123456789";
 
     private NetworkNamespace _a = null!;
     private NetworkNamespace _b = null!;
@@ -24,6 +25,8 @@ public sealed class GatewayWireGuardTests : IAsyncLifetime
     private string _psk = null!;
     private string _privateKey = null!;
     private string _publicKey = null!;
+    private int _adminPort;
+    private string _tokenFile = null!;
 
     public async Task InitializeAsync()
     {
@@ -36,6 +39,8 @@ public sealed class GatewayWireGuardTests : IAsyncLifetime
         _psk = (await ProcessRunner.ShCheckedAsync("wg genpsk")).Trim();
         _privateKey = (await ProcessRunner.ShCheckedAsync("wg genkey")).Trim();
         _publicKey = (await ProcessRunner.RunAsync("wg", ["pubkey"], stdin: _privateKey + "\n")).StdOut.Trim();
+        _adminPort = NetworkNamespace.RandomPort();
+        _tokenFile = await Admin.AdminToken.WriteAsync(Path.Combine(Path.GetTempPath(), "gateway-e2e", "wg-" + Guid.NewGuid().ToString("N")[..12]), AdminTokenValue);
     }
 
     public async Task DisposeAsync()
@@ -81,6 +86,31 @@ public sealed class GatewayWireGuardTests : IAsyncLifetime
         Assert.DoesNotMatch(@"\t0\s*$", theirs.StdOut.Trim());
         CommandResult theirTransfer = await wg.WgAsync($"show {wg.InterfaceName} transfer");
         Assert.Matches(@"\t[1-9]\d*\t[1-9]\d*", theirTransfer.StdOut);
+
+        // The admin API's peers route (issue 17) says what `wg show` says; 401 without the token; `gateway peers` prints it.
+        string peersUrl = $"http://127.0.0.1:{_adminPort}/api/v1/plugins/wireguard/peers";
+        Assert.Equal("401", (await _a.ShAsync($"curl -s -o /dev/null -w '%{{http_code}}' {peersUrl}", TimeSpan.FromSeconds(30))).StdOut);
+        CommandResult api = await _a.ShAsync($"curl -sS -H 'Authorization: Bearer {AdminTokenValue}' {peersUrl}", TimeSpan.FromSeconds(30));
+        Assert.True(api.ExitCode == 0, api.Output);
+        using (System.Text.Json.JsonDocument document = System.Text.Json.JsonDocument.Parse(api.StdOut))
+        {
+            Assert.Equal(_publicKey, document.RootElement.GetProperty("publicKey").GetString());
+            Assert.Equal(_gatewayPort, document.RootElement.GetProperty("listenPort").GetInt32());
+            System.Text.Json.JsonElement peer = Assert.Single(document.RootElement.GetProperty("peers").EnumerateArray());
+            Assert.Equal(wg.PublicKey, peer.GetProperty("publicKey").GetString());
+            Assert.Equal($"192.168.241.2:{_peerPort}", peer.GetProperty("endpoint").GetString());
+            Assert.Equal(["10.99.0.2/32", "fd99::2/128"], peer.GetProperty("allowedIps").EnumerateArray().Select(e => e.GetString()!).Order().ToArray());
+            Assert.InRange(peer.GetProperty("lastHandshakeSecondsAgo").GetInt64(), 0, 120);
+            Assert.True(peer.GetProperty("rxBytes").GetInt64() > 0);
+            Assert.True(peer.GetProperty("txBytes").GetInt64() > 0);
+        }
+
+        string exe = Path.Combine(await GatewayBuild.GatewayDirectoryAsync(), "gateway");
+        CommandResult cli = await _a.ShAsync($"{exe} peers --admin 127.0.0.1:{_adminPort} --token {AdminTokenValue}", TimeSpan.FromSeconds(60));
+        Assert.True(cli.ExitCode == 0, cli.Output);
+        Assert.Contains($"peer {wg.PublicKey}", cli.StdOut);
+        Assert.Contains($"endpoint 192.168.241.2:{_peerPort}", cli.StdOut);
+        Assert.DoesNotContain("latest handshake never", cli.StdOut);
     }
 
     [Fact]
@@ -247,6 +277,7 @@ public sealed class GatewayWireGuardTests : IAsyncLifetime
     {
         string yaml =
             "host:\n" +
+            $"  admin: {{ listen: \"127.0.0.1:{_adminPort}\", tokenFile: \"{_tokenFile}\" }}\n" +
             $"  tun: {{ enabled: true, name: \"{_tun}\", addresses: [\"10.99.0.1/24\", \"fd99::1/64\"], mtu: 1420 }}\n" +
             "wireguard:\n" +
             $"  privateKey: \"{_privateKey}\"\n" +

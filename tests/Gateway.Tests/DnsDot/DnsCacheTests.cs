@@ -111,4 +111,43 @@ public sealed class DnsCacheTests
 
         Assert.InRange(cache.Count, 1, 50);
     }
+
+    [Fact]
+    public void Store_LargeAnswersBeyondMaxBytes_BytesStayWithinCap()
+    {
+        // 16 TXT strings of 255 bytes: about 4 KiB an answer; 1 MiB holds about 250 of them, not 10,000.
+        var cache = new DnsCache(new CacheOptions { MaxBytes = 1024 * 1024 });
+        (ushort, uint, byte[])[] records = Enumerable.Range(0, 16).Select(_ => ((ushort)16, 300u, (byte[])[255, .. new byte[255]])).ToArray();
+        for (int i = 0; i < 2000; i++)
+        {
+            string name = $"big{i}.test";
+            byte[] wire = DnsTestMessages.EncodeName(name);
+            Assert.NotNull(cache.Store(DnsCache.Key(wire, 16, 1, false), DnsTestMessages.Response(name, 16, 0, records), wire, 16, 1, false, 0, Stopwatch.GetTimestamp()));
+            Assert.InRange(cache.Bytes, 0, 1024 * 1024);
+        }
+
+        Assert.InRange(cache.Count, 100, 260);
+        Assert.True(cache.Bytes > 512 * 1024, $"the cache keeps using its budget ({cache.Bytes} bytes)");
+    }
+
+    [Fact]
+    public void Store_AnswerLargerThanMaxBytes_ReturnedButNotKept()
+    {
+        var cache = new DnsCache(new CacheOptions { MaxBytes = 100 });
+        ulong key = DnsCache.Key(Name, 1, 1, false);
+        Assert.NotNull(cache.Store(key, DnsTestMessages.Response("a.test", 1, 0, [(1, 300, [10, 0, 0, 1])]), Name, 1, 1, false, 0, Stopwatch.GetTimestamp()));
+        Assert.Equal(0, cache.Count);
+        Assert.Equal(0, cache.Bytes);
+    }
+
+    [Fact]
+    public void Store_SameQuestionAgain_BytesCountedOnce()
+    {
+        var cache = new DnsCache(new CacheOptions());
+        ulong key = DnsCache.Key(Name, 1, 1, false);
+        byte[] response = DnsTestMessages.Response("a.test", 1, 0, [(1, 300, [10, 0, 0, 1])]);
+        CacheEntry first = cache.Store(key, response, Name, 1, 1, false, 0, Stopwatch.GetTimestamp())!;
+        cache.Store(key, response, Name, 1, 1, false, 0, Stopwatch.GetTimestamp());
+        Assert.Equal(DnsCache.Cost(first), cache.Bytes);
+    }
 }

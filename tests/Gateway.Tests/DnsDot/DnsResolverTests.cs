@@ -29,7 +29,7 @@ public sealed class DnsResolverTests
     private static DnsResolver Create(IRuleEvaluator? rules, out UpstreamGroup group)
     {
         using var meter = new Meter("test");
-        group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         return new DnsResolver(new DnsDotOptions(), group, new Dictionary<string, UpstreamGroup> { ["corp"] = group }, null, new DnsDotMetrics(meter), NullLogger.Instance) { Rules = rules };
     }
 
@@ -103,8 +103,8 @@ public sealed class DnsResolverTests
     public void Begin_CachedForDefaultGroup_RuleForwardsToOtherGroup_NotServedFromCache()
     {
         using var meter = new Meter("test");
-        var defaultGroup = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
-        var corp = new UpstreamGroup("corp", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var defaultGroup = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
+        var corp = new UpstreamGroup("corp", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var cache = new DnsCache(new CacheOptions());
         var resolver = new DnsResolver(new DnsDotOptions(), defaultGroup, new Dictionary<string, UpstreamGroup> { ["corp"] = corp }, cache, new DnsDotMetrics(meter), NullLogger.Instance);
         byte[] name = DnsTestMessages.EncodeName("a.corp.test");
@@ -240,5 +240,41 @@ public sealed class DnsResolverTests
         Assert.Equal(2, answer.Buffer[3] & 0x0F);
         Assert.Equal(77, BinaryPrimitives.ReadUInt16BigEndian(answer.Buffer));
         answer.Release();
+    }
+
+    /// <summary>A query of <paramref name="total"/> bytes: one EDNS option of an unassigned code filling it up.</summary>
+    private static byte[] QueryWithOptionOfTotalSize(int total)
+    {
+        int baseLength = DnsTestMessages.Query("big.test", 1).Length;
+        int optionData = total - baseLength - 4;
+        byte[] option = new byte[4 + optionData];
+        BinaryPrimitives.WriteUInt16BigEndian(option, 65001);
+        BinaryPrimitives.WriteUInt16BigEndian(option.AsSpan(2), (ushort)optionData);
+        Random.Shared.NextBytes(option.AsSpan(4));
+        byte[] query = DnsTestMessages.Query("big.test", 1, id: 99, options: option);
+        Assert.Equal(total, query.Length);
+        return query;
+    }
+
+    [Fact]
+    public void Begin_QueryThatOutgrowsItsFrameWhenForwarded_FormErr()
+    {
+        byte[] query = QueryWithOptionOfTotalSize(ushort.MaxValue - 20);
+        byte[] answer = new byte[DnsResolver.MaxMessageSize];
+        ResolveStep step = Create(null, out _).Begin(query, NetAddress.Parse("192.0.2.7"), DnsTransport.Tcp, ushort.MaxValue, answer, out int length, out _);
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(1, answer[3] & 0x0F);
+        Assert.Equal(99, BinaryPrimitives.ReadUInt16BigEndian(answer));
+        Assert.InRange(length, 12, 512);
+    }
+
+    [Fact]
+    public void Begin_LargeQueryThatStillFitsWhenForwarded_GoesUpstream()
+    {
+        byte[] query = QueryWithOptionOfTotalSize(ushort.MaxValue - 200);
+        byte[] answer = new byte[DnsResolver.MaxMessageSize];
+        DnsMessageReader.TryParseQuery(query, out DnsRequestInfo info);
+        Assert.True(DnsMessageWriter.UpstreamQueryLength(query, info, false) <= ushort.MaxValue);
+        Assert.Equal(ResolveStep.Upstream, Create(null, out _).Begin(query, NetAddress.Parse("192.0.2.7"), DnsTransport.Tcp, ushort.MaxValue, answer, out _, out _));
     }
 }

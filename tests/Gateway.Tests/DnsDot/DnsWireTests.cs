@@ -201,4 +201,28 @@ public sealed class DnsWireTests
             }
         }
     }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void UpstreamQueryLength_EqualsWhatWriteUpstreamQueryWrites(bool withOptions, bool forwardClientSubnet)
+    {
+        for (int extra = 0; extra < 300; extra += 7)
+        {
+            byte[]? options = null;
+            if (withOptions)
+            {
+                // ECS (8), a cookie (10, per hop), padding (12, per hop) and an unassigned code of varying size.
+                options = [0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 12, 0, 3, 0, 0, 0, 0xFD, 0xE9, (byte)(extra >> 8), (byte)extra, .. new byte[extra]];
+            }
+
+            byte[] q = DnsTestMessages.Query("length.test", 1, options: options);
+            Assert.Equal(DnsParseStatus.Ok, DnsMessageReader.TryParseQuery(q, out DnsRequestInfo info));
+            byte[] upstream = new byte[q.Length + 300];
+            int written = DnsMessageWriter.WriteUpstreamQuery(q, info, upstream, forwardClientSubnet);
+            Assert.Equal(written, DnsMessageWriter.UpstreamQueryLength(q, info, forwardClientSubnet));
+            Assert.Equal(0, written % 128);
+        }
+    }
 }

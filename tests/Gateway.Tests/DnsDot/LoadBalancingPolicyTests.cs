@@ -29,13 +29,35 @@ public sealed class LoadBalancingPolicyTests
     {
         FakeUpstream[] u = Three();
         var policy = new RoundRobinPolicy();
-        var picked = new HashSet<IBalancedUpstream?>();
-        for (int i = 0; i < 3; i++)
+        var picked = new List<IBalancedUpstream?>();
+        for (int i = 0; i < 9; i++)
         {
             picked.Add(policy.Pick(u, null, Now));
         }
 
-        Assert.Equal(3, picked.Count);
+        // Whichever comes first, the next is always the one after it in configured order: a b c a b c …
+        int first = Array.IndexOf(u, (FakeUpstream)picked[0]!);
+        for (int i = 0; i < picked.Count; i++)
+        {
+            Assert.Same(u[(first + i) % 3], picked[i]);
+        }
+    }
+
+    [Fact]
+    public void RoundRobin_OneExcluded_TurnSkipsItOnly()
+    {
+        FakeUpstream[] u = Three();
+        u[1].Health.ReportFailure(Now);
+        var policy = new RoundRobinPolicy();
+        var picked = new List<IBalancedUpstream?>();
+        for (int i = 0; i < 6; i++)
+        {
+            picked.Add(policy.Pick(u, null, Now));
+        }
+
+        Assert.DoesNotContain(u[1], picked);
+        Assert.Contains(u[0], picked);
+        Assert.Contains(u[2], picked);
     }
 
     [Fact]

@@ -62,7 +62,7 @@ public sealed class ResolverSnapshotBuilderTests : IDisposable
 
         SnapshotBuild second = Build(Options("127.0.0.1:8531", "127.0.0.1:8533"), first);
 
-        Assert.Same(first.Upstreams[0].Pool, second.Snapshot.Upstreams[0].Pool);
+        Assert.Same(first.Upstreams[0], second.Snapshot.Upstreams[0]);
         Assert.Equal("127.0.0.1:8533", Assert.Single(second.Created).Name);
         Assert.Same(first.Upstreams[1], Assert.Single(second.Retired));
 
@@ -76,7 +76,7 @@ public sealed class ResolverSnapshotBuilderTests : IDisposable
     [InlineData("tlsName")]
     [InlineData("spkiPins")]
     [InlineData("readTimeoutMs")]
-    [InlineData("maxConnections")]
+    [InlineData("upstreamMaxConnections")]
     public void Build_UpstreamOptionChanged_RebuildsThePool(string key)
     {
         ResolverSnapshot first = Build(Options("127.0.0.1:8531")).Snapshot;
@@ -93,7 +93,7 @@ public sealed class ResolverSnapshotBuilderTests : IDisposable
                 changed.ReadTimeoutMs = 900;
                 break;
             default:
-                changed.MaxConnections = 2;
+                changed.UpstreamMaxConnections = 2;
                 break;
         }
 
@@ -230,7 +230,7 @@ public sealed class ResolverSnapshotBuilderTests : IDisposable
         options.QueryTimeoutMs = 60_000;
         ResolverSnapshot s = Build(options).Snapshot;
         var resolver = new DnsResolver(s.Options, s.DefaultGroup, s.Groups, s.Cache, _metrics, NullLogger.Instance);
-        s.Upstreams[0].Pool.CloseAll("removed by a configuration reload");
+        s.Upstreams[0].Close("removed by a configuration reload");
         byte[] query = DnsTestMessages.Query("a.test", 1, id: 77);
         byte[] scratch = new byte[DnsResolver.MaxMessageSize];
         Assert.Equal(ResolveStep.Upstream, resolver.Begin(query, NetAddress.Parse("192.0.2.7"), DnsTransport.Tcp, 65535, scratch, out _, out PendingQuery pending));
@@ -239,7 +239,7 @@ public sealed class ResolverSnapshotBuilderTests : IDisposable
         Task<UpstreamAnswer> resolving = resolver.ResolveUpstreamAsync(query, pending, CancellationToken.None);
         UpstreamAnswer answer = await resolving.WaitAsync(TimeSpan.FromSeconds(20));
 
-        Assert.True(s.Upstreams[0].Pool.IsClosed);
+        Assert.True(s.Upstreams[0].IsClosed);
         Assert.Equal(2, answer.Buffer[3] & 0x0F);
         Assert.Equal(77, (answer.Buffer[0] << 8) | answer.Buffer[1]);
         answer.Release();

@@ -142,4 +142,43 @@ public sealed class HttpProxyOptionsTests
 
         Assert.Equal("cache:maxObjectBytes", Assert.Single(context.Errors).KeyPath);
     }
+
+    [Fact]
+    public void Validate_LogLevelAndTheHostsOtherKeys_Accepted()
+    {
+        PluginValidationContext context = Validate(new()
+        {
+            ["logLevel"] = "debug",
+            ["listen:0"] = "127.0.0.1:3128",
+            ["virtual:0"] = "10.30.30.31:8080",
+            ["maxConnections"] = "100",
+            ["idleTimeoutSeconds"] = "30",
+        });
+
+        Assert.Empty(context.Errors);
+    }
+
+    [Fact]
+    public void Validate_UnknownKeys_TheSdksWordingWithTheKnownKeysOnce()
+    {
+        PluginValidationContext context = Validate(new() { ["logLevl"] = "debug", ["cache:sise"] = "1", ["cache:enabled"] = "true" });
+
+        Assert.Equal(2, context.Errors.Count);
+        PluginConfigError top = Assert.Single(context.Errors, e => e.KeyPath == "logLevl");
+        Assert.StartsWith("unknown key in http-proxy (known: allowClients, ", top.Message);
+        Assert.EndsWith(", cache, listen, virtual, logLevel)", top.Message);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(top.Message, "maxConnections"));
+        PluginConfigError cache = Assert.Single(context.Errors, e => e.KeyPath == "cache:sise");
+        Assert.Equal("unknown key in http-proxy.cache (known: enabled, maxBytes, maxObjectBytes, heuristicMaxAge, maxEntries)", cache.Message);
+    }
+
+    [Fact]
+    public void Validate_ListGivenAsOneValue_RefusedAtItsKey()
+    {
+        PluginValidationContext context = Validate(new() { ["denyDestinations"] = "loopback" });
+
+        PluginConfigError error = Assert.Single(context.Errors);
+        Assert.Equal("denyDestinations", error.KeyPath);
+        Assert.Equal("'loopback' is not a list: write [loopback]", error.Message);
+    }
 }

@@ -98,6 +98,46 @@ public sealed class DebouncedFileWatcherTests : IDisposable
         Assert.Throws<ArgumentException>(() => watcher.Watch(Path.Combine(_directory, "missing")));
     }
 
+    [Fact]
+    public async Task Watch_ConfigMapDataLinkRenamedOverLikeKubelet_CallsBackForTheLinkedName()
+    {
+        // kubelet's layout: gateway.yaml → ..data/gateway.yaml, ..data → ..<timestamp>; an update renames a new
+        // ..data link over the old one, and gateway.yaml itself sees no event at all.
+        Directory.CreateDirectory(Path.Combine(_directory, "..2026_12_07_05_00_00.1"));
+        await File.WriteAllTextAsync(Path.Combine(_directory, "..2026_12_07_05_00_00.1", "gateway.yaml"), "a: 1");
+        File.CreateSymbolicLink(Path.Combine(_directory, "..data"), "..2026_12_07_05_00_00.1");
+        File.CreateSymbolicLink(Path.Combine(_directory, "gateway.yaml"), Path.Combine("..data", "gateway.yaml"));
+        using var watcher = new DebouncedFileWatcher(Quiet, () => Interlocked.Increment(ref _calls));
+        watcher.Watch(_directory, nameFilter: name => name == "gateway.yaml");
+
+        Directory.CreateDirectory(Path.Combine(_directory, "..2026_12_07_05_01_00.2"));
+        await File.WriteAllTextAsync(Path.Combine(_directory, "..2026_12_07_05_01_00.2", "gateway.yaml"), "a: 2");
+        File.CreateSymbolicLink(Path.Combine(_directory, "..data_tmp"), "..2026_12_07_05_01_00.2");
+        Assert.Equal(0, Rename(Path.Combine(_directory, "..data_tmp"), Path.Combine(_directory, "..data")));
+
+        await WaitForCallsAsync(1);
+        Assert.Equal("a: 2", await File.ReadAllTextAsync(Path.Combine(_directory, "gateway.yaml")));
+    }
+
+    [Fact]
+    public async Task Watch_EntryOnlyAnUnwatchedLinkGoesThrough_NoCallback()
+    {
+        Directory.CreateDirectory(Path.Combine(_directory, "real"));
+        File.CreateSymbolicLink(Path.Combine(_directory, "other.yaml"), Path.Combine("real", "other.yaml"));
+        using var watcher = new DebouncedFileWatcher(Quiet, () => Interlocked.Increment(ref _calls));
+        watcher.Watch(_directory, nameFilter: name => name == "gateway.yaml");
+
+        Directory.CreateDirectory(Path.Combine(_directory, "real2"));
+        Directory.Delete(Path.Combine(_directory, "real"));
+
+        await Task.Delay(Quiet * 4);
+        Assert.Equal(0, Volatile.Read(ref _calls));
+    }
+
+    /// <summary>rename(2) of the link itself, as kubelet's os.Rename (File.Move would look through the target link).</summary>
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int Rename(string from, string to);
+
     private async Task WaitForCallsAsync(int expected)
     {
         long deadline = Environment.TickCount64 + 10_000;

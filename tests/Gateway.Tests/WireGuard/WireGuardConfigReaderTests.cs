@@ -111,4 +111,47 @@ public sealed class WireGuardConfigReaderTests
         File.SetUnixFileMode(file, mode);
         return file;
     }
+
+    [Fact]
+    public void Read_LogLevelAndTheHostsOtherKeys_Accepted()
+    {
+        (_, var errors) = Read(new() { ["privateKey"] = Key, ["logLevel"] = "debug", ["maxConnections"] = "10", ["idleTimeoutSeconds"] = "5" });
+
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void Read_UnknownKeys_TheSdksWordingAtTheirPaths()
+    {
+        (_, var errors) = Read(new()
+        {
+            ["privateKey"] = Key,
+            ["listenPrt"] = "51820",
+            ["peers:0:publicKey"] = Key,
+            ["peers:0:colour"] = "blue",
+        });
+
+        Assert.Equal(
+            [
+                ("listenPrt", "unknown key in wireguard (known: privateKey, privateKeyFile, listenPort, peers, listen, virtual, maxConnections, idleTimeoutSeconds, logLevel)"),
+                ("peers:0:colour", "unknown key in wireguard.peers[0] (known: publicKey, presharedKey, endpoint, allowedIps, persistentKeepalive)"),
+            ],
+            errors.OrderBy(e => e.Path, StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact]
+    public void Read_TwelvePeers_KeptInTheFilesOrder()
+    {
+        var values = new Dictionary<string, string?> { ["privateKey"] = Key };
+        for (int i = 0; i < 12; i++)
+        {
+            values[$"peers:{i}:publicKey"] = Convert.ToBase64String(Enumerable.Repeat((byte)(i + 1), 32).ToArray());
+            values[$"peers:{i}:allowedIps"] = $"10.99.{i}.0/24";
+        }
+
+        (WireGuardOptions options, var errors) = Read(values);
+
+        Assert.Empty(errors);
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => $"10.99.{i}.0/24"), options.Peers.Select(p => p.AllowedIps.Single().ToString()));
+    }
 }

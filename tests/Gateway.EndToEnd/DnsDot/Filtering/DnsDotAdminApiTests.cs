@@ -10,7 +10,8 @@ namespace Gateway.EndToEnd.DnsDot.Filtering;
 /// <summary>
 /// dns-dot's admin routes through the real admin listener (Kestrel, bearer token from a tokenFile) of the published
 /// gateway: stats and the query log after kdig's queries, a pause during which a blocked name resolves and after
-/// which it is blocked again, a cache flush, and 401 without the token.
+/// which it is blocked again, a cache flush after which a cached name is asked upstream again, and 401 for every
+/// route without the token or with a wrong one.
 /// </summary>
 public sealed class DnsDotAdminApiTests : IClassFixture<ListUpstreamFixture>
 {
@@ -44,9 +45,19 @@ public sealed class DnsDotAdminApiTests : IClassFixture<ListUpstreamFixture>
               lists: [ { name: ads, file: ads.txt, format: adblock } ]
             """, files: new Dictionary<string, string> { ["ads.txt"] = "||adblock-blocked.example.test^\n" });
 
-        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(admin, "GET", "stats", token: null)).StatusCode);
-
         await WaitForAsync(async () => (await Kdig.QueryAsync(dns, "adblock-blocked.example.test", "A")).Contains("status: NXDOMAIN", StringComparison.Ordinal), "the list");
+
+        // Every route and action refuses a request without the token or with a wrong one, and does nothing.
+        foreach ((string method, string path, string? body) in new[] { ("GET", "stats", null), ("GET", "querylog?limit=5", null), ("POST", "cache/flush", null), ("POST", "blocking/pause", "{\"minutes\": 5}") })
+        {
+            foreach (string? token in new[] { null, "wrong-token-0123456789abcdef" })
+            {
+                using HttpResponseMessage refused = await SendAsync(admin, method, path, token, body);
+                Assert.True(refused.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} with token '{token}': {refused.StatusCode}");
+            }
+        }
+
+        Assert.Contains("status: NXDOMAIN", await Kdig.QueryAsync(dns, "adblock-blocked.example.test", "A"));
         Assert.Equal(["10.0.3.7"], await Kdig.ShortAsync(dns, "allowed.example.test", "A"));
 
         // The blocked query shows up in the query log with its list (within the writer's 20 ms batch; the wait
@@ -78,10 +89,28 @@ public sealed class DnsDotAdminApiTests : IClassFixture<ListUpstreamFixture>
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(admin, "POST", "blocking/pause", body: "{\"minutes\": 0}")).StatusCode);
         Assert.Contains("status: NXDOMAIN", await Kdig.QueryAsync(dns, "adblock-blocked.example.test", "A"));
 
+        // Flush: a cached name is asked upstream again afterwards (the query log's reason says which).
+        Assert.Equal("cache", await ResolveAndLoggedReasonAsync(admin, dns, "allowed.example.test"));
         using HttpResponseMessage flush = await SendAsync(admin, "POST", "cache/flush");
         Assert.Equal(HttpStatusCode.OK, flush.StatusCode);
         Assert.True(JsonDocument.Parse(await flush.Content.ReadAsStringAsync()).RootElement.GetProperty("flushed").GetInt32() >= 1);
+        Assert.Equal("upstream", await ResolveAndLoggedReasonAsync(admin, dns, "allowed.example.test"));
         Directory.Delete(work, recursive: true);
+    }
+
+    /// <summary>Asks for <paramref name="name"/> (A) and returns the reason of its query-log entry once it is logged.</summary>
+    private async Task<string> ResolveAndLoggedReasonAsync(int admin, int dns, string name)
+    {
+        int before = (await GetJsonAsync(admin, "querylog?limit=1000&name=" + name)).GetProperty("entries").GetArrayLength();
+        Assert.Equal(["10.0.3.7"], await Kdig.ShortAsync(dns, name, "A"));
+        string reason = "";
+        await WaitForAsync(async () =>
+        {
+            JsonElement entries = (await GetJsonAsync(admin, "querylog?limit=1000&name=" + name)).GetProperty("entries");
+            reason = entries.GetArrayLength() > before ? entries[0].GetProperty("reason").GetString()! : "";
+            return reason.Length > 0;
+        }, "the query of " + name + " in the query log");
+        return reason;
     }
 
     private static async Task WaitForAsync(Func<Task<bool>> condition, string what)

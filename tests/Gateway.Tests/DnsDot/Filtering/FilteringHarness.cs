@@ -17,7 +17,14 @@ internal sealed class FilteringHarness : IDisposable
 {
     private readonly Meter _meter = new("filtering-test");
 
-    private FilteringHarness(string directory) => Directory = directory;
+    private FilteringHarness(string directory)
+    {
+        Directory = directory;
+        Pause = new BlockingPause(NullLogger.Instance, () => Now);
+    }
+
+    /// <summary>The pause's clock: real time unless a test moves it.</summary>
+    public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;
 
     public string Directory { get; }
 
@@ -25,9 +32,9 @@ internal sealed class FilteringHarness : IDisposable
 
     public ListManager Lists { get; private set; } = null!;
 
-    public BlockingPause Pause { get; } = new(NullLogger.Instance);
+    public BlockingPause Pause { get; }
 
-    public UpstreamGroup Filtered { get; } = new("filtered", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+    public UpstreamGroup Filtered { get; } = new("filtered", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
 
     /// <summary>Writes <paramref name="files"/> (name → content), builds the resolver for <paramref name="options"/>, waits for the lists.</summary>
     public static async Task<FilteringHarness> CreateAsync(DnsDotOptions options, IReadOnlyDictionary<string, string>? files = null)
@@ -40,7 +47,7 @@ internal sealed class FilteringHarness : IDisposable
         }
 
         var harness = new FilteringHarness(directory);
-        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DotUpstream>());
+        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var groups = new Dictionary<string, UpstreamGroup> { ["filtered"] = harness.Filtered };
         options.Groups["filtered"] = new UpstreamGroupOptions();
         var resolver = new DnsResolver(options, group, groups, null, new DnsDotMetrics(harness._meter), NullLogger.Instance);

@@ -142,6 +142,20 @@ public sealed class FilteringResolverTests
     }
 
     [Fact]
+    public async Task Begin_PauseRunsOut_BlockedAgainWithoutAnyCall()
+    {
+        using FilteringHarness harness = await FilteringHarness.CreateAsync(Options(), Files);
+        harness.Pause.Pause(TimeSpan.FromMinutes(5), null);
+        harness.Now += TimeSpan.FromMinutes(4.9);
+        Assert.Equal(ResolveStep.Upstream, harness.Run(DnsTestMessages.Query("ads.example.test", 1)).Step);
+
+        harness.Now += TimeSpan.FromMinutes(0.2);
+
+        Assert.Equal(3, Rcode(harness.Run(DnsTestMessages.Query("ads.example.test", 1)).Answer));
+        Assert.Null(harness.Pause.PausedUntil);
+    }
+
+    [Fact]
     public async Task Begin_PauseForOneGroup_OtherClientsStillBlocked()
     {
         using FilteringHarness harness = await FilteringHarness.CreateAsync(Options(), Files);

@@ -169,6 +169,42 @@ public sealed class QueryVisibilityTests
     }
 
     [Fact]
+    public void Ring_HugeAnswers_EntriesCutToTheFirstRecordsAndMemoryBounded()
+    {
+        // 200 TXT records of 250 bytes: a ~52 KB answer, the kind a client can ask for over TCP again and again.
+        var records = Enumerable.Range(0, 200).Select(i => ((ushort)16, 60u, (byte[])[249, .. System.Text.Encoding.ASCII.GetBytes($"r{i:000}".PadRight(249, 'x'))])).ToArray();
+        byte[] huge = DnsTestMessages.Response("big.test", 16, 0, records);
+        Assert.True(huge.Length > 50_000);
+        var ring = new QueryRing(capacity: 100);
+        QueryEvent queued = Event("big.test", "10.0.0.1", false, "upstream", huge);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            ring.OnEvent(queued);
+        }
+
+        // Whole copies would take 100 x 52 KB; cut, an entry is a 1 KiB buffer and its slot object.
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 100 * 1536);
+        JsonElement entry = JsonDocument.Parse(ring.Query("big.test", null, "NOERROR", 1)).RootElement.GetProperty("entries")[0];
+        Assert.Equal("big.test", entry.GetProperty("name").GetString());
+        string[] answers = entry.GetProperty("answers").EnumerateArray().Select(a => a.GetString()!).ToArray();
+        Assert.InRange(answers.Length, 1, 3);
+        Assert.StartsWith("TXT \"r000", answers[0]);
+    }
+
+    [Fact]
+    public void Queue_HugeMessage_SlotLetsGoOfItsBufferAfterTheBatch()
+    {
+        var slot = new QueryEvent();
+        slot.SetMessages(new byte[100], new byte[60_000]);
+        slot.Shrink(2048);
+        Assert.Equal(0, slot.Answer.Length);
+        slot.SetMessages(new byte[100], new byte[300]);
+        slot.Shrink(2048);
+        Assert.Equal(300, slot.Answer.Length);
+    }
+
+    [Fact]
     public void MessageText_AnswerRecords_ShortText()
     {
         byte[] response = DnsTestMessages.Response("x.test", 15, 0, [(15, 60, [0, 10, 4, (byte)'m', (byte)'a', (byte)'i', (byte)'l', 0xC0, 12]), (16, 60, [2, (byte)'h', (byte)'i'])]);

@@ -243,22 +243,26 @@ public sealed class RuleEngineTests : IDisposable
     }
 
     [Fact]
-    public async Task Watch_FileEdited_NewBehaviourWithinTwoSecondsNoFailedQuery()
+    public async Task Watch_FileEdited_NewBehaviourWithinTwoSecondsPlusOneCompileNoFailedQuery()
     {
         string path = _folder.Write("rules.csx", """Block("one.test");""");
+        var started = System.Diagnostics.Stopwatch.StartNew();
         using RuleEngine engine = _folder.Start();
+        TimeSpan compile = started.Elapsed;
         Assert.Equal(VerdictKind.NxDomain, engine.Evaluate(RuleScriptFolder.Query("one.test")).Kind);
 
         File.WriteAllText(path, """Block("two.test");""");
+        var edited = System.Diagnostics.Stopwatch.StartNew();
 
-        // Queries keep being answered during the swap: only the old or the new behaviour, never a failure.
-        // 2 s is the goal; the test waits longer so a loaded CI machine does not make it flaky.
+        // Queries keep being answered during the swap: only the old or the new behaviour, never a failure. The edit
+        // is noticed and applied within 2 s plus what one compile takes on this machine (measured above: the first
+        // compile, which also loads Roslyn, so a recompile takes less).
         DnsQuery one = RuleScriptFolder.Query("one.test");
         DnsQuery two = RuleScriptFolder.Query("two.test");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        TimeSpan bound = TimeSpan.FromSeconds(2) + compile;
         while (engine.Evaluate(two).Kind != VerdictKind.NxDomain)
         {
-            Assert.True(DateTime.UtcNow < deadline, "the edited rules were not loaded");
+            Assert.True(edited.Elapsed < bound, $"the edited rules were not live {bound.TotalSeconds:0.0} s after the edit (first compile took {compile.TotalSeconds:0.0} s)");
             Assert.Equal(VerdictKind.NxDomain, engine.Evaluate(one).Kind);
             await Task.Delay(10);
         }

@@ -43,12 +43,27 @@ public sealed partial class GatewaySchemaTests
     [InlineData("http-proxy:\n  keepAliveTimeout: 5\n", "/http-proxy")]
     [InlineData("wireguard:\n  peers:\n    - { allowedIps: [10.0.0.0/8] }\n", "/wireguard/peers/0")]
     [InlineData("my-plugin:\n  logLevel: chatty\n", "/my-plugin/logLevel")]
+    [InlineData("host:\n  admin: { token: short }\n", "/host/admin/token")]
+    [InlineData("host:\n  admin: { token: \"has spaces in the middle of it\" }\n", "/host/admin/token")]
+    [InlineData("host:\n  admin: { token: 0123456789abcdef0123, tokenFile: admin.token }\n", "/host/admin/tokenFile")]
+    [InlineData("host:\n  otlp: { endpoint: { url: x } }\n", "/host/otlp/endpoint")]
+    [InlineData("host:\n  otlp: { endpoint: 127.0.0.1:4317 }\n", "/host/otlp/endpoint")]
     public void BrokenConfig_Rejected_AtTheBrokenKey(string yaml, string location)
     {
         EvaluationResults results = Evaluate(yaml);
 
         Assert.False(results.IsValid);
         Assert.Contains(Failures(results), failure => failure.StartsWith(location, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("host:\n  admin: { listen: 127.0.0.1:9090, tokenFile: /etc/gateway/admin.token }\n")]
+    [InlineData("host:\n  admin: { listen: 127.0.0.1:9090, token: \"0123456789abcdef0123\" }\n")]
+    [InlineData("host:\n  otlp: { endpoint: \"http://127.0.0.1:4317\", protocol: grpc }\n")]
+    [InlineData("host:\n  otlp: { endpoint: \"https://collector.example.test:4318/v1/metrics\", protocol: http/protobuf }\n")]
+    public void AdminTokenAndOtlpEndpoint_AsUsersWriteThem_Accepted(string yaml)
+    {
+        AssertValid("inline", yaml);
     }
 
     [Fact]

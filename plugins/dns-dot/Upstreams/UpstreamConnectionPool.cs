@@ -4,25 +4,48 @@ using Gateway.Plugins.DnsDot.Resolver;
 namespace Gateway.Plugins.DnsDot.Upstreams;
 
 /// <summary>
-/// The connections to one upstream: pre-warmed to <see cref="UpstreamSettings.MinConnections"/>, grown up to
+/// The pipelined connections (TLS or plain TCP) to one upstream: pre-warmed to <see cref="UpstreamSettings.MinConnections"/>, grown up to
 /// <see cref="UpstreamSettings.MaxConnections"/> when every connection is at its in-flight cap, and
 /// maintained in the background (stale ones closed before the server's idle timeout, refilled). Queries
 /// beyond the in-flight cap wait in a queue (bounded, and swept for their deadline) until an answer frees a slot.
 /// </summary>
-internal sealed class DotConnectionPool
+internal sealed class UpstreamConnectionPool
 {
     /// <summary>Queries that may wait for a free slot; beyond it a query fails at once (and is retried elsewhere).</summary>
     public const int MaxWaiting = 65536;
 
-    private readonly DotUpstream _upstream;
-    private readonly List<DotConnection> _connections = new();
+    private readonly DnsUpstream _upstream;
+    private readonly UpstreamSettings _settings;
+    private readonly List<UpstreamConnection> _connections = new();
     private readonly Queue<UpstreamQuery> _waiting = new();
     private int _waitingCount;
     private int _connecting;
     private bool _closed;
 
-    /// <summary>Creates an empty pool.</summary>
-    public DotConnectionPool(DotUpstream upstream) => _upstream = upstream;
+    /// <summary>Creates an empty pool for <paramref name="owner"/>'s queries.</summary>
+    /// <param name="owner">The upstream whose attempts end here (answers, failures, metrics).</param>
+    /// <param name="endpoint">Where to connect.</param>
+    /// <param name="tls">The TLS identity checks; null for plain TCP.</param>
+    /// <param name="settings">Timeouts and limits (a UDP upstream's TCP fallback keeps no warm connection).</param>
+    public UpstreamConnectionPool(DnsUpstream owner, UpstreamEndpoint endpoint, DotTlsVerifier? tls, UpstreamSettings settings)
+    {
+        _upstream = owner;
+        Endpoint = endpoint;
+        Tls = tls;
+        _settings = settings;
+    }
+
+    /// <summary>The upstream whose attempts end here.</summary>
+    public DnsUpstream Owner => _upstream;
+
+    /// <summary>Where to connect.</summary>
+    public UpstreamEndpoint Endpoint { get; }
+
+    /// <summary>The TLS identity checks; null for plain TCP.</summary>
+    public DotTlsVerifier? Tls { get; }
+
+    /// <summary>Timeouts and limits of this pool's connections.</summary>
+    public UpstreamSettings Settings => _settings;
 
     /// <summary>True once <see cref="CloseAll"/> ran: the pool opens nothing and fails what it is given.</summary>
     public bool IsClosed
@@ -51,14 +74,14 @@ internal sealed class DotConnectionPool
     /// <summary>
     /// Sends <paramref name="query"/> on the least loaded open connection with room; opens one when all are
     /// full (or when <paramref name="fresh"/> asks for a new connection, as the retry does) and the pool may
-    /// grow; otherwise queues it. Failures are reported through <see cref="DotUpstream.OnFailure"/>.
+    /// grow; otherwise queues it. Failures are reported through <see cref="DnsUpstream.OnFailure"/>.
     /// </summary>
     public void Dispatch(UpstreamQuery query, bool fresh)
     {
-        UpstreamSettings settings = _upstream.Settings;
+        UpstreamSettings settings = _settings;
         while (true)
         {
-            DotConnection? best;
+            UpstreamConnection? best;
             bool full = false;
             bool closed;
             lock (_connections)
@@ -116,13 +139,13 @@ internal sealed class DotConnectionPool
     }
 
     // Under the lock.
-    private DotConnection? LeastLoaded(int cap)
+    private UpstreamConnection? LeastLoaded(int cap)
     {
-        DotConnection? best = null;
+        UpstreamConnection? best = null;
         int bestLoad = int.MaxValue;
         for (int i = _connections.Count - 1; i >= 0; i--)
         {
-            DotConnection connection = _connections[i];
+            UpstreamConnection connection = _connections[i];
             if (!connection.IsOpen)
             {
                 _connections.RemoveAt(i);
@@ -148,15 +171,15 @@ internal sealed class DotConnectionPool
             return;
         }
 
-        DotConnection? touched = null;
-        DotConnection? touchedOther = null;
+        UpstreamConnection? touched = null;
+        UpstreamConnection? touchedOther = null;
         while (true)
         {
             UpstreamQuery query;
-            DotConnection? connection;
+            UpstreamConnection? connection;
             lock (_connections)
             {
-                if (_waitingCount == 0 || (connection = LeastLoaded(_upstream.Settings.MaxInFlightPerConnection)) is null)
+                if (_waitingCount == 0 || (connection = LeastLoaded(_settings.MaxInFlightPerConnection)) is null)
                 {
                     break;
                 }
@@ -190,10 +213,10 @@ internal sealed class DotConnectionPool
 
     private async Task OpenAndSendAsync(UpstreamQuery query)
     {
-        DotConnection connection;
+        UpstreamConnection connection;
         try
         {
-            using var timeout = new CancellationTokenSource(_upstream.Settings.ConnectTimeout + _upstream.Settings.HandshakeTimeout);
+            using var timeout = new CancellationTokenSource(_settings.ConnectTimeout + _settings.HandshakeTimeout);
             connection = await OpenAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is UpstreamException or OperationCanceledException)
@@ -211,11 +234,13 @@ internal sealed class DotConnectionPool
         OnSlotFreed();
     }
 
-    private async Task<DotConnection> OpenAsync(CancellationToken cancellationToken)
+    private async Task<UpstreamConnection> OpenAsync(CancellationToken cancellationToken)
     {
         try
         {
-            DotConnection connection = await DotConnection.ConnectAsync(_upstream, cancellationToken).ConfigureAwait(false);
+            // A host name resolved for the first time (later re-resolutions happen in the background).
+            await Endpoint.EnsureResolvedAsync(_upstream, _upstream.Logger, cancellationToken).ConfigureAwait(false);
+            UpstreamConnection connection = await UpstreamConnection.ConnectAsync(this, cancellationToken).ConfigureAwait(false);
             bool closed;
             lock (_connections)
             {
@@ -281,7 +306,7 @@ internal sealed class DotConnectionPool
     /// <summary>Fails queries past their attempt deadline, in the connections and in the queue.</summary>
     public void Sweep(long now)
     {
-        DotConnection[] connections;
+        UpstreamConnection[] connections;
         List<UpstreamQuery>? expired = null;
         lock (_connections)
         {
@@ -293,7 +318,7 @@ internal sealed class DotConnectionPool
             }
         }
 
-        foreach (DotConnection connection in connections)
+        foreach (UpstreamConnection connection in connections)
         {
             connection.Sweep(now);
         }
@@ -315,12 +340,12 @@ internal sealed class DotConnectionPool
     public void Maintain(CancellationToken cancellationToken)
     {
         long now = Stopwatch.GetTimestamp();
-        List<DotConnection>? closing = null;
+        List<UpstreamConnection>? closing = null;
         lock (_connections)
         {
             for (int i = _connections.Count - 1; i >= 0; i--)
             {
-                DotConnection connection = _connections[i];
+                UpstreamConnection connection = _connections[i];
                 if (!connection.IsOpen || connection.IsStale(now))
                 {
                     _connections.RemoveAt(i);
@@ -329,7 +354,7 @@ internal sealed class DotConnectionPool
             }
 
             int open = _connections.Count + _connecting;
-            if (_closed || open >= _upstream.Settings.MinConnections || !_upstream.Health.IsAvailable(now) || cancellationToken.IsCancellationRequested)
+            if (_closed || open >= _settings.MinConnections || !_upstream.Health.IsAvailable(now) || cancellationToken.IsCancellationRequested)
             {
                 open = -1;
             }
@@ -346,7 +371,7 @@ internal sealed class DotConnectionPool
 
         if (closing is not null)
         {
-            foreach (DotConnection connection in closing)
+            foreach (UpstreamConnection connection in closing)
             {
                 // Stale: idle past the stale timeout; otherwise failed or drained (RFC 7828 keepalive 0).
                 connection.Close(connection.IsOpen ? "idle past the stale timeout; replacing it" : "drained");
@@ -374,7 +399,7 @@ internal sealed class DotConnectionPool
     /// </summary>
     public void CloseAll(string reason = "stopping")
     {
-        DotConnection[] connections;
+        UpstreamConnection[] connections;
         UpstreamQuery[] waiting;
         lock (_connections)
         {
@@ -386,7 +411,7 @@ internal sealed class DotConnectionPool
             _waitingCount = 0;
         }
 
-        foreach (DotConnection connection in connections)
+        foreach (UpstreamConnection connection in connections)
         {
             connection.Close(reason);
         }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using Gateway.Plugins.DnsDot.Resolver;
@@ -9,7 +10,7 @@ using Gateway.Sdk.Handlers;
 namespace Gateway.Plugins.DnsDot.Upstreams;
 
 /// <summary>
-/// One TLS connection to an upstream carrying many queries at once (RFC 7858 §3.3, RFC 7766 §6.2.1.1):
+/// One TLS (DoT) or plain TCP connection to an upstream carrying many queries at once (RFC 7858 §3.3, RFC 7766 §6.2.1.1):
 /// each query gets a connection-unique id, answers are matched by (id, name, type) in whatever order
 /// they arrive.
 /// </summary>
@@ -22,15 +23,16 @@ namespace Gateway.Plugins.DnsDot.Upstreams;
 /// not instructions, were the cost (profiled: six switches per query with thread-pool read loops and write
 /// work items). Timeouts are checked by <see cref="Sweep"/>, not per query.
 /// </remarks>
-internal sealed class DotConnection : IDatagramBatchParticipant
+internal sealed class UpstreamConnection : IDatagramBatchParticipant
 {
     // Room for the largest message (RFC 1035 §4.2.2: 2-byte length) plus what arrives behind it.
     private const int ReadBufferSize = 2 + ushort.MaxValue + 16384;
     private const int InitialWriteBufferSize = 16384;
 
-    private readonly DotUpstream _upstream;
+    private readonly UpstreamConnectionPool _pool;
+    private readonly DnsUpstream _upstream;
     private readonly Socket _socket;
-    private readonly SslStream _stream;
+    private readonly Stream _stream;
     private readonly Lock _sync = new();
     private readonly Dictionary<ushort, UpstreamQuery> _pending = new();
     private byte[] _writeBuffer = new byte[InitialWriteBufferSize];
@@ -44,13 +46,14 @@ internal sealed class DotConnection : IDatagramBatchParticipant
     private long _idleLimitTicks;
     private bool _draining;
 
-    private DotConnection(DotUpstream upstream, Socket socket, SslStream stream)
+    private UpstreamConnection(UpstreamConnectionPool pool, Socket socket, Stream stream)
     {
-        _upstream = upstream;
+        _pool = pool;
+        _upstream = pool.Owner;
         _socket = socket;
         _stream = stream;
         _lastActivity = Stopwatch.GetTimestamp();
-        _idleLimitTicks = (long)(upstream.Settings.IdleTimeout.TotalSeconds * Stopwatch.Frequency);
+        _idleLimitTicks = (long)(pool.Settings.IdleTimeout.TotalSeconds * Stopwatch.Frequency);
     }
 
     /// <summary>Queries sent on this connection and not yet answered.</summary>
@@ -62,7 +65,7 @@ internal sealed class DotConnection : IDatagramBatchParticipant
     /// <summary>True when the connection has been idle past its limit (dotproxy's stale_timeout, RFC 7828 keepalive).</summary>
     public bool IsStale(long now) => InFlight == 0 && now - Volatile.Read(ref _lastActivity) > Volatile.Read(ref _idleLimitTicks);
 
-    /// <summary>Opens a protected TCP connection (Fast Open where possible) and completes the verified TLS handshake.</summary>
+    /// <summary>Opens a protected TCP connection (Fast Open where possible) and, for DoT, completes the verified TLS handshake.</summary>
     /// <remarks>
     /// Connect and handshake run synchronously on the connection's own read thread, which then stays in the
     /// read loop. The socket never sees an asynchronous operation, so it stays a blocking socket: the read
@@ -71,15 +74,15 @@ internal sealed class DotConnection : IDatagramBatchParticipant
     /// read instead of one, measured as most of the forward path's context switches.)
     /// </remarks>
     /// <exception cref="UpstreamException">Connect or handshake failed; the message says why.</exception>
-    public static Task<DotConnection> ConnectAsync(DotUpstream upstream, CancellationToken cancellationToken)
+    public static Task<UpstreamConnection> ConnectAsync(UpstreamConnectionPool pool, CancellationToken cancellationToken)
     {
-        var opened = new TaskCompletionSource<DotConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var opened = new TaskCompletionSource<UpstreamConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
-            DotConnection connection;
+            UpstreamConnection connection;
             try
             {
-                connection = Open(upstream, cancellationToken);
+                connection = Open(pool, cancellationToken);
             }
             catch (Exception e) when (e is UpstreamException or OperationCanceledException)
             {
@@ -101,10 +104,11 @@ internal sealed class DotConnection : IDatagramBatchParticipant
         return opened.Task;
     }
 
-    private static DotConnection Open(DotUpstream upstream, CancellationToken cancellationToken)
+    private static UpstreamConnection Open(UpstreamConnectionPool pool, CancellationToken cancellationToken)
     {
-        UpstreamSettings settings = upstream.Settings;
-        var socket = new Socket(upstream.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        UpstreamSettings settings = pool.Settings;
+        IPEndPoint endpoint = pool.Endpoint.Current ?? throw new UpstreamException($"{pool.Endpoint.Host} has no address yet (bootstrap resolution failed)");
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         SslStream? stream = null;
         try
         {
@@ -118,7 +122,7 @@ internal sealed class DotConnection : IDatagramBatchParticipant
                 using CancellationTokenRegistration abort = connectTimeout.Token.Register(static s => ((Socket)s!).Dispose(), socket);
                 try
                 {
-                    socket.Connect(upstream.Endpoint);
+                    socket.Connect(endpoint);
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
                 {
@@ -132,6 +136,11 @@ internal sealed class DotConnection : IDatagramBatchParticipant
                 }
             }
 
+            if (pool.Tls is not { } tls)
+            {
+                return new UpstreamConnection(pool, socket, new NetworkStream(socket, ownsSocket: false));
+            }
+
             // The handshake's reads and writes time out through SO_RCVTIMEO/SO_SNDTIMEO (reset afterwards).
             int handshakeMs = (int)Math.Clamp(settings.HandshakeTimeout.TotalMilliseconds, 1, int.MaxValue);
             socket.ReceiveTimeout = handshakeMs;
@@ -142,7 +151,7 @@ internal sealed class DotConnection : IDatagramBatchParticipant
             {
                 try
                 {
-                    stream.AuthenticateAsClient(upstream.Verifier.Options);
+                    stream.AuthenticateAsClient(tls.Options);
                 }
                 catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or ObjectDisposedException)
                 {
@@ -158,7 +167,7 @@ internal sealed class DotConnection : IDatagramBatchParticipant
 
             socket.ReceiveTimeout = 0;
             socket.SendTimeout = 0;
-            return new DotConnection(upstream, socket, stream);
+            return new UpstreamConnection(pool, socket, stream);
         }
         catch
         {
@@ -184,6 +193,9 @@ internal sealed class DotConnection : IDatagramBatchParticipant
                 return false;
             }
 
+            // DnsResolver.Begin answers FORMERR to anything that would not fit: a frame is never written with a
+            // length its 2-byte prefix cannot say (issue 13).
+            Debug.Assert(query.FrameLength - 2 <= ushort.MaxValue, "an upstream frame longer than 65,535 bytes");
             ushort id;
             do
             {
@@ -307,7 +319,7 @@ internal sealed class DotConnection : IDatagramBatchParticipant
                     start += 2 + length;
                 }
 
-                _upstream.Pool.OnSlotFreed();
+                _pool.OnSlotFreed();
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException or NotSupportedException)
@@ -395,7 +407,7 @@ internal sealed class DotConnection : IDatagramBatchParticipant
         }
 
         long serverLimit = (long)((timeout / 10.0 - 1.0) * Stopwatch.Frequency);
-        long configured = (long)(_upstream.Settings.IdleTimeout.TotalSeconds * Stopwatch.Frequency);
+        long configured = (long)(_pool.Settings.IdleTimeout.TotalSeconds * Stopwatch.Frequency);
         Volatile.Write(ref _idleLimitTicks, Math.Max(0, Math.Min(serverLimit, configured)));
     }
 

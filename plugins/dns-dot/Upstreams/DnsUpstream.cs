@@ -1,17 +1,19 @@
 using System.Diagnostics;
-using System.Net;
 using Gateway.Plugins.DnsDot.LoadBalancing;
 using Gateway.Plugins.DnsDot.Resolver;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Plugins.DnsDot.Upstreams;
 
-/// <summary>One DoT upstream: its verified TLS identity, connection pool, health and latency.</summary>
-internal sealed class DotUpstream : IBalancedUpstream
+/// <summary>
+/// One upstream, whatever its transport: what load balancing sees (health with back-off, queries outstanding,
+/// smoothed latency), its metrics by upstream, and the one place where an attempt ends — <see cref="OnAnswer"/> or
+/// <see cref="OnFailure"/>, exactly once per <see cref="Send"/>. The transports (<see cref="StreamUpstream"/> for
+/// tls:// and tcp://, <see cref="Udp.UdpUpstream"/>, <see cref="Https.HttpsUpstream"/>) only move bytes.
+/// </summary>
+internal abstract class DnsUpstream : IBalancedUpstream
 {
     private static readonly long LogInterval = Stopwatch.Frequency * 30;
-    private readonly ILogger _logger;
-    private readonly long _readTimeoutTicks;
     private int _outstanding;
     private long _reuses;
     private double _latencyMs;
@@ -22,35 +24,33 @@ internal sealed class DotUpstream : IBalancedUpstream
     private string? _lastProblem;
 
     /// <summary>Creates the upstream; nothing connects until <see cref="Maintain"/> or a query.</summary>
-    public DotUpstream(string name, IPEndPoint endpoint, DotTlsVerifier verifier, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
+    protected DnsUpstream(string name, UpstreamEndpoint endpoint, UpstreamSettings settings, DnsDotMetrics metrics, ILogger logger)
     {
         Name = name;
         Endpoint = endpoint;
-        Verifier = verifier;
         Settings = settings;
         Metrics = metrics;
-        _logger = logger;
+        Logger = logger;
         Tag = new KeyValuePair<string, object?>("upstream", name);
         Health = new UpstreamHealth(settings.BaseExclusion, settings.MaxExclusion);
-        Pool = new DotConnectionPool(this);
-        _readTimeoutTicks = (long)(settings.ReadTimeout.TotalSeconds * Stopwatch.Frequency);
+        ReadTimeoutTicks = (long)(settings.ReadTimeout.TotalSeconds * Stopwatch.Frequency);
         metrics.Register(this);
     }
 
     /// <summary>
-    /// Everything the upstream was built from; a reload keeps this upstream (its pool and warm connections)
-    /// when the new configuration yields an equal key. Null for upstreams built outside a configuration.
+    /// Everything the upstream was built from; a reload keeps this upstream (its connections and health) when the
+    /// new configuration yields an equal key. Null for upstreams built outside a configuration.
     /// </summary>
     public UpstreamKey? Key { get; init; }
 
-    /// <summary>"ip:port" as configured.</summary>
+    /// <summary>The address as configured (the metric tag and log name).</summary>
     public string Name { get; }
 
-    /// <summary>Where to connect.</summary>
-    public IPEndPoint Endpoint { get; }
+    /// <summary>Where the upstream is (a fixed address, or a host name re-resolved on its TTL).</summary>
+    public UpstreamEndpoint Endpoint { get; }
 
-    /// <summary>TLS identity checks and client options.</summary>
-    public DotTlsVerifier Verifier { get; }
+    /// <summary>"udp", "tcp", "tls" or "https".</summary>
+    public abstract string Protocol { get; }
 
     /// <summary>Shared timeouts and limits.</summary>
     public UpstreamSettings Settings { get; }
@@ -58,11 +58,11 @@ internal sealed class DotUpstream : IBalancedUpstream
     /// <summary>The plugin's instruments.</summary>
     public DnsDotMetrics Metrics { get; }
 
+    /// <summary>The plugin's logger.</summary>
+    public ILogger Logger { get; }
+
     /// <summary>The metric tag naming this upstream.</summary>
     public KeyValuePair<string, object?> Tag { get; }
-
-    /// <summary>The connections.</summary>
-    public DotConnectionPool Pool { get; }
 
     /// <inheritdoc/>
     public UpstreamHealth Health { get; }
@@ -85,6 +85,15 @@ internal sealed class DotUpstream : IBalancedUpstream
     /// <summary>Queries sent on an already open connection (dns.upstream.connections.reused).</summary>
     public long Reuses => Interlocked.Read(ref _reuses);
 
+    /// <summary>Open connections (sockets in flight for UDP).</summary>
+    public abstract int OpenConnections { get; }
+
+    /// <summary>True once <see cref="Close"/> ran: nothing new is opened, queries given to it fail at once.</summary>
+    public abstract bool IsClosed { get; }
+
+    /// <summary>The attempt timeout in Stopwatch ticks.</summary>
+    protected long ReadTimeoutTicks { get; }
+
     /// <summary>
     /// Sends <paramref name="query"/> (attempt deadline: the read timeout, within the query's own deadline).
     /// Exactly one of <see cref="OnAnswer"/> or <see cref="OnFailure"/> follows, on whatever thread finishes it.
@@ -95,11 +104,11 @@ internal sealed class DotUpstream : IBalancedUpstream
         long now = Stopwatch.GetTimestamp();
         query.Upstream = this;
         query.SentAt = now;
-        query.AttemptDeadline = Math.Min(now + _readTimeoutTicks, query.Deadline);
-        Pool.Dispatch(query, freshConnection);
+        query.AttemptDeadline = Math.Min(now + ReadTimeoutTicks, query.Deadline);
+        Dispatch(query, freshConnection);
     }
 
-    /// <summary>A connection matched an answer to <paramref name="query"/>; <paramref name="message"/> is in its read buffer.</summary>
+    /// <summary>A transport matched an answer to <paramref name="query"/>; <paramref name="message"/> may be changed in place.</summary>
     public void OnAnswer(UpstreamQuery query, Span<byte> message, in Wire.DnsResponseInfo response)
     {
         Interlocked.Decrement(ref _outstanding);
@@ -110,7 +119,7 @@ internal sealed class DotUpstream : IBalancedUpstream
         Volatile.Write(ref _latencyMs, previous == 0 ? elapsed : (previous * 0.8) + (elapsed * 0.2));
         if (Health.IsDegraded)
         {
-            DnsDotLog.UpstreamRecovered(_logger, Name);
+            DnsDotLog.UpstreamRecovered(Logger, Name);
             Health.ReportSuccess();
         }
 
@@ -125,30 +134,36 @@ internal sealed class DotUpstream : IBalancedUpstream
         Interlocked.Increment(ref _failures);
         Metrics.UpstreamReadErrors.Add(1, Tag);
         Health.ReportFailure(Stopwatch.GetTimestamp());
-        if (_logger.IsEnabled(LogLevel.Debug))
+        if (Logger.IsEnabled(LogLevel.Debug))
         {
-            DnsDotLog.QueryFailed(_logger, Name, reason);
+            DnsDotLog.QueryFailed(Logger, Name, reason);
         }
 
         query.Resolver.OnUpstreamFailure(query);
-        Pool.OnSlotFreed();
+        AfterFailure();
     }
 
     /// <summary>One query went out on an already open connection.</summary>
     public void CountReuse() => Interlocked.Increment(ref _reuses);
 
     /// <summary>Fails queries past their attempt deadline (a few times a second).</summary>
-    public void Sweep(long now) => Pool.Sweep(now);
+    public abstract void Sweep(long now);
 
-    /// <summary>Background upkeep of the pool.</summary>
-    public void Maintain(CancellationToken cancellationToken) => Pool.Maintain(cancellationToken);
+    /// <summary>Background upkeep, about once a second (warm connections, re-resolving a host name).</summary>
+    public abstract void Maintain(CancellationToken cancellationToken);
 
-    /// <summary>A connection completed its handshake.</summary>
+    /// <summary>
+    /// Closes every connection for good (stopping, or retired by a reload after its drain period): queries in
+    /// flight or queued fail, and later ones fail at once.
+    /// </summary>
+    public abstract void Close(string reason = "stopping");
+
+    /// <summary>A connection completed its handshake (or connect, for plain TCP).</summary>
     public void OnConnected()
     {
         long count = Interlocked.Increment(ref _connections);
         Metrics.UpstreamConnectionsOpened.Add(1, Tag);
-        if (count > 1)
+        if (count > 1 && Protocol is "tls" or "https")
         {
             // The shared SslClientAuthenticationOptions let the BCL resume the TLS session of earlier
             // connections to the same host; SslStream does not expose whether it did, so this counts attempts.
@@ -160,7 +175,7 @@ internal sealed class DotUpstream : IBalancedUpstream
         // A verified handshake is proof of life: end any exclusion (the background refill is the probe).
         if (Health.IsDegraded)
         {
-            DnsDotLog.UpstreamRecovered(_logger, Name);
+            DnsDotLog.UpstreamRecovered(Logger, Name);
         }
 
         Health.ReportSuccess();
@@ -173,7 +188,7 @@ internal sealed class DotUpstream : IBalancedUpstream
         Health.ReportFailure(Stopwatch.GetTimestamp());
         if (ShouldLog(reason))
         {
-            DnsDotLog.TlsFailure(_logger, Name, reason);
+            DnsDotLog.TlsFailure(Logger, Name, reason);
         }
     }
 
@@ -184,7 +199,7 @@ internal sealed class DotUpstream : IBalancedUpstream
         Health.ReportFailure(Stopwatch.GetTimestamp());
         if (ShouldLog(reason))
         {
-            DnsDotLog.ConnectFailure(_logger, Name, reason);
+            DnsDotLog.ConnectFailure(Logger, Name, reason);
         }
     }
 
@@ -192,17 +207,18 @@ internal sealed class DotUpstream : IBalancedUpstream
     public void OnConnectionClosed(string reason)
     {
         Metrics.UpstreamConnectionsClosed.Add(1, Tag);
-        DnsDotLog.ConnectionClosed(_logger, Name, reason);
+        DnsDotLog.ConnectionClosed(Logger, Name, reason);
     }
 
     /// <summary>A message arrived that matches no query in flight.</summary>
     public void CountUnmatched(ushort id)
     {
         Metrics.UnmatchedResponses.Add(1, Tag);
-        DnsDotLog.UnmatchedResponse(_logger, Name, id);
+        DnsDotLog.UnmatchedResponse(Logger, Name, id);
     }
 
-    private bool ShouldLog(string reason)
+    /// <summary>True when a problem should be logged: a new reason, or the same one 30 s after it was last logged.</summary>
+    public bool ShouldLog(string reason)
     {
         long now = Stopwatch.GetTimestamp();
         lock (this)
@@ -216,5 +232,13 @@ internal sealed class DotUpstream : IBalancedUpstream
             _lastProblemLog = now;
             return true;
         }
+    }
+
+    /// <summary>Hands the query to the transport; it ends in <see cref="OnAnswer"/> or <see cref="OnFailure"/>.</summary>
+    protected abstract void Dispatch(UpstreamQuery query, bool freshConnection);
+
+    /// <summary>After a failed attempt was handed back to the resolver: a slot was freed (queued queries may go).</summary>
+    protected virtual void AfterFailure()
+    {
     }
 }

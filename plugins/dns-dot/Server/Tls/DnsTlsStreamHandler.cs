@@ -1,0 +1,66 @@
+using System.Net.Security;
+using Gateway.Plugins.DnsDot.Resolver;
+using Gateway.Plugins.DnsDot.Rules;
+using Gateway.Plugins.DnsDot.Security;
+using Gateway.Sdk.Handlers;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Plugins.DnsDot.Server.Tls;
+
+/// <summary>
+/// DNS over TLS (RFC 7858) on <c>listenTls</c> and <c>virtualTls</c>: the per-client connection cap, the TLS
+/// handshake (TLS 1.2 or 1.3, ALPN "dot", session resumption, bounded by <c>handshakeTimeoutMs</c>), then the
+/// same <see cref="StreamSession"/> as DNS over TCP (RFC 7858 §3.3: many queries per connection, answers out of
+/// order, the idle timeout and every limit of the TCP path).
+/// </summary>
+internal sealed class DnsTlsStreamHandler : IStreamHandler
+{
+    /// <summary>RFC 7858 §3.2's ALPN id (IANA "dot").</summary>
+    private static readonly List<SslApplicationProtocol> Alpn = [new SslApplicationProtocol("dot"u8.ToArray())];
+
+    private readonly DnsResolver _resolver;
+    private readonly ListenerCertificate _certificate;
+    private readonly ClientGate _gate;
+    private readonly ILogger _logger;
+    private readonly DnsDotMetrics _metrics;
+
+    /// <summary>Creates the handler.</summary>
+    public DnsTlsStreamHandler(DnsResolver resolver, ListenerCertificate certificate, ClientGate gate, ILogger logger, DnsDotMetrics metrics)
+    {
+        _resolver = resolver;
+        _certificate = certificate;
+        _gate = gate;
+        _logger = logger;
+        _metrics = metrics;
+    }
+
+    /// <inheritdoc/>
+    public async Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken)
+    {
+        Gateway.Sdk.Networking.NetAddress client = connection.Client.Address;
+        if (!_gate.TryOpenConnection(client))
+        {
+            return;
+        }
+
+        _metrics.ClientConnectionsOpened.Add(1);
+        var tls = new SslStream(connection.Stream, leaveInnerStreamOpen: false);
+        try
+        {
+            if (!await TlsHandshake.TryAuthenticateAsync(tls, _certificate, Alpn, _resolver.Snapshot.Options.HandshakeTimeoutMs, connection, _gate, _logger, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            var session = new StreamSession(tls, _resolver, _gate, client, DnsTransport.Tls, () => ConnectionReset.Reset(connection.Socket), _metrics, cancellationToken);
+            string reason = await session.RunAsync().ConfigureAwait(false);
+            DnsDotLog.ClientConnectionEnded(_logger, connection.Client.ToString(), reason);
+        }
+        finally
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            _gate.CloseConnection(client);
+            _metrics.ClientConnectionsClosed.Add(1);
+        }
+    }
+}
