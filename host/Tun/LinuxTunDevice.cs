@@ -413,7 +413,14 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
         }
 
         _nextFailureLog = now + 10_000;
-        TunLog.LoopFailed(_logger, Name, _suppressedFailures, exception);
-        _suppressedFailures = 0;
+        if (_suppressedFailures == 0)
+        {
+            TunLog.LoopFailed(_logger, Name, exception);
+        }
+        else
+        {
+            TunLog.LoopFailedAgain(_logger, Name, _suppressedFailures, exception);
+            _suppressedFailures = 0;
+        }
     }
 }

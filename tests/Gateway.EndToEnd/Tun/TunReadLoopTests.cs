@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Gateway.EndToEnd.Infrastructure;
 using Gateway.Host.Tun;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 
 namespace Gateway.EndToEnd.Tun;
 
@@ -16,7 +16,8 @@ public sealed class TunReadLoopTests
     public async Task ReadLoop_ReceiverThrowsOnABatch_CountedAndLaterPacketsStillRead()
     {
         await using NetworkNamespace ns = await NetworkNamespace.CreateAsync("gwloop");
-        LinuxTunDevice device = await NetnsThread.RunAsync(ns.Name, () => LinuxTunDevice.Create("gw9", 1420, NullLogger.Instance));
+        var logger = new CapturingLogger();
+        LinuxTunDevice device = await NetnsThread.RunAsync(ns.Name, () => LinuxTunDevice.Create("gw9", 1420, logger));
         try
         {
             await ns.ShCheckedAsync("ip addr add 10.41.0.1/24 dev gw9 && ip link set gw9 up");
@@ -42,11 +43,28 @@ public sealed class TunReadLoopTests
 
             Assert.Equal(Enumerable.Range(0, 10).Select(i => $"ok {i}"), receiver.Payloads.Where(p => p.StartsWith("ok", StringComparison.Ordinal)));
             Assert.Equal(3, device.LoopFailures);
+
+            // Logged once: the three failures came within the 10 s a report covers, the later two are only counted.
+            Assert.Single(logger.Messages, m => m.Contains("read loop threw", StringComparison.Ordinal));
         }
         finally
         {
             device.Dispose();
         }
+    }
+
+    /// <summary>Keeps every formatted log message.</summary>
+    private sealed class CapturingLogger : ILogger
+    {
+        public ConcurrentQueue<string> Messages { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Messages.Enqueue(formatter(state, exception));
     }
 
     /// <summary>Records UDP payloads; throws on a batch holding "boom", as a dispatcher bug would.</summary>
