@@ -165,6 +165,40 @@ public sealed class DnsDotHardeningTests : IClassFixture<UnboundDotFixture>
     }
 
     [Fact]
+    public async Task Flood_OverTcp_OverTheLimitAnsweredRefusedOnTheSameConnection()
+    {
+        int port = DnsDotGatewayProcessTests.FreePort();
+        string yaml = $"""
+            dns-dot:
+              listen: ["127.0.0.1:{port}"]
+              rateLimit: {"{"} qps: 5, burst: 10 {"}"}
+              upstreams: [{Upstream}]
+            """;
+        await using GatewayProcess gateway = await GatewayProcess.StartAsync(yaml);
+
+        // 60 queries pipelined at once on one connection: the burst (10) is answered, the rest get REFUSED (a TCP
+        // client cannot be told to retry with TC, and dropping would leave it waiting) and the connection stays open.
+        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        await tcp.SendAsync(Frames(60, "a.test", 1));
+        var rcodes = new List<int>();
+        for (int i = 0; i < 60; i++)
+        {
+            rcodes.Add(DnsDotClient.Rcode(await ReadFrameAsync(tcp, TimeSpan.FromSeconds(10))));
+        }
+
+        int served = rcodes.Count(r => r == 0);
+        _output.WriteLine($"served {served}, refused {rcodes.Count(r => r == 5)}");
+        Assert.InRange(served, 10, 16);
+        Assert.Equal(60 - served, rcodes.Count(r => r == 5));
+
+        // Still the same connection, and served again once the bucket refilled.
+        await Task.Delay(1500);
+        await tcp.SendAsync(Frames(1, "a.test", 1));
+        Assert.Equal(0, DnsDotClient.Rcode(await ReadFrameAsync(tcp, TimeSpan.FromSeconds(10))));
+    }
+
+    [Fact]
     public async Task TcpClients_PipelineWithoutReading_ClosedAndGatewayRssStaysFlat()
     {
         int port = DnsDotGatewayProcessTests.FreePort();
