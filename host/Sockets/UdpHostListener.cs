@@ -80,6 +80,7 @@ internal sealed unsafe class UdpHostListener : IDatagramResponder, IHostListener
                 _socket.DualMode = false;
             }
 
+            UdpReceiveBuffer.Apply(_socket);
             _socket.Bind(endpoint.ToIPEndPoint());
         }
         catch

@@ -12,7 +12,7 @@ namespace Gateway.Plugins.HttpProxy.Configuration;
 /// and the keys the host reads in every plugin section (listen, virtual, maxConnections, idleTimeoutSeconds,
 /// logLevel) are known.
 /// </summary>
-internal static class HttpProxyOptionsReader
+internal static partial class HttpProxyOptionsReader
 {
     /// <summary>Reads the options; <paramref name="errors"/> gets (key path, message) for each problem.</summary>
     public static HttpProxyOptions Read(IConfiguration section, List<(string Key, string Message)> errors)
@@ -50,7 +50,10 @@ internal static class HttpProxyOptionsReader
             PoolIdleTimeout = ReadSeconds(reader, "poolIdleTimeoutSeconds", defaults.PoolIdleTimeout),
             BufferSize = reader.Int("bufferSize", defaults.BufferSize, 4096, 16 * 1024 * 1024),
             Cache = ReadCache(reader.Map("cache")),
+            Auth = ReadAuth(section.GetSection("auth"), errors),
+            AccessLog = ReadAccessLog(section.GetSection("accessLog"), errors),
         };
+        reader.Known("auth", "accessLog");
         reader.Complete();
         return options;
     }
@@ -216,6 +219,14 @@ internal static class HttpProxyOptionsReader
 
         return items;
     }
+
+    // The auth: and accessLog: readers (HttpProxyOptionsReader.Features.cs) take these forms; they check their own keys.
+    private static IReadOnlyList<T> ReadList<T>(IConfiguration section, string key, IReadOnlyList<T> fallback, List<(string, string)> errors, string expected,
+        Func<string, List<T>, bool> tryAdd) =>
+        ReadList(new SectionReader(section, "http-proxy", (k, m) => errors.Add((k, m))), section, key, fallback, expected, tryAdd);
+
+    private static int ReadInt(IConfiguration section, string key, int fallback, int min, int max, List<(string, string)> errors) =>
+        new SectionReader(section, "http-proxy", (k, m) => errors.Add((k, m))).Int(key, fallback, min, max);
 
     /// <summary>Seconds, fractions allowed (0.5), greater than 0 and at most a day; the fallback when missing or wrong.</summary>
     private static TimeSpan ReadSeconds(SectionReader reader, string key, TimeSpan fallback)

@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Auth;
+using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
@@ -21,6 +23,7 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     private readonly bool _ownsHostAddresses;
     private int _connections;
     private volatile ProxyRules _rules;
+    private readonly HttpProxyOptions _poolBuiltWith;   // the pool is shared by every generation of rules
 
     /// <param name="resolver">The gateway's name resolver, read at each lookup (IPluginContext.NameResolver).</param>
     /// <param name="hostAddresses">This host's addresses; null reads them from the interfaces (and follows changes).</param>
@@ -32,6 +35,7 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
         ProtectSocket = protectSocket;
         Resolver = resolver;
         Pool = new OriginConnectionPool(options.PoolMaxIdlePerOrigin, options.PoolIdleTimeout);
+        _poolBuiltWith = options;
         Metrics = metrics;
         Logger = logger;
         Warnings = new WarningLimiter(logger);
@@ -40,6 +44,22 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
 
     /// <summary>The rules new connections are admitted under.</summary>
     public ProxyRules Rules => _rules;
+
+    /// <summary>Proxy authentication for new connections; null when <c>auth</c> is off.</summary>
+    public ProxyAuthenticator? Authenticator { get; set; }
+
+    /// <summary>The access log new connections write to; null when <c>accessLog</c> is off.</summary>
+    public AccessLog? AccessLog { get; set; }
+
+    /// <summary>Counts a failed authentication and logs it (rate-limited: a client can cause it at will).</summary>
+    public void AuthenticationFailed(string client, string user, string protocol)
+    {
+        Metrics.AuthFailed(protocol);
+        if (Warnings.ShouldLog(WarningKind.AuthenticationFailed))
+        {
+            HttpProxyLog.AuthFailed(Logger, client, user, protocol);
+        }
+    }
 
     /// <summary>The current options (<see cref="Rules"/>).</summary>
     public HttpProxyOptions Options => _rules.Options;
@@ -151,6 +171,27 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             // Over the limit and gone: nothing to do.
         }
     }
+
+    /// <summary>
+    /// Makes <paramref name="options"/> (a reloaded section) the rules new connections are admitted under (issue 14);
+    /// connections already open keep theirs. The cache is kept when its settings did not change, else rebuilt empty
+    /// (or dropped) for new connections. Returns the keys that changed but apply only at the plugin's next start:
+    /// the origin pool is shared by every generation of rules.
+    /// </summary>
+    public IReadOnlyList<string> Reload(HttpProxyOptions options)
+    {
+        ProxyRules current = _rules;
+        HttpCache? cache = SameCache(current.Options.Cache, options.Cache) ? current.Cache
+            : options.Cache.Enabled ? new HttpCache(options.Cache, Metrics) : null;
+        _rules = new ProxyRules(options, HostAddresses, ProtectSocket, Resolver, cache);
+        return _poolBuiltWith.PoolMaxIdlePerOrigin != options.PoolMaxIdlePerOrigin || _poolBuiltWith.PoolIdleTimeout != options.PoolIdleTimeout
+            ? ["poolMaxIdlePerOrigin/poolIdleTimeout"]
+            : [];
+    }
+
+    private static bool SameCache(HttpCacheOptions a, HttpCacheOptions b) =>
+        a.Enabled == b.Enabled && a.MaxBytes == b.MaxBytes && a.MaxObjectBytes == b.MaxObjectBytes && a.MaxEntries == b.MaxEntries
+        && a.HeuristicMaxAge == b.HeuristicMaxAge;
 
     public void Dispose()
     {

@@ -1,0 +1,98 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Gateway.EndToEnd.Infrastructure;
+using Gateway.Sdk.Networking;
+using Gateway.Plugins.HttpProxy.Configuration;
+
+namespace Gateway.EndToEnd.HttpProxy;
+
+/// <summary>
+/// Issue 14: a reloaded http-proxy section applies to new connections at once, while a download admitted under the
+/// old rules finishes intact (the whole gateway, gateway.yaml edit included, is driven by scripts/soak.sh).
+/// </summary>
+public sealed class HttpProxyReloadTests : IAsyncLifetime
+{
+    private const int BodyLength = 32 * 1024 * 1024;   // far more than the socket buffers hold: still in flight at the reload
+    private TestOrigin _origin = null!;
+
+    public Task InitializeAsync()
+    {
+        _origin = new TestOrigin();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _origin.DisposeAsync();
+
+    [Fact]
+    public async Task Reload_ClientDeniedWhileItsDownloadRuns_NewRequestGets403AndRunningDownloadArrivesIntact()
+    {
+        await using var proxy = new ProxyHarness();
+        using var running = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await running.ConnectAsync(IPAddress.Loopback, proxy.Port);
+        await running.SendAsync(Encoding.ASCII.GetBytes(
+            $"GET {_origin.Url}/bytes/{BodyLength} HTTP/1.1\r\nHost: 127.0.0.1:{_origin.Port}\r\nConnection: close\r\n\r\n"), SocketFlags.None);
+        using var received = new MemoryStream();
+        byte[] buffer = new byte[64 * 1024];
+        while (received.Length < 256 * 1024)
+        {
+            int n = await running.ReceiveAsync(buffer, SocketFlags.None);
+            Assert.True(n > 0, "the proxy closed the download before the reload");
+            received.Write(buffer, 0, n);
+        }
+
+        IReadOnlyList<string> restartOnly = proxy.Handler.Reload(new HttpProxyOptions { DenyClients = [IpPrefix.Parse("127.0.0.1/32")] });
+
+        Assert.Empty(restartOnly);
+        CommandResult denied = await ProcessRunner.RunAsync(
+            "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-x", proxy.ProxyUrl, $"{_origin.Url}/bytes/16"], TimeSpan.FromSeconds(30));
+        Assert.Equal("403", denied.StdOut);
+
+        int read;
+        while ((read = await running.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+        {
+            received.Write(buffer, 0, read);
+        }
+
+        byte[] all = received.ToArray();
+        int headEnd = all.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(all, 0, headEnd), StringComparison.Ordinal);
+        Assert.Equal(BodyLength, all.Length - headEnd);
+        Assert.Equal(SHA256.HashData(TestOrigin.Payload(BodyLength)), SHA256.HashData(all.AsSpan(headEnd)));
+    }
+
+    [Fact]
+    public async Task Reload_DeniedClientAllowedAgain_NextRequestServed()
+    {
+        await using var proxy = new ProxyHarness(new HttpProxyOptions { DenyClients = [IpPrefix.Parse("127.0.0.1/32")] });
+        Assert.Equal("403", await StatusAsync(proxy));
+
+        proxy.Handler.Reload(new HttpProxyOptions());
+
+        Assert.Equal("200", await StatusAsync(proxy));
+    }
+
+    [Fact]
+    public async Task Reload_CacheTurnedOff_NewRulesHaveNoCacheAndPoolChangeIsReported()
+    {
+        await using var proxy = new ProxyHarness();
+        Assert.NotNull(proxy.Handler.Cache);
+
+        IReadOnlyList<string> restartOnly = proxy.Handler.Reload(new HttpProxyOptions
+        {
+            Cache = new HttpCacheOptions { Enabled = false },
+            PoolMaxIdlePerOrigin = 1,
+            OriginResponseTimeout = TimeSpan.FromSeconds(5),
+        });
+
+        Assert.Null(proxy.Handler.Cache);
+        Assert.Equal(TimeSpan.FromSeconds(5), proxy.Handler.Options.OriginResponseTimeout);
+        Assert.Equal(["poolMaxIdlePerOrigin/poolIdleTimeout"], restartOnly);
+        Assert.Equal("200", await StatusAsync(proxy));
+    }
+
+    private async Task<string> StatusAsync(ProxyHarness proxy) =>
+        (await ProcessRunner.RunAsync(
+            "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-x", proxy.ProxyUrl, $"{_origin.Url}/bytes/16"], TimeSpan.FromSeconds(30))).StdOut;
+}
