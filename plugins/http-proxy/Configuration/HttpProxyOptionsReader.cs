@@ -53,6 +53,7 @@ internal static partial class HttpProxyOptionsReader
             Auth = ReadAuth(reader),
             AccessLog = ReadAccessLog(reader),
         };
+        reader.Known("auth", "accessLog");
         reader.Complete();
         return options;
     }
@@ -218,6 +219,14 @@ internal static partial class HttpProxyOptionsReader
 
         return items;
     }
+
+    // The auth: and accessLog: readers (HttpProxyOptionsReader.Features.cs) take these forms; they check their own keys.
+    private static IReadOnlyList<T> ReadList<T>(IConfiguration section, string key, IReadOnlyList<T> fallback, List<(string, string)> errors, string expected,
+        Func<string, List<T>, bool> tryAdd) =>
+        ReadList(new SectionReader(section, "http-proxy", (k, m) => errors.Add((k, m))), section, key, fallback, expected, tryAdd);
+
+    private static int ReadInt(IConfiguration section, string key, int fallback, int min, int max, List<(string, string)> errors) =>
+        new SectionReader(section, "http-proxy", (k, m) => errors.Add((k, m))).Int(key, fallback, min, max);
 
     /// <summary>Seconds, fractions allowed (0.5), greater than 0 and at most a day; the fallback when missing or wrong.</summary>
     private static TimeSpan ReadSeconds(SectionReader reader, string key, TimeSpan fallback)
