@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the end-to-end tests start as real peers.
 packages=(unbound knot-dnsutils bind9-dnsutils openssl iproute2 iputils-ping curl
           wireguard-go wireguard-tools iperf3 python3
+          apache2-utils # http-proxy: htpasswd -B writes the auth tests' users file
           python3-dnspython afl++   # the DNS differential reference; the fuzzer (docs/fuzzing.md)
+          dnsperf       # issue 14: DNS load while the dns-dot plugin folder is replaced
           nodejs        # http-proxy: llhttp (Node's HTTP parser) judges our request parser
           podman runc   # kit: the container image test (runc: crun refuses this kernel's hybrid cgroups)
           fstrm-bin dnstap-ldns   # dns-filter: the dnstap collector and reader

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gateway.Host.Nat;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -127,7 +128,7 @@ internal sealed partial class GatewayConfigReader
 
     private void ReadTun(IConfigurationSection tun, TunOptions options)
     {
-        ExpectKeys(tun, "enabled", "name", "addresses", "mtu");
+        ExpectKeys(tun, "enabled", "name", "addresses", "mtu", "natMaxPerSource", "natMaxSessions", "natHalfOpenTimeoutSeconds");
         options.Enabled = ReadBool(tun.GetSection("enabled")) ?? false;
         IConfigurationSection name = tun.GetSection("name");
         if (name.Exists())
@@ -173,6 +174,10 @@ internal sealed partial class GatewayConfigReader
         {
             Error(mtu.Path, $"{options.Mtu} is below 1280, the IPv6 minimum MTU (RFC 8200 §5); raise it or remove the IPv6 address");
         }
+
+        options.NatMaxPerSource = ReadInt(tun.GetSection("natMaxPerSource"), 1, NatLimits.PortCount) ?? options.NatMaxPerSource;
+        options.NatMaxSessions = ReadInt(tun.GetSection("natMaxSessions"), 1, NatLimits.PortCount) ?? options.NatMaxSessions;
+        options.NatHalfOpenTimeoutSeconds = ReadInt(tun.GetSection("natHalfOpenTimeoutSeconds"), 5, 240) ?? options.NatHalfOpenTimeoutSeconds;
     }
 
     private PluginSectionOptions ReadPluginSection(IConfigurationSection section, LimitsOptions defaults)

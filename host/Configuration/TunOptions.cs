@@ -1,3 +1,5 @@
+using Gateway.Host.Nat;
+
 namespace Gateway.Host.Configuration;
 
 /// <summary>The TUN device (<c>host.tun</c>).</summary>
@@ -19,4 +21,28 @@ internal sealed class TunOptions
 
     /// <summary>The MTU in bytes (576–65535 for IPv4, at least 1280 when an IPv6 address is set). Defaults to 1420.</summary>
     public int Mtu { get; set; } = 1420;
+
+    /// <summary>
+    /// Live TCP NAT sessions (virtual endpoints reached through the TUN) one source may hold: an IPv4 address or an
+    /// IPv6 /64. At the cap, the source's own oldest half-open session makes room for its next SYN; when it has none,
+    /// the SYN is dropped (counted as nat_source_limit). Host applications all come from the TUN's own address, so
+    /// together they are one source. Defaults to 4096 (1–64512). Security: bounds what one client's SYN flood takes.
+    /// </summary>
+    public int NatMaxPerSource { get; set; } = NatLimits.DefaultMaxPerSource;
+
+    /// <summary>
+    /// TCP NAT sessions per address family, closed ones waiting out TIME_WAIT included (each holds a NAT port). When
+    /// full, the oldest closed session, then the oldest half-open one, makes room; established sessions are never
+    /// dropped. Defaults to 64512, every NAT port (1–64512). Memory: about 300 bytes per session.
+    /// </summary>
+    public int NatMaxSessions { get; set; } = NatLimits.PortCount;
+
+    /// <summary>
+    /// Seconds a TCP NAT session whose handshake the client has not completed keeps its port; only the client's
+    /// segments refresh it. Defaults to 30 (5–240). Security: a SYN flood's sessions free their ports this fast.
+    /// </summary>
+    public int NatHalfOpenTimeoutSeconds { get; set; } = NatLimits.DefaultHalfOpenTimeoutSeconds;
+
+    /// <summary>The NAT table limits these options set.</summary>
+    public NatLimits ToNatLimits() => new(NatMaxSessions, NatMaxPerSource, TimeSpan.FromSeconds(NatHalfOpenTimeoutSeconds));
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using Gateway.Host.Routing;
 using Gateway.Sdk.Packets;
 
 namespace Gateway.Host.Dispatch;

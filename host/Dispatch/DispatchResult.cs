@@ -1,3 +1,4 @@
+using Gateway.Host.Routing;
 namespace Gateway.Host.Dispatch;
 
 /// <summary>

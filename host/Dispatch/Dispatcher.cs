@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
+using Gateway.Host.Nat;
+using Gateway.Host.Routing;
 using Gateway.Host.Tun;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Hosting;
@@ -44,21 +46,32 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
     private NetEndpoint? _listenerV4;
     private NetEndpoint? _listenerV6;
 
-    public Dispatcher(ITunDevice device, RoutingTable table, Meter meter, ILogger logger)
+    public Dispatcher(ITunDevice device, RoutingTable table, Meter meter, ILogger logger, NatLimits? natLimits = null)
     {
         _device = device;
         _table = table;
         _logger = logger;
         Mtu = device.Mtu;
+        Nat = new NatTable(natLimits ?? NatLimits.Default);
         _dropped = meter.CreateCounter<long>("gateway.tun.dropped", unit: "{packet}", description: "Packets dropped by the TUN dispatcher, by reason");
         meter.CreateObservableGauge("gateway.tun.nat.sessions", () => Nat.Count, unit: "{session}", description: "TCP NAT sessions towards virtual endpoints");
+        meter.CreateObservableCounter(
+            "gateway.tun.nat.evicted",
+            () => new Measurement<long>[]
+            {
+                new(Nat.EvictedForSource, new KeyValuePair<string, object?>("reason", "source_limit")),
+                new(Nat.EvictedForRoom, new KeyValuePair<string, object?>("reason", "table_full")),
+                new(Nat.ExpiredHalfOpen, new KeyValuePair<string, object?>("reason", "half_open_timeout")),
+            },
+            unit: "{session}",
+            description: "Half-open or closed TCP NAT sessions dropped to bound the table, by reason");
     }
 
     /// <summary>The device MTU; UDP replies are limited to it.</summary>
     public int Mtu { get; }
 
     /// <summary>The TCP NAT table.</summary>
-    public NatTable Nat { get; } = new();
+    public NatTable Nat { get; }
 
     /// <summary>The IPv4 kernel listener TCP sessions are rewritten towards, if any.</summary>
     public NetEndpoint? ListenerV4 => _listenerV4;
@@ -266,8 +279,42 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         }
     }
 
-    /// <summary>Removes expired NAT sessions (called periodically by the TUN side).</summary>
-    public int SweepNat() => Nat.Sweep(Environment.TickCount64);
+    /// <summary>
+    /// Removes expired NAT sessions (called periodically by the TUN side); half-open ones are reset towards the kernel
+    /// listener so the kernel forgets them before their port serves another session.
+    /// </summary>
+    public int SweepNat()
+    {
+        var halfOpen = new List<NatEntry>();
+        int removed = Nat.Sweep(Environment.TickCount64, halfOpen);
+        foreach (NatEntry entry in halfOpen)
+        {
+            ResetKernelSide(entry);
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// Resets a half-open session the NAT dropped on the kernel side: a RST from its NAT endpoint with the sequence the
+    /// kernel's half-open socket expects (client ISN + 1, RFC 5961 §3.2), so a later SYN on the same port starts a new
+    /// handshake instead of meeting the old one.
+    /// </summary>
+    private void ResetKernelSide(NatEntry entry)
+    {
+        NetEndpoint? listener = entry.Virtual.Address.IsV6 ? _listenerV6 : _listenerV4;
+        if (listener is not { } l)
+        {
+            return;
+        }
+
+        Span<byte> rst = stackalloc byte[IPv6Header.Length + TcpHeader.MinLength];
+        int length = ReplyBuilder.Tcp(entry.Virtual.Address, entry.NatPort, l.Address, l.Port, entry.ClientIsn + 1, 0, TcpFlags.Rst, rst);
+        if (!WriteToDevice(rst[..length]))
+        {
+            Drop(DropReason.WriteFailed);
+        }
+    }
 
     private void RouteOut(Span<byte> packet, PrefixRoute route, int length)
     {
@@ -450,21 +497,24 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
                 return;
             }
 
-            entry = Nat.Create(client, local, binding, origin);
+            entry = Nat.Create(client, local, binding, origin, TcpHeader.SequenceNumber(tcp), out NatRefusal refusal, out NatEntry? evicted);
+            if (evicted is not null)
+            {
+                ResetKernelSide(evicted);
+            }
+
             if (entry is null)
             {
-                Drop(DropReason.NatExhausted);
+                // Dropped, not reset: like a full conntrack table, the client retries its SYN and may find room.
+                Drop(refusal == NatRefusal.SourceLimit ? DropReason.NatSourceLimit : DropReason.NatExhausted);
                 return;
             }
         }
 
-        Nat.Observe(entry, fromClient: true, syn, (flags & TcpFlags.Fin) != 0, (flags & TcpFlags.Rst) != 0, (flags & TcpFlags.Ack) != 0);
+        Nat.Observe(entry, fromClient: true, flags);
 
         // client:cport → vip:vport becomes vip:natPort → listener (DESIGN §2); RFC 1624 updates keep it cheap.
-        NetEndpoint target = listener!.Value;
-        RewriteAddresses(packet, tcp, v6, info.Destination, target.Address);
-        TcpHeader.SetSourcePort(tcp, entry.NatPort);
-        TcpHeader.SetDestinationPort(tcp, target.Port);
+        TcpNatRewriter.ToListener(packet, tcp, v6, entry, listener!.Value);
         if (!(origin is null ? WriteToDevice(packet[..info.Length]) : _device.Enqueue(packet[..info.Length])))
         {
             Drop(DropReason.WriteFailed);
@@ -481,46 +531,12 @@ internal sealed class Dispatcher : IPacketReceiver, IPacketInjector, IDatagramRe
         }
 
         TcpFlags flags = TcpHeader.Flags(tcp);
-        Nat.Observe(entry, fromClient: false, (flags & TcpFlags.Syn) != 0, (flags & TcpFlags.Fin) != 0, (flags & TcpFlags.Rst) != 0, (flags & TcpFlags.Ack) != 0);
+        Nat.Observe(entry, fromClient: false, flags);
 
         // listener:lport → vip:natPort becomes vip:vport → client:cport.
-        RewriteAddresses(packet, tcp, v6, listener.Address, entry.Virtual.Address, entry.Client.Address);
-        TcpHeader.SetSourcePort(tcp, entry.Virtual.Port);
-        TcpHeader.SetDestinationPort(tcp, entry.Client.Port);
+        TcpNatRewriter.ToClient(packet, tcp, v6, entry, listener);
         SendTo(packet[..info.Length], entry.Origin, flushRoute: false);
     }
-
-    /// <summary>Forward direction: source becomes the virtual IP (the old destination), destination the listener.</summary>
-    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress virtualAddress, NetAddress listenerAddress) =>
-        RewriteAddresses(packet, tcp, v6, ReadSource(packet, v6), virtualAddress, listenerAddress, ReadDestination(packet, v6));
-
-    /// <summary>Reverse direction: source becomes the virtual IP, destination the original client.</summary>
-    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress listenerAddress, NetAddress virtualAddress, NetAddress clientAddress) =>
-        RewriteAddresses(packet, tcp, v6, listenerAddress, virtualAddress, clientAddress, ReadDestination(packet, v6));
-
-    private static void RewriteAddresses(Span<byte> packet, Span<byte> tcp, bool v6, NetAddress oldSource, NetAddress newSource, NetAddress newDestination, NetAddress oldDestination)
-    {
-        if (!v6)
-        {
-            IPv4Header.SetSource(packet, newSource.V4Value);
-            IPv4Header.SetDestination(packet, newDestination.V4Value);
-            TcpHeader.AdjustChecksum(tcp, oldSource.V4Value, newSource.V4Value);
-            TcpHeader.AdjustChecksum(tcp, oldDestination.V4Value, newDestination.V4Value);
-            return;
-        }
-
-        Span<byte> old = stackalloc byte[32];
-        packet.Slice(8, 32).CopyTo(old);
-        newSource.WriteTo(packet[8..]);
-        newDestination.WriteTo(packet[24..]);
-        TcpHeader.AdjustChecksum(tcp, old, packet.Slice(8, 32));
-    }
-
-    private static NetAddress ReadSource(ReadOnlySpan<byte> packet, bool v6) =>
-        v6 ? IPv6Header.Source(packet) : NetAddress.FromV4(IPv4Header.Source(packet));
-
-    private static NetAddress ReadDestination(ReadOnlySpan<byte> packet, bool v6) =>
-        v6 ? IPv6Header.Destination(packet) : NetAddress.FromV4(IPv4Header.Destination(packet));
 
     private void SendError(ReadOnlySpan<byte> packet, in PacketInfo info, IPacketRoute? origin, bool tcp)
     {

@@ -39,6 +39,9 @@ internal enum DropReason
     /// <summary>No free NAT port (every port in use).</summary>
     NatExhausted,
 
+    /// <summary>A SYN from a source holding host.tun.natMaxPerSource live NAT sessions, none of them half-open.</summary>
+    NatSourceLimit,
+
     /// <summary>The TCP listener for this address family is not available (no TUN address of that family).</summary>
     NoListener,
 

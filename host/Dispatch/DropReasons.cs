@@ -25,6 +25,7 @@ internal static class DropReasons
         DropReason.Unsupported => "unsupported",
         DropReason.NatUnknown => "nat_unknown",
         DropReason.NatExhausted => "nat_exhausted",
+        DropReason.NatSourceLimit => "nat_source_limit",
         DropReason.NoListener => "no_listener",
         DropReason.RateLimited => "rate_limited",
         DropReason.NoErrorReply => "no_error_reply",

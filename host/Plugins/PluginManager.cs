@@ -364,6 +364,12 @@ internal sealed class PluginManager : IAsyncDisposable
         var handle = new PluginHandle(folder, Fingerprint(folder)) { Id = Path.GetFileName(folder) };
         try
         {
+            if (PluginTrust.Check(folder) is { } distrust)
+            {
+                // Refused before a single byte of it is loaded: code others can write is not the operator's code.
+                throw new PluginLoadException(distrust);
+            }
+
             PluginAssemblyLoader.Result result = PluginAssemblyLoader.Load(folder);
             string id = result.Plugin.Id;
             PluginHandle? other;

@@ -29,6 +29,9 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
     private Thread? _thread;
     private volatile bool _stopping;
     private long _malformedFrames;
+    private long _loopFailures;
+    private long _suppressedFailures;
+    private long _nextFailureLog;
 
     private LinuxTunDevice(int fd, int stopFd, string name, int mtu, ILogger logger, bool vnetHeader, uint offloads)
     {
@@ -55,6 +58,9 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
 
     /// <summary>Frames read whose virtio header did not describe their packet (dropped).</summary>
     public long MalformedFrames => Interlocked.Read(ref _malformedFrames);
+
+    /// <summary>Batches lost because the read loop or the dispatcher threw (a bug); the loop went on reading.</summary>
+    public long LoopFailures => Interlocked.Read(ref _loopFailures);
 
     /// <summary>TCP segments and UDP datagrams merged into super-packets on write since start.</summary>
     public long CoalescedSegments
@@ -304,29 +310,38 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
             }
 
             batch.Clear();
-            while (!batch.IsFull)
+            try
             {
-                nint n;
-                fixed (byte* p = frame)
+                while (!batch.IsFull)
                 {
-                    n = LinuxNative.Read(_fd, p, (nuint)frame.Length);
-                }
-
-                if (n <= 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (n < 0 && errno != LinuxNative.EAgain && errno != LinuxNative.EIntr)
+                    nint n;
+                    fixed (byte* p = frame)
                     {
-                        TunLog.ReadFailed(_logger, Name, errno);
+                        n = LinuxNative.Read(_fd, p, (nuint)frame.Length);
                     }
 
-                    break;
+                    if (n <= 0)
+                    {
+                        int errno = Marshal.GetLastPInvokeError();
+                        if (n < 0 && errno != LinuxNative.EAgain && errno != LinuxNative.EIntr)
+                        {
+                            TunLog.ReadFailed(_logger, Name, errno);
+                        }
+
+                        break;
+                    }
+
+                    Append(frame.AsSpan(0, (int)n), batch, receiver);
                 }
 
-                Append(frame.AsSpan(0, (int)n), batch, receiver);
+                Dispatch(batch, receiver);
             }
-
-            Dispatch(batch, receiver);
+            catch (Exception ex)
+            {
+                // A bug met while splitting or batching frames: this thread is the only reader of the TUN, and an
+                // exception escaping it would end the process. The batch is lost; reading goes on.
+                ReportLoopFailure(ex);
+            }
         }
     }
 
@@ -379,10 +394,26 @@ internal sealed unsafe class LinuxTunDevice : ITunDevice, ITunFrameWriter
         }
         catch (Exception ex)
         {
-            // The dispatcher never throws on bad packets; anything else is a bug: log it, keep reading.
-            TunLog.DispatchFailed(_logger, Name, ex);
+            // The dispatcher never throws on bad packets; anything else is a bug: count and log it, keep reading.
+            ReportLoopFailure(ex);
         }
 
         batch.Clear();
+    }
+
+    /// <summary>Counts a lost batch and logs it at most once per 10 s, with how many were not logged since.</summary>
+    private void ReportLoopFailure(Exception exception)
+    {
+        Interlocked.Increment(ref _loopFailures);
+        long now = Environment.TickCount64;
+        if (now < _nextFailureLog)
+        {
+            _suppressedFailures++;
+            return;
+        }
+
+        _nextFailureLog = now + 10_000;
+        TunLog.LoopFailed(_logger, Name, _suppressedFailures, exception);
+        _suppressedFailures = 0;
     }
 }

@@ -8,8 +8,8 @@ internal static partial class TunLog
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "TUN {Name}: read failed (errno {Errno}); the device stops reading")]
     public static partial void ReadFailed(ILogger logger, string name, int errno);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "TUN {Name}: the dispatcher threw on a batch; the batch is lost, reading continues")]
-    public static partial void DispatchFailed(ILogger logger, string name, Exception exception);
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "TUN {Name}: the read loop threw on a batch ({Suppressed} more not logged in the last 10 s); the batch is lost, reading continues")]
+    public static partial void LoopFailed(ILogger logger, string name, long suppressed, Exception exception);
 
     [LoggerMessage(EventId = 3014, Level = LogLevel.Debug, Message = "TUN {Name}: virtio header {VnetHeader}, offloads {Offloads}")]
     public static partial void Offloads(ILogger logger, string name, bool vnetHeader, string offloads);

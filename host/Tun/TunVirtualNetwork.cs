@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Net.Sockets;
 using Gateway.Host.Configuration;
 using Gateway.Host.Dispatch;
+using Gateway.Host.Nat;
 using Gateway.Host.Networking;
+using Gateway.Host.Routing;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Routing;
@@ -108,6 +110,11 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
                 unit: "{frame}",
                 description: "Frames read from the TUN with an invalid virtio-net header or offload layout, dropped before dispatch");
             _meter.CreateObservableCounter(
+                "gateway.tun.loop_failures",
+                () => linux.LoopFailures,
+                unit: "{batch}",
+                description: "Batches lost because the TUN read loop or the dispatcher threw; the loop kept reading");
+            _meter.CreateObservableCounter(
                 "gateway.tun.coalesced_segments",
                 () => linux.CoalescedSegments,
                 unit: "{packet}",
@@ -134,7 +141,7 @@ internal sealed class TunVirtualNetwork : IVirtualNetwork
             }
         }
 
-        Dispatcher = new Dispatcher(_device, _table, _meter, _logger);
+        Dispatcher = new Dispatcher(_device, _table, _meter, _logger, _options.ToNatLimits());
         NetEndpoint? v4 = null, v6 = null;
         foreach ((NetAddress address, _) in _addresses)
         {

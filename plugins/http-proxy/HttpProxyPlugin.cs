@@ -1,5 +1,7 @@
+using Gateway.Plugins.HttpProxy.Auth;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
+using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Proxy;
 using Gateway.Plugins.HttpProxy.Socks;
 using Gateway.Sdk.Networking;
@@ -22,7 +24,11 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     internal static readonly NetEndpoint DefaultVirtualEndpoint = NetEndpoint.Parse("10.30.30.31:8080");
 
     private readonly List<IDisposable> _bindings = [];
+    private readonly object _reloadGate = new();
     private HttpProxyHandler? _handler;
+    private IPluginContext? _context;
+    private ILogger? _logger;
+    private HttpProxyOptions? _options;
     private IDisposable? _reloadRegistration;
 
     /// <inheritdoc/>
@@ -65,6 +71,21 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         }
 
         _handler = new HttpProxyHandler(options, context.ProtectSocket, () => context.NameResolver, new HttpProxyMetrics(context.Meter), logger);
+        try
+        {
+            _handler.Authenticator = CreateAuthenticator(options, context.ConfigDirectory, logger);
+        }
+        catch (InvalidDataException e)
+        {
+            _handler.Dispose();
+            _handler = null;
+            throw new PluginConfigException("auth:usersFile", e.Message);
+        }
+
+        _handler.AccessLog = CreateAccessLog(options, context.ConfigDirectory, logger);
+        _context = context;
+        _logger = logger;
+        _options = options;
         foreach (ServiceEndpoint endpoint in endpoints)
         {
             _bindings.Add(context.BindStream(endpoint, _handler));
@@ -78,16 +99,84 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
             HttpProxyLog.Serving(logger, $"{endpoint} (SOCKS only)");
         }
 
-        // listen:/virtual: changes restart the plugin (the host compares those keys); the rest applies here, live.
-        HttpProxyHandler handler = _handler;
-        IReadOnlyList<NetEndpoint> socksBound = options.SocksListen;
-        Microsoft.Extensions.Configuration.IConfiguration section = context.Configuration;
-        _reloadRegistration = ChangeToken.OnChange(section.GetReloadToken, () => Reload(section, handler, socksBound, logger));
+        _reloadRegistration = ChangeToken.OnChange(context.Configuration.GetReloadToken, Reload);
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// A changed section applies to new connections (issue #14): ACLs, ports, destination policy, timeouts, cache
+    /// settings, auth and the access log. Endpoints (<c>listen</c>, <c>virtual</c>, <c>socksListen</c>) are bound at
+    /// start only. A section with errors is not applied; the previous rules stay.
+    /// </summary>
+    private void Reload()
+    {
+        lock (_reloadGate)
+        {
+            if (_handler is not { } handler || _context is not { } context || _logger is not { } logger || _options is not { } previous)
+            {
+                return;
+            }
+
+            List<(string Key, string Message)> errors = [];
+            HttpProxyOptions options = HttpProxyOptionsReader.Read(context.Configuration, errors);
+            if (errors.Count > 0)
+            {
+                HttpProxyLog.ReconfigureFailed(logger, $"{errors[0].Key}: {errors[0].Message}");
+                return;
+            }
+
+            ProxyAuthenticator? auth;
+            try
+            {
+                auth = CreateAuthenticator(options, context.ConfigDirectory, logger);
+            }
+            catch (InvalidDataException e)
+            {
+                HttpProxyLog.ReconfigureFailed(logger, $"auth: {e.Message}");
+                return;
+            }
+
+            List<string> restartOnly = [.. handler.Reload(options)];
+            // listen:/virtual: changes restart the plugin (the host compares those keys); socksListen is ours, bound at start.
+            if (!options.SocksListen.SequenceEqual(previous.SocksListen))
+            {
+                restartOnly.Add("socksListen");
+            }
+
+            ProxyAuthenticator? oldAuth = handler.Authenticator;
+            handler.Authenticator = auth;
+            oldAuth?.Dispose();
+            if (!SameAccessLog(previous.AccessLog, options.AccessLog))
+            {
+                AccessLog? oldLog = handler.AccessLog;
+                handler.AccessLog = CreateAccessLog(options, context.ConfigDirectory, logger);
+                if (oldLog is not null)
+                {
+                    // Connections admitted before keep writing to it until they end; lines after its close are dropped.
+                    _ = oldLog.DisposeAsync().AsTask();
+                }
+            }
+
+            _options = options;
+            HttpProxyLog.Reconfigured(logger, handler.ActiveConnections);
+            if (restartOnly.Count > 0)
+            {
+                HttpProxyLog.ReloadNeedsRestart(logger, string.Join(", ", restartOnly));
+            }
+        }
+    }
+
+    private static bool SameAccessLog(AccessLogOptions a, AccessLogOptions b) =>
+        a.Path == b.Path && a.Format == b.Format && a.MaxSizeBytes == b.MaxSizeBytes && a.Keep == b.Keep;
+
+    private static ProxyAuthenticator? CreateAuthenticator(HttpProxyOptions options, string configDirectory, ILogger logger) =>
+        options.Auth.Enabled ? ProxyAuthenticator.Create(options.Auth, configDirectory, logger) : null;
+
+    private static AccessLog? CreateAccessLog(HttpProxyOptions options, string configDirectory, ILogger logger) =>
+        options.AccessLog.Path is { } path ? new AccessLog(options.AccessLog, Path.GetFullPath(path, configDirectory), logger) : null;
+
     /// <inheritdoc/>
-    public Task StopAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         _reloadRegistration?.Dispose();
         _reloadRegistration = null;
@@ -97,32 +186,17 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
         }
 
         _bindings.Clear();
-        _handler?.Dispose();
+        if (_handler is { } handler)
+        {
+            handler.Authenticator?.Dispose();
+            if (handler.AccessLog is { } log)
+            {
+                await log.DisposeAsync().ConfigureAwait(false);
+            }
+
+            handler.Dispose();
+        }
+
         _handler = null;
-        return Task.CompletedTask;
-    }
-
-    /// <summary>Reads the changed section and makes it the rules of new connections (the host validated it already).</summary>
-    private static void Reload(Microsoft.Extensions.Configuration.IConfiguration section, HttpProxyHandler handler, IReadOnlyList<NetEndpoint> socksBound, ILogger logger)
-    {
-        List<(string Key, string Message)> errors = [];
-        HttpProxyOptions options = HttpProxyOptionsReader.Read(section, errors);
-        if (errors.Count > 0)
-        {
-            HttpProxyLog.ReloadRefused(logger, "http-proxy." + errors[0].Key, errors[0].Message);
-            return;
-        }
-
-        List<string> restartOnly = [.. handler.Reload(options)];
-        if (!options.SocksListen.SequenceEqual(socksBound))
-        {
-            restartOnly.Add("socksListen");
-        }
-
-        HttpProxyLog.Reloaded(logger);
-        if (restartOnly.Count > 0)
-        {
-            HttpProxyLog.ReloadNeedsRestart(logger, string.Join(", ", restartOnly));
-        }
     }
 }

@@ -1,3 +1,5 @@
+using Gateway.Plugins.HttpProxy.Auth;
+using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Sdk.Networking;
 
@@ -115,4 +117,10 @@ internal sealed class HttpProxyOptions
         IpPrefix.Parse("192.168.0.0/16"),
         IpPrefix.Parse("fc00::/7"),
     ];
+
+    /// <summary>Proxy authentication (<c>auth</c>): off unless users are configured. See <see cref="ProxyAuthOptions"/>.</summary>
+    public ProxyAuthOptions Auth { get; init; } = new();
+
+    /// <summary>The access log (<c>accessLog</c>): off unless a path is set. See <see cref="AccessLogOptions"/>.</summary>
+    public AccessLogOptions AccessLog { get; init; } = new();
 }

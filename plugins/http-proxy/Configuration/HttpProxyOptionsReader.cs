@@ -10,14 +10,14 @@ namespace Gateway.Plugins.HttpProxy.Configuration;
 /// path instead of stopping at the first (hand-written rather than ConfigurationBinder so that each
 /// error names its key path and unknown keys are reported).
 /// </summary>
-internal static class HttpProxyOptionsReader
+internal static partial class HttpProxyOptionsReader
 {
     private static readonly HashSet<string> s_knownKeys = new(StringComparer.OrdinalIgnoreCase)
     {
         "listen", "virtual", "socksListen", "allowClients", "denyClients", "allowedPorts", "connectPorts", "denyDestinations", "allowDestinations", "maxConnections",
         "maxHeaderBytes", "maxHeaderCount", "keepAliveTimeoutSeconds", "requestHeadersTimeoutSeconds",
         "originConnectTimeoutSeconds", "originResponseTimeoutSeconds", "idleTimeoutSeconds", "tunnelIdleTimeoutSeconds",
-        "poolMaxIdlePerOrigin", "poolIdleTimeoutSeconds", "bufferSize", "cache",
+        "poolMaxIdlePerOrigin", "poolIdleTimeoutSeconds", "bufferSize", "cache", "auth", "accessLog",
     };
 
     private static readonly HashSet<string> s_cacheKeys = new(StringComparer.OrdinalIgnoreCase)
@@ -68,6 +68,8 @@ internal static class HttpProxyOptionsReader
             PoolIdleTimeout = ReadSeconds(section, "poolIdleTimeoutSeconds", defaults.PoolIdleTimeout, errors),
             BufferSize = ReadInt(section, "bufferSize", defaults.BufferSize, 4096, 16 * 1024 * 1024, errors),
             Cache = ReadCache(section.GetSection("cache"), errors),
+            Auth = ReadAuth(section.GetSection("auth"), errors),
+            AccessLog = ReadAccessLog(section.GetSection("accessLog"), errors),
         };
     }
 

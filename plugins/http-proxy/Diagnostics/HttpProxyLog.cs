@@ -47,13 +47,25 @@ internal static partial class HttpProxyLog
     [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "{Count} more '{Kind}' warnings were not logged (at most 5 of a kind per 10 s)")]
     public static partial void WarningsSuppressed(ILogger logger, long count, string kind);
 
+    [LoggerMessage(EventId = 114, Level = LogLevel.Information, Message = "http-proxy: {File} reloaded, {Count} users")]
+    public static partial void UsersReloaded(ILogger logger, string file, int count);
+
+    [LoggerMessage(EventId = 115, Level = LogLevel.Error, Message = "http-proxy: users file {File} not loaded, the users loaded before stay: {Reason}")]
+    public static partial void UsersFileError(ILogger logger, string file, string reason);
+
+    [LoggerMessage(EventId = 116, Level = LogLevel.Warning, Message = "client {Client}: proxy authentication failed (user '{User}', {Protocol}); repeated failures from one address are slowed down")]
+    public static partial void AuthFailed(ILogger logger, string client, string user, string protocol);
+
+    [LoggerMessage(EventId = 117, Level = LogLevel.Information, Message = "http-proxy: configuration applied to new connections ({Connections} open connections keep the rules they were admitted under)")]
+    public static partial void Reconfigured(ILogger logger, int connections);
+
+    [LoggerMessage(EventId = 118, Level = LogLevel.Error, Message = "http-proxy: the changed configuration was not applied, the previous one stays: {Reason}")]
+    public static partial void ReconfigureFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 119, Level = LogLevel.Warning, Message = "http-proxy: access log {Path}: {Reason}")]
+    public static partial void AccessLogError(ILogger logger, string path, string reason);
+
     // 150-159: live reload (issue 14); kept apart from the 1xx run so parallel additions don't collide.
-    [LoggerMessage(EventId = 150, Level = LogLevel.Information, Message = "http-proxy: configuration reloaded; new connections get the new ACLs, ports, destination policy, limits, timeouts and cache settings, open ones keep the rules they were admitted under")]
-    public static partial void Reloaded(ILogger logger);
-
-    [LoggerMessage(EventId = 151, Level = LogLevel.Warning, Message = "http-proxy: {Keys} changed by a reload apply when the plugin restarts (the origin connection pool keeps its settings)")]
+    [LoggerMessage(EventId = 151, Level = LogLevel.Warning, Message = "http-proxy: {Keys} changed by a reload apply when the plugin restarts (the origin connection pool keeps its settings; socksListen is bound at start)")]
     public static partial void ReloadNeedsRestart(ILogger logger, string keys);
-
-    [LoggerMessage(EventId = 152, Level = LogLevel.Error, Message = "http-proxy: reload refused, keeping the running configuration: {Key}: {Error}")]
-    public static partial void ReloadRefused(ILogger logger, string key, string error);
 }

@@ -31,6 +31,9 @@ internal sealed class HttpProxyMetrics
     private readonly Counter<long> _destinationsDenied;
     private readonly Counter<long> _socksRequests;
     private readonly Counter<long> _socksDatagramsDropped;
+    private readonly Counter<long> _authSuccesses;
+    private long _authFailureCount;
+    private readonly Counter<long> _authFailures;
     private static readonly object s_notModified = "not_modified";
     private static readonly object s_modified = "modified";
 
@@ -55,6 +58,8 @@ internal sealed class HttpProxyMetrics
         _cacheEvictedBytes = meter.CreateCounter<long>("http_proxy.cache.evicted_bytes", "By", "Bytes of evicted entries.");
         _destinationsDenied = meter.CreateCounter<long>("http_proxy.destinations.denied", "{request}", "Requests and tunnels refused by denyDestinations (answered 403, or SOCKS reply 2).");
         _socksRequests = meter.CreateCounter<long>("http_proxy.socks.requests", "{request}", "SOCKS requests answered, by command (connect, udp_associate, bind) and reply (succeeded, not_allowed, ...).");
+        _authSuccesses = meter.CreateCounter<long>("http_proxy.auth.successes", "{login}", "Connections that authenticated, by protocol (http, socks5) and user (never the password).");
+        _authFailures = meter.CreateCounter<long>("http_proxy.auth.failures", "{attempt}", "Failed proxy authentications (wrong or missing credentials), by protocol.");
         _socksDatagramsDropped = meter.CreateCounter<long>("http_proxy.socks.datagrams_dropped", "{datagram}", "UDP ASSOCIATE datagrams not relayed, by reason (fragment, not_client, denied, unsolicited, malformed).");
         _cacheInvalidations = meter.CreateCounter<long>("http_proxy.cache.invalidations", "{response}", "Entries removed by unsafe requests (POST, PUT, DELETE, ...) or replaced by uncacheable responses.");
     }
@@ -101,6 +106,20 @@ internal sealed class HttpProxyMetrics
 
     public void SocksRequest(string command, Socks.SocksReply reply) =>
         _socksRequests.Add(1, new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("reply", ReplyName(reply)));
+
+    public void Authenticated(string protocol, string user)
+    {
+        _authSuccesses.Add(1, new KeyValuePair<string, object?>("protocol", protocol), new KeyValuePair<string, object?>("user", user));
+    }
+
+    public void AuthFailed(string protocol)
+    {
+        Interlocked.Increment(ref _authFailureCount);
+        _authFailures.Add(1, new KeyValuePair<string, object?>("protocol", protocol));
+    }
+
+    /// <summary>Failed authentications since start (the admin API's authFailures).</summary>
+    public long AuthFailureCount => Interlocked.Read(ref _authFailureCount);
 
     public void SocksDatagramDropped(string reason) => _socksDatagramsDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

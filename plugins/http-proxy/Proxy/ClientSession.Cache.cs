@@ -10,6 +10,7 @@ internal sealed partial class ClientSession
     /// <summary>Answers the current request from a stored response: its head, our Age and Via, then its body.</summary>
     private async ValueTask<bool> ServeStoredAsync(CacheEntry entry)
     {
+        _result = _result == "TCP_MISS" ? "TCP_HIT" : _result;
         _response.Write(entry.Head);
         // RFC 9111 §5.1: Age is the stored response's current age, in whole seconds.
         _response.Write("Age: "u8);
@@ -37,7 +38,7 @@ internal sealed partial class ClientSession
         }
 
         await _response.FlushAsync(idle.Token).ConfigureAwait(false);
-        Metrics.Request(entry.Status);
+        Answered(entry.Status);
         return !close;
     }
 

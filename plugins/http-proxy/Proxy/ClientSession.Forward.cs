@@ -150,7 +150,7 @@ internal sealed partial class ClientSession
         };
         idle.Touch();
         await _response.FlushAsync(idle.Token).ConfigureAwait(false);
-        Metrics.Request(plan.Status);
+        Answered(plan.Status);
         _cache?.EndStore(relayed == BodyResult.Complete);
 
         bool requestComplete = true;

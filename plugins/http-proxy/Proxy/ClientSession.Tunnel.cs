@@ -30,7 +30,7 @@ internal sealed partial class ClientSession
         _response.Write(HeadWriter.ViaLine);
         _response.Write("\r\n"u8);
         await _response.FlushAsync(_cts.Token).ConfigureAwait(false);
-        Metrics.Request(200);
+        Answered(200);
         Metrics.TunnelOpened();
         try
         {
@@ -70,7 +70,7 @@ internal sealed partial class ClientSession
         using (_origin.Detach())
         {
             await _response.FlushAsync(_cts.Token).ConfigureAwait(false);
-            Metrics.Request(101);
+            Answered(101);
             Metrics.Upgraded();
             // Bytes either side sent right after its head are still buffered: the relay sends them first.
             await RelayAsync(origin.Socket, origin.Reader).ConfigureAwait(false);

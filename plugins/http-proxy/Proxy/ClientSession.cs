@@ -4,6 +4,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Auth;
+using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
@@ -62,6 +64,10 @@ internal sealed partial class ClientSession : IDisposable
     private readonly bool _localClient;
     private readonly DestinationPolicy? _destinations;
 
+    // Proxy authentication and the access log as they were when the connection was admitted; null when off.
+    private readonly ProxyAuthenticator? _auth;
+    private readonly AccessLog? _access;
+
     private RequestHead _request;
     private ProxyTarget _target;
     private string _error = string.Empty;
@@ -91,6 +97,8 @@ internal sealed partial class ClientSession : IDisposable
         _requestFields = new HeaderField[options.MaxHeaderCount];
         _responseFields = new HeaderField[options.MaxHeaderCount];
         _origin = new OriginLease(proxy.Pool, rules.Connector, proxy.Metrics, _destinations, options.BufferSize);
+        _auth = proxy.Authenticator;
+        _access = proxy.AccessLog;
         if (rules.Cache is not null)
         {
             _cache = new CacheExchange(rules.Cache, proxy.Metrics, _destinations, options.MaxHeaderCount);
@@ -115,12 +123,24 @@ internal sealed partial class ClientSession : IDisposable
                     HttpProxyLog.ClientDenied(Logger, ClientText);
                 }
 
+                RequestStarted();
                 await SendErrorAsync(403, "Forbidden", "this client address may not use the proxy (allowClients/denyClients)").ConfigureAwait(false);
+                WriteAccessLog();
                 return;
             }
 
-            while (await ServeOneAsync().ConfigureAwait(false))
+            bool more = true;
+            while (more)
             {
+                try
+                {
+                    more = await ServeOneAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    WriteAccessLog();
+                }
+
                 ReportBytes();
             }
         }
@@ -159,6 +179,8 @@ internal sealed partial class ClientSession : IDisposable
             return false;
         }
 
+        RequestStarted();
+
         if (headLength == HeadTooLarge)
         {
             return await RejectAsync(431, "Request Header Fields Too Large", $"the request head exceeds {_maxHeadBytes} bytes (maxHeaderBytes)").ConfigureAwait(false);
@@ -176,6 +198,16 @@ internal sealed partial class ClientSession : IDisposable
         }
 
         int status = PrepareRequest(headLength);
+        if (status == NeedsAuthentication)
+        {
+            if (!await AuthenticateAsync(headLength).ConfigureAwait(false))
+            {
+                return await ChallengeAsync().ConfigureAwait(false);
+            }
+
+            status = PrepareRequest(headLength);
+        }
+
         if (status != 0)
         {
             return await RejectAsync(status, ReasonPhrase(status), _error).ConfigureAwait(false);
@@ -208,6 +240,7 @@ internal sealed partial class ClientSession : IDisposable
             return HttpParseErrors.Status(error);
         }
 
+        NoteRequest(head);
         ReadOnlySpan<byte> target = _request.Target(head);
         bool parsed = _request.IsConnect ? ProxyTarget.TryParseConnect(target, out _target) : ProxyTarget.TryParseAbsolute(target, out _target);
         if (!parsed)
@@ -216,6 +249,11 @@ internal sealed partial class ClientSession : IDisposable
                 ? "CONNECT needs host:port (RFC 9110 section 9.3.6)"
                 : "this is a forward proxy: the request needs an absolute http:// URI (use CONNECT for https)";
             return 400;
+        }
+
+        if (!IsAuthorized(head))
+        {
+            return NeedsAuthentication;
         }
 
         ReadOnlySpan<byte> host = _target.Host(target);
@@ -292,22 +330,28 @@ internal sealed partial class ClientSession : IDisposable
     }
 
     /// <summary>Answers with an error generated here and ends the connection (its framing may be unknown now).</summary>
-    private async ValueTask<bool> RejectAsync(int status, string reason, string message)
+    private async ValueTask<bool> RejectAsync(int status, string reason, string message, string? extraHeader = null)
     {
         if (status is 400 or 431 or 505 && Logger.IsEnabled(LogLevel.Debug))
         {
             HttpProxyLog.BadRequest(Logger, ClientText, message, status);
         }
 
-        await SendErrorAsync(status, reason, message).ConfigureAwait(false);
+        await SendErrorAsync(status, reason, message, extraHeader).ConfigureAwait(false);
         return false;
     }
 
-    private async ValueTask SendErrorAsync(int status, string reason, string message)
+    private async ValueTask SendErrorAsync(int status, string reason, string message, string? extraHeader = null)
     {
         _response.Discard();
-        HeadWriter.WriteStatus(_response, status, reason, message);
-        Metrics.Request(status);
+        HeadWriter.WriteStatus(_response, status, reason, message, extraHeader);
+        Answered(status);
+        _result = status switch
+        {
+            403 or 407 => "TCP_DENIED",
+            400 or 408 or 431 or 501 or 505 => "NONE",
+            _ => _result,
+        };
         using CancellationTokenSource timeout = new(TimeSpan.FromSeconds(5));
         try
         {

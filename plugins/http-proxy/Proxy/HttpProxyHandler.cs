@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Auth;
+using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
@@ -42,6 +44,22 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
 
     /// <summary>The rules new connections are admitted under.</summary>
     public ProxyRules Rules => _rules;
+
+    /// <summary>Proxy authentication for new connections; null when <c>auth</c> is off.</summary>
+    public ProxyAuthenticator? Authenticator { get; set; }
+
+    /// <summary>The access log new connections write to; null when <c>accessLog</c> is off.</summary>
+    public AccessLog? AccessLog { get; set; }
+
+    /// <summary>Counts a failed authentication and logs it (rate-limited: a client can cause it at will).</summary>
+    public void AuthenticationFailed(string client, string user, string protocol)
+    {
+        Metrics.AuthFailed(protocol);
+        if (Warnings.ShouldLog(WarningKind.AuthenticationFailed))
+        {
+            HttpProxyLog.AuthFailed(Logger, client, user, protocol);
+        }
+    }
 
     /// <summary>The current options (<see cref="Rules"/>).</summary>
     public HttpProxyOptions Options => _rules.Options;

@@ -1,10 +1,13 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Auth;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Origins;
 using Gateway.Plugins.HttpProxy.Proxy;
 using Gateway.Sdk.Handlers;
@@ -45,7 +48,14 @@ internal sealed class SocksSession : IDisposable
     private readonly bool _localClient;
     private readonly DestinationPolicy? _destinations;
     private readonly byte[] _reply = new byte[32];
+    private readonly ProxyAuthenticator? _auth;
+    private readonly AccessLog? _access;
     private long _sentToClient;
+    private string? _user;
+
+    // For the access log line.
+    private DateTimeOffset _time;
+    private long _started;
 
     /// <param name="client">The connection's receive buffer, holding at least the first byte.</param>
     public SocksSession(HttpProxyHandler proxy, ProxyRules rules, StreamConnection connection, SocketReader client, CancellationToken stopping)
@@ -59,6 +69,8 @@ internal sealed class SocksSession : IDisposable
         _cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _localClient = AccessControl.IsLocalClient(connection.Client.Address, proxy.HostAddresses);
         _destinations = _localClient ? null : rules.Destinations;
+        _auth = proxy.Authenticator;
+        _access = proxy.AccessLog;
     }
 
     private ILogger Logger => _proxy.Logger;
@@ -112,7 +124,9 @@ internal sealed class SocksSession : IDisposable
 
         ReadOnlySpan<byte> methods = _client.Buffered.Slice(2, _client.Buffered[1]);
         bool allowed = _rules.Access.IsClientAllowed(_connection.Client.Address);
-        byte method = !allowed ? MethodNoneAcceptable : methods.IndexOf(MethodNoAuthentication) >= 0 ? MethodNoAuthentication : MethodNoneAcceptable;
+        // With auth on, only username/password (RFC 1929) is acceptable; without, only "no authentication".
+        byte wanted = _auth is null ? MethodNoAuthentication : MethodUserPassword;
+        byte method = allowed && methods.IndexOf(wanted) >= 0 ? wanted : MethodNoneAcceptable;
         _client.Consume(2 + methods.Length);
         await SendAsync(new byte[] { Version5, method }).ConfigureAwait(false);
         if (!allowed)
@@ -124,7 +138,17 @@ internal sealed class SocksSession : IDisposable
 
         if (method == MethodNoneAcceptable)
         {
+            if (_auth is not null)
+            {
+                Metrics.AuthFailed("socks5");
+            }
+
             LogEnded("the client offered no method this proxy accepts");
+            return;
+        }
+
+        if (method == MethodUserPassword && !await AuthenticateAsync().ConfigureAwait(false))
+        {
             return;
         }
 
@@ -175,6 +199,40 @@ internal sealed class SocksSession : IDisposable
                 await ReplyAsync(SocksReply.CommandNotSupported).ConfigureAwait(false);
                 break;
         }
+    }
+
+    /// <summary>
+    /// RFC 1929: VER=1 ULEN UNAME PLEN PASSWD, answered VER=1 STATUS (0 success); a failure closes the connection.
+    /// </summary>
+    private async ValueTask<bool> AuthenticateAsync()
+    {
+        if (!await NeedAsync(2).ConfigureAwait(false) || _client.Buffered[0] != 1
+            || !await NeedAsync(2 + _client.Buffered[1] + 1).ConfigureAwait(false)
+            || !await NeedAsync(3 + _client.Buffered[1] + _client.Buffered[2 + _client.Buffered[1]]).ConfigureAwait(false))
+        {
+            LogEnded("incomplete or malformed username/password request (RFC 1929)");
+            return false;
+        }
+
+        int userLength = _client.Buffered[1];
+        int passwordLength = _client.Buffered[2 + userLength];
+        string user = Encoding.UTF8.GetString(_client.Buffered.Slice(2, userLength));
+        string password = Encoding.UTF8.GetString(_client.Buffered.Slice(3 + userLength, passwordLength));
+        _client.Consume(3 + userLength + passwordLength);
+        bool valid = userLength > 0 && await _auth!.CheckAsync(_connection.Client.Address, user, password, _cts.Token).ConfigureAwait(false);
+        await SendAsync(new byte[] { 1, valid ? (byte)0 : (byte)1 }).ConfigureAwait(false);
+        if (valid)
+        {
+            _user = user;
+            Metrics.Authenticated("socks5", user);
+            return true;
+        }
+
+        _proxy.AuthenticationFailed(ClientText, user, "socks5");
+
+        Started();
+        WriteAccessLog("SOCKS5", "-", 407, -1, "TCP_DENIED", null);
+        return false;
     }
 
     /// <summary>
@@ -239,6 +297,14 @@ internal sealed class SocksSession : IDisposable
         }
 
         _client.Consume(end);
+        if (_auth is not null)
+        {
+            // SOCKS4 carries no password: with auth on, only SOCKS5 may be used.
+            Metrics.AuthFailed("socks4");
+            await Socks4ReplyAsync(granted: false).ConfigureAwait(false);
+            return;
+        }
+
         if (!_rules.Access.IsClientAllowed(_connection.Client.Address))
         {
             Metrics.SocksRequest("connect", SocksReply.NotAllowed);
@@ -260,11 +326,14 @@ internal sealed class SocksSession : IDisposable
     /// <summary>CONNECT: resolve, check, connect, reply with the bound address, then relay until both sides close.</summary>
     private async Task ConnectAsync(SocksAddress destination, bool socks4)
     {
+        Started();
+        string method = socks4 ? "SOCKS4" : "SOCKS5";
         if (!_rules.Access.IsConnectPortAllowed(destination.Port, _localClient))
         {
             HttpProxyLog.PortDenied(Logger, ClientText, destination.Port);
             Metrics.SocksRequest("connect", SocksReply.NotAllowed);
             await FailAsync(SocksReply.NotAllowed, socks4).ConfigureAwait(false);
+            WriteAccessLog(method, destination.ToString(), SocksReply.NotAllowed, null);
             return;
         }
 
@@ -281,6 +350,7 @@ internal sealed class SocksSession : IDisposable
             Metrics.SocksRequest("connect", reply);
             LogOriginFailure(destination, e);
             await FailAsync(reply, socks4).ConfigureAwait(false);
+            WriteAccessLog(method, destination.ToString(), reply, null);
             return;
         }
 
@@ -307,6 +377,7 @@ internal sealed class SocksSession : IDisposable
             {
                 _sentToClient += relay.SentToClient;
                 Metrics.TunnelClosed();
+                WriteAccessLog(method, destination.ToString(), SocksReply.Succeeded, origin.RemoteEndPoint?.ToString());
             }
         }
     }
@@ -314,6 +385,7 @@ internal sealed class SocksSession : IDisposable
     /// <summary>UDP ASSOCIATE (RFC 1928 §7): a relay socket for the client, alive while this TCP connection is.</summary>
     private async Task AssociateAsync(SocksAddress clientHint)
     {
+        Started();
         IPAddress local = ((IPEndPoint)_socket.LocalEndPoint!).Address;
         UdpAssociation association;
         try
@@ -347,8 +419,50 @@ internal sealed class SocksSession : IDisposable
             {
                 association.Stop();
                 await relay.ConfigureAwait(false);
+                WriteAccessLog("SOCKS5-UDP", association.LocalEndPoint.ToString(), SocksReply.Succeeded, null);
             }
         }
+    }
+
+    private void Started()
+    {
+        _time = DateTimeOffset.UtcNow;
+        _started = Stopwatch.GetTimestamp();
+    }
+
+    private void WriteAccessLog(string method, string target, SocksReply reply, string? peer) =>
+        WriteAccessLog(method, target, reply switch
+        {
+            SocksReply.Succeeded => 200,
+            SocksReply.NotAllowed => 403,
+            SocksReply.TtlExpired => 504,
+            SocksReply.CommandNotSupported or SocksReply.AddressTypeNotSupported => 501,
+            _ => 502,
+        }, (int)reply, reply switch
+        {
+            SocksReply.Succeeded => "TCP_TUNNEL",
+            SocksReply.NotAllowed => "TCP_DENIED",
+            _ => "TCP_MISS",
+        }, peer);
+
+    /// <summary>One access log line for this SOCKS connection; the status is the nearest HTTP status of the reply.</summary>
+    private void WriteAccessLog(string method, string target, int status, int reply, string result, string? peer)
+    {
+        _access?.Write(new AccessLogEntry
+        {
+            Time = _time,
+            Elapsed = Stopwatch.GetElapsedTime(_started),
+            Client = _connection.Client.Address.ToString(),
+            User = _user,
+            Result = result,
+            Status = status,
+            Bytes = _sentToClient,
+            Method = method,
+            Url = target,
+            Peer = peer,
+            Protocol = method.StartsWith("SOCKS4", StringComparison.Ordinal) ? "socks4" : "socks5",
+            SocksReply = reply,
+        });
     }
 
     private async Task FailAsync(SocksReply reply, bool socks4)

@@ -97,4 +97,18 @@ internal static class EchoClient
             File.Copy(file, target, overwrite: true);
         }
     }
+
+    /// <summary>
+    /// Copies a build over a plugin folder with fresh modification times, as <c>cp</c> or a deploy tool would: File.Copy
+    /// keeps the source's times, so the same build copied again would look unchanged to the host's change check.
+    /// </summary>
+    public static void RedeployFolder(string from, string to)
+    {
+        CopyFolder(from, to);
+        DateTime now = DateTime.UtcNow;
+        foreach (string file in Directory.GetFiles(to, "*", SearchOption.AllDirectories))
+        {
+            File.SetLastWriteTimeUtc(file, now);
+        }
+    }
 }

@@ -18,6 +18,8 @@ public sealed class SocksGatewayFixture : IAsyncLifetime
 
     public int MixedPort { get; } = TestOrigin.FreePort();
 
+    public string AccessLog => Path.Combine(Www, "access.log");
+
     public int SocksPort { get; private set; }
 
     public int OriginPort { get; private set; }
@@ -31,7 +33,8 @@ public sealed class SocksGatewayFixture : IAsyncLifetime
         _origin4 = BackgroundProcess.Start("python3", ["-m", "http.server", OriginPort.ToString(), "--bind", "127.0.0.1", "--directory", Www], name: "origin-v4");
         _origin6 = BackgroundProcess.Start("python3", ["-m", "http.server", OriginPort.ToString(), "--bind", "::1", "--directory", Www], name: "origin-v6");
         Gateway = await GatewayProcess.StartAsync(
-            $"http-proxy:\n  listen: [\"127.0.0.1:{MixedPort}\", \"[::1]:{MixedPort}\"]\n  socksListen: [\"127.0.0.1:{SocksPort}\"]\n");
+            $"http-proxy:\n  listen: [\"127.0.0.1:{MixedPort}\", \"[::1]:{MixedPort}\"]\n  socksListen: [\"127.0.0.1:{SocksPort}\"]\n" +
+            $"  accessLog: {{ path: \"{AccessLog}\", format: squid }}\n");
         await ProcessRunner.ShCheckedAsync(
             $"for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:{OriginPort}/1k.bin && curl -s -o /dev/null 'http://[::1]:{OriginPort}/1k.bin' && exit 0; sleep 0.2; done; exit 1",
             TimeSpan.FromSeconds(60));
@@ -123,6 +126,30 @@ public sealed class GatewaySocksTests(SocksGatewayFixture fixture) : IClassFixtu
         CommandResult result = await PythonAsync($"connect 127.0.0.1 {fixture.MixedPort} 127.0.0.1 {TestOrigin.FreePort()}");
 
         Assert.Equal("5", result.StdOut.Trim());
+    }
+
+    [Fact]
+    public async Task AccessLog_GetConnectAndSocks_EachLineParsesAsSquidNative()
+    {
+        string url = $"http://127.0.0.1:{fixture.OriginPort}/1k.bin";
+        string tag = Guid.NewGuid().ToString("N");
+        await CurlAsync($"-x http://127.0.0.1:{fixture.MixedPort} -o /dev/null {url}?get-{tag}");
+        await CurlAsync($"-p -x http://127.0.0.1:{fixture.MixedPort} -o /dev/null {url}?connect-{tag}");
+        await CurlAsync($"--socks5 127.0.0.1:{fixture.MixedPort} -o /dev/null {url}?socks-{tag}");
+        // squid's native format: time.ms elapsed client result/status bytes method URL user hierarchy/peer type.
+        var squid = new System.Text.RegularExpressions.Regex(@"^\d+\.\d{3} +\d+ \S+ [A-Z_]+/\d{3} \d+ \S+ \S+ \S+ [A-Z_]+/\S+ \S+$");
+
+        string[] lines = [];
+        for (int i = 0; i < 100 && lines.Count(l => l.Contains($" SOCKS5 127.0.0.1:{fixture.OriginPort} ", StringComparison.Ordinal)) == 0; i++)
+        {
+            await Task.Delay(100);
+            lines = File.Exists(fixture.AccessLog) ? await File.ReadAllLinesAsync(fixture.AccessLog) : [];
+        }
+
+        Assert.All(lines, l => Assert.Matches(squid, l));
+        Assert.Contains(lines, l => l.Contains($" TCP_MISS/200 ", StringComparison.Ordinal) && l.Contains($" GET {url}?get-{tag} - HIER_DIRECT/127.0.0.1:{fixture.OriginPort} ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(" TCP_TUNNEL/200 ", StringComparison.Ordinal) && l.Contains($" CONNECT 127.0.0.1:{fixture.OriginPort} ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(" TCP_TUNNEL/200 ", StringComparison.Ordinal) && l.Contains($" SOCKS5 127.0.0.1:{fixture.OriginPort} ", StringComparison.Ordinal));
     }
 
     private async Task AssertDownloadAsync(string mode, int port, string host, string file, string proxyHost = "127.0.0.1")

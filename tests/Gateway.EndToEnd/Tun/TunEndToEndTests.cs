@@ -243,9 +243,9 @@ public class TunEndToEndTests : IAsyncLifetime
         long before = dispatcher.DroppedTotal;
 
         // AF_PACKET on gw0 puts the bytes on the TUN's transmit queue verbatim: the dispatcher reads exactly them.
-        string output = await _harness.PythonCheckedAsync(MalformedPackets.Script("gw0", "10.30.30.1", TunHarness.VirtualV4, TunHarness.EchoPort));
+        string output = await _harness.PythonCheckedAsync(MalformedPackets.Script("gw0", "10.30.30.1", TunHarness.VirtualV4, TunHarness.EchoPort, "fd30::1", TunHarness.VirtualV6));
         int sent = int.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(sent >= 5000, $"only {sent} packets could be written");
+        Assert.Equal(MalformedPackets.Count(withV6: true), sent);
 
         // Random bytes may happen to look like something else, but every one of these is dropped.
         await WaitForAsync(() => dispatcher.DroppedTotal - before >= sent, throwOnTimeout: false);

@@ -3,8 +3,8 @@ using Gateway.Fuzz;
 using Gateway.Host.Dispatch;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Packets;
-using PacketDotNet;
 using PacketDotNet.Utils;
+using PacketDotNet;
 
 namespace Gateway.Tests.Differential;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Gateway.Host.Dispatch;
 using Gateway.Host.Networking;
+using Gateway.Host.Routing;
 using Gateway.Host.Tun;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;

@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using Gateway.Host.Dispatch;
+using Gateway.Host.Nat;
 using Gateway.Host.Networking;
+using Gateway.Host.Routing;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Packets;

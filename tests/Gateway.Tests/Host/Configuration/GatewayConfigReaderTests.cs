@@ -142,7 +142,7 @@ public sealed class GatewayConfigReaderTests
     {
         string error = Assert.Single(Errors("host:\n  tun:\n    mut: 1400\n"));
 
-        Assert.Equal($"{File}:3:5: host.tun.mut: unknown key in host.tun (known: enabled, name, addresses, mtu)", error);
+        Assert.Equal($"{File}:3:5: host.tun.mut: unknown key in host.tun (known: enabled, name, addresses, mtu, natMaxPerSource, natMaxSessions, natHalfOpenTimeoutSeconds)", error);
     }
 
     [Fact]
@@ -151,6 +151,26 @@ public sealed class GatewayConfigReaderTests
         string error = Assert.Single(Errors("host:\n  tun:\n    enabled: true\n    name: \"\"\n"));
 
         Assert.Equal($"{File}:4:5: host.tun.name: required when tun.enabled is true: the interface name, e.g. gw0", error);
+    }
+
+    [Fact]
+    public void Read_NatLimits_ReadAndDefaultsKept()
+    {
+        GatewayConfig config = Read("host:\n  tun:\n    natMaxPerSource: 100\n    natHalfOpenTimeoutSeconds: 10\n");
+
+        Assert.Equal(new Gateway.Host.Nat.NatLimits(64512, 100, TimeSpan.FromSeconds(10)), config.Host.Tun.ToNatLimits());
+        Assert.Equal(Gateway.Host.Nat.NatLimits.Default, Read("host:\n  tun: {}\n").Host.Tun.ToNatLimits());
+    }
+
+    [Theory]
+    [InlineData("natMaxPerSource: 0")]
+    [InlineData("natMaxSessions: 70000")]
+    [InlineData("natHalfOpenTimeoutSeconds: 1")]
+    public void Read_NatLimitOutOfRange_ErrorAtItsKey(string line)
+    {
+        string error = Assert.Single(Errors($"host:\n  tun:\n    {line}\n"));
+
+        Assert.StartsWith($"{File}:3:5: host.tun.{line[..line.IndexOf(':')]}", error);
     }
 
     [Fact]

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 using Gateway.Host.Tun;
 using Gateway.Sdk.Packets;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Routing;
 
 /// <summary>
 /// A routing snapshot's miss filter (<see cref="RoutingSnapshot.MissFilter"/>) as one raw pointer, taken once per

@@ -1,13 +1,14 @@
+using Gateway.Host.Routing;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Routing;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Nat;
 
 /// <summary>
 /// One TCP session rewritten towards the kernel listener: the original client and virtual endpoint, the
 /// NAT port standing for them on the kernel side, the way back, and state for expiry.
 /// </summary>
-internal sealed class NatEntry(NetEndpoint client, NetEndpoint virtualEndpoint, ushort natPort, StreamBinding binding, IPacketRoute? origin)
+internal sealed class NatEntry(NetEndpoint client, NetEndpoint virtualEndpoint, ushort natPort, StreamBinding binding, IPacketRoute? origin, uint clientIsn = 0)
 {
     /// <summary>The original client.</summary>
     public NetEndpoint Client { get; } = client;
@@ -38,4 +39,13 @@ internal sealed class NatEntry(NetEndpoint client, NetEndpoint virtualEndpoint, 
 
     /// <summary>Environment.TickCount64 after which the entry may be removed.</summary>
     public long Deadline { get; set; }
+
+    /// <summary>
+    /// The sequence number of the client's SYN: a half-open session dropped by the table is reset towards the kernel
+    /// listener with sequence <c>ClientIsn + 1</c>, the only value its half-open socket accepts (RFC 5961 §3).
+    /// </summary>
+    public uint ClientIsn { get; } = clientIsn;
+
+    /// <summary>Whether the table has let go of the entry (its port may already serve another session).</summary>
+    public bool Removed { get; set; }
 }

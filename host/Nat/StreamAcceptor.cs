@@ -1,10 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
+using Gateway.Host.Routing;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Logging;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Nat;
 
 /// <summary>
 /// Accepts the connections the kernel's TCP stack terminated on the NAT listener (DESIGN §2), finds each
@@ -81,13 +82,13 @@ internal sealed class StreamAcceptor : IDisposable
             catch (SocketException ex)
             {
                 // EMFILE and friends: report and keep accepting after a pause rather than spin.
-                DispatchLog.AcceptFailed(_logger, Endpoint.ToString(), ex.SocketErrorCode);
+                NatLog.AcceptFailed(_logger, Endpoint.ToString(), ex.SocketErrorCode);
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
 
             var remote = (IPEndPoint)socket.RemoteEndPoint!;
-            NatEntry? entry = _nat.FindByPort(Endpoint.Address.IsV6, (ushort)remote.Port);
+            NatEntry? entry = _nat.FindByKernelPeer(new NetEndpoint(NetAddress.FromIPAddress(remote.Address), (ushort)remote.Port));
             if (entry is null || !_nat.TryAccept(entry) || entry.Binding.Stopping.IsCancellationRequested)
             {
                 // The session expired or was unbound between SYN and accept: nobody to hand it to.

@@ -1,11 +1,11 @@
 using System.Diagnostics.Metrics;
-using Gateway.Host.Dispatch;
 using Gateway.Host.Networking;
+using Gateway.Host.Routing;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Gateway.Tests.Dispatch;
+namespace Gateway.Tests.Routing;
 
 public sealed class RoutingSnapshotTests
 {

@@ -2,7 +2,7 @@ using Gateway.Host.Networking;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Routing;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Routing;
 
 /// <summary>A plugin's prefix route.</summary>
 internal sealed class PrefixRoute(IpPrefix prefix, IPacketRoute route, PluginHandlerGuard guard)

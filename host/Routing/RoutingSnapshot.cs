@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Gateway.Sdk.Networking;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Routing;
 
 /// <summary>
 /// Everything the dispatcher needs to decide where a packet goes (DESIGN §2): virtual endpoints keyed by

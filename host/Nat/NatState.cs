@@ -1,4 +1,4 @@
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Nat;
 
 /// <summary>The TCP states the NAT tracks, only to choose an expiry (RFC 5382 §5): no TCP state machine.</summary>
 internal enum NatState

@@ -1,7 +1,7 @@
 using Gateway.Host.Networking;
 using Gateway.Sdk.Routing;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Routing;
 
 /// <summary>A plugin's raw packet hook.</summary>
 internal sealed class HookBinding(IPacketHook hook, PluginHandlerGuard guard)

@@ -2,7 +2,7 @@ using Gateway.Host.Networking;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Routing;
 
 /// <summary>A datagram handler bound to a virtual endpoint.</summary>
 internal sealed class DatagramBinding(NetEndpoint endpoint, IDatagramHandler handler, PluginHandlerGuard guard)

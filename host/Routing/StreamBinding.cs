@@ -2,7 +2,7 @@ using Gateway.Host.Networking;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Routing;
 
 /// <summary>A stream handler bound to a virtual endpoint; <see cref="Stopping"/> ends its connections when unbound.</summary>
 internal sealed class StreamBinding(NetEndpoint endpoint, IStreamHandler handler, PluginHandlerGuard guard)

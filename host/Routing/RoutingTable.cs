@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using Gateway.Host.Networking;
 using Gateway.Sdk.Networking;
 
-namespace Gateway.Host.Dispatch;
+namespace Gateway.Host.Routing;
 
 /// <summary>
 /// The mutable registry behind <see cref="RoutingSnapshot"/>: registrations and removals take a lock,
