@@ -385,7 +385,7 @@ public sealed class DnsDotHardeningTests : IClassFixture<UnboundDotFixture>
               listen: ["127.0.0.1:{port}"]
               cache: {"{"} enabled: false {"}"}
               minConnections: 1
-              maxConnections: 1
+              upstreamMaxConnections: 1
               upstreams: [{Upstream}]
             """;
         await using GatewayProcess gateway = await GatewayProcess.StartAsync(yaml);
