@@ -42,6 +42,27 @@ internal static class ScriptCompiler
     private static string? s_compilerDirectory;
     private static long s_lastUse;
 
+    /// <summary>
+    /// What the compiler emitted for a script this round, by folder, path and exact text: a start validates the
+    /// scripts (IGatewayPlugin.Validate), then StartAsync compiles them again, and a warm Roslyn still takes
+    /// ~0.6 s for the three example scripts (BENCHMARKS.md, "Start-up"). Only clean emits are kept; the entries
+    /// live as long as the compiler context (released with it after <see cref="CompilerIdleRelease"/>), and at most
+    /// <see cref="EmitCacheBytes"/> of images. The image is loaded and run again for each use, so every rule set
+    /// still gets its own context, metrics and globals.
+    /// </summary>
+    private static readonly Dictionary<(string Directory, string Path, string Code), Emitted> EmitCache = [];
+    private static long s_emitCacheBytes;
+
+    /// <summary>The most image + PDB bytes the emit cache keeps (a larger script is compiled each time).</summary>
+    internal const long EmitCacheBytes = 16 << 20;
+
+    /// <summary>Scripts compiled by Roslyn so far (not served from the emit cache); tests count them.</summary>
+    internal static long Emits => Interlocked.Read(ref s_emits);
+
+    private static long s_emits;
+
+    private sealed record Emitted(bool Empty, byte[]? Image, byte[]? Pdb, string? EntryType, string? EntryMethod);
+
     /// <summary>The compiler context released last (tests check that it unloads).</summary>
     internal static WeakReference? LastCompilerContext { get; private set; }
 
@@ -75,7 +96,7 @@ internal static class ScriptCompiler
                     {
                         try
                         {
-                            CompileAndRun(file, builder, context!, errors, emit);
+                            CompileAndRun(file, builder, context!, errors, emit, pluginDirectory ?? "");
                         }
                         catch (Exception exception) when (exception is not OutOfMemoryException)
                         {
@@ -143,6 +164,8 @@ internal static class ScriptCompiler
         LastCompilerContext = new WeakReference(s_compiler);
         s_compiler!.Unload();
         (s_compiler, s_emit, s_compilerDirectory) = (null, null, null);
+        EmitCache.Clear();
+        s_emitCacheBytes = 0;
     }
 
     /// <summary>The emit function of the loaded compiler context (loaded now if needed), or null with an error per file.</summary>
@@ -177,7 +200,7 @@ internal static class ScriptCompiler
         }
     }
 
-    private static void CompileAndRun(string path, RuleSetBuilder builder, ScriptLoadContext context, List<PluginConfigError> errors, CompilerLoadContext.EmitFunction emit)
+    private static void CompileAndRun(string path, RuleSetBuilder builder, ScriptLoadContext context, List<PluginConfigError> errors, CompilerLoadContext.EmitFunction emit, string directory)
     {
         string code;
         try
@@ -191,8 +214,7 @@ internal static class ScriptCompiler
         }
 
         var emitErrors = new List<(string Message, string File, int Line, int Column)>();
-        (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) =
-            emit(path, code, typeof(RuleScriptGlobals), [typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly], FrameworkReferences, Imports, emitErrors);
+        (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) = Emit(directory, path, code, emit, emitErrors);
         foreach ((string message, string file, int line, int column) in emitErrors)
         {
             errors.Add(new PluginConfigError(null, message, file, line, column));
@@ -213,6 +235,29 @@ internal static class ScriptCompiler
         Func<object[], Task<object>> entry = Load(context, image, pdb, entryType, entryMethod);
         builder.BeginFile(path);
         Run(path, entry, new RuleScriptGlobals(builder, path), errors);
+    }
+
+    /// <summary>The emitted script from <see cref="EmitCache"/> when this exact text was compiled this round, else from Roslyn.</summary>
+    private static Emitted Emit(string directory, string path, string code, CompilerLoadContext.EmitFunction emit, List<(string Message, string File, int Line, int Column)> emitErrors)
+    {
+        var key = (directory, path, code);
+        if (EmitCache.TryGetValue(key, out Emitted? cached))
+        {
+            return cached;
+        }
+
+        Interlocked.Increment(ref s_emits);
+        (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) =
+            emit(path, code, typeof(RuleScriptGlobals), [typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly], FrameworkReferences, Imports, emitErrors);
+        var emitted = new Emitted(empty, image, pdb, entryType, entryMethod);
+        long bytes = (image?.LongLength ?? 0) + (pdb?.LongLength ?? 0) + code.Length * sizeof(char);
+        if (emitErrors.Count == 0 && s_emitCacheBytes + bytes <= EmitCacheBytes)
+        {
+            EmitCache[key] = emitted;
+            s_emitCacheBytes += bytes;
+        }
+
+        return emitted;
     }
 
     /// <summary>Loads an emitted script into the rules' context and returns its entry point.</summary>
