@@ -78,11 +78,11 @@ public class DnsBenchmarks
 
     /// <summary>The ACL and a rate-limit token for an allowed client, as every UDP/TCP/DoT/DoH query pays first.</summary>
     [Benchmark]
-    public AdmissionResult AdmitAllowedClient() => _gate.Admit(_client, DnsTransport.Udp);
+    public int AdmitAllowedClient() => (int)_gate.Admit(_client, DnsTransport.Udp);
 
     /// <summary>A client over its limit (the flood case): its bucket found, empty, the slip counter advanced.</summary>
     [Benchmark]
-    public AdmissionResult RateLimitOverLimit() => _limiter.Take(_limitedClient, datagram: true, _now);
+    public int RateLimitOverLimit() => (int)_limiter.Take(_limitedClient, datagram: true, _now);
 
     /// <summary>A cache hit behind the admission check (the exposed resolver's cheapest full path).</summary>
     [Benchmark]

@@ -6,6 +6,7 @@ using Org.BouncyCastle.Crypto.Digests;
 using Org.BouncyCastle.Crypto.Generators;
 using Org.BouncyCastle.Crypto.Macs;
 using Org.BouncyCastle.Crypto.Parameters;
+using Gateway.Plugins.WireGuard.Crypto;
 using BclChaCha = System.Security.Cryptography.ChaCha20Poly1305;
 using NSecAead = NSec.Cryptography.AeadAlgorithm;
 
@@ -46,6 +47,8 @@ public class CryptoPrimitiveBenchmarks
     private readonly byte[] _t3 = new byte[32];
     private readonly byte[] _message = RandomNumberGenerator.GetBytes(116);
     private BclChaCha _bcl = null!;
+    private OpenSslChaCha20Poly1305 _osslSeal = null!;
+    private OpenSslChaCha20Poly1305 _osslOpen = null!;
     private Key _nsecKey = null!;
     private Key _nsecXKey = null!;
     private Key _nsecPrivate = null!;
@@ -59,6 +62,8 @@ public class CryptoPrimitiveBenchmarks
         _privateKey[31] = (byte)((_privateKey[31] & 127) | 64);
         Org.BouncyCastle.Math.EC.Rfc7748.X25519.ScalarMultBase(RandomNumberGenerator.GetBytes(32), _publicKey);
         _bcl = new BclChaCha(_key);
+        _osslSeal = OpenSslChaCha20Poly1305.TryCreate(_key, encrypt: true) ?? throw new InvalidOperationException("libcrypto.so.3 did not load");
+        _osslOpen = OpenSslChaCha20Poly1305.TryCreate(_key, encrypt: false)!;
         _nsecKey = Key.Import(NSecAead.ChaCha20Poly1305, _key, KeyBlobFormat.RawSymmetricKey);
         _nsecXKey = Key.Import(NSecAead.XChaCha20Poly1305, _key, KeyBlobFormat.RawSymmetricKey);
         _nsecPrivate = Key.Import(KeyAgreementAlgorithm.X25519, _privateKey, KeyBlobFormat.RawPrivateKey);
@@ -72,6 +77,8 @@ public class CryptoPrimitiveBenchmarks
     public void Cleanup()
     {
         _bcl.Dispose();
+        _osslSeal.Dispose();
+        _osslOpen.Dispose();
         _nsecKey.Dispose();
         _nsecXKey.Dispose();
         _nsecPrivate.Dispose();
@@ -128,6 +135,14 @@ public class CryptoPrimitiveBenchmarks
         NSecAead.ChaCha20Poly1305.Encrypt(_nsecKey, _nonce, default, _packet.AsSpan(0, PacketBytes), _packet);
     }
 
+    /// <summary>The data path since issue 21: OpenSSL EVP with the key schedule kept, the nonce set per message.</summary>
+    [Benchmark, BenchmarkCategory("ChaCha20Poly1305 seal 1420")]
+    public bool Seal1420_OpenSsl()
+    {
+        BitConverterNonce(_nonce, ++_counter);
+        return _osslSeal.Seal(_nonce, _packet.AsSpan(0, PacketBytes), _packet);
+    }
+
     [Benchmark(Baseline = true), BenchmarkCategory("ChaCha20Poly1305 open 1420")]
     public void Open1420_Bcl()
     {
@@ -140,6 +155,13 @@ public class CryptoPrimitiveBenchmarks
     {
         _nonce.AsSpan().Clear();
         return NSecAead.ChaCha20Poly1305.Decrypt(_nsecKey, _nonce, default, _sealedPacket, _opened.AsSpan(0, PacketBytes));
+    }
+
+    [Benchmark, BenchmarkCategory("ChaCha20Poly1305 open 1420")]
+    public bool Open1420_OpenSsl()
+    {
+        _nonce.AsSpan().Clear();
+        return _osslOpen.Open(_nonce, _sealedPacket, _opened.AsSpan(0, PacketBytes));
     }
 
     [Benchmark(Baseline = true), BenchmarkCategory("ChaCha20Poly1305 open forgery")]
@@ -166,6 +188,14 @@ public class CryptoPrimitiveBenchmarks
         return NSecAead.ChaCha20Poly1305.Decrypt(_nsecKey, _nonce, default, _sealedPacket, _opened.AsSpan(0, PacketBytes));
     }
 
+    [Benchmark, BenchmarkCategory("ChaCha20Poly1305 open forgery")]
+    public bool OpenForgery_OpenSsl()
+    {
+        _nonce.AsSpan().Clear();
+        _nonce[4] = 1;
+        return _osslOpen.Open(_nonce, _sealedPacket, _opened.AsSpan(0, PacketBytes));
+    }
+
     /// <summary>A GSO batch: 64 full-MTU messages back to back in one buffer, sealed in place one after another.</summary>
     [Benchmark(Baseline = true, OperationsPerInvoke = GsoBatch), BenchmarkCategory("ChaCha20Poly1305 seal GSO batch (per packet)")]
     public void SealBatch_Bcl()
@@ -186,6 +216,17 @@ public class CryptoPrimitiveBenchmarks
             Span<byte> message = _batch.AsSpan(i * (PacketBytes + 32) + 16, PacketBytes + 16);
             BitConverterNonce(_nonce, ++_counter);
             NSecAead.ChaCha20Poly1305.Encrypt(_nsecKey, _nonce, default, message[..PacketBytes], message);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = GsoBatch), BenchmarkCategory("ChaCha20Poly1305 seal GSO batch (per packet)")]
+    public void SealBatch_OpenSsl()
+    {
+        for (int i = 0; i < GsoBatch; i++)
+        {
+            Span<byte> message = _batch.AsSpan(i * (PacketBytes + 32) + 16, PacketBytes + 16);
+            BitConverterNonce(_nonce, ++_counter);
+            _osslSeal.Seal(_nonce, message[..PacketBytes], message);
         }
     }
 
