@@ -47,6 +47,29 @@ public sealed class CommandLineTests
         Assert.Contains($"warning: {path}:1:1: dns-dots: no loaded plugin has the id 'dns-dots'", result.StdErr);
     }
 
+    /// <summary>Issue 13: an admin listener others can reach needs a token; check says where, and a token file makes it pass.</summary>
+    [Theory]
+    [InlineData("0.0.0.0:9090")]
+    [InlineData("192.0.2.1:9090")]
+    [InlineData("\"[::]:9090\"")]
+    public async Task Check_AdminOnNonLoopbackWithoutToken_ExitsTwoAtListenThenPassesWithTokenFile(string listen)
+    {
+        string folder = NewFolder();
+        string path = Path.Combine(folder, "gateway.yaml");
+        await File.WriteAllTextAsync(path, $"host:\n  admin:\n    listen: {listen}\n");
+
+        CommandResult refused = await CheckAsync(path);
+
+        Assert.True(refused.ExitCode == 2, refused.Output);
+        Assert.Contains($"{path}:3:5: host.admin.listen: ", refused.StdErr);
+        Assert.Contains("is not a loopback address: set host.admin.tokenFile", refused.StdErr);
+
+        string tokenFile = await Admin.AdminToken.WriteAsync(folder, "check-test-token-0123456789abcdef");
+        await File.WriteAllTextAsync(path, $"host:\n  admin:\n    listen: {listen}\n    tokenFile: {tokenFile}\n");
+        CommandResult accepted = await CheckAsync(path);
+        Assert.True(accepted.ExitCode == 0, accepted.Output);
+    }
+
     [Fact]
     public async Task Check_MissingFile_ExitsTwo()
     {
