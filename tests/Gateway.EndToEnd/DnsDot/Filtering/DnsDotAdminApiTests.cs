@@ -78,6 +78,23 @@ public sealed class DnsDotAdminApiTests : IClassFixture<ListUpstreamFixture>
         Assert.Equal("ads", stats.GetProperty("lists")[0].GetProperty("name").GetString());
         Assert.Equal(_fixture.Upstream.Address, stats.GetProperty("upstreams")[0].GetProperty("name").GetString());
 
+        // gateway top (issue 17's CLI) prints the same top lists: the blocked name with its count, and --json is the
+        // API's own lists.
+        string cli = Path.Combine(await GatewayBuild.GatewayDirectoryAsync(), "gateway");
+        CommandResult top = await ProcessRunner.RunAsync(cli, ["top", "--config", gateway.ConfigPath], TimeSpan.FromMinutes(1));
+        Assert.True(top.ExitCode == 0, top.Output);
+        Assert.Matches(@"top blocked \(last hour\):\n +\d+  adblock-blocked\.example\.test\n", top.StdOut);
+        CommandResult topJson = await ProcessRunner.RunAsync(cli, ["top", "--json", "--config", gateway.ConfigPath], TimeSpan.FromMinutes(1));
+        Assert.True(topJson.ExitCode == 0, topJson.Output);
+        JsonElement now = await GetJsonAsync(admin, "stats");
+        using (JsonDocument printed = JsonDocument.Parse(topJson.StdOut))
+        {
+            foreach (string list in new[] { "topNames", "topClients", "topBlocked" })
+            {
+                Assert.Equal(now.GetProperty(list).GetRawText(), printed.RootElement.GetProperty(list).GetRawText());
+            }
+        }
+
         // Pause: the blocked name resolves; resume: blocked again.
         using (HttpResponseMessage pause = await SendAsync(admin, "POST", "blocking/pause", body: "{\"minutes\": 5}"))
         {
