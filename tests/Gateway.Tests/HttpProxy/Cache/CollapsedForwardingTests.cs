@@ -288,6 +288,31 @@ public sealed class CollapsedForwardingTests : IDisposable
         Assert.Equal(0, cache.FetchesInFlight);
     }
 
+    [Fact]
+    public void LookUp_HitWithCollapsingOn_AllocatesNothing()
+    {
+        HttpCache cache = CreateCache();
+        Client leader = Connect(cache);
+        leader.LookUp();
+        leader.Respond("HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\n", Payload(1024));
+        Client client = Connect(cache);
+        Assert.True(client.LookUp());   // the first look-up sizes the key buffer
+        client.Exchange.Reset();
+        ReadOnlySpan<byte> target = client.Head.AsSpan(4, "http://a.test/x".Length);
+        Assert.True(ProxyTarget.TryParseAbsolute(target, out ProxyTarget parsed));
+        HeaderField[] fields = client.Fields;
+        RequestHead request = client.Request;
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.True(client.Exchange.LookUp(client.Head, request, fields, target, parsed));
+            client.Exchange.Reset();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     /// <summary>A request that leads the fetch of http://a.test/x and one that waits for it: its answer (hit or not).</summary>
     private (Client Leader, Task<bool> Answer) LeaderAndWaiter(HttpCache cache)
     {
@@ -341,6 +366,8 @@ public sealed class CollapsedForwardingTests : IDisposable
         public CacheExchange Exchange { get; }
 
         public byte[] Head { get; }
+
+        public RequestHead Request => _request;
 
         public HeaderField[] Fields => _fields[.._request.Headers.Count];
 
