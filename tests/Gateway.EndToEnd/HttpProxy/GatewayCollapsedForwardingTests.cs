@@ -10,7 +10,7 @@ namespace Gateway.EndToEnd.HttpProxy;
 /// Collapsed forwarding (squid's collapsed_forwarding, <c>cache.collapsedForwarding</c>) in the published gateway: one
 /// curl runs 50 transfers at once (<c>--parallel --parallel-immediate</c>: 50 connections to the proxy, all started
 /// together) for the same uncached URL of a slow local origin that counts the requests reaching it; the admin API's
-/// stats say how many were answered by another request's fetch.
+/// stats and the access log say how many were answered by another request's fetch.
 /// </summary>
 public sealed class GatewayCollapsedForwardingTests : IAsyncLifetime
 {
@@ -59,7 +59,12 @@ public sealed class GatewayCollapsedForwardingTests : IAsyncLifetime
         JsonElement cache = (await StatsAsync()).GetProperty("cache");
         Assert.Equal(1, cache.GetProperty("misses").GetInt64());
         Assert.Equal(Clients - 1, cache.GetProperty("hits").GetInt64());
-        Assert.InRange(cache.GetProperty("collapsed").GetInt64(), 1, Clients - 1);
+        long collapsed = cache.GetProperty("collapsed").GetInt64();
+        Assert.InRange(collapsed, 1, Clients - 1);
+        string[] results = await AccessLogResultsAsync();
+        Assert.Equal(1, results.Count(r => r == "TCP_MISS/200"));
+        Assert.Equal(collapsed, results.Count(r => r == "TCP_CF_HIT/200"));
+        Assert.Equal(Clients - 1 - collapsed, results.Count(r => r == "TCP_HIT/200"));
     }
 
     [Fact]
@@ -102,6 +107,9 @@ public sealed class GatewayCollapsedForwardingTests : IAsyncLifetime
                 tokenFile: {tokenFile}
             http-proxy:
               listen: ["127.0.0.1:{_proxyPort}"]
+              accessLog:
+                path: "{AccessLog}"
+                format: squid
               cache:
                 {cacheKey}
             """);
@@ -126,6 +134,23 @@ public sealed class GatewayCollapsedForwardingTests : IAsyncLifetime
         {
             Assert.Equal(expected, Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(_work, $"body-{i}")))));
         }
+    }
+
+    private string AccessLog => Path.Combine(_work, "access.log");
+
+    /// <summary>The result/status field of each access log line, once all <see cref="Clients"/> are written (a background task writes them).</summary>
+    private async Task<string[]> AccessLogResultsAsync()
+    {
+        string[] lines = [];
+        for (int i = 0; i < 300 && lines.Length < Clients; i++)
+        {
+            await Task.Delay(100);
+            lines = File.Exists(AccessLog) ? await File.ReadAllLinesAsync(AccessLog) : [];
+        }
+
+        Assert.Equal(Clients, lines.Length);
+        // squid's native format: time.ms elapsed client result/status bytes method URL user hierarchy/peer type.
+        return [.. lines.Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3])];
     }
 
     private async Task<JsonElement> StatsAsync()
