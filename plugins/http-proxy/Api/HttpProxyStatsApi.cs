@@ -7,7 +7,8 @@ namespace Gateway.Plugins.HttpProxy.Api;
 
 /// <summary>
 /// <c>GET /api/v1/plugins/http-proxy/stats</c> (the admin API contract, helpers/API-CONTRACT.md): requests, the rate
-/// over the last minute, open connections and tunnels, the cache's hit ratio and size.
+/// over the last minute, open connections and tunnels, the cache's hit ratio and size, and the requests answered by
+/// another request's origin fetch (collapsed forwarding).
 /// </summary>
 /// <remarks>
 /// The numbers are read off the plugin's own meter with a <see cref="MeterListener"/>, not kept beside it: the
@@ -33,6 +34,7 @@ internal sealed class HttpProxyStatsApi : IDisposable
     private long _cacheMisses;
     private long _cacheEntries;
     private long _cacheBytes;
+    private long _cacheCollapsed;
     private long _originRequests;
     private long _socksRequests;
     private long _authFailures;
@@ -52,7 +54,14 @@ internal sealed class HttpProxyStatsApi : IDisposable
                 listener.EnableMeasurementEvents(instrument, Target(instrument.Name));
             }
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, _, state) => Record((Counted)state!, value));
+        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, state) =>
+        {
+            // cache.collapsed: only the requests answered by another's fetch (result=hit) are origin requests saved.
+            if ((Counted)state! != Counted.CacheCollapsed || IsHit(tags))
+            {
+                Record((Counted)state!, value);
+            }
+        });
         _listener.SetMeasurementEventCallback<int>((instrument, value, _, state) => Record((Counted)state!, value));
         _listener.Start();
     }
@@ -67,6 +76,7 @@ internal sealed class HttpProxyStatsApi : IDisposable
         CacheMisses,
         CacheEntries,
         CacheBytes,
+        CacheCollapsed,
         OriginRequests,
         SocksRequests,
         AuthFailures,
@@ -98,6 +108,7 @@ internal sealed class HttpProxyStatsApi : IDisposable
             json.WriteNumber("hitRatio", hits + misses == 0 ? 0 : Math.Round(hits / (double)(hits + misses), 4));
             json.WriteNumber("entries", Interlocked.Read(ref _cacheEntries));
             json.WriteNumber("bytes", Interlocked.Read(ref _cacheBytes));
+            json.WriteNumber("collapsed", Interlocked.Read(ref _cacheCollapsed));
             json.WriteEndObject();
             json.WriteNumber("originRequests", Interlocked.Read(ref _originRequests));
             json.WriteNumber("socksRequests", Interlocked.Read(ref _socksRequests));
@@ -122,6 +133,7 @@ internal sealed class HttpProxyStatsApi : IDisposable
         "http_proxy.cache.misses" => Counted.CacheMisses,
         "http_proxy.cache.entries" => Counted.CacheEntries,
         "http_proxy.cache.size" => Counted.CacheBytes,
+        "http_proxy.cache.collapsed" => Counted.CacheCollapsed,
         "http_proxy.origin.connections" => Counted.OriginRequests,
         "http_proxy.socks.requests" => Counted.SocksRequests,
         "http_proxy.auth.failures" => Counted.AuthFailures,
@@ -155,6 +167,9 @@ internal sealed class HttpProxyStatsApi : IDisposable
             case Counted.CacheBytes:
                 Interlocked.Exchange(ref _cacheBytes, value);
                 break;
+            case Counted.CacheCollapsed:
+                Interlocked.Add(ref _cacheCollapsed, value);
+                break;
             case Counted.OriginRequests:
                 Interlocked.Add(ref _originRequests, value);
                 break;
@@ -165,6 +180,19 @@ internal sealed class HttpProxyStatsApi : IDisposable
                 Interlocked.Add(ref _authFailures, value);
                 break;
         }
+    }
+
+    private static bool IsHit(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        foreach (KeyValuePair<string, object?> tag in tags)
+        {
+            if (tag.Key == "result" && tag.Value is "hit")
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>One slot per second of the window; a slot found holding an older second is restarted first.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Proxy;
 using Gateway.Plugins.HttpProxy.Wire;
@@ -13,6 +14,9 @@ namespace Gateway.Plugins.HttpProxy.Cache;
 /// (<see cref="LookUp"/>: a hit, or a stale entry to validate), decides what becomes of the origin's response
 /// (<see cref="PrepareStore"/>: store while relaying, invalidate, or drop), and turns a 304 into a freshened entry
 /// (<see cref="Revalidated"/>). Holds references to the entries it found until the next request or disposal.
+/// With collapsed forwarding on, a GET that misses leads the fetch of its URL, and identical misses meanwhile
+/// wait for it (<see cref="Waiting"/>, <see cref="WaitAsync"/>) and then look the stored response up again
+/// (<see cref="LookUpAfterWait"/>); see <see cref="CollapsedFetch"/>.
 /// </summary>
 /// <remarks>
 /// A hit is served to a client only when its destination policy allows the address the entry came from, so a
@@ -32,10 +36,19 @@ internal sealed class CacheExchange : IDisposable
     private CacheEntry? _staleEntry;
     private ArrayBufferWriter<byte>? _storedHead;
 
+    // Collapsed forwarding as the connection's rules set it (a reload does not rebuild the cache for these keys).
+    private readonly bool _collapse;
+    private readonly TimeSpan _collapseWait;
+    private CollapsedFetch? _leading;
+    private CollapsedFetch? _waiting;
+
+    /// <param name="options">The cache settings of the connection's rules (collapsed forwarding is read from them).</param>
     /// <param name="destinations">The client's destination policy; null when it is held to none.</param>
-    public CacheExchange(HttpCache cache, HttpProxyMetrics metrics, DestinationPolicy? destinations, int maxHeaderCount)
+    public CacheExchange(HttpCache cache, HttpCacheOptions options, HttpProxyMetrics metrics, DestinationPolicy? destinations, int maxHeaderCount)
     {
         _cache = cache;
+        _collapse = options.CollapsedForwarding;
+        _collapseWait = options.CollapsedWait;
         _metrics = metrics;
         _destinations = destinations;
         _maxHeaderCount = maxHeaderCount;
@@ -54,6 +67,12 @@ internal sealed class CacheExchange : IDisposable
     /// </summary>
     public bool OnlyIfCachedMiss => _keyLength > 0 && _cacheRequest.Directives.OnlyIfCached && _cacheRequest.MayUseStored;
 
+    /// <summary>
+    /// Another request is fetching the current request's URL and this one waits for it (<see cref="WaitAsync"/>)
+    /// instead of asking the origin; null otherwise.
+    /// </summary>
+    public CollapsedFetch? Waiting => _waiting;
+
     /// <summary>The fill of the response being stored while it is relayed, or null.</summary>
     public CacheFill? Fill => _fill.Active ? _fill : null;
 
@@ -65,6 +84,7 @@ internal sealed class CacheExchange : IDisposable
     {
         if (!_fill.Active)
         {
+            EndLead(stored: false);
             return;
         }
 
@@ -72,12 +92,43 @@ internal sealed class CacheExchange : IDisposable
         if (stored is not null)
         {
             _cache.Store(stored);
+            EndLead(stored: true);
         }
         else
         {
             _fill.Abandon();
             RemoveCurrent();
         }
+    }
+
+    /// <summary>
+    /// The current request stores nothing (it failed, or is answered with an error made here): requests waiting for
+    /// its fetch go to the origin alone, now.
+    /// </summary>
+    public void AbandonFetch() => EndLead(stored: false);
+
+    /// <summary>Waits for the fetch the current request joined (<see cref="Waiting"/>), at most <c>cache.collapsedWaitMs</c>.</summary>
+    public ValueTask<CollapseOutcome> WaitAsync(CancellationToken cancellationToken) => _waiting!.WaitAsync(_collapseWait, cancellationToken);
+
+    /// <summary>
+    /// After the wait for another request's fetch: true when the response it stored answers the current request as is
+    /// (<see cref="Hit"/>); otherwise the request goes to the origin alone (<see cref="Stale"/> may hold an entry to
+    /// validate).
+    /// </summary>
+    /// <param name="outcome">How the wait ended.</param>
+    /// <param name="head">The request head (still the one <see cref="LookUp"/> was given).</param>
+    /// <param name="fields">Its fields.</param>
+    public bool LookUpAfterWait(CollapseOutcome outcome, ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields)
+    {
+        _waiting = null;
+        bool hit = outcome == CollapseOutcome.Stored && Judge(_cache.Find(_key.AsSpan(0, _keyLength)), head, fields);
+        _metrics.CacheCollapsed(outcome, hit);
+        if (!hit && _staleEntry is null)
+        {
+            _metrics.CacheMiss();
+        }
+
+        return hit;
     }
 
     /// <summary>
@@ -134,7 +185,47 @@ internal sealed class CacheExchange : IDisposable
             return false;
         }
 
-        CacheEntry? entry = _cache.Find(_key.AsSpan(0, _keyLength));
+        ReadOnlySpan<char> key = _key.AsSpan(0, _keyLength);
+        CacheEntry? entry = _cache.Find(key);
+        if (Judge(entry, head, fields))
+        {
+            return true;
+        }
+
+        if (_staleEntry is null && _collapse && !_cacheRequest.RequiresValidation && !_cacheRequest.Directives.OnlyIfCached)
+        {
+            // Collapsed forwarding: a GET leads the fetch of its URL (unless its response will not be stored: no-store);
+            // a HEAD only waits for one, as it stores nothing itself.
+            bool mayLead = _cacheRequest.IsGet && !_cacheRequest.Directives.NoStore;
+            switch (_cache.Join(key, entry, mayLead, out CollapsedFetch? fetch))
+            {
+                case CollapseRole.Waiter:
+                    // Counted as a hit or a miss when the wait ends (LookUpAfterWait).
+                    _waiting = fetch;
+                    return false;
+                case CollapseRole.Leader:
+                    _leading = fetch;
+                    break;
+                case CollapseRole.Stored when Judge(_cache.Find(key), head, fields):
+                    return true;
+            }
+        }
+
+        if (_staleEntry is null)
+        {
+            _metrics.CacheMiss();
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="entry"/> (a reference the caller took, or null) answers the current request as is: then
+    /// it is <see cref="Hit"/>; or it is to be validated with the origin: then it is <see cref="Stale"/>; otherwise it
+    /// is released.
+    /// </summary>
+    private bool Judge(CacheEntry? entry, ReadOnlySpan<byte> head, ReadOnlySpan<HeaderField> fields)
+    {
         if (entry is not null && _destinations is not null && !_destinations.IsAllowed(entry.OriginAddress, out _))
         {
             // Stored from an origin this client may not reach (fetched by a local client): not a hit for it. The
@@ -160,13 +251,14 @@ internal sealed class CacheExchange : IDisposable
         }
 
         entry?.Release();
-        _metrics.CacheMiss();
         return false;
     }
 
     /// <summary>Gives back the references to stored entries the previous request held; the next request starts clean.</summary>
     public void Reset()
     {
+        EndLead(stored: false);
+        _waiting = null;
         _hitEntry?.Release();
         _hitEntry = null;
         _staleEntry?.Release();
@@ -222,6 +314,18 @@ internal sealed class CacheExchange : IDisposable
             return;
         }
 
+        StartStore(head, response, fields, plan, originTime, forwarded, scratch, origin, host, port);
+        if (!_fill.Active || response.Status >= 500)
+        {
+            // Nothing will be stored, or an error the origin may not repeat: whoever waits for this fetch asks the origin
+            // itself, now rather than at the end of the body or of its wait (an error stored all the same is found there).
+            EndLead(stored: false);
+        }
+    }
+
+    private void StartStore(ReadOnlySpan<byte> head, in ResponseHead response, ReadOnlySpan<HeaderField> fields, in ResponsePlan plan, TimeSpan originTime,
+        ReadOnlySpan<byte> forwarded, HeaderField[] scratch, NetAddress origin, ReadOnlySpan<byte> host, int port)
+    {
         HttpCache cache = _cache;
         ResponseCacheInfo info = ResponseCacheInfo.Parse(head, fields);
         if (_cacheRequest.IsUnsafe)
@@ -275,10 +379,20 @@ internal sealed class CacheExchange : IDisposable
             ResponseFraming.Length => plan.Length,
             _ => -1,
         };
-        if (!_fill!.Begin(template, _storedHead.WrittenSpan, contentLength))
+        if (!_fill.Begin(template, _storedHead.WrittenSpan, contentLength, _leading))
         {
             // Too large to keep: what was stored for this URI is outdated by this response all the same.
             RemoveCurrent();
+        }
+    }
+
+    /// <summary>Finishes the fetch the current request leads, if any (<see cref="CollapsedFetch.Finish"/>).</summary>
+    private void EndLead(bool stored)
+    {
+        if (_leading is { } fetch)
+        {
+            _leading = null;
+            fetch.Finish(stored);
         }
     }
 

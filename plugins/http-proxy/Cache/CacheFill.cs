@@ -7,7 +7,9 @@ namespace Gateway.Plugins.HttpProxy.Cache;
 /// collected in an array from the cache's pool: with a Content-Length it is rented at its final size and
 /// filled in place; otherwise (chunked, or delimited by close) it grows in steps. The bytes are charged to the
 /// cache's budget as they are taken, and the fill is abandoned beyond maxObjectBytes or the budget: the
-/// client still gets every byte, the cache just does not keep them.
+/// client still gets every byte, the cache just does not keep them. Abandoning it releases the requests waiting
+/// for the response (<see cref="CollapsedFetch"/>) at once, so they need not wait for the rest of a body that
+/// will not be stored.
 /// </summary>
 internal sealed class CacheFill
 {
@@ -20,6 +22,7 @@ internal sealed class CacheFill
     private long _expectedBody;
     private long _reserved;
     private CacheEntry _template = null!;
+    private CollapsedFetch? _fetch;
 
     public CacheFill(HttpCache cache)
     {
@@ -31,10 +34,12 @@ internal sealed class CacheFill
 
     /// <summary>
     /// Starts collecting: <paramref name="head"/> is the stored head without Content-Length, <paramref name="template"/>
-    /// carries everything of the entry but its bytes, <paramref name="contentLength"/> is -1 when unknown.
-    /// False when the response is too large or the budget is used up.
+    /// carries everything of the entry but its bytes, <paramref name="contentLength"/> is -1 when unknown,
+    /// <paramref name="fetch"/> is the fetch other requests wait for (finished unstored if the fill is abandoned;
+    /// the caller finishes it after storing what <see cref="Complete"/> returns). False when the response is too
+    /// large or the budget is used up.
     /// </summary>
-    public bool Begin(CacheEntry template, ReadOnlySpan<byte> head, long contentLength)
+    public bool Begin(CacheEntry template, ReadOnlySpan<byte> head, long contentLength, CollapsedFetch? fetch = null)
     {
         Abandon();
         long maxObject = _cache.Options.MaxObjectBytes;
@@ -58,6 +63,7 @@ internal sealed class CacheFill
         _count = 0;
         _expectedBody = contentLength;
         _template = template;
+        _fetch = fetch;
         Active = true;
         return true;
     }
@@ -116,6 +122,7 @@ internal sealed class CacheFill
             OriginAddress = _template.OriginAddress,
         };
         _body = [];
+        _fetch = null;
         Reset();
         return entry;
     }
@@ -127,7 +134,10 @@ internal sealed class CacheFill
         {
             ReturnBody(_body);
             _body = [];
+            CollapsedFetch? fetch = _fetch;
+            _fetch = null;
             Reset();
+            fetch?.Finish(stored: false);
         }
     }
 

@@ -7,13 +7,16 @@ namespace Gateway.Plugins.HttpProxy.Cache;
 
 /// <summary>
 /// The proxy's shared HTTP cache (RFC 9111): stored responses by key, bounded by total bytes and entry count
-/// with least-recently-used eviction. One lock guards the map and the LRU list; every operation under it is a
+/// with least-recently-used eviction, and the origin fetches in flight that identical misses wait for
+/// (<see cref="CollapsedFetch"/>). One lock guards the maps and the LRU list; every operation under it is a
 /// dictionary probe and a few pointer moves, and lookups by a span key allocate nothing.
 /// </summary>
 internal sealed class HttpCache
 {
     private readonly Dictionary<string, CacheEntry> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CacheEntry>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly Dictionary<string, CollapsedFetch> _fetches = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CollapsedFetch>.AlternateLookup<ReadOnlySpan<char>> _fetchLookup;
     private readonly Lock _lock = new();
     private readonly HttpProxyMetrics _metrics;
     private CacheEntry? _newest;
@@ -26,6 +29,7 @@ internal sealed class HttpCache
         Options = options;
         _metrics = metrics;
         _lookup = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
+        _fetchLookup = _fetches.GetAlternateLookup<ReadOnlySpan<char>>();
         // Bodies are reused through a pool of the cache's own (a few free arrays per power-of-two size), so
         // storing a large response neither allocates on the large-object heap nor faults in fresh pages.
         int largest = (int)Math.Min(1 << 30, BitOperations.RoundUpToPowerOf2((ulong)Math.Max(options.MaxObjectBytes, 16)));
@@ -49,6 +53,18 @@ internal sealed class HttpCache
             lock (_lock)
             {
                 return _entries.Count;
+            }
+        }
+    }
+
+    /// <summary>Origin fetches that identical misses may wait for, in flight now.</summary>
+    public int FetchesInFlight
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _fetches.Count;
             }
         }
     }
@@ -104,6 +120,52 @@ internal sealed class HttpCache
         if (evicted > 0)
         {
             _metrics.CacheEvicted(evicted, evictedBytes);
+        }
+    }
+
+    /// <summary>
+    /// Collapsed forwarding for a request that missed: wait for the fetch of <paramref name="key"/> in flight, or lead
+    /// one (when <paramref name="mayLead"/>), or — when an entry other than <paramref name="missed"/> (the one the
+    /// request found unusable, or null) was stored since the request looked — look again. Deciding under the lock
+    /// that stores entries and ends fetches means no request misses both a fetch and the response it stored.
+    /// </summary>
+    /// <param name="fetch">The fetch to wait for (<see cref="CollapseRole.Waiter"/>) or to finish (<see cref="CollapseRole.Leader"/>).</param>
+    public CollapseRole Join(ReadOnlySpan<char> key, CacheEntry? missed, bool mayLead, out CollapsedFetch? fetch)
+    {
+        lock (_lock)
+        {
+            if (_lookup.TryGetValue(key, out CacheEntry? stored) && stored != missed)
+            {
+                fetch = null;
+                return CollapseRole.Stored;
+            }
+
+            if (_fetchLookup.TryGetValue(key, out fetch))
+            {
+                return CollapseRole.Waiter;
+            }
+
+            if (!mayLead)
+            {
+                return CollapseRole.Alone;
+            }
+
+            string text = new(key);
+            fetch = new CollapsedFetch(this, text);
+            _fetches.Add(text, fetch);
+            return CollapseRole.Leader;
+        }
+    }
+
+    /// <summary>Takes <paramref name="fetch"/> out of the fetches in flight (<see cref="CollapsedFetch.Finish"/>).</summary>
+    internal void EndFetch(CollapsedFetch fetch)
+    {
+        lock (_lock)
+        {
+            if (_fetches.TryGetValue(fetch.Key, out CollapsedFetch? current) && current == fetch)
+            {
+                _fetches.Remove(fetch.Key);
+            }
         }
     }
 

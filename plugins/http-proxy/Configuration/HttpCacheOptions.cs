@@ -31,4 +31,21 @@ internal sealed class HttpCacheOptions
     /// this long (RFC 9111 §4.2.2). Defaults to 1 hour.
     /// </summary>
     public TimeSpan HeuristicMaxAge { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Whether identical concurrent misses wait for one origin fetch (<c>collapsedForwarding</c>, squid's
+    /// collapsed_forwarding): while a GET for a URL is being fetched to be stored, further GET and HEAD requests for
+    /// the same URL wait for it and are answered from the stored response instead of each asking the origin. A
+    /// response that cannot be stored (no-store, private, a 5xx, too large, a Vary the waiter does not match)
+    /// releases the waiters at once, each then going to the origin itself. Defaults to true.
+    /// </summary>
+    public bool CollapsedForwarding { get; init; } = true;
+
+    /// <summary>
+    /// Longest a request waits for another request's fetch of the same URL (<c>collapsedWaitMs</c>, milliseconds,
+    /// 1–600000) before it goes to the origin alone. The wait covers the whole response (a waiter is answered once
+    /// the body is stored), so a slow or large response can outlast it. Defaults to 5000 ms: several round trips to
+    /// a distant origin, and short enough that a stuck fetch costs a waiter little.
+    /// </summary>
+    public TimeSpan CollapsedWait { get; init; } = TimeSpan.FromSeconds(5);
 }

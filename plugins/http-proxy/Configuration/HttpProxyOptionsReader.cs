@@ -89,6 +89,8 @@ internal static partial class HttpProxyOptionsReader
             MaxObjectBytes = maxObjectBytes,
             MaxEntries = cache.Int("maxEntries", defaults.MaxEntries, 1, 10_000_000),
             HeuristicMaxAge = heuristic,
+            CollapsedForwarding = cache.Bool("collapsedForwarding", defaults.CollapsedForwarding),
+            CollapsedWait = TimeSpan.FromMilliseconds(cache.Int("collapsedWaitMs", (int)defaults.CollapsedWait.TotalMilliseconds, 1, 600_000)),
         };
     }
 

@@ -36,6 +36,10 @@ internal sealed class HttpProxyMetrics
     private readonly Counter<long> _authFailures;
     private static readonly object s_notModified = "not_modified";
     private static readonly object s_modified = "modified";
+    private static readonly object s_hit = "hit";
+    private static readonly object s_released = "released";
+    private static readonly object s_timeout = "timeout";
+    private readonly Counter<long> _cacheCollapsed;
 
     public HttpProxyMetrics(Meter meter)
     {
@@ -61,6 +65,8 @@ internal sealed class HttpProxyMetrics
         _authSuccesses = meter.CreateCounter<long>("http_proxy.auth.successes", "{login}", "Connections that authenticated, by protocol (http, socks5) and user (never the password).");
         _authFailures = meter.CreateCounter<long>("http_proxy.auth.failures", "{attempt}", "Failed proxy authentications (wrong or missing credentials), by protocol.");
         _socksDatagramsDropped = meter.CreateCounter<long>("http_proxy.socks.datagrams_dropped", "{datagram}", "UDP ASSOCIATE datagrams not relayed, by reason (fragment, not_client, denied, unsolicited, malformed).");
+        _cacheCollapsed = meter.CreateCounter<long>("http_proxy.cache.collapsed", "{request}",
+            "Requests that waited for another request's origin fetch of the same URL (collapsedForwarding), by result (hit: answered from the response it stored; released: it could not be stored or does not answer this request, so the request went to the origin; timeout: waited collapsedWaitMs, then went to the origin).");
         _cacheInvalidations = meter.CreateCounter<long>("http_proxy.cache.invalidations", "{response}", "Entries removed by unsafe requests (POST, PUT, DELETE, ...) or replaced by uncacheable responses.");
     }
 
@@ -99,6 +105,10 @@ internal sealed class HttpProxyMetrics
         _cacheEvictions.Add(count);
         _cacheEvictedBytes.Add(bytes);
     }
+
+    /// <summary>A request's wait for another request's fetch ended: answered from the stored response (<paramref name="hit"/>) or not.</summary>
+    public void CacheCollapsed(Cache.CollapseOutcome outcome, bool hit) =>
+        _cacheCollapsed.Add(1, new KeyValuePair<string, object?>("result", hit ? s_hit : outcome == Cache.CollapseOutcome.TimedOut ? s_timeout : s_released));
 
     public void CacheInvalidated() => _cacheInvalidations.Add(1);
 

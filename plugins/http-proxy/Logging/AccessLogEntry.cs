@@ -15,7 +15,7 @@ internal readonly record struct AccessLogEntry
     /// <summary>The authenticated user, or null.</summary>
     public string? User { get; init; }
 
-    /// <summary>squid's result code: TCP_MISS, TCP_HIT, TCP_REFRESH_UNMODIFIED, TCP_TUNNEL, TCP_DENIED, NONE.</summary>
+    /// <summary>squid's result code: TCP_MISS, TCP_HIT, TCP_CF_HIT (collapsed forwarding), TCP_REFRESH_UNMODIFIED, TCP_TUNNEL, TCP_DENIED, NONE.</summary>
     public required string Result { get; init; }
 
     /// <summary>The HTTP status sent (200 for an open tunnel; a SOCKS failure's nearest status: 403, 502, 504), or 0 when none was sent.</summary>

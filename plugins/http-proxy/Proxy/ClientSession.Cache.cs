@@ -43,6 +43,33 @@ internal sealed partial class ClientSession
     }
 
     /// <summary>
+    /// Waits for another request's origin fetch of the same URL (collapsed forwarding, <see cref="CollapsedFetch"/>), then
+    /// answers from the response it stored, or forwards the request alone when none answers it (not storable, a Vary
+    /// the request does not match, the wait timed out). The request head waited in the receive buffer.
+    /// </summary>
+    private async ValueTask<bool> ServeCollapsedAsync(int headLength)
+    {
+        CacheExchange cache = _cache!;
+        // The wait has its own bound (collapsedWaitMs): the request-head timeout still armed must not end it.
+        _cts.CancelAfter(Timeout.InfiniteTimeSpan);
+        CollapseOutcome outcome = await cache.WaitAsync(_cts.Token).ConfigureAwait(false);
+        ReadOnlySpan<byte> head = _client.Buffered[..headLength];
+        if (cache.LookUpAfterWait(outcome, head, _requestFields.AsSpan(0, _request.Headers.Count)))
+        {
+            _client.Consume(headLength);
+            CacheEntry hit = cache.Hit!;
+            Metrics.CacheHit(_request.IsHead ? 0 : hit.Body.Length);
+            // squid's tag for a request answered by a fetch it was collapsed into.
+            _result = "TCP_CF_HIT";
+            return await ServeStoredAsync(hit).ConfigureAwait(false);
+        }
+
+        StageRequest(head);
+        _client.Consume(headLength);
+        return await ForwardAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// The origin answered our validation with 304 (RFC 9111 §4.3.3-§4.3.4): freshen the stored response with
     /// the 304's fields, store it again, and answer the client from it.
     /// </summary>

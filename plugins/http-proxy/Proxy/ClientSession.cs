@@ -101,7 +101,7 @@ internal sealed partial class ClientSession : IDisposable
         _access = proxy.AccessLog;
         if (rules.Cache is not null)
         {
-            _cache = new CacheExchange(rules.Cache, proxy.Metrics, _destinations, options.MaxHeaderCount);
+            _cache = new CacheExchange(rules.Cache, options.Cache, proxy.Metrics, _destinations, options.MaxHeaderCount);
         }
     }
 
@@ -225,6 +225,11 @@ internal sealed partial class ClientSession : IDisposable
             return await ServeStoredAsync(hit).ConfigureAwait(false);
         }
 
+        if (_cache?.Waiting is not null)
+        {
+            return await ServeCollapsedAsync(headLength).ConfigureAwait(false);
+        }
+
         return await ForwardAsync().ConfigureAwait(false);
     }
 
@@ -289,13 +294,26 @@ internal sealed partial class ClientSession : IDisposable
                 return 504;
             }
 
-            _staged.ResetWrittenCount();
-            HeadWriter.WriteRequest(_staged, head, _request, _requestFields.AsSpan(0, _request.Headers.Count), _target,
-                _cache?.Stale is null ? default : _cache.StaleValidators());
+            if (_cache?.Waiting is not null)
+            {
+                // Another request is fetching this URL: the head stays in the receive buffer while this one waits for
+                // it, to be looked up again afterwards (ServeCollapsedAsync).
+                return 0;
+            }
+
+            StageRequest(head);
         }
 
         _client.Consume(headLength);
         return 0;
+    }
+
+    /// <summary>Writes the origin-form head of the current request (with the validators of a stale entry) to send.</summary>
+    private void StageRequest(ReadOnlySpan<byte> head)
+    {
+        _staged.ResetWrittenCount();
+        HeadWriter.WriteRequest(_staged, head, _request, _requestFields.AsSpan(0, _request.Headers.Count), _target,
+            _cache?.Stale is null ? default : _cache.StaleValidators());
     }
 
     private async ValueTask<bool> OriginFailedAsync(OriginException e)
@@ -343,6 +361,8 @@ internal sealed partial class ClientSession : IDisposable
 
     private async ValueTask SendErrorAsync(int status, string reason, string message, string? extraHeader = null)
     {
+        // An error made here is never stored: requests waiting for this one's fetch ask the origin themselves.
+        _cache?.AbandonFetch();
         _response.Discard();
         HeadWriter.WriteStatus(_response, status, reason, message, extraHeader);
         Answered(status);

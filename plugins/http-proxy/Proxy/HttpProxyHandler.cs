@@ -189,6 +189,8 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             : [];
     }
 
+    // collapsedForwarding and collapsedWaitMs are not compared: each connection reads them from its own rules
+    // (CacheExchange), so changing them keeps the cache and its entries.
     private static bool SameCache(HttpCacheOptions a, HttpCacheOptions b) =>
         a.Enabled == b.Enabled && a.MaxBytes == b.MaxBytes && a.MaxObjectBytes == b.MaxObjectBytes && a.MaxEntries == b.MaxEntries
         && a.HeuristicMaxAge == b.HeuristicMaxAge;

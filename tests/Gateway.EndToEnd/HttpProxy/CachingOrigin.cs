@@ -7,13 +7,14 @@ namespace Gateway.EndToEnd.HttpProxy;
 /// A local HTTP/1.1 origin (HttpListener on loopback) whose resources a test defines: body, extra response
 /// fields and an optional ETag (a "Transfer-Encoding" field makes the body chunked). A GET whose If-None-Match matches the current ETag gets 304 (RFC 9110
 /// §13.1.2); any other method gets 200 "ok". It counts requests by method and path and keeps the last
-/// request's fields, so a test sees exactly what reached the origin through the proxy's cache.
+/// request's fields, so a test sees exactly what reached the origin through the proxy's cache. A path can be made
+/// slow (<see cref="Delay"/>): each request for it waits that long before the origin answers.
 /// </summary>
 internal sealed class CachingOrigin : HttpListenerOrigin
 {
     private readonly ConcurrentDictionary<string, Resource> _resources = new();
     private readonly ConcurrentDictionary<string, int> _counts = new();
-
+    private readonly ConcurrentDictionary<string, TimeSpan> _delays = new();
 
     /// <summary>The fields of the last request that reached the origin for each path.</summary>
     public ConcurrentDictionary<string, WebHeaderCollection> LastRequestHeaders { get; } = new();
@@ -21,6 +22,9 @@ internal sealed class CachingOrigin : HttpListenerOrigin
     /// <summary>Defines (or changes) what <paramref name="path"/> serves.</summary>
     public void Set(string path, byte[] body, string? etag = null, params (string Name, string Value)[] fields) =>
         _resources[path] = new Resource(body, etag, fields);
+
+    /// <summary>Makes every request for <paramref name="path"/> wait <paramref name="delay"/> before it is answered (a slow origin).</summary>
+    public void Delay(string path, TimeSpan delay) => _delays[path] = delay;
 
     /// <summary>How many <paramref name="method"/> requests for <paramref name="path"/> reached the origin.</summary>
     public int Count(string method, string path) => _counts.GetValueOrDefault($"{method} {path}");
@@ -34,6 +38,11 @@ internal sealed class CachingOrigin : HttpListenerOrigin
         LastRequestHeaders[path] = (WebHeaderCollection)request.Headers;
         try
         {
+            if (_delays.TryGetValue(path, out TimeSpan delay))
+            {
+                await Task.Delay(delay, Stopping);
+            }
+
             if (request.HttpMethod is not ("GET" or "HEAD"))
             {
                 await request.InputStream.CopyToAsync(Stream.Null);
@@ -89,7 +98,7 @@ internal sealed class CachingOrigin : HttpListenerOrigin
 
             response.Close();
         }
-        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             response.Abort();
         }

@@ -92,6 +92,32 @@ public sealed class HttpProxyReloadTests : IAsyncLifetime
         Assert.Equal("200", await StatusAsync(proxy));
     }
 
+    [Fact]
+    public async Task Reload_CollapsingTurnedOff_CacheAndEntriesKept_ConcurrentMissesEachAskTheOrigin()
+    {
+        await using var origin = new CachingOrigin();
+        origin.Set("/kept", "stored before"u8.ToArray(), null, ("Cache-Control", "max-age=600"));
+        origin.Set("/slow", "slow"u8.ToArray(), null, ("Cache-Control", "max-age=600"));
+        origin.Delay("/slow", TimeSpan.FromSeconds(1));
+        await using var proxy = new ProxyHarness();
+        Assert.Equal("200", await CurlAsync(proxy, "-o", "/dev/null", origin.Url + "/kept"));
+        Gateway.Plugins.HttpProxy.Cache.HttpCache? before = proxy.Handler.Cache;
+
+        proxy.Handler.Reload(new HttpProxyOptions { Cache = new HttpCacheOptions { CollapsedForwarding = false, CollapsedWait = TimeSpan.FromSeconds(1) } });
+        string statuses = await CurlAsync(proxy, "--parallel", "--parallel-immediate",
+            "-o", "/dev/null", origin.Url + "/slow", "-o", "/dev/null", origin.Url + "/slow", "-o", "/dev/null", origin.Url + "/slow");
+
+        Assert.Same(before, proxy.Handler.Cache);
+        Assert.Equal("200200200", statuses);
+        Assert.Equal("200", await CurlAsync(proxy, "-o", "/dev/null", origin.Url + "/kept"));
+        Assert.Equal(1, origin.Count("GET", "/kept"));
+        Assert.InRange(origin.Count("GET", "/slow"), 2, 3);
+    }
+
+    private static async Task<string> CurlAsync(ProxyHarness proxy, params string[] args) =>
+        (await ProcessRunner.RunAsync(
+            "curl", ["-s", "-w", "%{http_code}", "--max-time", "30", "-x", proxy.ProxyUrl, .. args], TimeSpan.FromSeconds(60))).StdOut;
+
     private async Task<string> StatusAsync(ProxyHarness proxy) =>
         (await ProcessRunner.RunAsync(
             "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-x", proxy.ProxyUrl, $"{_origin.Url}/bytes/16"], TimeSpan.FromSeconds(30))).StdOut;

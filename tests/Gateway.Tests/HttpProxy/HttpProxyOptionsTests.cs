@@ -144,6 +144,39 @@ public sealed class HttpProxyOptionsTests
     }
 
     [Fact]
+    public void Read_CollapsedForwarding_DefaultsOnFor5Seconds_AndIsRead()
+    {
+        List<(string Key, string Message)> errors = [];
+        HttpCacheOptions defaults = HttpProxyOptionsReader.Read(new ConfigurationBuilder().Build(), errors).Cache;
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["cache:collapsedForwarding"] = "false",
+            ["cache:collapsedWaitMs"] = "250",
+        }).Build();
+
+        HttpCacheOptions read = HttpProxyOptionsReader.Read(configuration, errors).Cache;
+
+        Assert.Empty(errors);
+        Assert.True(defaults.CollapsedForwarding);
+        Assert.Equal(TimeSpan.FromSeconds(5), defaults.CollapsedWait);
+        Assert.False(read.CollapsedForwarding);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), read.CollapsedWait);
+    }
+
+    [Fact]
+    public void Validate_BadCollapsedForwardingKeys_ReportsEachByPath()
+    {
+        PluginValidationContext context = Validate(new()
+        {
+            ["cache:collapsedForwarding"] = "sometimes",
+            ["cache:collapsedWaitMs"] = "0",
+        });
+
+        string[] keys = [.. context.Errors.Select(e => e.KeyPath!).Order()];
+        Assert.Equal(["cache:collapsedForwarding", "cache:collapsedWaitMs"], keys);
+    }
+
+    [Fact]
     public void Validate_LogLevelAndTheHostsOtherKeys_Accepted()
     {
         PluginValidationContext context = Validate(new()
@@ -170,7 +203,7 @@ public sealed class HttpProxyOptionsTests
         Assert.EndsWith(", listen, virtual, logLevel)", top.Message);
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(top.Message, "maxConnections"));
         PluginConfigError cache = Assert.Single(context.Errors, e => e.KeyPath == "cache:sise");
-        Assert.Equal("unknown key in http-proxy.cache (known: enabled, maxBytes, maxObjectBytes, heuristicMaxAge, maxEntries)", cache.Message);
+        Assert.Equal("unknown key in http-proxy.cache (known: enabled, maxBytes, maxObjectBytes, heuristicMaxAge, maxEntries, collapsedForwarding, collapsedWaitMs)", cache.Message);
     }
 
     [Fact]

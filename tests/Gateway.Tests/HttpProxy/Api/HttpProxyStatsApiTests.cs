@@ -26,6 +26,9 @@ public sealed class HttpProxyStatsApiTests
         metrics.CacheHit(100);
         metrics.CacheHit(100);
         metrics.CacheMiss();
+        metrics.CacheCollapsed(Gateway.Plugins.HttpProxy.Cache.CollapseOutcome.Stored, hit: true);
+        metrics.CacheCollapsed(Gateway.Plugins.HttpProxy.Cache.CollapseOutcome.Released, hit: false);
+        metrics.CacheCollapsed(Gateway.Plugins.HttpProxy.Cache.CollapseOutcome.TimedOut, hit: false);
         metrics.OriginConnection(reused: false);
 
         JsonElement root = JsonDocument.Parse(stats.Write()).RootElement;
@@ -39,6 +42,7 @@ public sealed class HttpProxyStatsApiTests
         Assert.Equal(3, cache.GetProperty("hits").GetInt64());
         Assert.Equal(1, cache.GetProperty("misses").GetInt64());
         Assert.Equal(0.75, cache.GetProperty("hitRatio").GetDouble());
+        Assert.Equal(1, cache.GetProperty("collapsed").GetInt64());
         Assert.Equal(1, root.GetProperty("originRequests").GetInt64());
         Assert.Equal(0, root.GetProperty("socksRequests").GetInt64());
         Assert.Equal(0, root.GetProperty("authFailures").GetInt64());
