@@ -34,6 +34,12 @@ internal sealed class HttpProxyMetrics
     private readonly Counter<long> _authSuccesses;
     private long _authFailureCount;
     private readonly Counter<long> _authFailures;
+    private readonly Counter<long> _parentConnections;
+    private readonly Counter<long> _parentsUnavailable;
+    private static readonly object s_succeeded = "succeeded";
+    private static readonly object s_failed = "failed";
+    private static readonly object s_direct = "direct";
+    private static readonly object s_refused = "refused";
     private static readonly object s_notModified = "not_modified";
     private static readonly object s_modified = "modified";
 
@@ -61,6 +67,8 @@ internal sealed class HttpProxyMetrics
         _authSuccesses = meter.CreateCounter<long>("http_proxy.auth.successes", "{login}", "Connections that authenticated, by protocol (http, socks5) and user (never the password).");
         _authFailures = meter.CreateCounter<long>("http_proxy.auth.failures", "{attempt}", "Failed proxy authentications (wrong or missing credentials), by protocol.");
         _socksDatagramsDropped = meter.CreateCounter<long>("http_proxy.socks.datagrams_dropped", "{datagram}", "UDP ASSOCIATE datagrams not relayed, by reason (fragment, not_client, denied, unsolicited, malformed).");
+        _parentConnections = meter.CreateCounter<long>("http_proxy.parent.connections", "{connection}", "Connections opened to parent proxies, by parent (its URL without credentials) and result (succeeded, failed: refused, unreachable or timed out; the parent is then skipped for a back-off).");
+        _parentsUnavailable = meter.CreateCounter<long>("http_proxy.parent.unavailable", "{request}", "Requests and tunnels whose destination matched parents none of which was up, by outcome (direct, or refused: answered 502 under neverDirect).");
         _cacheInvalidations = meter.CreateCounter<long>("http_proxy.cache.invalidations", "{response}", "Entries removed by unsafe requests (POST, PUT, DELETE, ...) or replaced by uncacheable responses.");
     }
 
@@ -101,6 +109,11 @@ internal sealed class HttpProxyMetrics
     }
 
     public void CacheInvalidated() => _cacheInvalidations.Add(1);
+
+    public void ParentConnection(string parent, bool succeeded) =>
+        _parentConnections.Add(1, new KeyValuePair<string, object?>("parent", parent), new KeyValuePair<string, object?>("result", succeeded ? s_succeeded : s_failed));
+
+    public void NoParentUp(bool refused) => _parentsUnavailable.Add(1, new KeyValuePair<string, object?>("outcome", refused ? s_refused : s_direct));
 
     public void DestinationDenied() => _destinationsDenied.Add(1);
 
