@@ -127,7 +127,7 @@ internal sealed class HttpProxyOptions
     /// <summary>
     /// Parent proxies (<c>parents</c>, a list of <c>{ proxy, domains, networks }</c>): a request or tunnel whose
     /// destination matches entries goes through the first of them that is up, then the next, then direct unless
-    /// <see cref="NeverDirect"/>. A parent that refuses or times out the connection is skipped for 10 s, doubling up
+    /// <c>neverDirect</c>. A parent that refuses or times out the connection is skipped for 10 s, doubling up
     /// to 5 min while it stays down. Defaults to none (everything direct). Security: the destination policy
     /// (<c>denyDestinations</c>) applies to IP-literal destinations and to names the gateway resolved for a
     /// <c>networks</c> match; a name sent to a parent unresolved is checked by the parent only (see the README).

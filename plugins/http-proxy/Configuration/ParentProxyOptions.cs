@@ -6,7 +6,7 @@ namespace Gateway.Plugins.HttpProxy.Configuration;
 /// <summary>
 /// One entry of <c>parents:</c>: a proxy requests go through when their destination matches (squid's
 /// <c>cache_peer ... parent</c> with <c>cache_peer_access</c>, tinyproxy's <c>Upstream</c>). Entries are tried in order;
-/// an entry with neither <see cref="Domains"/> nor <see cref="Networks"/> matches every destination.
+/// an entry with neither <c>domains</c> nor <c>networks</c> matches every destination.
 /// </summary>
 internal sealed class ParentProxyOptions
 {
@@ -17,7 +17,7 @@ internal sealed class ParentProxyOptions
     /// logged or shown in errors; it crosses the network to the parent in clear text (Basic and RFC 1929 are not
     /// encrypted), so keep the parent on a network you trust.
     /// </summary>
-    public string Proxy { get; init; } = string.Empty;
+    public string? Proxy { get; init; }
 
     /// <summary>
     /// Destination names sent to this parent (<c>domains</c>): each matches the name itself and every name below it
@@ -29,7 +29,7 @@ internal sealed class ParentProxyOptions
     /// <summary>
     /// Destination networks sent to this parent (<c>networks</c>, CIDR list; a bare address is a /32 or /128): matched
     /// against an IP-literal destination, or against the addresses a name resolves to (the gateway resolves a name
-    /// for this only when no <see cref="Domains"/> entry matched it first). Defaults to none.
+    /// for this only when no <c>domains</c> entry matched it first). Defaults to none.
     /// </summary>
     public IReadOnlyList<IpPrefix> Networks { get; init; } = [];
 
