@@ -91,6 +91,7 @@ internal sealed class OriginLease : IDisposable
     public async ValueTask<(OriginConnection Connection, bool Reused)> AcquireAsync(bool fresh, CancellationTokenSource deadline, CancellationToken stopping)
     {
         bool sameOrigin = IsSameAsLast();
+        Parent = null;
         if (Current is not null)
         {
             if (!fresh && sameOrigin && Current.IsUsable())
@@ -141,6 +142,7 @@ internal sealed class OriginLease : IDisposable
     /// <exception cref="OriginException">Resolution or connection failed (502/504) or the policy refused it (403).</exception>
     public async ValueTask<OriginTunnel> ConnectAsync(CancellationTokenSource deadline, CancellationToken stopping)
     {
+        Parent = null;
         if (!IsSameAsLast())
         {
             RememberTarget();

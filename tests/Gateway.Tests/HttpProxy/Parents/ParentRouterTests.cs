@@ -7,6 +7,7 @@ using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Origins;
 using Gateway.Plugins.HttpProxy.Parents;
+using Gateway.Plugins.HttpProxy.Proxy;
 using Gateway.Sdk.Networking;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -109,6 +110,30 @@ public sealed class ParentRouterTests : IDisposable
     }
 
     [Fact]
+    public void Reload_AppliesNewParents_AndKeepsAParentsBackOff()
+    {
+        HttpProxyOptions first = Options(new() { ["parents:0:proxy"] = "http://127.0.0.1:3128", ["parents:0:domains:0"] = "a.test" });
+        using var handler = new HttpProxyHandler(first, static _ => { }, static () => SystemNameResolver.Instance, new HttpProxyMetrics(_meter), NullLogger.Instance,
+            HostAddresses.Fixed(NetAddress.Parse("192.0.2.10")));
+        handler.Rules.Parents[0].Health.Failed();
+
+        handler.Reload(Options(new()
+        {
+            ["parents:0:proxy"] = "http://127.0.0.1:3129",
+            ["parents:0:domains:0"] = "b.test",
+            ["parents:1:proxy"] = "http://127.0.0.1:3128",
+            ["parents:1:domains:0"] = "b.test",
+            ["neverDirect"] = "true",
+        }));
+
+        ParentRouter parents = handler.Rules.Parents;
+        Assert.True(parents.NeverDirect);
+        Assert.False(parents.AnyMatch("a.test", null));
+        Assert.Equal(0, parents.Next(0, "b.test", null));
+        Assert.Equal(-1, parents.Next(1, "b.test", null));
+    }
+
+    [Fact]
     public async Task ConnectAsync_ParentPortClosed_ReturnsNullAndMarksItDown()
     {
         int closed = ClosedPort();
@@ -166,12 +191,18 @@ public sealed class ParentRouterTests : IDisposable
         Assert.True(router[0].Health.IsLive);
     }
 
-    private ParentRouter Router(Dictionary<string, string?> values)
+    private static HttpProxyOptions Options(Dictionary<string, string?> values)
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         List<(string Key, string Message)> errors = [];
         HttpProxyOptions options = HttpProxyOptionsReader.Read(configuration, errors);
         Assert.Empty(errors);
+        return options;
+    }
+
+    private ParentRouter Router(Dictionary<string, string?> values)
+    {
+        HttpProxyOptions options = Options(values);
         var connector = new OriginConnector(static _ => { }, static () => SystemNameResolver.Instance, TimeSpan.FromSeconds(10));
         return new ParentRouter(options.Parents, options.NeverDirect, _health, connector, new HttpProxyMetrics(_meter), NullLogger.Instance,
             new WarningLimiter(NullLogger.Instance));
