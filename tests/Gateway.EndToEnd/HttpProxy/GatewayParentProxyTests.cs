@@ -8,7 +8,8 @@ namespace Gateway.EndToEnd.HttpProxy;
 /// Two published gateways, a tinyproxy parent (Debian's, with <c>BasicAuth</c>) and recording origins, all on loopback.
 /// Gateway A sends <c>localhost</c> to a dead parent first and then to tinyproxy (with credentials), and
 /// 127.0.0.2 to a dead parent with direct fallback; everything else goes direct. Gateway B (<c>neverDirect: true</c>)
-/// sends <c>localhost</c> to gateway A as its SOCKS5 parent and 127.0.0.3 to a dead parent.
+/// sends <c>localhost</c> to gateway A as its SOCKS5 parent, 127.0.0.3 to a dead parent and 127.0.0.4 to gateway C,
+/// a SOCKS5 parent that wants a user name and password (RFC 1929).
 /// </summary>
 public sealed class ParentProxyFixture : IAsyncLifetime
 {
@@ -21,6 +22,14 @@ public sealed class ParentProxyFixture : IAsyncLifetime
     internal RecordingOrigin Origin2 { get; } = new(IPAddress.Parse("127.0.0.2"));
 
     internal RecordingOrigin Origin3 { get; } = new(IPAddress.Parse("127.0.0.3"));
+
+    internal RecordingOrigin Origin4 { get; } = new(IPAddress.Parse("127.0.0.4"));
+
+    public int PortC { get; } = TestOrigin.FreePort();
+
+    public string AccessLogC => Path.Combine(Work, "access-c.log");
+
+    public GatewayProcess GatewayC { get; private set; } = null!;
 
     public int TinyproxyPort { get; } = TestOrigin.FreePort();
 
@@ -56,12 +65,18 @@ public sealed class ParentProxyFixture : IAsyncLifetime
             $"    - {{ proxy: \"http://alice:s3cret@127.0.0.1:{DeadPort}\", domains: [localhost] }}\n" +
             $"    - {{ proxy: \"http://alice:s3cret@127.0.0.1:{TinyproxyPort}\", domains: [localhost] }}\n" +
             $"    - {{ proxy: \"http://127.0.0.1:{DeadPort2}\", networks: [127.0.0.2/32] }}\n");
+        string bob = (await ProcessRunner.ShCheckedAsync("htpasswd -nbB bob 'p@ss:w0rd'")).Trim();
+        GatewayC = await GatewayProcess.StartAsync(
+            $"http-proxy:\n  listen: [\"127.0.0.1:{PortC}\"]\n  accessLog: {{ path: \"{AccessLogC}\", format: squid }}\n" +
+            $"  auth: {{ users: [\"{bob}\"] }}\n");
         GatewayB = await GatewayProcess.StartAsync(
             $"http-proxy:\n  listen: [\"127.0.0.1:{PortB}\"]\n  accessLog: {{ path: \"{AccessLogB}\", format: squid }}\n" +
-            "  neverDirect: true\n" +
+            // No pooling: a connection through a SOCKS5 parent closes after its response, so the parent logs the tunnel.
+            "  neverDirect: true\n  poolMaxIdlePerOrigin: 0\n" +
             "  parents:\n" +
             $"    - {{ proxy: \"socks5://127.0.0.1:{PortA}\", domains: [localhost] }}\n" +
-            $"    - {{ proxy: \"http://127.0.0.1:{DeadPort2}\", networks: [127.0.0.3/32] }}\n");
+            $"    - {{ proxy: \"http://127.0.0.1:{DeadPort2}\", networks: [127.0.0.3/32] }}\n" +
+            $"    - {{ proxy: \"socks5://bob:p%40ss%3Aw0rd@127.0.0.1:{PortC}\", networks: [127.0.0.4/32] }}\n");
     }
 
     /// <summary>Lines of a log file containing <paramref name="needle"/>, waiting up to 10 s for at least <paramref name="atLeast"/> (logs are written asynchronously).</summary>
@@ -100,11 +115,13 @@ public sealed class ParentProxyFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await GatewayB.DisposeAsync();
+        await GatewayC.DisposeAsync();
         await GatewayA.DisposeAsync();
         await _tinyproxy.DisposeAsync();
         await Origin.DisposeAsync();
         await Origin2.DisposeAsync();
         await Origin3.DisposeAsync();
+        await Origin4.DisposeAsync();
         Directory.Delete(Work, recursive: true);
     }
 }
@@ -201,7 +218,23 @@ public sealed class GatewayParentProxyTests(ParentProxyFixture fixture) : IClass
     }
 
     [Fact]
-    public async Task NeverDirect_NoParentUp_Http502AndSocksGeneralFailure_OtherDestinationsStillDirect()
+    public async Task Get_ThroughSocks5ParentWithCredentials_ParentLogsTheUser()
+    {
+        string path = $"/rfc1929-{Guid.NewGuid():N}";
+
+        (string answer, string output) = await CurlAsync($"-x http://127.0.0.1:{fixture.PortB} http://127.0.0.4:{fixture.Origin4.Port}{path}");
+
+        Assert.True(answer == $"200 {path}", output);
+        Assert.Single(fixture.Origin4.Requests, r => r.RequestLine.Contains(path, StringComparison.Ordinal));
+        // squid format: ... method URL user hierarchy/peer type; gateway C authenticated B as bob (RFC 1929).
+        Assert.Contains(await ParentProxyFixture.LinesAsync(fixture.AccessLogC, $" SOCKS5 127.0.0.4:{fixture.Origin4.Port} bob "),
+            l => l.Contains(" TCP_TUNNEL/200 ", StringComparison.Ordinal));
+        Assert.Single(await ParentProxyFixture.LinesAsync(fixture.AccessLogB, $" GET http://127.0.0.4:{fixture.Origin4.Port}{path} - FIRSTUP_PARENT/127.0.0.1:{fixture.PortC} "));
+        Assert.DoesNotContain("w0rd", fixture.GatewayB.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NeverDirect_NoParentUp_Get502Connect502SocksGeneralFailure_OtherDestinationsStillDirect()
     {
         string path = $"/never-{Guid.NewGuid():N}";
 
@@ -209,11 +242,14 @@ public sealed class GatewayParentProxyTests(ParentProxyFixture fixture) : IClass
         CommandResult socks = await ProcessRunner.ShAsync(
             $"python3 {Path.Combine(AppContext.BaseDirectory, "HttpProxy", "socks_client.py")} connect 127.0.0.1 {fixture.PortB} 127.0.0.3 {fixture.Origin3.Port}",
             TimeSpan.FromSeconds(60));
+        CommandResult connect = await ProcessRunner.ShAsync(
+            $"curl -s -o /dev/null -w '%{{http_connect}}' --max-time 60 -p -x http://127.0.0.1:{fixture.PortB} http://127.0.0.3:{fixture.Origin3.Port}{path}", TimeSpan.FromSeconds(90));
         (string unmatched, string unmatchedOutput) = await CurlAsync($"-x http://127.0.0.1:{fixture.PortB} http://127.0.0.1:{fixture.Origin.Port}{path}");
 
         Assert.True(get.StartsWith("502 ", StringComparison.Ordinal), getOutput);
         Assert.Contains("neverDirect", get, StringComparison.Ordinal);
         Assert.True(socks.StdOut.Trim() == "1", socks.Output);
+        Assert.True(connect.StdOut == "502", connect.Output);
         Assert.Empty(fixture.Origin3.Requests);
         Assert.True(unmatched == $"200 {path}", unmatchedOutput);
     }
