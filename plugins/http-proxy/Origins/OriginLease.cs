@@ -121,7 +121,6 @@ internal sealed class OriginLease : IDisposable
             }
         }
 
-        Parent = null;
         if (!fresh && _pool.TryTake(Key, out OriginConnection? pooled) && !IsDenied(pooled!))
         {
             Current = pooled!;
@@ -158,7 +157,6 @@ internal sealed class OriginLease : IDisposable
             }
         }
 
-        Parent = null;
         IPAddress[] addresses = await ResolveAsync(deadline.Token).ConfigureAwait(false);
         (Socket socket, _) = await _connector.ConnectAsync(addresses, _port, _destinations, deadline, stopping).ConfigureAwait(false);
         return new OriginTunnel(socket, new SocketReader(socket, _bufferSize), parent: null);
