@@ -123,4 +123,21 @@ internal sealed class HttpProxyOptions
 
     /// <summary>The access log (<c>accessLog</c>): off unless a path is set. See <see cref="AccessLogOptions"/>.</summary>
     public AccessLogOptions AccessLog { get; init; } = new();
+
+    /// <summary>
+    /// Parent proxies (<c>parents</c>, a list of <c>{ proxy, domains, networks }</c>): a request or tunnel whose
+    /// destination matches entries goes through the first of them that is up, then the next, then direct unless
+    /// <c>neverDirect</c>. A parent that refuses or times out the connection is skipped for 10 s, doubling up
+    /// to 5 min while it stays down. Defaults to none (everything direct). Security: the destination policy
+    /// (<c>denyDestinations</c>) applies to IP-literal destinations and to names the gateway resolved for a
+    /// <c>networks</c> match; a name sent to a parent unresolved is checked by the parent only (see the README).
+    /// </summary>
+    public IReadOnlyList<ParentProxyOptions> Parents { get; init; } = [];
+
+    /// <summary>
+    /// When every parent matching a destination is down or refused the connection, answer 502 (SOCKS: reply 1, general
+    /// failure) instead of connecting directly (<c>neverDirect</c>, squid's <c>never_direct</c>). Destinations no parent
+    /// matches still go direct. Defaults to false.
+    /// </summary>
+    public bool NeverDirect { get; init; }
 }

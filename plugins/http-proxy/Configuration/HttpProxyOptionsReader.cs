@@ -52,6 +52,8 @@ internal static partial class HttpProxyOptionsReader
             Cache = ReadCache(reader.Map("cache")),
             Auth = ReadAuth(reader),
             AccessLog = ReadAccessLog(reader),
+            Parents = ReadParents(reader),
+            NeverDirect = reader.Bool("neverDirect", defaults.NeverDirect),
         };
         reader.Known("auth", "accessLog");
         reader.Complete();

@@ -59,8 +59,18 @@ internal static partial class HttpProxyLog
     [LoggerMessage(EventId = 119, Level = LogLevel.Warning, Message = "http-proxy: access log {Path}: {Reason}")]
     public static partial void AccessLogError(ILogger logger, string path, string reason);
 
+    // 160-169: parent proxies (issue 18).
+    [LoggerMessage(EventId = 160, Level = LogLevel.Warning, Message = "parent proxy {Parent} unreachable: {Reason}; skipped for {Seconds} s (requests it serves go to the next parent, or direct unless neverDirect)")]
+    public static partial void ParentDown(ILogger logger, string parent, string reason, double seconds);
+
+    [LoggerMessage(EventId = 161, Level = LogLevel.Information, Message = "parent proxy {Parent} is reachable again")]
+    public static partial void ParentUp(ILogger logger, string parent);
+
+    [LoggerMessage(EventId = 162, Level = LogLevel.Warning, Message = "no parent proxy serving {Destination} is up; {Outcome}")]
+    public static partial void NoParentUp(ILogger logger, string destination, string outcome);
+
     // 150-159: live reload (issue 14); kept apart from the 1xx run so parallel additions don't collide.
-    [LoggerMessage(EventId = 150, Level = LogLevel.Information, Message = "http-proxy: configuration reloaded; new connections get the new ACLs, ports, destination policy, limits, timeouts and cache settings, open ones keep the rules they were admitted under")]
+    [LoggerMessage(EventId = 150, Level = LogLevel.Information, Message = "http-proxy: configuration reloaded; new connections get the new ACLs, ports, destination policy, parents, limits, timeouts and cache settings, open ones keep the rules they were admitted under")]
     public static partial void Reloaded(ILogger logger);
 
     [LoggerMessage(EventId = 151, Level = LogLevel.Warning, Message = "http-proxy: {Keys} changed by a reload apply when the plugin restarts (the origin connection pool keeps its settings)")]

@@ -34,6 +34,12 @@ internal sealed class HttpProxyMetrics
     private readonly Counter<long> _authSuccesses;
     private long _authFailureCount;
     private readonly Counter<long> _authFailures;
+    private readonly Counter<long> _parentConnections;
+    private readonly Counter<long> _parentsUnavailable;
+    private static readonly object s_succeeded = "succeeded";
+    private static readonly object s_failed = "failed";
+    private static readonly object s_direct = "direct";
+    private static readonly object s_refused = "refused";
     private static readonly object s_notModified = "not_modified";
     private static readonly object s_modified = "modified";
     private static readonly object s_hit = "hit";
@@ -67,6 +73,8 @@ internal sealed class HttpProxyMetrics
         _socksDatagramsDropped = meter.CreateCounter<long>("http_proxy.socks.datagrams_dropped", "{datagram}", "UDP ASSOCIATE datagrams not relayed, by reason (fragment, not_client, denied, unsolicited, malformed).");
         _cacheCollapsed = meter.CreateCounter<long>("http_proxy.cache.collapsed", "{request}",
             "Requests that waited for another request's origin fetch of the same URL (collapsedForwarding), by result (hit: answered from the response it stored; released: it could not be stored or does not answer this request, so the request went to the origin; timeout: waited collapsedWaitMs, then went to the origin).");
+        _parentConnections = meter.CreateCounter<long>("http_proxy.parent.connections", "{connection}", "Connections opened to parent proxies, by parent (its URL without credentials) and result (succeeded, failed: refused, unreachable or timed out; the parent is then skipped for a back-off).");
+        _parentsUnavailable = meter.CreateCounter<long>("http_proxy.parent.unavailable", "{request}", "Requests and tunnels whose destination matched parents none of which was up, by outcome (direct, or refused: answered 502 under neverDirect).");
         _cacheInvalidations = meter.CreateCounter<long>("http_proxy.cache.invalidations", "{response}", "Entries removed by unsafe requests (POST, PUT, DELETE, ...) or replaced by uncacheable responses.");
     }
 
@@ -111,6 +119,11 @@ internal sealed class HttpProxyMetrics
         _cacheCollapsed.Add(1, new KeyValuePair<string, object?>("result", hit ? s_hit : outcome == Cache.CollapseOutcome.TimedOut ? s_timeout : s_released));
 
     public void CacheInvalidated() => _cacheInvalidations.Add(1);
+
+    public void ParentConnection(string parent, bool succeeded) =>
+        _parentConnections.Add(1, new KeyValuePair<string, object?>("parent", parent), new KeyValuePair<string, object?>("result", succeeded ? s_succeeded : s_failed));
+
+    public void NoParentUp(bool refused) => _parentsUnavailable.Add(1, new KeyValuePair<string, object?>("outcome", refused ? s_refused : s_direct));
 
     public void DestinationDenied() => _destinationsDenied.Add(1);
 

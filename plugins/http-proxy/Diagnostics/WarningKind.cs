@@ -9,4 +9,5 @@ internal enum WarningKind
     ClientDenied,
     ConnectionLimit,
     AuthenticationFailed,
+    NoParentUp,
 }

@@ -84,6 +84,7 @@ internal sealed class WarningLimiter
         WarningKind.ClientDenied => "client denied",
         WarningKind.ConnectionLimit => "connection limit",
         WarningKind.AuthenticationFailed => "authentication failed",
+        WarningKind.NoParentUp => "no parent proxy up",
         _ => kind.ToString(),
     };
 

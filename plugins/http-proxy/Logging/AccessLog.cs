@@ -117,7 +117,8 @@ internal sealed class AccessLog : IAsyncDisposable
         long ms = e.Time.ToUnixTimeMilliseconds();
         t.Append(CultureInfo.InvariantCulture, $"{ms / 1000}.{ms % 1000:000} {(long)e.Elapsed.TotalMilliseconds,6} {e.Client} {e.Result}/{e.Status:000} {e.Bytes} ");
         t.Append(e.Method).Append(' ').Append(Token(e.Url)).Append(' ').Append(Token(e.User)).Append(' ');
-        t.Append(e.Peer is null ? "HIER_NONE/-" : "HIER_DIRECT/" + Token(e.Peer)).Append(" -\n");
+        // squid's hierarchy codes: FIRSTUP_PARENT/parent (the first parent in the list that is up), HIER_DIRECT/origin.
+        t.Append(e.Parent is not null ? "FIRSTUP_PARENT/" + Token(e.Parent) : e.Peer is null ? "HIER_NONE/-" : "HIER_DIRECT/" + Token(e.Peer)).Append(" -\n");
         Utf8(t);
     }
 
@@ -161,6 +162,11 @@ internal sealed class AccessLog : IAsyncDisposable
             if (e.Peer is not null)
             {
                 json.WriteString("peer", e.Peer);
+            }
+
+            if (e.Parent is not null)
+            {
+                json.WriteString("parent", e.Parent);
             }
 
             json.WriteEndObject();

@@ -33,6 +33,9 @@ internal readonly record struct AccessLogEntry
     /// <summary>Where it went: the origin's host, or null when nothing was fetched (cache hit, refusal).</summary>
     public string? Peer { get; init; }
 
+    /// <summary>The parent proxy it went through (host:port), or null when it went direct or nowhere.</summary>
+    public string? Parent { get; init; }
+
     /// <summary>http or socks5 / socks4.</summary>
     public required string Protocol { get; init; }
 

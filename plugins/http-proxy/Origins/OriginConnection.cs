@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Parents;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Origins;
@@ -7,8 +8,10 @@ namespace Gateway.Plugins.HttpProxy.Origins;
 /// <summary>A connection to an origin server with its buffers; pooled between requests when the origin keeps it open.</summary>
 internal sealed class OriginConnection : IDisposable
 {
-    public OriginConnection(Socket socket, NetAddress address, string key, int bufferSize)
+    /// <param name="parent">The parent proxy the connection goes to (or through), or null for a direct one.</param>
+    public OriginConnection(Socket socket, NetAddress address, string key, int bufferSize, ParentProxy? parent = null)
     {
+        Parent = parent;
         Socket = socket;
         Address = address;
         Key = key;
@@ -18,11 +21,20 @@ internal sealed class OriginConnection : IDisposable
 
     public Socket Socket { get; }
 
-    /// <summary>The address connected to: checked against each client's destination policy before a pooled connection serves it.</summary>
+    /// <summary>
+    /// The address connected to: checked against each client's destination policy before a pooled connection serves it
+    /// (a parent's address is not: the operator configured it).
+    /// </summary>
     public NetAddress Address { get; }
 
-    /// <summary>The pool key, "host:port" as the client wrote it.</summary>
+    /// <summary>The pool key, "host:port" as the client wrote it (plus " via " and the parent's name through a parent).</summary>
     public string Key { get; }
+
+    /// <summary>
+    /// The parent proxy: an HTTP parent gets absolute-form requests on this connection; through a SOCKS5 parent it is
+    /// a tunnel to the origin. Null for a direct connection.
+    /// </summary>
+    public ParentProxy? Parent { get; }
 
     public SocketReader Reader { get; }
 

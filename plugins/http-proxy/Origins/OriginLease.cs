@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Text;
 using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Diagnostics;
+using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Parents;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Origins;
@@ -12,7 +14,8 @@ namespace Gateway.Plugins.HttpProxy.Origins;
 /// from and given back to the shared <see cref="OriginConnectionPool"/> when it switches, and never pooled while an
 /// exchange is in flight on it. Also the client's last target (name, port, resolved addresses, for 30 s), so a
 /// keep-alive request to the same origin allocates nothing here. Every connection it opens or takes from the pool
-/// is held to the client's <see cref="DestinationPolicy"/>.
+/// is held to the client's <see cref="DestinationPolicy"/>. A destination that <c>parents:</c> serves goes through
+/// the first of them that is up (<see cref="ParentRouter"/>); those connections are pooled apart from direct ones.
 /// </summary>
 internal sealed class OriginLease : IDisposable
 {
@@ -26,6 +29,7 @@ internal sealed class OriginLease : IDisposable
     private readonly OriginConnector _connector;
     private readonly HttpProxyMetrics _metrics;
     private readonly DestinationPolicy? _destinations;
+    private readonly ParentRouter _parents;
     private readonly int _bufferSize;
     private readonly byte[] _host = new byte[MaxHostLength];
     private readonly byte[] _lastHost = new byte[MaxHostLength];
@@ -37,17 +41,24 @@ internal sealed class OriginLease : IDisposable
     private IPAddress[]? _lastAddresses;
     private long _lastResolvedAt;
 
+    // The pool key of the last target through the last parent, kept so a keep-alive session builds it once.
+    private ParentProxy? _keyParent;
+    private string? _keyOrigin;
+    private string _parentKey = string.Empty;
+
     // True while an exchange is in flight on Current: if the session ends then, the connection is in an unknown
     // state and must be closed, not pooled.
     private bool _busy;
 
     /// <param name="destinations">The client's destination policy; null when it is held to none (a local client).</param>
-    public OriginLease(OriginConnectionPool pool, OriginConnector connector, HttpProxyMetrics metrics, DestinationPolicy? destinations, int bufferSize)
+    /// <param name="parents">The parent proxies of the client's rules (empty: everything direct).</param>
+    public OriginLease(OriginConnectionPool pool, OriginConnector connector, HttpProxyMetrics metrics, DestinationPolicy? destinations, ParentRouter parents, int bufferSize)
     {
         _pool = pool;
         _connector = connector;
         _metrics = metrics;
         _destinations = destinations;
+        _parents = parents;
         _bufferSize = bufferSize;
     }
 
@@ -57,8 +68,11 @@ internal sealed class OriginLease : IDisposable
     /// <summary>The host of the target set by <see cref="SetTarget"/>.</summary>
     public ReadOnlySpan<byte> TargetHost => _host.AsSpan(0, _hostLength);
 
-    /// <summary>"host:port" of the last target (the pool key, and the name in logs and error bodies).</summary>
+    /// <summary>"host:port" of the last target (the pool key of direct connections, and the name in logs and error bodies).</summary>
     public string Key { get; private set; } = string.Empty;
+
+    /// <summary>The parent proxy the last connection acquired or opened goes through; null when it is direct.</summary>
+    public ParentProxy? Parent { get; private set; }
 
     /// <summary>Sets the target of the next <see cref="AcquireAsync"/> / <see cref="ConnectAsync"/>.</summary>
     public void SetTarget(ReadOnlySpan<byte> host, int port)
@@ -77,10 +91,12 @@ internal sealed class OriginLease : IDisposable
     public async ValueTask<(OriginConnection Connection, bool Reused)> AcquireAsync(bool fresh, CancellationTokenSource deadline, CancellationToken stopping)
     {
         bool sameOrigin = IsSameAsLast();
+        Parent = null;
         if (Current is not null)
         {
             if (!fresh && sameOrigin && Current.IsUsable())
             {
+                Parent = Current.Parent;
                 _metrics.OriginConnection(reused: true);
                 _busy = true;
                 return (Current, true);
@@ -92,6 +108,17 @@ internal sealed class OriginLease : IDisposable
         if (!sameOrigin)
         {
             RememberTarget();
+        }
+
+        if (!_parents.IsEmpty)
+        {
+            (OriginConnection? viaParent, bool reused) = await AcquireThroughParentAsync(fresh, deadline, stopping).ConfigureAwait(false);
+            if (viaParent is not null)
+            {
+                Current = viaParent;
+                _busy = true;
+                return (Current, reused);
+            }
         }
 
         if (!fresh && _pool.TryTake(Key, out OriginConnection? pooled) && !IsDenied(pooled!))
@@ -110,13 +137,104 @@ internal sealed class OriginLease : IDisposable
         return (Current, false);
     }
 
-    /// <summary>A new socket to the target for a tunnel (CONNECT): never pooled, never kept.</summary>
+    /// <summary>A new connection to the target for a tunnel (CONNECT), through a parent when one serves it: never pooled, never kept.</summary>
     /// <exception cref="OriginException">Resolution or connection failed (502/504) or the policy refused it (403).</exception>
-    public async ValueTask<Socket> ConnectAsync(CancellationTokenSource deadline, CancellationToken stopping)
+    public async ValueTask<OriginTunnel> ConnectAsync(CancellationTokenSource deadline, CancellationToken stopping)
     {
+        Parent = null;
+        if (!IsSameAsLast())
+        {
+            RememberTarget();
+        }
+
+        if (!_parents.IsEmpty)
+        {
+            IPAddress[]? known = await ParentAddressesAsync(deadline.Token).ConfigureAwait(false);
+            if (await _parents.TunnelAsync(_lastHostText, _port, known, _destinations, _bufferSize, deadline, stopping).ConfigureAwait(false) is { } tunnel)
+            {
+                Parent = tunnel.Parent;
+                return tunnel;
+            }
+        }
+
         IPAddress[] addresses = await ResolveAsync(deadline.Token).ConfigureAwait(false);
         (Socket socket, _) = await _connector.ConnectAsync(addresses, _port, _destinations, deadline, stopping).ConfigureAwait(false);
-        return socket;
+        return new OriginTunnel(socket, new SocketReader(socket, _bufferSize), parent: null);
+    }
+
+    /// <summary>
+    /// A connection through the first parent that serves the target and is up: a pooled one, or a new one (through a
+    /// SOCKS5 parent, with its tunnel to the origin open). Null when no parent serves it, or none is up and direct
+    /// connections are allowed.
+    /// </summary>
+    /// <exception cref="OriginException">403 (policy), 502 (neverDirect and no parent up, or a SOCKS5 parent refused), 504.</exception>
+    private async ValueTask<(OriginConnection? Connection, bool Reused)> AcquireThroughParentAsync(bool fresh, CancellationTokenSource deadline, CancellationToken stopping)
+    {
+        IPAddress[]? known = await ParentAddressesAsync(deadline.Token).ConfigureAwait(false);
+        if (!_parents.AnyMatch(_lastHostText, known))
+        {
+            return (null, false);
+        }
+
+        ParentRouter.CheckDestination(known, _destinations);
+        for (int i = _parents.Next(0, _lastHostText, known); i >= 0; i = _parents.Next(i + 1, _lastHostText, known))
+        {
+            ParentProxy parent = _parents[i];
+            string key = ParentKey(parent);
+            // Pooled connections through a parent were opened for this target through it: the policy was checked above,
+            // and the parent's own address is not held to it.
+            if (!fresh && _pool.TryTake(key, out OriginConnection? pooled))
+            {
+                Parent = parent;
+                _metrics.OriginConnection(reused: true);
+                return (pooled, true);
+            }
+
+            if (await _parents.ConnectAsync(parent, deadline, stopping).ConfigureAwait(false) is not (Socket socket, NetAddress address))
+            {
+                continue;
+            }
+
+            var connection = new OriginConnection(socket, address, key, _bufferSize, parent);
+            if (parent.Url.Protocol == ParentProtocol.Socks5)
+            {
+                try
+                {
+                    await ParentHandshake.OpenAsync(parent, socket, connection.Reader, _lastHostText, _port, deadline.Token, stopping).ConfigureAwait(false);
+                }
+                catch
+                {
+                    connection.Dispose();
+                    throw;
+                }
+            }
+
+            Parent = parent;
+            _metrics.OriginConnection(reused: false);
+            return (connection, false);
+        }
+
+        _parents.NoParentUp(_lastHostText, _port);
+        return (null, false);
+    }
+
+    /// <summary>
+    /// The target's addresses where parent matching needs or may use them: an IP literal (no lookup), or a name no
+    /// parent matches by name while some parent has <c>networks</c>; null otherwise (the name goes to a parent unresolved).
+    /// </summary>
+    private async ValueTask<IPAddress[]?> ParentAddressesAsync(CancellationToken cancellationToken) =>
+        IPAddress.TryParse(_lastHostText, out _) || _parents.NeedsAddresses(_lastHostText) ? await ResolveAsync(cancellationToken).ConfigureAwait(false) : null;
+
+    private string ParentKey(ParentProxy parent)
+    {
+        if (!ReferenceEquals(parent, _keyParent) || !ReferenceEquals(Key, _keyOrigin))
+        {
+            _parentKey = parent.PoolKey(Key);
+            _keyParent = parent;
+            _keyOrigin = Key;
+        }
+
+        return _parentKey;
     }
 
     /// <summary>The exchange on <see cref="Current"/> ended cleanly: it may be kept and pooled.</summary>

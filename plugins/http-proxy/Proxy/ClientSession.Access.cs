@@ -77,6 +77,7 @@ internal sealed partial class ClientSession
             Method = _logMethod ?? "-",
             Url = _logUrl ?? "-",
             Peer = result is "TCP_MISS" or "TCP_TUNNEL" or "TCP_REFRESH_MODIFIED" && _origin.Key.Length > 0 ? _origin.Key : null,
+            Parent = result is "TCP_MISS" or "TCP_TUNNEL" or "TCP_REFRESH_MODIFIED" ? _origin.Parent?.HostPort : null,
             Protocol = "http",
         });
         _requestStarted = 0;

@@ -4,6 +4,7 @@ using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Origins;
+using Gateway.Plugins.HttpProxy.Parents;
 using Gateway.Plugins.HttpProxy.Wire;
 
 namespace Gateway.Plugins.HttpProxy.Proxy;
@@ -31,7 +32,16 @@ internal sealed partial class ClientSession
         int headLength;
         while (true)
         {
-            origin.Writer.Write(_staged.WrittenSpan);
+            if (origin.Parent is { Url.Protocol: ParentProtocol.Http } parent)
+            {
+                // RFC 9112 §3.2.2: a request to a proxy carries the absolute-form target.
+                HeadWriter.WriteAbsoluteForm(origin.Writer, _staged.WrittenSpan, parent.AuthorizationLine.Span);
+            }
+            else
+            {
+                origin.Writer.Write(_staged.WrittenSpan);
+            }
+
             started = Stopwatch.GetTimestamp();
             if (hasBody && _request.Headers.ExpectContinue)
             {

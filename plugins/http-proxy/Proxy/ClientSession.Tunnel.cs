@@ -13,7 +13,7 @@ internal sealed partial class ClientSession
 {
     private async ValueTask TunnelAsync()
     {
-        Socket upstream;
+        OriginTunnel upstream;
         try
         {
             upstream = await _origin.ConnectAsync(_cts, _stopping).ConfigureAwait(false);
@@ -24,8 +24,7 @@ internal sealed partial class ClientSession
             return;
         }
 
-        using Socket origin = upstream;
-        using SocketReader originReader = new(origin, _rules.Options.BufferSize);
+        using OriginTunnel tunnel = upstream;
         _response.Write("HTTP/1.1 200 Connection established\r\n"u8);
         _response.Write(HeadWriter.ViaLine);
         _response.Write("\r\n"u8);
@@ -34,7 +33,7 @@ internal sealed partial class ClientSession
         Metrics.TunnelOpened();
         try
         {
-            await RelayAsync(origin, originReader).ConfigureAwait(false);
+            await RelayAsync(tunnel.Socket, tunnel.Reader).ConfigureAwait(false);
         }
         finally
         {

@@ -96,7 +96,7 @@ internal sealed partial class ClientSession : IDisposable
         _destinations = _localClient ? null : rules.Destinations;
         _requestFields = new HeaderField[options.MaxHeaderCount];
         _responseFields = new HeaderField[options.MaxHeaderCount];
-        _origin = new OriginLease(proxy.Pool, rules.Connector, proxy.Metrics, _destinations, options.BufferSize);
+        _origin = new OriginLease(proxy.Pool, rules.Connector, proxy.Metrics, _destinations, rules.Parents, options.BufferSize);
         _auth = proxy.Authenticator;
         _access = proxy.AccessLog;
         if (rules.Cache is not null)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Auth;
@@ -7,6 +8,7 @@ using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Origins;
+using Gateway.Plugins.HttpProxy.Parents;
 using Gateway.Plugins.HttpProxy.Socks;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
@@ -25,6 +27,9 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     private volatile ProxyRules _rules;
     private readonly HttpProxyOptions _poolBuiltWith;   // the pool is shared by every generation of rules
 
+    // Parents' up/down state by name: a reload keeps a dead parent in its back-off.
+    private readonly ConcurrentDictionary<string, ParentHealth> _parentHealth = new(StringComparer.OrdinalIgnoreCase);
+
     /// <param name="resolver">The gateway's name resolver, read at each lookup (IPluginContext.NameResolver).</param>
     /// <param name="hostAddresses">This host's addresses; null reads them from the interfaces (and follows changes).</param>
     public HttpProxyHandler(HttpProxyOptions options, Action<Socket> protectSocket, Func<INameResolver> resolver, HttpProxyMetrics metrics, ILogger logger,
@@ -39,7 +44,8 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
         Metrics = metrics;
         Logger = logger;
         Warnings = new WarningLimiter(logger);
-        _rules = new ProxyRules(options, HostAddresses, protectSocket, resolver, options.Cache.Enabled ? new HttpCache(options.Cache, metrics) : null);
+        _rules = new ProxyRules(options, HostAddresses, protectSocket, resolver, options.Cache.Enabled ? new HttpCache(options.Cache, metrics) : null,
+            _parentHealth, metrics, logger, Warnings);
     }
 
     /// <summary>The rules new connections are admitted under.</summary>
@@ -183,7 +189,7 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
         ProxyRules current = _rules;
         HttpCache? cache = SameCache(current.Options.Cache, options.Cache) ? current.Cache
             : options.Cache.Enabled ? new HttpCache(options.Cache, Metrics) : null;
-        _rules = new ProxyRules(options, HostAddresses, ProtectSocket, Resolver, cache);
+        _rules = new ProxyRules(options, HostAddresses, ProtectSocket, Resolver, cache, _parentHealth, Metrics, Logger, Warnings);
         return _poolBuiltWith.PoolMaxIdlePerOrigin != options.PoolMaxIdlePerOrigin || _poolBuiltWith.PoolIdleTimeout != options.PoolIdleTimeout
             ? ["poolMaxIdlePerOrigin/poolIdleTimeout"]
             : [];

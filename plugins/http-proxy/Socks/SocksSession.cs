@@ -9,6 +9,7 @@ using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Origins;
+using Gateway.Plugins.HttpProxy.Parents;
 using Gateway.Plugins.HttpProxy.Proxy;
 using Gateway.Sdk.Handlers;
 using Gateway.Sdk.Networking;
@@ -337,12 +338,10 @@ internal sealed class SocksSession : IDisposable
             return;
         }
 
-        Socket origin;
+        OriginTunnel upstream;
         try
         {
-            (origin, _) = destination.Address is { } address
-                ? await _rules.Connector.ConnectAsync([address], destination.Port, _destinations, _cts, _stopping).ConfigureAwait(false)
-                : await _rules.Connector.ConnectHostAsync(destination.Host!, destination.Port, _destinations, _cts, _stopping).ConfigureAwait(false);
+            upstream = await OpenAsync(destination).ConfigureAwait(false);
         }
         catch (OriginException e)
         {
@@ -354,9 +353,9 @@ internal sealed class SocksSession : IDisposable
             return;
         }
 
-        using (origin)
+        using (upstream)
         {
-            using SocketReader originReader = new(origin, _rules.Options.BufferSize);
+            Socket origin = upstream.Socket;
             if (socks4)
             {
                 await Socks4ReplyAsync(granted: true).ConfigureAwait(false);
@@ -368,7 +367,7 @@ internal sealed class SocksSession : IDisposable
 
             Metrics.SocksRequest("connect", SocksReply.Succeeded);
             Metrics.TunnelOpened();
-            var relay = new TunnelRelay(_socket, _client, origin, originReader);
+            var relay = new TunnelRelay(_socket, _client, origin, upstream.Reader);
             try
             {
                 await relay.RunAsync(_cts, _rules.Options.TunnelIdleTimeout).ConfigureAwait(false);
@@ -377,9 +376,37 @@ internal sealed class SocksSession : IDisposable
             {
                 _sentToClient += relay.SentToClient;
                 Metrics.TunnelClosed();
-                WriteAccessLog(method, destination.ToString(), SocksReply.Succeeded, origin.RemoteEndPoint?.ToString());
+                WriteAccessLog(method, destination.ToString(), SocksReply.Succeeded, origin.RemoteEndPoint?.ToString(), upstream.Parent?.HostPort);
             }
         }
+    }
+
+    /// <summary>
+    /// The connection for a CONNECT: through the first parent proxy that serves the destination and is up (the name
+    /// passed on unresolved), else direct to an address the destination policy allows.
+    /// </summary>
+    /// <exception cref="OriginException">Resolution or connection failed (502/504) or the policy refused it (403).</exception>
+    private async ValueTask<OriginTunnel> OpenAsync(SocksAddress destination)
+    {
+        string host = destination.Host ?? destination.Address!.ToString();
+        IPAddress[]? addresses = destination.Address is { } literal ? [literal] : null;
+        ParentRouter parents = _rules.Parents;
+        if (!parents.IsEmpty)
+        {
+            if (addresses is null && parents.NeedsAddresses(host))
+            {
+                addresses = await _rules.Connector.ResolveAsync(host, _cts.Token).ConfigureAwait(false);
+            }
+
+            if (await parents.TunnelAsync(host, destination.Port, addresses, _destinations, _rules.Options.BufferSize, _cts, _stopping).ConfigureAwait(false) is { } tunnel)
+            {
+                return tunnel;
+            }
+        }
+
+        addresses ??= await _rules.Connector.ResolveAsync(host, _cts.Token).ConfigureAwait(false);
+        (Socket socket, _) = await _rules.Connector.ConnectAsync(addresses, destination.Port, _destinations, _cts, _stopping).ConfigureAwait(false);
+        return new OriginTunnel(socket, new SocketReader(socket, _rules.Options.BufferSize), parent: null);
     }
 
     /// <summary>UDP ASSOCIATE (RFC 1928 §7): a relay socket for the client, alive while this TCP connection is.</summary>
@@ -430,7 +457,7 @@ internal sealed class SocksSession : IDisposable
         _started = Stopwatch.GetTimestamp();
     }
 
-    private void WriteAccessLog(string method, string target, SocksReply reply, string? peer) =>
+    private void WriteAccessLog(string method, string target, SocksReply reply, string? peer, string? parent = null) =>
         WriteAccessLog(method, target, reply switch
         {
             SocksReply.Succeeded => 200,
@@ -443,10 +470,10 @@ internal sealed class SocksSession : IDisposable
             SocksReply.Succeeded => "TCP_TUNNEL",
             SocksReply.NotAllowed => "TCP_DENIED",
             _ => "TCP_MISS",
-        }, peer);
+        }, peer, parent);
 
     /// <summary>One access log line for this SOCKS connection; the status is the nearest HTTP status of the reply.</summary>
-    private void WriteAccessLog(string method, string target, int status, int reply, string result, string? peer)
+    private void WriteAccessLog(string method, string target, int status, int reply, string result, string? peer, string? parent = null)
     {
         _access?.Write(new AccessLogEntry
         {
@@ -460,6 +487,7 @@ internal sealed class SocksSession : IDisposable
             Method = method,
             Url = target,
             Peer = peer,
+            Parent = parent,
             Protocol = method.StartsWith("SOCKS4", StringComparison.Ordinal) ? "socks4" : "socks5",
             SocksReply = reply,
         });

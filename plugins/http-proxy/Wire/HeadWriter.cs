@@ -62,6 +62,27 @@ internal static class HeadWriter
         writer.Write("\r\n"u8);
     }
 
+    /// <summary>
+    /// Writes a request staged by <see cref="WriteRequest"/> (origin-form, Host first) for a parent proxy: the target in
+    /// absolute-form, "http://" + the Host value + the path (RFC 9112 §3.2.2), and <paramref name="extraField"/> (a
+    /// whole "Proxy-Authorization: ...\r\n" line, or empty) before the blank line.
+    /// </summary>
+    public static void WriteAbsoluteForm(IBufferWriter<byte> writer, ReadOnlySpan<byte> staged, ReadOnlySpan<byte> extraField)
+    {
+        int methodEnd = staged.IndexOf((byte)' ');
+        int lineEnd = staged.IndexOf("\r\n"u8);
+        ReadOnlySpan<byte> fields = staged[(lineEnd + 2)..];
+        int hostEnd = fields.IndexOf("\r\n"u8);
+        ReadOnlySpan<byte> authority = fields["Host: ".Length..hostEnd];
+        writer.Write(staged[..(methodEnd + 1)]);
+        writer.Write("http://"u8);
+        writer.Write(authority);
+        // The staged head ends with the blank line: the extra field goes before it.
+        writer.Write(staged[(methodEnd + 1)..^2]);
+        writer.Write(extraField);
+        writer.Write("\r\n"u8);
+    }
+
     /// <summary>Writes the response towards the client with our own HTTP version (RFC 9110 §6.2).</summary>
     /// <param name="upgrade">
     /// A 101 (Switching Protocols) to an upgrade request: its Upgrade field is kept and "Connection: upgrade"
