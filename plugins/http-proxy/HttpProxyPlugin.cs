@@ -53,7 +53,7 @@ public sealed class HttpProxyPlugin : IGatewayPlugin
     /// <inheritdoc/>
     public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
     {
-        ILogger logger = context.LoggerFactory.CreateLogger("Gateway.Plugins.HttpProxy");
+        ILogger logger = context.LoggerFactory.CreateLogger("http-proxy");
         var endpoints = new List<ServiceEndpoint>(context.ConfiguredEndpoints);
         Microsoft.Extensions.Configuration.IConfigurationSection virtualKey = context.Configuration.GetSection("virtual");
         if (context.Tun is not null && context.Configuration.GetChildren().Any() && virtualKey.Value is null && !virtualKey.GetChildren().Any())

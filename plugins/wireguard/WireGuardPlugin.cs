@@ -53,7 +53,7 @@ public sealed class WireGuardPlugin : IGatewayPlugin
     public async Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
     {
         _context = context;
-        ILogger logger = _logger = context.LoggerFactory.CreateLogger("Gateway.Plugins.WireGuard");
+        ILogger logger = _logger = context.LoggerFactory.CreateLogger("wireguard");
         (string Path, string Message)? firstError = null;
         WireGuardOptions options = WireGuardConfigReader.Read(context.Configuration, context.ConfigDirectory, (path, message) => firstError ??= (path, message));
         if (firstError is { } error)

@@ -50,7 +50,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
         _lists = lists;
         _pluginDirectory = pluginDirectory;
         _configDirectory = Path.GetFullPath(configDirectory);
-        _logger = loggerFactory.CreateLogger("Gateway.Plugins.DnsDot.Rules");
+        _logger = loggerFactory.CreateLogger("rules");
         _metrics = new RuleMetrics(meter);
         _failures = new RuleFailureReporter(_logger, _metrics);
         _current = RuleSet.Empty(_metrics, _failures);
