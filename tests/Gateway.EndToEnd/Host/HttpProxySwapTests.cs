@@ -73,8 +73,8 @@ public sealed class HttpProxySwapTests : IAsyncLifetime
         EchoClient.RedeployFolder(published, Path.Combine(plugins, "http-proxy"));
         await gateway.WaitForOutputAsync("plugin http-proxy: old version draining", Patience);
         Assert.False(download.IsCompleted, "the swap finished only after the download: nothing was measured during it");
-        Assert.Equal(2, CountOf(gateway.Output, "plugin http-proxy: loaded "));
-        Assert.Equal(2, CountOf(gateway.Output, "plugin http-proxy: started"));
+        Assert.Equal(2, PluginDropInTests.CountOf(gateway.Output, "plugin http-proxy: loaded "));
+        Assert.Equal(2, PluginDropInTests.CountOf(gateway.Output, "plugin http-proxy: started"));
 
         // The new version's own counters (a request counts once answered) start empty: the running download is not on it.
         JsonElement fresh = await StatsAsync(http, admin);
@@ -129,16 +129,5 @@ public sealed class HttpProxySwapTests : IAsyncLifetime
             Assert.True(Environment.TickCount64 < deadline, failure);
             await Task.Delay(50);
         }
-    }
-
-    private static int CountOf(string text, string needle)
-    {
-        int count = 0;
-        for (int at = text.IndexOf(needle, StringComparison.Ordinal); at >= 0; at = text.IndexOf(needle, at + needle.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-
-        return count;
     }
 }
