@@ -708,6 +708,8 @@ internal sealed class PluginManager : IAsyncDisposable
             if (!alive.IsAlive)
             {
                 PluginsLog.Unloaded(_logger, pluginId);
+                (long heap, long committed) = FreedMemory.Return();
+                PluginsLog.MemoryAfterUnload(_logger, pluginId, heap / (1024.0 * 1024), committed / (1024.0 * 1024), Environment.WorkingSet / (1024.0 * 1024));
                 return;
             }
 
