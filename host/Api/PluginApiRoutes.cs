@@ -6,12 +6,16 @@ namespace Gateway.Host.Api;
 /// <summary>
 /// The routes plugins map with <see cref="Gateway.Sdk.Plugins.IPluginContext.MapApi"/>: (plugin id, method, path)
 /// to handler. The admin listener looks requests under <c>/api/v1/plugins/&lt;id&gt;/</c> up here. Reads take no
-/// lock; a plugin's routes come and go with its registrations.
+/// lock; a plugin's routes come and go with its registrations, the newest mapping of a route is served.
 /// </summary>
 internal sealed class PluginApiRoutes
 {
     private static readonly string[] s_methods = ["GET", "POST", "PUT", "DELETE"];
     private readonly ConcurrentDictionary<RouteKey, Entry> _routes = new();
+
+    // Every live mapping of a route, newest last (the one served). A plugin swap maps the new version's routes over the
+    // old's: when the new version fails to start and its registrations go, the old version's routes are served again.
+    private readonly Dictionary<RouteKey, List<Entry>> _mappings = new();
 
     /// <summary>Maps a route; returns the registration that removes it (only if it is still this mapping).</summary>
     /// <exception cref="ArgumentException">An unsupported method or a malformed path.</exception>
@@ -31,7 +35,17 @@ internal sealed class PluginApiRoutes
 
         var key = new RouteKey(pluginId, normalizedMethod, path);
         var entry = new Entry(handler);
-        _routes[key] = entry;
+        lock (_mappings)
+        {
+            if (!_mappings.TryGetValue(key, out List<Entry>? stack))
+            {
+                _mappings[key] = stack = [];
+            }
+
+            stack.Add(entry);
+            _routes[key] = entry;
+        }
+
         return new Registration(this, key, entry);
     }
 
@@ -120,10 +134,26 @@ internal sealed class PluginApiRoutes
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
             {
-                // Only this mapping: a later MapApi of the same route replaced it and owns it now.
-                owner._routes.TryRemove(new KeyValuePair<RouteKey, Entry>(key, entry));
+                return;
+            }
+
+            // Only this mapping: a later MapApi of the same route is served and keeps being served; when this one was
+            // served, the latest earlier mapping still alive is served again.
+            lock (owner._mappings)
+            {
+                List<Entry> stack = owner._mappings[key];
+                stack.Remove(entry);
+                if (stack.Count == 0)
+                {
+                    owner._mappings.Remove(key);
+                    owner._routes.TryRemove(key, out _);
+                }
+                else
+                {
+                    owner._routes[key] = stack[^1];
+                }
             }
         }
     }

@@ -78,6 +78,9 @@ internal sealed class PluginContext : IPluginContext
 
     public ITunInfo? Tun => _virtualNetwork.Tun;
 
+    /// <summary>Set by the host when this start replaces a running (now draining) version of the plugin.</summary>
+    public bool IsReplacement { get; init; }
+
     public CancellationToken Stopping => _stopping.Token;
 
     public IPacketInjector Inbound => _virtualNetwork.Inbound;

@@ -441,7 +441,7 @@ internal sealed class PluginManager : IAsyncDisposable
         await StartAsync(handle, _shutdown).ConfigureAwait(false);
     }
 
-    private async Task StartAsync(PluginHandle handle, CancellationToken cancellationToken)
+    private async Task StartAsync(PluginHandle handle, CancellationToken cancellationToken, bool replacement = false)
     {
         IGatewayPlugin plugin = handle.Plugin!;
         GatewayConfig config = _config;
@@ -457,7 +457,10 @@ internal sealed class PluginManager : IAsyncDisposable
             _sockets,
             handle.Guard,
             ApiRoutes,
-            NameResolver);
+            NameResolver)
+        {
+            IsReplacement = replacement,
+        };
         try
         {
             await plugin.StartAsync(context, cancellationToken).WaitAsync(StartTimeout, cancellationToken).ConfigureAwait(false);
@@ -548,13 +551,23 @@ internal sealed class PluginManager : IAsyncDisposable
             }
             else if (old.Running)
             {
-                // The old version's sockets and endpoints may now be taken over by the new one (same id only).
+                // The old version's sockets and endpoints may now be taken over by the new one (same id only); what the
+                // plugin binds itself (a fixed UDP port, a unix socket) it gives up now and takes back if the new fails.
                 old.Guard!.Draining = true;
-                await StartAsync(fresh, _shutdown).ConfigureAwait(false);
-                if (!fresh.Running)
+                failure = await ReleaseExclusiveAsync(old).ConfigureAwait(false);
+                if (failure is null)
+                {
+                    await StartAsync(fresh, _shutdown, replacement: true).ConfigureAwait(false);
+                    if (!fresh.Running)
+                    {
+                        failure = "start failed: " + fresh.Failure;
+                        await ReclaimExclusiveAsync(old).ConfigureAwait(false);
+                    }
+                }
+
+                if (failure is not null)
                 {
                     old.Guard.Draining = false;
-                    failure = "start failed: " + fresh.Failure;
                 }
             }
             else
@@ -586,6 +599,37 @@ internal sealed class PluginManager : IAsyncDisposable
         }
 
         Track(DrainAndUnloadAsync(old));
+    }
+
+    /// <summary>The running version gives up its exclusive resources for its replacement; the reason when it could not (it then serves on).</summary>
+    private async Task<string?> ReleaseExclusiveAsync(PluginHandle old)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(StopTimeout);
+            await old.Plugin!.ReleaseExclusiveResourcesAsync(timeout.Token).WaitAsync(StopTimeout).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception ex)
+        {
+            // Whatever it released before failing, it takes back.
+            await ReclaimExclusiveAsync(old).ConfigureAwait(false);
+            return $"the running version could not release its exclusive resources ({ex.GetType().Name}: {ex.Message})";
+        }
+    }
+
+    /// <summary>The replacement failed to start: the running version binds again what it released and serves on.</summary>
+    private async Task ReclaimExclusiveAsync(PluginHandle old)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(StartTimeout);
+            await old.Plugin!.ReclaimExclusiveResourcesAsync(timeout.Token).WaitAsync(StartTimeout).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            PluginsLog.ReclaimFailed(_logger, old.Id, $"{ex.GetType().Name}: {ex.Message}");
+        }
     }
 
     /// <summary>
@@ -664,6 +708,8 @@ internal sealed class PluginManager : IAsyncDisposable
             if (!alive.IsAlive)
             {
                 PluginsLog.Unloaded(_logger, pluginId);
+                (long heap, long committed) = FreedMemory.Return();
+                PluginsLog.MemoryAfterUnload(_logger, pluginId, heap / (1024.0 * 1024), committed / (1024.0 * 1024), Environment.WorkingSet / (1024.0 * 1024));
                 return;
             }
 

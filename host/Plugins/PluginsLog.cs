@@ -52,4 +52,10 @@ internal static partial class PluginsLog
 
     [LoggerMessage(EventId = 1115, Level = LogLevel.Warning, Message = "plugin {PluginId}: drain timeout reached with {Connections} connection(s) still open; closing them")]
     public static partial void DrainTimedOut(ILogger logger, string pluginId, int connections);
+
+    [LoggerMessage(EventId = 1116, Level = LogLevel.Error, Message = "plugin {PluginId}: its replacement failed to start and the running version could not take back its exclusive resources (port, socket): {Reason}; it is not fully serving until the plugin is replaced again or the gateway restarted")]
+    public static partial void ReclaimFailed(ILogger logger, string pluginId, string reason);
+
+    [LoggerMessage(EventId = 1117, Level = LogLevel.Debug, Message = "plugin {PluginId}: memory after the unload: GC heap {HeapMiB:F1} MiB, committed {CommittedMiB:F1} MiB, RSS {RssMiB:F1} MiB")]
+    public static partial void MemoryAfterUnload(ILogger logger, string pluginId, double heapMiB, double committedMiB, double rssMiB);
 }

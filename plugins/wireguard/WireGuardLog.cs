@@ -106,4 +106,13 @@ internal static partial class WireGuardLog
 
     [LoggerMessage(302, LogLevel.Information, "wireguard section is empty (no privateKey): WireGuard stays off")]
     public static partial void NotConfigured(ILogger logger);
+
+    [LoggerMessage(320, LogLevel.Information, "plugin swap: UDP port {Port} and the UAPI socket handed to the new version; this version serves no more tunnel traffic")]
+    public static partial void Released(ILogger logger, int port);
+
+    [LoggerMessage(321, LogLevel.Warning, "plugin swap: the new version did not start; this version listens on UDP port {Port} again, its sessions kept")]
+    public static partial void Reclaimed(ILogger logger, int port);
+
+    [LoggerMessage(322, LogLevel.Information, "plugin swap: took over from the previous version; handshaking now with {Peers} peer(s) that have an endpoint (their sessions were with the old version)")]
+    public static partial void TakingOver(ILogger logger, int peers);
 }

@@ -35,6 +35,7 @@ public sealed class WireGuardPlugin : IGatewayPlugin
     private IDisposable? _reloadRegistration;
     private IDisposable? _peersRoute;
     private Task _lastReload = Task.CompletedTask;
+    private bool _released;
 
     /// <inheritdoc/>
     public string Id => "wireguard";
@@ -75,6 +76,19 @@ public sealed class WireGuardPlugin : IGatewayPlugin
         }
 
         _reloadRegistration = ChangeToken.OnChange(context.Configuration.GetReloadToken, OnReloadToken);
+        if (context.IsReplacement && _device is { } device)
+        {
+            // Peers still send with the sessions they had with the old version, which this one cannot decrypt; left
+            // alone they handshake again only after ~15 s without an answer. Peers with an endpoint get one now.
+            Peer[] reachable = device.Peers.Where(p => p.Endpoint is not null).ToArray();
+            WireGuardLog.TakingOver(logger, reachable.Length);
+            foreach (Peer peer in reachable)
+            {
+                peer.SendKeepalive();
+            }
+
+            device.Flush();
+        }
     }
 
     /// <inheritdoc/>
@@ -88,6 +102,75 @@ public sealed class WireGuardPlugin : IGatewayPlugin
         try
         {
             await DeactivateAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>
+    /// A plugin swap: the UDP port and the UAPI socket can be owned by one version only, so this one closes them (and
+    /// withdraws its routes) before the new version starts; the device with its peers and sessions stays for
+    /// <see cref="ReclaimExclusiveResourcesAsync"/>.
+    /// </summary>
+    public async Task ReleaseExclusiveResourcesAsync(CancellationToken cancellationToken)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_device is not { } device || _released)
+            {
+                return;
+            }
+
+            _released = true;
+            if (_uapi is not null)
+            {
+                await _uapi.DisposeAsync().ConfigureAwait(false);
+                _uapi = null;
+            }
+
+            _routes?.Dispose();
+            _routes = null;
+            device.Detach();
+            lock (_transportLock)
+            {
+                _transport?.Dispose();
+                _transport = null;
+            }
+
+            WireGuardLog.Released(_logger!, device.ListenPort);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>The new version did not start: the same UDP port, routes and UAPI socket again; the sessions were kept.</summary>
+    public async Task ReclaimExclusiveResourcesAsync(CancellationToken cancellationToken)
+    {
+        await _lifecycle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_device is not { } device || !_released)
+            {
+                return;
+            }
+
+            UdpTransport transport = OpenTransport(device, device.ListenPort);
+            _released = false;
+            lock (_transportLock)
+            {
+                _transport = transport;
+            }
+
+            device.Start(transport, runTimers: false);
+            transport.Start();
+            _routes = new RouteRegistrations(_context!, device);
+            StartUapi(device);
+            WireGuardLog.Reclaimed(_logger!, device.ListenPort);
         }
         finally
         {
@@ -184,16 +267,22 @@ public sealed class WireGuardPlugin : IGatewayPlugin
         device.Start(transport);
         transport.Start();
         _routes = new RouteRegistrations(context, device);
-        var uapi = new UapiServer(device, tun.Name, logger, Rebind);
-        uapi.RuntimeSet += _syncConf!.NoteRuntimeSet;
-        uapi.Start();
-        _uapi = uapi;
+        StartUapi(device);
         _applied = options;
         WireGuardLog.Started(logger, tun.Name, Convert.ToBase64String(device.Identity.PublicKey), device.ListenPort, device.Peers.Count);
     }
 
+    private void StartUapi(WireGuardDevice device)
+    {
+        var uapi = new UapiServer(device, _context!.Tun!.Name, _logger!, Rebind);
+        uapi.RuntimeSet += _syncConf!.NoteRuntimeSet;
+        uapi.Start();
+        _uapi = uapi;
+    }
+
     private async Task DeactivateAsync()
     {
+        _released = false;
         if (_uapi is not null)
         {
             await _uapi.DisposeAsync().ConfigureAwait(false);

@@ -33,4 +33,20 @@ public interface IGatewayPlugin
 
     /// <summary>Stops the plugin: finish or abort work in flight and release resources.</summary>
     Task StopAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A new build of this plugin was loaded and validated and is about to start while this version drains (a plugin
+    /// folder swap): give up what only one version can hold — a UDP port or unix socket the plugin binds itself, not
+    /// through <see cref="IPluginContext.BindDatagram"/> or <see cref="IPluginContext.BindStream"/> (those the host hands
+    /// over) — and the routes and hooks that would compete with the new version's. Keep the state needed to take them
+    /// back: when the new version fails to start, <see cref="ReclaimExclusiveResourcesAsync"/> follows and this version
+    /// serves on. The default holds nothing exclusive.
+    /// </summary>
+    Task ReleaseExclusiveResourcesAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// The new build that <see cref="ReleaseExclusiveResourcesAsync"/> made way for failed to start: bind and register
+    /// again what was released and keep serving as before. The default does nothing.
+    /// </summary>
+    Task ReclaimExclusiveResourcesAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -69,6 +69,13 @@ public interface IPluginContext
     /// <summary>Signalled when the plugin is being stopped or unloaded, or the gateway shuts down.</summary>
     CancellationToken Stopping { get; }
 
+    /// <summary>
+    /// True when this start replaces a running version of the plugin (a plugin folder swap): that version drains and
+    /// has released its exclusive resources (<see cref="IGatewayPlugin.ReleaseExclusiveResourcesAsync"/>). Sessions its
+    /// peers hold with it are not carried over; a plugin may re-establish them at once (WireGuard handshakes again).
+    /// </summary>
+    bool IsReplacement => false;
+
     /// <summary>Serves datagrams (UDP) on <paramref name="endpoint"/>.</summary>
     /// <exception cref="SocketException">A host socket could not be bound (address in use, not local).</exception>
     IDisposable BindDatagram(ServiceEndpoint endpoint, IDatagramHandler handler);

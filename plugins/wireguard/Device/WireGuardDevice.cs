@@ -187,6 +187,12 @@ internal sealed class WireGuardDevice : IPacketRoute, IDisposable
         }
     }
 
+    /// <summary>
+    /// Detaches the UDP side (its sockets were handed to a new plugin version): sends are dropped until
+    /// <see cref="Start"/> attaches a sink again; peers, sessions and timers stay.
+    /// </summary>
+    public void Detach() => _sink = null;
+
     /// <summary>Finds a peer by public key.</summary>
     public Peer? FindPeer(ReadOnlySpan<byte> publicKey)
     {

@@ -189,7 +189,8 @@ public sealed class PluginDropInTests
         }
     }
 
-    private static int CountOf(string text, string needle)
+    /// <summary>How often <paramref name="needle"/> occurs in <paramref name="text"/> (log lines in the gateway's output).</summary>
+    internal static int CountOf(string text, string needle)
     {
         int count = 0;
         for (int at = text.IndexOf(needle, StringComparison.Ordinal); at >= 0; at = text.IndexOf(needle, at + needle.Length, StringComparison.Ordinal))

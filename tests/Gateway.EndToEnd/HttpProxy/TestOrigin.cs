@@ -8,8 +8,8 @@ namespace Gateway.EndToEnd.HttpProxy;
 
 /// <summary>
 /// A local HTTP/1.1 origin on loopback (the BCL's HttpListener, which keeps connections alive):
-/// <c>/bytes/N</c> and <c>/chunked/N</c> send N known bytes, <c>/sha256</c> answers the SHA-256 of
-/// the uploaded body, <c>/hang</c> never answers. It records the client endpoint of every request.
+/// <c>/bytes/N</c> and <c>/chunked/N</c> send N known bytes, <c>/paced/N/R</c> the same N bytes at R bytes/s
+/// (a rate-limited origin), <c>/sha256</c> answers the SHA-256 of the uploaded body, <c>/hang</c> never answers. It records the client endpoint of every request.
 /// </summary>
 internal sealed class TestOrigin : HttpListenerOrigin
 {
@@ -33,6 +33,24 @@ internal sealed class TestOrigin : HttpListenerOrigin
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
+    /// <summary>Writes <paramref name="body"/> in 64 KiB pieces, each no earlier than the rate allows.</summary>
+    private async Task WritePacedAsync(HttpListenerResponse response, byte[] body, int bytesPerSecond)
+    {
+        const int Piece = 64 * 1024;
+        response.ContentLength64 = body.Length;
+        long started = Environment.TickCount64;
+        for (int sent = 0; sent < body.Length; sent += Piece)
+        {
+            long due = started + (sent * 1000L / bytesPerSecond);
+            if (due > Environment.TickCount64)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(due - Environment.TickCount64), Stopping);
+            }
+
+            await response.OutputStream.WriteAsync(body.AsMemory(sent, Math.Min(Piece, body.Length - sent)), Stopping);
+        }
+    }
+
     protected override async Task ServeAsync(HttpListenerContext context)
     {
         HttpListenerRequest request = context.Request;
@@ -54,6 +72,12 @@ internal sealed class TestOrigin : HttpListenerOrigin
                 }
 
                 await response.OutputStream.WriteAsync(body);
+            }
+            else if (path.StartsWith("/paced/", StringComparison.Ordinal))
+            {
+                string[] parts = path.Split('/');
+                byte[] body = Payload(int.Parse(parts[2]));
+                await WritePacedAsync(response, body, int.Parse(parts[3]));
             }
             else if (path == "/sha256")
             {

@@ -51,6 +51,99 @@ public sealed class WireGuardPluginTests
     }
 
     [Fact]
+    public async Task Swap_ReleaseThenNewVersionStarts_NewOneOwnsPortUapiAndRoutes()
+    {
+        string name = $"gwt{Random.Shared.Next(10000, 99999)}";
+        int port = FreeUdpPort();
+        var oldContext = new FakeContext(Config(port), new FakeTun(name));
+        var old = new WireGuardPlugin();
+        await old.StartAsync(oldContext, CancellationToken.None);
+
+        await old.ReleaseExclusiveResourcesAsync(CancellationToken.None);
+
+        Assert.True(UdpPortFree(port), "the released version still holds its UDP port");
+        Assert.False(File.Exists($"/var/run/wireguard/{name}.sock"));
+        Assert.Empty(oldContext.Routes);
+        var freshContext = new FakeContext(Config(port), new FakeTun(name));
+        var fresh = new WireGuardPlugin();
+        await fresh.StartAsync(freshContext, CancellationToken.None);
+        try
+        {
+            Assert.False(UdpPortFree(port));
+            Assert.True(File.Exists($"/var/run/wireguard/{name}.sock"));
+            Assert.Contains(IpPrefix.Parse("10.99.0.2/32"), freshContext.Routes.Keys);
+
+            // The old version drains and stops: nothing of the new one's goes with it.
+            await old.StopAsync(CancellationToken.None);
+            Assert.True(File.Exists($"/var/run/wireguard/{name}.sock"));
+            Assert.False(UdpPortFree(port));
+        }
+        finally
+        {
+            await fresh.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Swap_NewVersionCannotStart_OldReclaimsPortUapiAndRoutesWithItsPeers()
+    {
+        string name = $"gwt{Random.Shared.Next(10000, 99999)}";
+        int port = FreeUdpPort();
+        var oldContext = new FakeContext(Config(port), new FakeTun(name));
+        var old = new WireGuardPlugin();
+        await old.StartAsync(oldContext, CancellationToken.None);
+        try
+        {
+            await old.ReleaseExclusiveResourcesAsync(CancellationToken.None);
+
+            // The new version fails to start (here: someone else took the port meanwhile).
+            using (var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+            {
+                squatter.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Any, port));
+                var fresh = new WireGuardPlugin();
+                await Assert.ThrowsAsync<SocketException>(() => fresh.StartAsync(new FakeContext(Config(port), new FakeTun(name)), CancellationToken.None));
+                await fresh.StopAsync(CancellationToken.None);
+            }
+
+            await old.ReclaimExclusiveResourcesAsync(CancellationToken.None);
+
+            Assert.False(UdpPortFree(port), "the old version did not bind its UDP port again");
+            Assert.True(File.Exists($"/var/run/wireguard/{name}.sock"));
+            Assert.Contains(IpPrefix.Parse("10.99.0.2/32"), oldContext.Routes.Keys);
+            Assert.Equal(PeerKey, Assert.Single(old.Device!.Peers).PublicKeyBase64);
+            Assert.True(old.Device.IsUp);
+        }
+        finally
+        {
+            await old.StopAsync(CancellationToken.None);
+        }
+
+        Assert.True(UdpPortFree(port));
+        Assert.False(File.Exists($"/var/run/wireguard/{name}.sock"));
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Any, 0));
+        return ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    private static bool UdpPortFree(int port)
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Any, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public void Validate_BadKey_ReportedWithKeyPath()
     {
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["privateKey"] = "nope" }).Build();

@@ -63,6 +63,30 @@ public sealed class PluginApiRoutesTests
         Assert.Empty(routes.RoutesOf("echo"));
     }
 
+    [Fact]
+    public async Task Dispose_NewerMappingGoes_EarlierOneServedAgain()
+    {
+        // A plugin swap whose new version fails to start: its routes go, the running version's are served again.
+        var routes = new PluginApiRoutes();
+        IDisposable old = routes.Map("echo", "GET", "info", (_, _) => ValueTask.FromResult(ApiResponse.Text("old")));
+        IDisposable fresh = routes.Map("echo", "GET", "info", (_, _) => ValueTask.FromResult(ApiResponse.Text("new")));
+        Assert.Equal("new", await AnswerAsync(routes));
+
+        fresh.Dispose();
+
+        Assert.Equal("old", await AnswerAsync(routes));
+        Assert.Equal(["GET info"], routes.RoutesOf("echo"));
+        old.Dispose();
+        Assert.Null(routes.Find("echo", "GET", "info").Handler);
+    }
+
+    private static async Task<string> AnswerAsync(PluginApiRoutes routes)
+    {
+        ApiHandler handler = routes.Find("echo", "GET", "info").Handler!;
+        ApiResponse response = await handler(new ApiRequest("GET", "info", new Dictionary<string, string>(), default), CancellationToken.None);
+        return Encoding.UTF8.GetString(response.Body.Span);
+    }
+
     [Theory]
     [InlineData("/stats")]
     [InlineData("a//b")]
