@@ -29,6 +29,7 @@
 # From the project checkout (root):
 #   dotnet publish host -c Release -o /tmp/gw-socks
 #   GATEWAY=/tmp/gw-socks/gateway PEER_VERSION=$(git rev-parse --short HEAD) RUNS=3 QUIET_WAIT=60 scripts/socks-peers.sh
+#   scripts/socks-peers.sh --summary /tmp/gateway-peers/results/socks-peers.tsv   # the ratios again (also printed at the end)
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # ../shared/peers next to the project checkout (a git worktree one level deeper finds it one level further up)
@@ -60,6 +61,37 @@ ORIGIN_STATUS_PORT=8001
 ORIGIN_URL="http://127.0.0.1:$ORIGIN_PORT"
 OUT_TSV="${RESULTS_TSV:-$HX_RESULTS/socks-peers.tsv}"
 BIG=$((10 * 1048576))
+
+# summary: per round, the custom row against each reference row of the same round and test (req/s in rate, MiB/s
+# in bulk, and the proxy's CPU per request / per MiB), then the medians of those per-round ratios against issue
+# 18's goal. ">= 1.5x their rate at <= their CPU" = 1.5x the rate at <= 1/1.5 of their CPU per unit: both
+# proxies are held to one core, so their CPU seconds only say which one was busier.
+summary() {
+    awk -F'\t' '
+    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $(c["test"]) == "-" || $(c["requests"]) == "-" { next }
+    { t = $(c["test"]); r = $(c["round"]); p = $(c["path"])
+      v[t, r, p] = (t == "rate") ? $(c["req_per_s"]) : $(c["mbytes_per_s"])
+      u[t, r, p] = (t == "rate") ? $(c["sut_cpu_us_per_req"]) : $(c["sut_cpu_us_per_mib"])
+      f[t, r, p] = $(c["foreign_cpu_pct"])
+      if (!(t in st)) { st[t] = 1; tests[++nt] = t }
+      if (p != "custom" && !(p in sp)) { sp[p] = 1; refs[++np] = p }
+      if (r > maxr) maxr = r }
+    function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+                                        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    END { for (k = 1; k <= nt; k++) for (m = 1; m <= np; m++) { t = tests[k]; p = refs[m]; n = 0; line = ""
+            unit = (t == "rate") ? "req/s" : "MiB/s"; per = (t == "rate") ? "request" : "MiB"
+            for (r = 1; r <= maxr; r++) if (((t, r, "custom") in v) && ((t, r, p) in v) && v[t, r, p] > 0 && u[t, r, p] > 0) {
+                n++; q[n] = v[t, r, "custom"] / v[t, r, p]; w[n] = u[t, r, "custom"] / u[t, r, p]
+                line = line sprintf(" r%d %.2fx/%.2fx (foreign %s%%/%s%%)", r, q[n], w[n], f[t, r, "custom"], f[t, r, p]) }
+            if (!n) continue
+            mq = median(q, n); mw = median(w, n)
+            printf "%s, custom vs %s: median %.2fx %s, %.2fx CPU per %s -> goal (>= 1.5x at <= 0.67x CPU per %s): %s;%s\n",
+                   t, p, mq, unit, mw, per, per, (mq >= 1.5 && mw <= 1 / 1.5) ? "met" : "not met", line } }' "$1"
+}
+if [[ "${1:-}" == --summary ]]; then   # scripts/socks-peers.sh --summary FILE.tsv: the ratios of an earlier run
+    summary "${2:?usage: $0 --summary results.tsv}"; exit 0
+fi
 
 pkgs=(curl:curl nginx:nginx gcc:gcc iproute2:ip util-linux:taskset)
 for p in $PEERS; do
@@ -344,6 +376,8 @@ echo
 hx_table "$OUT_TSV" round test path connections requests errors req_per_s mbytes_per_s lat_mean_ms lat_p99_ms proxy_cpu_s \
     proxy_cpu_pct sut_cpu_us_per_req sut_cpu_us_per_mib origin_cpu_pct loadgen_cpu_pct origin_requests socks_requests \
     foreign_cpu_pct core_busy_pct saturated notes
+echo
+summary "$OUT_TSV"
 echo
 hx_log "wrote $OUT_TSV  (total run time $(awk -v a="$T_START" -v b="$(hx_now)" 'BEGIN{printf "%.0f", b-a}') s)"
 ((FAILED)) && hx_die "some checks failed or rows could not be measured (see notes in $OUT_TSV)"
