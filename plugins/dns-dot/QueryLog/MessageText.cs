@@ -78,15 +78,18 @@ internal static class MessageText
         return answers;
     }
 
-    /// <summary>A client address as the log shows it: anonymised to its /24 (IPv4) or /48 (IPv6) when asked.</summary>
-    public static string Client(NetAddress client, bool anonymize)
-    {
-        if (!anonymize)
-        {
-            return client.ToString();
-        }
 
-        return new IpPrefix(client, client.IsV4 ? 24 : 48).Network.ToString();
+    /// <summary>The longest text of <see cref="ClientChars"/> (an IPv6 address with a scope).</summary>
+    public const int MaxClientChars = 64;
+
+    /// <summary>
+    /// A client address as the log shows it, anonymised to its /24 (IPv4) or /48 (IPv6) when asked, written into
+    /// <paramref name="destination"/> (<see cref="MaxClientChars"/> long) without making a string.
+    /// </summary>
+    public static ReadOnlySpan<char> ClientChars(NetAddress client, bool anonymize, Span<char> destination)
+    {
+        NetAddress shown = anonymize ? new IpPrefix(client, client.IsV4 ? 24 : 48).Network : client;
+        return shown.TryFormat(destination, out int written, default, null) ? destination[..written] : shown.ToString();
     }
 
     /// <summary>Reads the answer section record by record.</summary>

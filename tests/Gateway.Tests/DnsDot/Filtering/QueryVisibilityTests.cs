@@ -87,9 +87,26 @@ public sealed class QueryVisibilityTests
     [Fact]
     public void Anonymize_ClientsCutToTheirNetwork()
     {
-        Assert.Equal("192.168.1.0", MessageText.Client(NetAddress.Parse("192.168.1.77"), anonymize: true));
-        Assert.Equal("2001:db8:1::", MessageText.Client(NetAddress.Parse("2001:db8:1:2::7"), anonymize: true));
-        Assert.Equal("192.168.1.77", MessageText.Client(NetAddress.Parse("192.168.1.77"), anonymize: false));
+        Assert.Equal("192.168.1.0", Client("192.168.1.77", anonymize: true));
+        Assert.Equal("2001:db8:1::", Client("2001:db8:1:2::7", anonymize: true));
+        Assert.Equal("192.168.1.77", Client("192.168.1.77", anonymize: false));
+        Assert.Equal("2001:db8:1:2:3:4:5:6", Client("2001:db8:1:2:3:4:5:6", anonymize: false));
+
+        static string Client(string address, bool anonymize) =>
+            new(MessageText.ClientChars(NetAddress.Parse(address), anonymize, stackalloc char[MessageText.MaxClientChars]));
+    }
+
+    [Fact]
+    public void FormatTime_RandomInstants_SameAsDateTimeFormatting()
+    {
+        var random = new Random(16);
+        Span<byte> written = stackalloc byte[QueryLogJson.TimeLength];
+        for (int i = 0; i < 10_000; i++)
+        {
+            var utc = new DateTime(random.NextInt64(DateTime.MinValue.Ticks, DateTime.MaxValue.Ticks), DateTimeKind.Utc);
+            QueryLogJson.FormatTime(utc, written);
+            Assert.Equal(utc.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture), System.Text.Encoding.ASCII.GetString(written));
+        }
     }
 
     [Fact]
