@@ -19,6 +19,9 @@ internal static class ParentHandshake
     // Larger CONNECT answers than this are refused: a parent's 2xx head is a few hundred bytes.
     private const int MaxAnswerHead = 16 * 1024;
 
+    // Header fields read from that answer (its fields are ignored; more than this is not a CONNECT answer).
+    private const int MaxAnswerFields = 64;
+
     /// <summary>Opens the tunnel; bytes the parent sent after its answer stay in <paramref name="reader"/>.</summary>
     /// <exception cref="OriginException">502 when the parent refused or broke off; 504 when it did not answer in time.</exception>
     public static async ValueTask OpenAsync(ParentProxy parent, Socket socket, SocketReader reader, string host, int port, CancellationToken deadline,
@@ -70,14 +73,14 @@ internal static class ParentHandshake
             }
         }
 
-        // "HTTP/1.1 200 ...": RFC 9110 §9.3.6, any 2xx means the tunnel is open.
+        // The answer goes through the proxy's own (fuzzed) response parser; any 2xx opens the tunnel (RFC 9110 §9.3.6).
         ReadOnlySpan<byte> head = reader.Buffered[..end];
-        int lineEnd = head.IndexOf("\r\n"u8);
-        ReadOnlySpan<byte> statusLine = head[..lineEnd];
-        if (statusLine.Length < 12 || !statusLine.StartsWith("HTTP/1."u8) || statusLine[12 - 3] != (byte)'2')
+        HttpParseError error = HttpHeadParser.ParseResponse(head, new HeaderField[MaxAnswerFields], out ResponseHead response);
+        if (error != HttpParseError.None || response.Status is < 200 or > 299)
         {
+            ReadOnlySpan<byte> statusLine = head[..head.IndexOf("\r\n"u8)];
             string line = Encoding.ASCII.GetString(statusLine.Length > 100 ? statusLine[..100] : statusLine);
-            string hint = statusLine.Length >= 12 && statusLine[9..12].SequenceEqual("407"u8) ? " (check the credentials in parents[].proxy)" : string.Empty;
+            string hint = error == HttpParseError.None && response.Status == 407 ? " (check the credentials in parents[].proxy)" : string.Empty;
             throw new OriginException(502, $"parent proxy {parent.Name} refused the tunnel: {line}{hint}");
         }
 
