@@ -30,9 +30,6 @@ internal sealed class CollapsedFetch
     /// <summary>The cache key of the URL being fetched.</summary>
     public string Key { get; }
 
-    /// <summary>The leader has finished (stored the response, or not).</summary>
-    public bool IsFinished => Volatile.Read(ref _finished) != 0;
-
     /// <summary>
     /// Waits for the leader, at most <paramref name="timeout"/>: <see cref="CollapseOutcome.Stored"/> when the
     /// response is stored (look it up again), <see cref="CollapseOutcome.Released"/> when it could not be,

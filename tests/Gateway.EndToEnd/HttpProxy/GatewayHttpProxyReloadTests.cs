@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Text;
 using Gateway.EndToEnd.Infrastructure;
 
 namespace Gateway.EndToEnd.HttpProxy;
@@ -36,18 +32,7 @@ public sealed class GatewayHttpProxyReloadTests : IAsyncLifetime
         Assert.Equal("200", await StatusAsync(proxy));
 
         // The download starts under the old rules and is held mid-way (the client stops reading).
-        using var running = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await running.ConnectAsync(IPAddress.Loopback, port);
-        await running.SendAsync(Encoding.ASCII.GetBytes(
-            $"GET {_origin.Url}/bytes/{BodyLength} HTTP/1.1\r\nHost: 127.0.0.1:{_origin.Port}\r\nConnection: close\r\n\r\n"), SocketFlags.None);
-        using var received = new MemoryStream();
-        byte[] buffer = new byte[64 * 1024];
-        while (received.Length < 256 * 1024)
-        {
-            int n = await running.ReceiveAsync(buffer, SocketFlags.None);
-            Assert.True(n > 0, "the proxy closed the download before the edit");
-            received.Write(buffer, 0, n);
-        }
+        using HeldDownload running = await HeldDownload.StartAsync(port, _origin, BodyLength);
 
         await File.WriteAllTextAsync(gateway.ConfigPath, section + "  denyClients: [127.0.0.1/32]\n");
         var sinceEdit = Stopwatch.StartNew();
@@ -61,17 +46,7 @@ public sealed class GatewayHttpProxyReloadTests : IAsyncLifetime
         Assert.True(status == "403", $"a new request still got {status} 20 s after the edit\n{gateway.Output}");
         Assert.True(sinceEdit.Elapsed < Bound, $"the denial took {sinceEdit.Elapsed.TotalSeconds:F1} s to apply (bound {Bound.TotalSeconds} s)");
 
-        int read;
-        while ((read = await running.ReceiveAsync(buffer, SocketFlags.None)) > 0)
-        {
-            received.Write(buffer, 0, read);
-        }
-
-        byte[] all = received.ToArray();
-        int headEnd = all.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
-        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(all, 0, headEnd), StringComparison.Ordinal);
-        Assert.Equal(BodyLength, all.Length - headEnd);
-        Assert.Equal(SHA256.HashData(TestOrigin.Payload(BodyLength)), SHA256.HashData(all.AsSpan(headEnd)));
+        await running.FinishIntactAsync();
 
         // And back: the client is served again once the deny is removed, from the same process.
         await File.WriteAllTextAsync(gateway.ConfigPath, section);

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Text;
 using Gateway.EndToEnd.Infrastructure;
 using Gateway.Sdk.Networking;
 using Gateway.Plugins.HttpProxy.Configuration;
@@ -29,18 +25,7 @@ public sealed class HttpProxyReloadTests : IAsyncLifetime
     public async Task Reload_ClientDeniedWhileItsDownloadRuns_NewRequestGets403AndRunningDownloadArrivesIntact()
     {
         await using var proxy = new ProxyHarness();
-        using var running = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await running.ConnectAsync(IPAddress.Loopback, proxy.Port);
-        await running.SendAsync(Encoding.ASCII.GetBytes(
-            $"GET {_origin.Url}/bytes/{BodyLength} HTTP/1.1\r\nHost: 127.0.0.1:{_origin.Port}\r\nConnection: close\r\n\r\n"), SocketFlags.None);
-        using var received = new MemoryStream();
-        byte[] buffer = new byte[64 * 1024];
-        while (received.Length < 256 * 1024)
-        {
-            int n = await running.ReceiveAsync(buffer, SocketFlags.None);
-            Assert.True(n > 0, "the proxy closed the download before the reload");
-            received.Write(buffer, 0, n);
-        }
+        using HeldDownload running = await HeldDownload.StartAsync(proxy.Port, _origin, BodyLength);
 
         IReadOnlyList<string> restartOnly = proxy.Handler.Reload(new HttpProxyOptions { DenyClients = [IpPrefix.Parse("127.0.0.1/32")] });
 
@@ -49,17 +34,7 @@ public sealed class HttpProxyReloadTests : IAsyncLifetime
             "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-x", proxy.ProxyUrl, $"{_origin.Url}/bytes/16"], TimeSpan.FromSeconds(30));
         Assert.Equal("403", denied.StdOut);
 
-        int read;
-        while ((read = await running.ReceiveAsync(buffer, SocketFlags.None)) > 0)
-        {
-            received.Write(buffer, 0, read);
-        }
-
-        byte[] all = received.ToArray();
-        int headEnd = all.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
-        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(all, 0, headEnd), StringComparison.Ordinal);
-        Assert.Equal(BodyLength, all.Length - headEnd);
-        Assert.Equal(SHA256.HashData(TestOrigin.Payload(BodyLength)), SHA256.HashData(all.AsSpan(headEnd)));
+        await running.FinishIntactAsync();
     }
 
     [Fact]
