@@ -66,32 +66,6 @@ internal static class QueryLogJson
     internal const int TimeLength = 24;
 
     /// <summary>Writes <paramref name="utc"/> as <c>yyyy-MM-ddTHH:mm:ss.fffZ</c> (ASCII) into the first 24 bytes of <paramref name="destination"/>.</summary>
-    internal static void FormatTime(DateTime utc, Span<byte> destination)
-    {
-        Span<byte> d = destination[..TimeLength];
-        Two(d[0..], utc.Year / 100);
-        Two(d[2..], utc.Year % 100);
-        d[4] = (byte)'-';
-        Two(d[5..], utc.Month);
-        d[7] = (byte)'-';
-        Two(d[8..], utc.Day);
-        d[10] = (byte)'T';
-        Two(d[11..], utc.Hour);
-        d[13] = (byte)':';
-        Two(d[14..], utc.Minute);
-        d[16] = (byte)':';
-        Two(d[17..], utc.Second);
-        d[19] = (byte)'.';
-        int ms = utc.Millisecond;
-        d[20] = (byte)('0' + ms / 100);
-        d[21] = (byte)('0' + ms / 10 % 10);
-        d[22] = (byte)('0' + ms % 10);
-        d[23] = (byte)'Z';
-
-        static void Two(Span<byte> to, int value)
-        {
-            to[0] = (byte)('0' + value / 10);
-            to[1] = (byte)('0' + value % 10);
-        }
-    }
+    internal static void FormatTime(DateTime utc, Span<byte> destination) =>
+        utc.TryFormat(destination[..TimeLength], out _, "yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
 }
