@@ -28,7 +28,8 @@ internal sealed class YamlConfigTarget : IFuzzTarget
     public void Run(ReadOnlySpan<byte> input)
     {
         string text = Encoding.UTF8.GetString(input);
-        int lines = 1 + text.Count('\n') + text.Count('\r');
+        // An upper bound of the lines as YamlDotNet counts them: YAML 1.1 (§5.4) also breaks lines at NEL, LS and PS.
+        int lines = 1 + text.Count('\n') + text.Count('\r') + text.Count('\u0085') + text.Count('\u2028') + text.Count('\u2029');
         ConfigDocument document;
         try
         {
