@@ -86,6 +86,8 @@ if (( crashes > 0 || hangs > 0 )); then
   for f in "$findings"/default/crashes/id* "$findings"/default/hangs/id*; do
     [[ -f $f ]] || continue
     echo "--- $f" >&2
+    # The input itself, so a crash found on a CI machine can be replayed elsewhere: base64 -d > FILE.
+    echo "base64 (first 4 KiB): $(head -c 4096 "$f" | base64 -w0)" >&2
     dotnet "$bin/Gateway.Fuzz.dll" "$target" "$f" 2>&1 | head -5 >&2 || true
   done
   exit 1

@@ -220,7 +220,8 @@ internal static class DnsMessageReader
         for (int i = 0; i < total; i++)
         {
             int owner = position;
-            if (!DnsName.TrySkip(message, position, out position) || position + 10 > message.Length)
+            if (!DnsName.TrySkip(message, position, out position) || position + 10 > message.Length ||
+                ReadsTtlField(message, owner, ttlOffsets[..Math.Min(info.TtlCount, ttlOffsets.Length)]))
             {
                 return false;
             }
@@ -282,6 +283,63 @@ internal static class DnsMessageReader
             negativeTtl != uint.MaxValue ? negativeTtl : 0;
         info.IsNegative = anCount == 0 || info.Rcode == DnsConstants.RcodeNxDomain;
         return true;
+    }
+
+    /// <summary>
+    /// Whether the (valid) name at <paramref name="offset"/> reads a byte of one of the TTL fields at
+    /// <paramref name="ttlOffsets"/> (ascending): a compression pointer into a TTL, or a label running over one. The
+    /// cache ages TTLs in place, which would rewrite such a name under the client (found by fuzzing: an owner name
+    /// pointing into the previous record's TTL became unreadable once aged). Callers that do not ask for TTL offsets
+    /// age nothing, so they skip the check. Names inside RDATA are opaque here and passed on as the upstream wrote them.
+    /// </summary>
+    private static bool ReadsTtlField(ReadOnlySpan<byte> message, int offset, ReadOnlySpan<int> ttlOffsets)
+    {
+        if (ttlOffsets.IsEmpty)
+        {
+            return false;
+        }
+
+        int position = offset;
+        while (true)
+        {
+            byte label = message[position];
+            bool pointer = (label & 0xC0) == 0xC0;
+            int end = position + (pointer ? 2 : 1 + label);
+            // The first TTL field that ends after this label starts; the label reads it if that field starts before the label ends.
+            int low = 0;
+            int high = ttlOffsets.Length;
+            while (low < high)
+            {
+                int middle = (low + high) >>> 1;
+                if (ttlOffsets[middle] + 4 <= position)
+                {
+                    low = middle + 1;
+                }
+                else
+                {
+                    high = middle;
+                }
+            }
+
+            if (low < ttlOffsets.Length && ttlOffsets[low] < end)
+            {
+                return true;
+            }
+
+            if (pointer)
+            {
+                // TrySkip accepted the name, so every pointer goes strictly back: this ends.
+                position = ((label & 0x3F) << 8) | message[position + 1];
+            }
+            else if (label == 0)
+            {
+                return false;
+            }
+            else
+            {
+                position = end;
+            }
+        }
     }
 
     /// <summary>The RFC 7828 keepalive timeout offered in an OPT option list, in 100 ms units; -1 if none.</summary>

@@ -154,6 +154,27 @@ public sealed class DnsWireTests
     }
 
     [Fact]
+    public void TryScanResponse_OwnerNamePointsIntoEarlierTtl_RefusedWhenTtlsAreAskedFor()
+    {
+        // Two answers; the second owner name points at the last byte of the first answer's TTL (256: that byte is 0,
+        // the root name). Aged by 30 s the byte becomes 0xE2, a pointer: the cache must not keep such an answer.
+        byte[] response = DnsTestMessages.Response("a.test", 1, 0, [(1, 256, [10, 0, 0, 1]), (1, 300, [10, 0, 0, 2])]);
+        const int firstTtl = 12 + 8 + 4 + 6;
+        Assert.Equal(0x01, response[firstTtl + 2]);
+        const int secondOwner = firstTtl + 4 + 2 + 4;
+        response[secondOwner + 1] = firstTtl + 3;
+        byte[] name = DnsTestMessages.EncodeName("a.test");
+
+        Assert.True(DnsMessageReader.TryScanResponse(response, name, 1, [], out _));
+        Assert.False(DnsMessageReader.TryScanResponse(response, name, 1, new int[8], out _));
+
+        // A pointer to the question, and one into the first answer's A record (rdata, not a TTL), stay accepted.
+        response[secondOwner + 1] = 12;
+        Assert.True(DnsMessageReader.TryScanResponse(response, name, 1, new int[8], out DnsResponseInfo info));
+        Assert.Equal(2, info.TtlCount);
+    }
+
+    [Fact]
     public void TryScanResponse_NxDomainWithSoa_NegativeTtlIsSoaMinimum()
     {
         byte[] response = DnsTestMessages.Response("nx.test", 1, 3, [], soa: (3600, 60));
