@@ -221,7 +221,7 @@ internal static class DnsMessageReader
         {
             int owner = position;
             if (!DnsName.TrySkip(message, position, out position) || position + 10 > message.Length ||
-                ReadsTtlField(message, owner, ttlOffsets[..Math.Min(info.TtlCount, ttlOffsets.Length)]))
+                ReadsRewrittenBytes(message, owner, ttlOffsets[..Math.Min(info.TtlCount, ttlOffsets.Length)], info.OptStart, info.OptEnd))
             {
                 return false;
             }
@@ -286,15 +286,17 @@ internal static class DnsMessageReader
     }
 
     /// <summary>
-    /// Whether the (valid) name at <paramref name="offset"/> reads a byte of one of the TTL fields at
-    /// <paramref name="ttlOffsets"/> (ascending): a compression pointer into a TTL, or a label running over one. The
-    /// cache ages TTLs in place, which would rewrite such a name under the client (found by fuzzing: an owner name
-    /// pointing into the previous record's TTL became unreadable once aged). Callers that do not ask for TTL offsets
-    /// age nothing, so they skip the check. Names inside RDATA are opaque here and passed on as the upstream wrote them.
+    /// Whether the (valid) name at <paramref name="offset"/> reads bytes we rewrite or cut before the client sees the
+    /// answer, which would change the name under it: a TTL field at <paramref name="ttlOffsets"/> (ascending; the cache
+    /// ages them in place), or the OPT record [<paramref name="optStart"/>, <paramref name="optEnd"/>) that
+    /// <see cref="DnsMessageWriter.StripOpt"/> removes. A compression pointer into them or a label running over them
+    /// both count. Found by fuzzing: an owner pointing into the previous answer's TTL became unreadable once aged; an
+    /// owner pointing just before the OPT read on into it and became unreadable once the OPT was cut. Names inside
+    /// RDATA are opaque here and passed on as the upstream wrote them.
     /// </summary>
-    private static bool ReadsTtlField(ReadOnlySpan<byte> message, int offset, ReadOnlySpan<int> ttlOffsets)
+    private static bool ReadsRewrittenBytes(ReadOnlySpan<byte> message, int offset, ReadOnlySpan<int> ttlOffsets, int optStart, int optEnd)
     {
-        if (ttlOffsets.IsEmpty)
+        if (ttlOffsets.IsEmpty && optStart < 0)
         {
             return false;
         }
@@ -305,6 +307,11 @@ internal static class DnsMessageReader
             byte label = message[position];
             bool pointer = (label & 0xC0) == 0xC0;
             int end = position + (pointer ? 2 : 1 + label);
+            if (optStart >= 0 && position < optEnd && end > optStart)
+            {
+                return true;
+            }
+
             // The first TTL field that ends after this label starts; the label reads it if that field starts before the label ends.
             int low = 0;
             int high = ttlOffsets.Length;

@@ -175,6 +175,27 @@ public sealed class DnsWireTests
     }
 
     [Fact]
+    public void TryScanResponse_OwnerNameRunsIntoTheOpt_Refused()
+    {
+        // An additional record after the OPT whose owner points at the question's last byte (QCLASS 1: a one-byte
+        // label) and so reads on into the OPT: once StripOpt cuts the OPT, the name would read the moved record instead.
+        byte[] withOpt = DnsTestMessages.Response("a.test", 1, 0, [], opt: true);
+        const int qclassLow = 12 + 8 + 3;
+        byte[] response = [.. withOpt, 0xC0, qclassLow, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 1];
+        response[11] = 2;
+        byte[] name = DnsTestMessages.EncodeName("a.test");
+
+        Assert.False(DnsMessageReader.TryScanResponse(response, name, 1, [], out _));
+
+        // The same record owned by the question's name is fine, and still readable once the OPT is cut.
+        response[withOpt.Length + 1] = 12;
+        Assert.True(DnsMessageReader.TryScanResponse(response, name, 1, new int[8], out DnsResponseInfo info));
+        int length = DnsMessageWriter.StripOpt(response, info);
+        Assert.True(DnsMessageReader.TryScanResponse(response.AsSpan(0, length), name, 1, new int[8], out DnsResponseInfo stripped));
+        Assert.Equal(1, stripped.TtlCount);
+    }
+
+    [Fact]
     public void TryScanResponse_NxDomainWithSoa_NegativeTtlIsSoaMinimum()
     {
         byte[] response = DnsTestMessages.Response("nx.test", 1, 3, [], soa: (3600, 60));
