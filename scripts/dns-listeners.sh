@@ -17,7 +17,8 @@
 #   dotnet publish host -c Release -o /tmp/gw
 #   GATEWAY=/tmp/gw/gateway PEERS_WORK=/tmp/gateway-peers-$(git branch --show-current) \
 #     flock /tmp/gateway-bench.lock scripts/dns-listeners.sh
-# Env: GATEWAY (required), ROWS="dot-in doh-in forward", ROLES="cache forward", PEERS="dnsdist gateway",
+# Env: GATEWAY (required), ROWS="dot-in doh-in forward", ROLES="cache forward", PEERS="dnsdist gateway", DOH_METHOD=GET|POST,
+#      DOH_CLIENT=h2load|dnsperf (default h2load: dnsperf 2.10 stalls against dnsdist 1.7's DoH listener, see below),
 #      DURATION=10 CLIENTS=50 OUTSTANDING=100 DNSPERF_TIMEOUT=2 SUT_CPUS=0 LOADGEN_CPUS=1 UPSTREAM_CPUS=1,
 #      PEERS_DIR (default: ../shared/peers next to the checkout). Results: a table on stdout and
 #      $PEERS_WORK/results/dns-listeners.tsv (+ history/).
@@ -34,6 +35,7 @@ PEERS="${PEERS:-dnsdist gateway}"
 DURATION="${DURATION:-10}"
 CLIENTS="${CLIENTS:-50}"
 OUTSTANDING="${OUTSTANDING:-100}"
+DOH_CLIENT="${DOH_CLIENT:-h2load}"
 DNSPERF_TIMEOUT="${DNSPERF_TIMEOUT:-2}"
 SUT_CPUS="${SUT_CPUS:-0}"
 LOADGEN_CPUS="${LOADGEN_CPUS:-1}"
@@ -47,7 +49,7 @@ OUT_TSV="${RESULTS_TSV:-$HX_RESULTS/dns-listeners.tsv}"
 
 [[ -x "$GATEWAY" ]] || [[ "$PEERS" != *gateway* ]] || hx_die "GATEWAY=$GATEWAY is not an executable (dotnet publish host -c Release -o DIR; GATEWAY=DIR/gateway)"
 hx_ensure_pkgs unbound:unbound unbound:unbound-control knot-dnsutils:kdig dnsperf:dnsperf dnsdist:dnsdist openssl:openssl \
-    iproute2:ip util-linux:taskset curl:curl
+    iproute2:ip util-linux:taskset curl:curl nghttp2-client:h2load python3:python3
 hx_isolate "$@"
 hx_install_traps
 # shellcheck disable=SC1091
@@ -64,6 +66,16 @@ COLS=(date_utc peer version row role client_transport target sut_cpus loadgen_cp
       upstream_cpu_pct loadgen_cpu_pct foreign_cpu_pct core_busy_pct saturated upstream_queries sut_rss_mb check notes)
 QUERIES="$W/queries.txt"
 for ((i = 1; i <= BENCH_NAMES; i++)); do echo "n$i.bench.test A"; done > "$QUERIES"
+# The same names as RFC 8484 GET URIs for h2load (id 0, RD, one A question; base64url without padding).
+DOH_URIS="$W/doh-uris.txt"
+python3 - "$BENCH_NAMES" "https://127.0.0.1:$HTTPS_PORT/dns-query" > "$DOH_URIS" <<'PY'
+import base64, struct, sys
+count, base = int(sys.argv[1]), sys.argv[2]
+for i in range(1, count + 1):
+    name = b"".join(bytes([len(l)]) + l for l in f"n{i}.bench.test".encode().split(b".")) + b"\0"
+    query = struct.pack(">HHHHHH", 0, 0x0100, 1, 0, 0, 0) + name + struct.pack(">HH", 1, 1)
+    print(f"{base}?dns={base64.urlsafe_b64encode(query).rstrip(b'=').decode()}")
+PY
 
 upstream_start
 upstream_check || hx_die "upstream checks failed"
@@ -148,22 +160,33 @@ measure() {
     local peer="$1" version="$2" row="$3" role="$4" mode target extra=() out ts
     case "$row" in
         dot-in) mode=dot; target="127.0.0.1:$TLS_PORT"; extra=(-p "$TLS_PORT") ;;
-        doh-in) mode=doh; target="https://$LISTEN_NAME:$HTTPS_PORT/dns-query"; extra=(-p "$HTTPS_PORT" -O "doh-uri=https://$LISTEN_NAME:$HTTPS_PORT/dns-query" -O doh-method=GET) ;;
+        doh-in) mode=doh; target="https://$LISTEN_NAME:$HTTPS_PORT/dns-query"; extra=(-p "$HTTPS_PORT" -O "doh-uri=https://$LISTEN_NAME:$HTTPS_PORT/dns-query" -O "doh-method=${DOH_METHOD:-GET}") ;;
         *)      mode=udp; target="127.0.0.1:$PLAIN_PORT"; extra=(-p "$PLAIN_PORT") ;;
     esac
     local c; c="$(check "$row")"
     hx_log "check $peer/$row/$role: $c"
     out="$W/dnsperf-$peer-$row-$role.txt"
     ts="$(hx_taskset "$LOADGEN_CPUS")"
+    # dnsperf 2.10's DoH client stalls against dnsdist 1.7's listener (25 queries/s with one outstanding: a 40 ms
+    # delayed-ACK wait per query; timeouts with more), so DoH rows use h2load (nghttp2) by default: HTTP/2 GETs of
+    # the same names, CLIENTS connections with OUTSTANDING/CLIENTS streams each (the same total outstanding).
+    local gen=dnsperf load=()
+    if [[ $row == doh-in && $DOH_CLIENT == h2load ]]; then
+        gen=h2load
+        load=(h2load -i "$DOH_URIS" -c "$CLIENTS" -m $(( OUTSTANDING / CLIENTS > 0 ? OUTSTANDING / CLIENTS : 1 )) -t 1)
+        target="h2load GET https://127.0.0.1:$HTTPS_PORT/dns-query"
+    else
+        load=(dnsperf -m "$mode" -s 127.0.0.1 "${extra[@]}" -d "$QUERIES" -c "$CLIENTS" -q "$OUTSTANDING" -t "$DNSPERF_TIMEOUT")
+    fi
+    local warm=(-n 1 -l 8) timed=(-l "$DURATION")
+    [[ $gen == h2load ]] && { warm=(-D 8); timed=(-D "$DURATION"); }
     # shellcheck disable=SC2086
-    hx_run_load "$W/warmup-$peer-$row-$role.txt" timeout -k 2 20 $ts dnsperf -m "$mode" -s 127.0.0.1 "${extra[@]}" \
-        -d "$QUERIES" -n 1 -l 8 -c "$CLIENTS" -q "$OUTSTANDING" -t "$DNSPERF_TIMEOUT"
+    hx_run_load "$W/warmup-$peer-$row-$role.txt" timeout -k 2 20 $ts "${load[@]}" "${warm[@]}"
     local busy s0 s1 u0 u1 q0 q1 h0 h1 cs0 cs1
     busy="$(hx_quiet_gate "$peer-$row-$role")"
     s0="$(hx_tree_cpu_ticks "$PEER_PID")"; u0="$(hx_cpu_ticks "$UPSTREAM_PID")"; q0="$(upstream_queries)"; h0="$(hx_host_ticks)"; cs0="$(hx_cores_snap)"
     # shellcheck disable=SC2086
-    hx_run_load "$out" timeout -k 2 $((DURATION + DNSPERF_TIMEOUT + 15)) $ts dnsperf -m "$mode" -s 127.0.0.1 "${extra[@]}" \
-        -d "$QUERIES" -l "$DURATION" -c "$CLIENTS" -q "$OUTSTANDING" -t "$DNSPERF_TIMEOUT"
+    hx_run_load "$out" timeout -k 2 $((DURATION + DNSPERF_TIMEOUT + 15)) $ts "${load[@]}" "${timed[@]}"
     s1="$(hx_tree_cpu_ticks "$PEER_PID")"; u1="$(hx_cpu_ticks "$UPSTREAM_PID")"; q1="$(upstream_queries)"; h1="$(hx_host_ticks)"; cs1="$(hx_cores_snap)"
     local el="$HX_LOAD_WALL" sutpct uppct lgpct lgticks ours foreign cb sat usq rss
     sutpct="$(hx_cpu_pct $((s1 - s0)) "$el")"
@@ -182,11 +205,21 @@ measure() {
     qps="$(awk '/Queries per second:/{printf "%.0f", $4}' "$out")"
     avg="$(awk '/Average Latency/{printf "%.3f", $4*1000; exit}' "$out")"
     noerr="$(awk '/Response codes:/{for(i=3;i<=NF;i++) if($i=="NOERROR"){v=$(i+2); gsub(/[()%,]/,"",v); print v}}' "$out")"
+    if [[ $gen == h2load ]]; then
+        # "requests: N total, N started, N done, N succeeded, …"; "time for request: min max mean sd ±sd"; the
+        # answers' rcodes are not visible to h2load: noerror_pct is the share of 2xx replies instead.
+        sent="$(awk '/^requests:/{print $2}' "$out")"
+        completed="$(awk '/^requests:/{print $8}' "$out")"
+        [[ -n "$sent" && -n "$completed" ]] && lost=$((sent - completed))
+        qps="$(awk '/^finished in/{printf "%.0f", $4}' "$out")"
+        avg="$(awk '/^time for request:/{v=$6; f=1; if (v ~ /us$/) f=0.001; else if (v ~ /ms$/) f=1; else if (v ~ /s$/) f=1000; gsub(/[a-z]/,"",v); printf "%.3f", v*f}' "$out")"
+        noerr="$(awk '/^status codes:/{ if ($3 + 0 > 0) printf "%.2f", 100 * $3 / ($3 + $5 + $7 + $9) }' "$out")"
+    fi
     usq="-"
     [[ -n "$completed" && "$completed" -gt 0 ]] 2>/dev/null && \
         usq="$(awk -v t=$((s1 - s0)) -v h="$HX_CLK_TCK" -v n="$completed" 'BEGIN{printf "%.1f", t/h*1e6/n}')"
     local notes="-"
-    [[ -z "$qps" ]] && notes="dnsperf failed: $(grep -m1 -iE 'error|fatal' "$out" | cut -c1-60)"
+    [[ -z "$qps" ]] && notes="$gen failed: $(grep -m1 -iE 'error|fatal' "$out" | cut -c1-60)"
     printf '%s\n' "$DATE_UTC" "$peer" "$version" "$row" "$role" "$mode" "$target" "$SUT_CPUS" "$LOADGEN_CPUS" "$UPSTREAM_CPUS" \
         "$DURATION" "$CLIENTS" "$OUTSTANDING" "${qps:--}" "${avg:--}" "${sent:--}" "${completed:--}" "${lost:--}" "${noerr:--}" \
         "$sutpct" "$usq" "$uppct" "${lgpct:--}" "$foreign" "$cb" "$sat" "$((q1 - q0))" "${rss:--}" "$c" "$notes" \
