@@ -461,9 +461,11 @@ internal sealed class PluginManager : IAsyncDisposable
         {
             IsReplacement = replacement,
         };
+        Task start = Task.CompletedTask;
         try
         {
-            await plugin.StartAsync(context, cancellationToken).WaitAsync(StartTimeout, cancellationToken).ConfigureAwait(false);
+            start = plugin.StartAsync(context, cancellationToken);
+            await start.WaitAsync(StartTimeout, cancellationToken).ConfigureAwait(false);
             handle.Context = context;
             handle.Failure = null;
             PluginsLog.Started(_logger, handle.Id);
@@ -478,9 +480,38 @@ internal sealed class PluginManager : IAsyncDisposable
                 _ => $"{ex.GetType().Name}: {ex.Message}",
             };
             handle.Failure = reason;
-            PluginsLog.StartFailed(_logger, handle.Id, reason);
             context.SignalStopping();
+            await StopFailedStartAsync(handle, start).ConfigureAwait(false);
             context.DisposeRegistrations();
+            PluginsLog.StartFailed(_logger, handle.Id, reason);
+        }
+    }
+
+    /// <summary>
+    /// A start that threw or timed out may have bound things the host does not know of (its own sockets, files, a
+    /// UDP port a swap's old version wants back): once the start has returned (bounded by the stop timeout), the
+    /// plugin's StopAsync releases them, as the SDK promises.
+    /// </summary>
+    private async Task StopFailedStartAsync(PluginHandle handle, Task start)
+    {
+        try
+        {
+            await start.WaitAsync(StopTimeout).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The start's own failure is the reason already logged; a start still running after the stop timeout is
+            // stopped anyway (StopAsync must tolerate it).
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(StopTimeout);
+            await handle.Plugin!.StopAsync(timeout.Token).WaitAsync(StopTimeout).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            PluginsLog.StopFailed(_logger, handle.Id, $"{ex.GetType().Name}: {ex.Message}");
         }
     }
 

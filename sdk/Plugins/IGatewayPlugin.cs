@@ -27,11 +27,15 @@ public interface IGatewayPlugin
     /// <summary>
     /// Starts the plugin: read configuration, bind endpoints, register routes and hooks. Registrations made
     /// through <paramref name="context"/> are undone by the host when the plugin stops or is unloaded.
-    /// Throwing fails only this plugin; the host and other plugins keep serving.
+    /// Throwing fails only this plugin; the host and other plugins keep serving. A start that throws or times out is
+    /// followed by <see cref="StopAsync"/> (after the start has returned), so what it bound half-way is released.
     /// </summary>
     Task StartAsync(IPluginContext context, CancellationToken cancellationToken);
 
-    /// <summary>Stops the plugin: finish or abort work in flight and release resources.</summary>
+    /// <summary>
+    /// Stops the plugin: finish or abort work in flight and release resources. Also called after a
+    /// <see cref="StartAsync"/> that failed, so it must release whatever part of the start happened.
+    /// </summary>
     Task StopAsync(CancellationToken cancellationToken);
 
     /// <summary>

@@ -12,7 +12,9 @@ namespace Gateway.Samples.Echo;
 /// A sample third-party plugin: echoes UDP datagrams and TCP lines on its <c>listen:</c> and
 /// <c>virtual:</c> endpoints, each answer prefixed with the configured <c>greeting</c>.
 /// Config section <c>echo</c>: <c>greeting</c> (default "echo: ", or "echo v2: " when built with ECHO_V2), <c>throwOn</c> (a payload that makes the
-/// handler throw, to show the host isolates handler failures), <c>failStart</c> (true: throw in StartAsync).
+/// handler throw, to show the host isolates handler failures), <c>failStart</c> (true: throw in StartAsync), <c>holdPort</c>
+/// (a TCP port on 127.0.0.1 the plugin listens on itself, unknown to the host, from the first step of its start until
+/// StopAsync: shows that a start failing half-way is stopped).
 /// Admin API routes (under <c>/api/v1/plugins/echo/</c>): <c>GET stats</c> (datagrams and lines echoed, the greeting),
 /// <c>POST greeting</c> with <c>{"greeting": "..."}</c>, and <c>GET fail</c>, which always throws (the host answers 500).
 /// </summary>
@@ -29,6 +31,7 @@ public sealed partial class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStre
     private readonly List<IDisposable> _bindings = new();
     private byte[] _greeting = Encoding.UTF8.GetBytes(DefaultGreeting);
     private string? _throwOn;
+    private System.Net.Sockets.TcpListener? _held;
     private long _datagrams;
     private long _lines;
 
@@ -46,7 +49,13 @@ public sealed partial class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStre
     /// <inheritdoc/>
     public Task StartAsync(IPluginContext context, CancellationToken cancellationToken)
     {
-        (string greeting, string? throwOn, bool failStart) = Read(new SectionReader(context.Configuration, context.PluginId));
+        (string greeting, string? throwOn, bool failStart, int holdPort) = Read(new SectionReader(context.Configuration, context.PluginId));
+        if (holdPort > 0)
+        {
+            _held = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, holdPort);
+            _held.Start();
+        }
+
         if (failStart)
         {
             throw new InvalidOperationException("echo: failStart is set, refusing to start");
@@ -76,6 +85,8 @@ public sealed partial class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStre
         }
 
         _bindings.Clear();
+        _held?.Dispose();
+        _held = null;
         return Task.CompletedTask;
     }
 
@@ -127,8 +138,8 @@ public sealed partial class EchoPlugin : IGatewayPlugin, IDatagramHandler, IStre
         return ValueTask.FromResult(ApiResponse.Json(change));
     }
 
-    private static (string Greeting, string? ThrowOn, bool FailStart) Read(SectionReader section) =>
-        (section.String("greeting", DefaultGreeting)!, section.String("throwOn"), section.Bool("failStart", false));
+    private static (string Greeting, string? ThrowOn, bool FailStart, int HoldPort) Read(SectionReader section) =>
+        (section.String("greeting", DefaultGreeting)!, section.String("throwOn"), section.Bool("failStart", false), section.Int("holdPort", 0, 0, 65535));
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "echo serving on {Count} endpoint(s)")]
     private static partial void Serving(ILogger logger, int count);

@@ -175,6 +175,33 @@ public sealed class PluginDropInTests
         Assert.Equal(0, await process.StopAsync());
     }
 
+    [Fact]
+    public async Task Start_PluginThrowsAfterBindingItsOwnPort_StoppedSoThePortIsFreeAndTheFixedStartBindsItAgain()
+    {
+        string gateway = await GatewayBuild.GatewayDirectoryAsync();
+        string extra = NewFolder();
+        EchoClient.CopyFolder(await GatewayBuild.EchoPluginDirectoryAsync(), Path.Combine(extra, "echo"));
+        int port = EchoClient.FreePort();
+        int held = EchoClient.FreePort();
+        await using GatewayProcess process = await GatewayProcess.StartAsync(Config(gateway, extra, port, $"  failStart: true\n  holdPort: {held}\n"));
+
+        // echo listened on `held` itself (the host knows nothing of it), then threw. The host logs the failure once the
+        // plugin's StopAsync has run: the port is free again.
+        Assert.Contains("plugin echo: start failed", process.Output);
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, held))
+        {
+            probe.Start();
+        }
+
+        // Fixing the file starts it again, and this time it can listen there.
+        await File.WriteAllTextAsync(process.ConfigPath, Config(gateway, extra, port, $"  failStart: false\n  holdPort: {held}\n"));
+        Assert.Equal("echo: fixed", await EchoClient.UdpUntilAsync(port, "fixed", "echo: ", Patience));
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, held);
+        Assert.Equal(1, CountOf(process.Output, "plugin echo: start failed"));
+        Assert.Equal(0, await process.StopAsync());
+    }
+
     private static async Task WaitForCountAsync(GatewayProcess process, string needle, int count)
     {
         long deadline = Environment.TickCount64 + (long)Patience.TotalMilliseconds;
