@@ -42,6 +42,9 @@ internal sealed class TcpHostListener : IHostListener, IDisposable
                 _listener.DualMode = false;
             }
 
+            // Linux copies TCP_NODELAY from the listening socket to every socket it accepts: set once here rather than
+            // once per connection (ServeAsync sets it per connection elsewhere).
+            _listener.NoDelay = true;
             _listener.Bind(endpoint.ToIPEndPoint());
             _listener.Listen(512);
         }
@@ -279,7 +282,11 @@ internal sealed class TcpHostListener : IHostListener, IDisposable
         owner.Open.TryAdd(socket, 0);
         try
         {
-            socket.NoDelay = true;
+            if (!OperatingSystem.IsLinux())
+            {
+                socket.NoDelay = true;
+            }
+
             NetEndpoint client = NetEndpoint.FromIPEndPoint((IPEndPoint)socket.RemoteEndPoint!);
             var connection = new StreamConnection(socket, client, Local, PacketOrigin.HostSocket, owner.Limits!.IdleTimeout);
             await owner.Guard.RunStreamAsync(owner.StreamHandler!, connection, owner.Stopping.Token).ConfigureAwait(false);

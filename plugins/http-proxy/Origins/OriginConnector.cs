@@ -146,6 +146,8 @@ internal sealed class OriginConnector
     /// thread-pool hand-off per request (measured: about a fifth of the proxy's CPU per 1 KiB request
     /// to an HTTP/1.0 origin). Linux bounds a blocking connect by SO_SNDTIMEO (socket(7)), so a
     /// loopback listener whose backlog is full (SYN dropped) holds this thread at most the connect timeout.
+    /// SO_SNDTIMEO is left set afterwards (one setsockopt per connection less): it bounds only blocking calls, and the
+    /// socket turns non-blocking at its first asynchronous operation, the only kind these sockets see.
     /// </summary>
     private void ConnectLoopback(Socket socket, IPEndPoint endpoint)
     {
@@ -158,7 +160,5 @@ internal sealed class OriginConnector
         {
             throw new OriginException(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s", error: SocketError.TimedOut);
         }
-
-        socket.SendTimeout = 0;
     }
 }

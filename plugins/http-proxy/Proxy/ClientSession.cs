@@ -80,14 +80,16 @@ internal sealed partial class ClientSession : IDisposable
     /// <param name="connection">The client connection.</param>
     /// <param name="stopping">Signalled when the plugin stops.</param>
     /// <param name="client">The connection's receive buffer (it may hold the first bytes already); the caller disposes it.</param>
-    public ClientSession(HttpProxyHandler proxy, ProxyRules rules, StreamConnection connection, SocketReader client, CancellationToken stopping)
+    /// <param name="deadline">The connection's cancellation source, linked to <paramref name="stopping"/>; re-armed before each wait, disposed by the caller.</param>
+    public ClientSession(HttpProxyHandler proxy, ProxyRules rules, StreamConnection connection, SocketReader client, CancellationTokenSource deadline,
+        CancellationToken stopping)
     {
         _proxy = proxy;
         _rules = rules;
         _connection = connection;
         _socket = connection.Socket;
         _stopping = stopping;
-        _cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        _cts = deadline;
         HttpProxyOptions options = rules.Options;
         _maxHeadBytes = options.MaxHeaderBytes;
         _client = client;
@@ -115,7 +117,6 @@ internal sealed partial class ClientSession : IDisposable
     {
         try
         {
-            _socket.NoDelay = true;
             if (!_rules.Access.IsClientAllowed(_connection.Client.Address))
             {
                 if (_proxy.Warnings.ShouldLog(WarningKind.ClientDenied))
@@ -487,8 +488,6 @@ internal sealed partial class ClientSession : IDisposable
         // Pooled only when the last exchange ended cleanly.
         _origin.Dispose();
         _cache?.Dispose();
-
-        _cts.Dispose();
         _response.Dispose();
     }
 }

@@ -121,8 +121,18 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
                 return;
             }
 
+            if (connection.Origin != PacketOrigin.HostSocket)
+            {
+                // Host sockets come with TCP_NODELAY from the host's listener; the kernel-terminated connections of
+                // virtual endpoints do not. Small answers (a SOCKS reply, a 100 Continue) must not wait for an ACK.
+                connection.Socket.NoDelay = true;
+            }
+
             using SocketReader reader = new(connection.Socket, Math.Max(rules.Options.BufferSize, rules.Options.MaxHeaderBytes));
-            if (!await FirstByteAsync(reader, rules.Options.KeepAliveTimeout, cancellationToken).ConfigureAwait(false))
+            // One cancellation source for the connection's whole life: armed here for the first byte, then re-armed by
+            // the session for each wait (no second source, and no second timer, per connection).
+            using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (!await FirstByteAsync(reader, deadline, rules.Options.KeepAliveTimeout).ConfigureAwait(false))
             {
                 return;
             }
@@ -130,12 +140,12 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             byte first = reader.Buffered[0];
             if (first is SocksSession.Version5 or SocksSession.Version4)
             {
-                using SocksSession socks = new(this, rules, connection, reader, cancellationToken);
+                SocksSession socks = new(this, rules, connection, reader, deadline, cancellationToken);
                 await socks.RunAsync().ConfigureAwait(false);
             }
             else if (!socksOnly)
             {
-                using ClientSession session = new(this, rules, connection, reader, cancellationToken);
+                using ClientSession session = new(this, rules, connection, reader, deadline, cancellationToken);
                 await session.RunAsync().ConfigureAwait(false);
             }
         }
@@ -147,9 +157,8 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     }
 
     /// <summary>Waits for the client's first byte (at most the keep-alive timeout); false when it closed or never sent one.</summary>
-    private static async ValueTask<bool> FirstByteAsync(SocketReader reader, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async ValueTask<bool> FirstByteAsync(SocketReader reader, CancellationTokenSource deadline, TimeSpan timeout)
     {
-        using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         try
         {

@@ -17,6 +17,7 @@ internal sealed class TunnelRelay
     private readonly SocketReader _originReader;
     private long _sentToClient;
     private long _sentToOrigin;
+    private int _ended;
 
     public TunnelRelay(Socket client, SocketReader clientReader, Socket origin, SocketReader originReader)
     {
@@ -32,15 +33,17 @@ internal sealed class TunnelRelay
     /// <summary>Bytes sent to the origin so far.</summary>
     public long SentToOrigin => Interlocked.Read(ref _sentToOrigin);
 
-    /// <summary>Relays until both directions ended.</summary>
+    /// <summary>Relays until both directions ended; the caller closes both sockets next.</summary>
     /// <param name="deadline">The connection's cancellation source, re-armed with <paramref name="idleTimeout"/> on every transfer.</param>
     /// <param name="idleTimeout">How long the tunnel may carry nothing in either direction (tunnelIdleTimeoutSeconds).</param>
     public async Task RunAsync(CancellationTokenSource deadline, TimeSpan idleTimeout)
     {
         IdleDeadline idle = new(deadline, idleTimeout);
+        // Client to origin runs on its own; origin to client runs here, in this method's own continuation: one task
+        // and no Task.WhenAll per tunnel.
         Task up = PumpAsync(_clientReader, _origin, _client, toClient: false, idle);
-        Task down = PumpAsync(_originReader, _client, _origin, toClient: true, idle);
-        await Task.WhenAll(up, down).ConfigureAwait(false);
+        await PumpAsync(_originReader, _client, _origin, toClient: true, idle).ConfigureAwait(false);
+        await up.ConfigureAwait(false);
     }
 
     private async Task PumpAsync(SocketReader from, Socket to, Socket fromSocket, bool toClient, IdleDeadline idle)
@@ -77,7 +80,12 @@ internal sealed class TunnelRelay
                 from.Consume(from.Count);
             }
 
-            to.Shutdown(SocketShutdown.Send);
+            // Pass the half-close on. When the other direction has ended already, both sockets are closed next and
+            // close() sends the same FIN: no shutdown() call for it.
+            if (Interlocked.Increment(ref _ended) == 1)
+            {
+                to.Shutdown(SocketShutdown.Send);
+            }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {

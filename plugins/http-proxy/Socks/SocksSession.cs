@@ -24,7 +24,7 @@ namespace Gateway.Plugins.HttpProxy.Socks;
 /// policy apply exactly as to HTTP; names are resolved by the gateway's resolver (dns-dot when it runs), never by
 /// the client.
 /// </summary>
-internal sealed class SocksSession : IDisposable
+internal sealed class SocksSession
 {
     /// <summary>The first byte of a SOCKS5 greeting.</summary>
     public const byte Version5 = 5;
@@ -48,7 +48,12 @@ internal sealed class SocksSession : IDisposable
     private readonly CancellationToken _stopping;
     private readonly bool _localClient;
     private readonly DestinationPolicy? _destinations;
+
+    // Replies are written here: the method reply (2 bytes), the RFC 1929 status (2) and the request's reply (at most
+    // 3 + 19) fit together. _held of them are written and not yet sent: a client that pipelines (sends its next message
+    // before our answer to the previous one, as curl can) gets them in one write with the next answer.
     private readonly byte[] _reply = new byte[32];
+    private int _held;
     private readonly ProxyAuthenticator? _auth;
     private readonly AccessLog? _access;
     private long _sentToClient;
@@ -59,7 +64,9 @@ internal sealed class SocksSession : IDisposable
     private long _started;
 
     /// <param name="client">The connection's receive buffer, holding at least the first byte.</param>
-    public SocksSession(HttpProxyHandler proxy, ProxyRules rules, StreamConnection connection, SocketReader client, CancellationToken stopping)
+    /// <param name="deadline">The connection's cancellation source, linked to <paramref name="stopping"/>; re-armed here, disposed by the caller.</param>
+    public SocksSession(HttpProxyHandler proxy, ProxyRules rules, StreamConnection connection, SocketReader client, CancellationTokenSource deadline,
+        CancellationToken stopping)
     {
         _proxy = proxy;
         _rules = rules;
@@ -67,7 +74,7 @@ internal sealed class SocksSession : IDisposable
         _socket = connection.Socket;
         _client = client;
         _stopping = stopping;
-        _cts = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        _cts = deadline;
         _localClient = AccessControl.IsLocalClient(connection.Client.Address, proxy.HostAddresses);
         _destinations = _localClient ? null : rules.Destinations;
         _auth = proxy.Authenticator;
@@ -84,7 +91,6 @@ internal sealed class SocksSession : IDisposable
     {
         try
         {
-            _socket.NoDelay = true;
             // The whole negotiation must arrive within the head timeout, as an HTTP head must.
             _cts.CancelAfter(_rules.Options.RequestHeadersTimeout);
             if (_client.Buffered[0] == Version4)
@@ -129,7 +135,14 @@ internal sealed class SocksSession : IDisposable
         byte wanted = _auth is null ? MethodNoAuthentication : MethodUserPassword;
         byte method = allowed && methods.IndexOf(wanted) >= 0 ? wanted : MethodNoneAcceptable;
         _client.Consume(2 + methods.Length);
-        await SendAsync(new byte[] { Version5, method }).ConfigureAwait(false);
+        Hold(Version5, method);
+        if (!allowed || method == MethodNoneAcceptable || _client.Count == 0)
+        {
+            // A client that has not sent its next message yet waits for this answer; one that has is pipelining and
+            // gets it with the next answer.
+            await FlushAsync().ConfigureAwait(false);
+        }
+
         if (!allowed)
         {
             Metrics.SocksRequest("connect", SocksReply.NotAllowed);
@@ -221,7 +234,12 @@ internal sealed class SocksSession : IDisposable
         string password = Encoding.UTF8.GetString(_client.Buffered.Slice(3 + userLength, passwordLength));
         _client.Consume(3 + userLength + passwordLength);
         bool valid = userLength > 0 && await _auth!.CheckAsync(_connection.Client.Address, user, password, _cts.Token).ConfigureAwait(false);
-        await SendAsync(new byte[] { 1, valid ? (byte)0 : (byte)1 }).ConfigureAwait(false);
+        Hold(1, valid ? (byte)0 : (byte)1);
+        if (!valid || _client.Count == 0)
+        {
+            await FlushAsync().ConfigureAwait(false);
+        }
+
         if (valid)
         {
             _user = user;
@@ -232,7 +250,7 @@ internal sealed class SocksSession : IDisposable
         _proxy.AuthenticationFailed(ClientText, user, "socks5");
 
         Started();
-        WriteAccessLog("SOCKS5", "-", 407, -1, "TCP_DENIED", null);
+        WriteAccessLog("SOCKS5", null, 407, -1, "TCP_DENIED", null);
         return false;
     }
 
@@ -334,7 +352,7 @@ internal sealed class SocksSession : IDisposable
             HttpProxyLog.PortDenied(Logger, ClientText, destination.Port);
             Metrics.SocksRequest("connect", SocksReply.NotAllowed);
             await FailAsync(SocksReply.NotAllowed, socks4).ConfigureAwait(false);
-            WriteAccessLog(method, destination.ToString(), SocksReply.NotAllowed, null);
+            WriteAccessLog(method, destination, SocksReply.NotAllowed, null);
             return;
         }
 
@@ -349,7 +367,7 @@ internal sealed class SocksSession : IDisposable
             Metrics.SocksRequest("connect", reply);
             LogOriginFailure(destination, e);
             await FailAsync(reply, socks4).ConfigureAwait(false);
-            WriteAccessLog(method, destination.ToString(), reply, null);
+            WriteAccessLog(method, destination, reply, null);
             return;
         }
 
@@ -376,7 +394,7 @@ internal sealed class SocksSession : IDisposable
             {
                 _sentToClient += relay.SentToClient;
                 Metrics.TunnelClosed();
-                WriteAccessLog(method, destination.ToString(), SocksReply.Succeeded, origin.RemoteEndPoint?.ToString(), upstream.Parent?.HostPort);
+                WriteAccessLog(method, destination, SocksReply.Succeeded, origin, upstream.Parent?.HostPort);
             }
         }
     }
@@ -388,11 +406,12 @@ internal sealed class SocksSession : IDisposable
     /// <exception cref="OriginException">Resolution or connection failed (502/504) or the policy refused it (403).</exception>
     private async ValueTask<OriginTunnel> OpenAsync(SocksAddress destination)
     {
-        string host = destination.Host ?? destination.Address!.ToString();
         IPAddress[]? addresses = destination.Address is { } literal ? [literal] : null;
         ParentRouter parents = _rules.Parents;
         if (!parents.IsEmpty)
         {
+            // Parents match by name, so an address destination is formatted for them; without parents it never is.
+            string host = destination.Host ?? destination.Address!.ToString();
             if (addresses is null && parents.NeedsAddresses(host))
             {
                 addresses = await _rules.Connector.ResolveAsync(host, _cts.Token).ConfigureAwait(false);
@@ -404,7 +423,7 @@ internal sealed class SocksSession : IDisposable
             }
         }
 
-        addresses ??= await _rules.Connector.ResolveAsync(host, _cts.Token).ConfigureAwait(false);
+        addresses ??= await _rules.Connector.ResolveAsync(destination.Host!, _cts.Token).ConfigureAwait(false);
         (Socket socket, _) = await _rules.Connector.ConnectAsync(addresses, destination.Port, _destinations, _cts, _stopping).ConfigureAwait(false);
         return new OriginTunnel(socket, new SocketReader(socket, _rules.Options.BufferSize), parent: null);
     }
@@ -446,7 +465,7 @@ internal sealed class SocksSession : IDisposable
             {
                 association.Stop();
                 await relay.ConfigureAwait(false);
-                WriteAccessLog("SOCKS5-UDP", association.LocalEndPoint.ToString(), SocksReply.Succeeded, null);
+                WriteAccessLog("SOCKS5-UDP", SocksAddress.FromEndPoint(association.LocalEndPoint), SocksReply.Succeeded, null);
             }
         }
     }
@@ -457,7 +476,7 @@ internal sealed class SocksSession : IDisposable
         _started = Stopwatch.GetTimestamp();
     }
 
-    private void WriteAccessLog(string method, string target, SocksReply reply, string? peer, string? parent = null) =>
+    private void WriteAccessLog(string method, SocksAddress? target, SocksReply reply, Socket? peer, string? parent = null) =>
         WriteAccessLog(method, target, reply switch
         {
             SocksReply.Succeeded => 200,
@@ -472,10 +491,18 @@ internal sealed class SocksSession : IDisposable
             _ => "TCP_MISS",
         }, peer, parent);
 
-    /// <summary>One access log line for this SOCKS connection; the status is the nearest HTTP status of the reply.</summary>
-    private void WriteAccessLog(string method, string target, int status, int reply, string result, string? peer, string? parent = null)
+    /// <summary>
+    /// One access log line for this SOCKS connection; the status is the nearest HTTP status of the reply. The target
+    /// ("-" when none) and the origin's address are formatted only when the log is on.
+    /// </summary>
+    private void WriteAccessLog(string method, SocksAddress? target, int status, int reply, string result, Socket? peer, string? parent = null)
     {
-        _access?.Write(new AccessLogEntry
+        if (_access is null)
+        {
+            return;
+        }
+
+        _access.Write(new AccessLogEntry
         {
             Time = _time,
             Elapsed = Stopwatch.GetElapsedTime(_started),
@@ -485,8 +512,8 @@ internal sealed class SocksSession : IDisposable
             Status = status,
             Bytes = _sentToClient,
             Method = method,
-            Url = target,
-            Peer = peer,
+            Url = target?.ToString() ?? "-",
+            Peer = peer?.RemoteEndPoint?.ToString(),
             Parent = parent,
             Protocol = method.StartsWith("SOCKS4", StringComparison.Ordinal) ? "socks4" : "socks5",
             SocksReply = reply,
@@ -505,18 +532,39 @@ internal sealed class SocksSession : IDisposable
         }
     }
 
-    /// <summary>VER REP RSV ATYP BND.ADDR BND.PORT (RFC 1928 §6); a failure carries 0.0.0.0:0.</summary>
+    /// <summary>VER REP RSV ATYP BND.ADDR BND.PORT (RFC 1928 §6), after any held answer; a failure carries 0.0.0.0:0.</summary>
     private ValueTask ReplyAsync(SocksReply reply, IPEndPoint? bound = null)
     {
-        _reply[0] = Version5;
-        _reply[1] = (byte)reply;
-        _reply[2] = 0;
-        int length = SocksAddress.Write(_reply.AsSpan(3), bound?.Address ?? IPAddress.Any, bound?.Port ?? 0);
-        return SendAsync(_reply.AsMemory(0, 3 + length));
+        Hold(Version5, (byte)reply);
+        _reply[_held++] = 0;
+        _held += SocksAddress.Write(_reply.AsSpan(_held), bound?.Address ?? IPAddress.Any, bound?.Port ?? 0);
+        return FlushAsync();
     }
 
     /// <summary>VN=0 CD DSTPORT DSTIP (SOCKS4: 90 granted, 91 rejected or failed).</summary>
-    private ValueTask Socks4ReplyAsync(bool granted) => SendAsync(new byte[] { 0, granted ? (byte)90 : (byte)91, 0, 0, 0, 0, 0, 0 });
+    private ValueTask Socks4ReplyAsync(bool granted)
+    {
+        _reply.AsSpan(0, 8).Clear();
+        _reply[1] = granted ? (byte)90 : (byte)91;
+        _held = 8;
+        return FlushAsync();
+    }
+
+    /// <summary>Writes a two-byte answer after those held, to be sent by the next <see cref="FlushAsync"/>.</summary>
+    private void Hold(byte first, byte second)
+    {
+        _reply[_held] = first;
+        _reply[_held + 1] = second;
+        _held += 2;
+    }
+
+    /// <summary>Sends the held answers in one write.</summary>
+    private ValueTask FlushAsync()
+    {
+        int length = _held;
+        _held = 0;
+        return SendAsync(_reply.AsMemory(0, length));
+    }
 
     private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
     {
@@ -603,10 +651,5 @@ internal sealed class SocksSession : IDisposable
         {
             HttpProxyLog.ConnectionEnded(Logger, ClientText, reason);
         }
-    }
-
-    public void Dispose()
-    {
-        _cts.Dispose();
     }
 }

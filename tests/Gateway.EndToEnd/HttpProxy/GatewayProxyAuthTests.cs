@@ -133,6 +133,18 @@ public sealed class GatewayProxyAuthTests(ProxyAuthFixture fixture) : IClassFixt
         Assert.Equal("TCP_TUNNEL", line.GetProperty("result").GetString());
     }
 
+    [Theory]
+    [InlineData("pipelined", "127.0.0.16")]
+    [InlineData("bytewise", "127.0.0.17")]
+    public async Task Socks5_GreetingCredentialsRequestPipelinedOrSplitByteByByte_Served(string mode, string source)
+    {
+        CommandResult result = await ProcessRunner.ShAsync(
+            $"python3 {Path.Combine(AppContext.BaseDirectory, "HttpProxy", "socks_client.py")} fetch {mode} {Proxy.Replace(':', ' ')} 127.0.0.1 {fixture.OriginPort} /1k.bin bob hunter2 {source}",
+            TimeSpan.FromSeconds(120));
+
+        Assert.Equal($"reply 0 status 200 sha256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(TestOrigin.Payload(1024)))}", result.StdOut.Trim());
+    }
+
     [Fact]
     public async Task Socks4a_WithAuthOn_IsRefused()
     {

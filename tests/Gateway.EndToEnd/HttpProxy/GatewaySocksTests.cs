@@ -91,6 +91,24 @@ public sealed class GatewaySocksTests(SocksGatewayFixture fixture) : IClassFixtu
         await AssertDownloadAsync("--socks5-hostname", fixture.SocksPort, "127.0.0.1", file);
     }
 
+    /// <summary>
+    /// pipelined: greeting, request and GET in one write (the method reply and the CONNECT reply come back in order);
+    /// bytewise: every message one byte per write, so the proxy reads each in pieces.
+    /// </summary>
+    [Theory]
+    [InlineData("pipelined", "127.0.0.1", true)]
+    [InlineData("pipelined", "localhost", false)]
+    [InlineData("bytewise", "127.0.0.1", false)]
+    [InlineData("bytewise", "localhost", true)]
+    public async Task Connect_PipelinedInOneWriteOrSplitByteByByte_BodyArrivesIntact(string mode, string host, bool socksOnlyPort)
+    {
+        int port = socksOnlyPort ? fixture.SocksPort : fixture.MixedPort;
+
+        CommandResult result = await PythonAsync($"fetch {mode} 127.0.0.1 {port} {host} {fixture.OriginPort} /1k.bin");
+
+        Assert.Equal($"reply 0 status 200 sha256 {Sha256(Path.Combine(fixture.Www, "1k.bin"))}", result.StdOut.Trim());
+    }
+
     [Fact]
     public async Task HttpRequest_OnSocksOnlyPort_IsClosed_AndOnMixedPortServed()
     {

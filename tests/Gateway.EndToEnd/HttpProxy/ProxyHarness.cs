@@ -73,6 +73,8 @@ internal sealed class ProxyHarness : IAsyncDisposable
 
     private async Task ServeAsync(Socket socket)
     {
+        // As TcpHostListener does for every host socket (the handler sets it itself only on virtual endpoints).
+        socket.NoDelay = true;
         var connection = new StreamConnection(
             socket,
             _client ?? NetEndpoint.FromIPEndPoint((IPEndPoint)socket.RemoteEndPoint!),

@@ -14,12 +14,20 @@
       "relayed yes" when DST's echo came back within 2 s, else "relayed no"
   socks_client.py echo HOST PORT
       a UDP echo server (runs until killed)
+  socks_client.py fetch pipelined|bytewise PROXY_HOST PROXY_PORT DST_HOST DST_PORT PATH [USER PASS [SOURCE]]
+      CONNECT (with RFC 1929 username/password when USER is given, from SOURCE when given), then
+      `GET PATH HTTP/1.0` through the tunnel; prints "reply R status S sha256 H" (H of the response body).
+      pipelined: the greeting, the credentials, the request and the GET go out in ONE write before any answer is
+      read (curl's pipelining, taken to the end); bytewise: every message goes out one byte per write, each answer
+      awaited as a non-pipelining client does
 """
+import hashlib
 import ipaddress
 import socket
 import struct
 import sys
 import threading
+import time
 
 
 def recv_exact(sock, n):
@@ -164,6 +172,54 @@ def cmd_echo(host, port):
         echo.sendto(data, peer)
 
 
+def cmd_fetch(mode, proxy_host, proxy_port, dst_host, dst_port, path, user=None, password=None, source=None):
+    sock = socket.create_connection((proxy_host, proxy_port), timeout=30, source_address=(source, 0) if source else None)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    greeting = b"\x05\x01" + (b"\x02" if user is not None else b"\x00")
+    credentials = b""
+    if user is not None:
+        u, p = user.encode(), password.encode()
+        credentials = b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p
+    request = b"\x05\x01\x00" + encode_address(dst_host, dst_port)
+    get = f"GET {path} HTTP/1.0\r\nHost: {dst_host}:{dst_port}\r\n\r\n".encode()
+
+    def send_bytewise(message):
+        for i in range(len(message)):
+            sock.sendall(message[i:i + 1])
+            # Not a wait for anything: a pause so that each byte leaves as its own segment and the proxy reads the
+            # message in pieces.
+            time.sleep(0.002)
+
+    if mode == "pipelined":
+        sock.sendall(greeting + credentials + request + get)
+    else:
+        send_bytewise(greeting)
+    method = recv_exact(sock, 2)[1]
+    if method != (0x02 if user is not None else 0x00):
+        print(f"method {method}")
+        return
+    if user is not None:
+        if mode != "pipelined":
+            send_bytewise(credentials)
+        status = recv_exact(sock, 2)[1]
+        if status != 0:
+            print("auth-failed")
+            return
+    if mode != "pipelined":
+        send_bytewise(request)
+    reply, _, _ = read_reply(sock)
+    if reply != 0:
+        print(f"reply {reply}")
+        return
+    if mode != "pipelined":
+        send_bytewise(get)
+    response = b""
+    while chunk := sock.recv(65536):
+        response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    print(f"reply {reply} status {head.split(b' ')[1].decode()} sha256 {hashlib.sha256(body).hexdigest()}")
+
+
 def received(sock):
     try:
         sock.recvfrom(65535)
@@ -181,6 +237,8 @@ def main(argv):
         cmd_udp_to(argv[2], int(argv[3]), argv[4], int(argv[5]))
     elif argv[1] == "echo":
         cmd_echo(argv[2], int(argv[3]))
+    elif argv[1] == "fetch":
+        cmd_fetch(argv[2], argv[3], int(argv[4]), argv[5], int(argv[6]), argv[7], *(argv[8:11]))
     elif argv[1] == "udp":
         cmd_udp(argv[2], int(argv[3]), int(argv[4]))
     else:

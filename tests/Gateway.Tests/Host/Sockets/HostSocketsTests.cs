@@ -88,6 +88,19 @@ public sealed class HostSocketsTests : HostSocketsTestBase
         Assert.Equal("TWO", await reader.ReadLineAsync().WaitAsync(Timeout));
     }
 
+    [Theory]
+    [InlineData("127.0.0.1:0")]
+    [InlineData("[::1]:0")]
+    public async Task BindStream_AcceptedConnection_HasNoDelay(string endpoint)
+    {
+        var handler = new NoDelayProbe();
+        using TcpHostListener listener = _sockets.BindStream(_guard, Ephemeral(endpoint), handler, new LimitsOptions());
+        using var client = new TcpClient(listener.Local.Address.Family);
+        await client.ConnectAsync(listener.Local.ToIPEndPoint()).WaitAsync(Timeout);
+
+        Assert.True(await handler.NoDelay.Task.WaitAsync(Timeout));
+    }
+
     [Fact]
     public async Task BindStream_OverConnectionLimit_ClosesNewConnection()
     {
@@ -225,6 +238,18 @@ public sealed class HostSocketsTests : HostSocketsTestBase
             }
 
             request.Reply(reply);
+        }
+    }
+
+    /// <summary>Reports whether the accepted socket the handler is given has TCP_NODELAY set.</summary>
+    private sealed class NoDelayProbe : IStreamHandler
+    {
+        public TaskCompletionSource<bool> NoDelay { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task HandleAsync(StreamConnection connection, CancellationToken cancellationToken)
+        {
+            NoDelay.TrySetResult(connection.Socket.NoDelay);   // getsockopt: what the kernel has
+            return Task.CompletedTask;
         }
     }
 
