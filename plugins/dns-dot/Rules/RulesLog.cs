@@ -35,7 +35,7 @@ internal static partial class RulesLog
     [LoggerMessage(EventId = 609, Level = LogLevel.Error, Message = "reloading rule scripts failed unexpectedly; the previous rules stay")]
     public static partial void ReloadCrashed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "rule scripts loaded from cache: {FileCount} script(s) compiled by an earlier run, from {Directory}; the compiler was not loaded")]
+    [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "rule scripts loaded from cache: {FileCount} script(s) compiled earlier, from {Directory}; the compiler was not loaded")]
     public static partial void LoadedFromCache(ILogger logger, int fileCount, string directory);
 
     [LoggerMessage(EventId = 611, Level = LogLevel.Information, Message = "rule scripts compiled: {Compiled} script(s) compiled, {FromCache} from the cache in {Directory}")]

@@ -267,8 +267,10 @@ internal static class ScriptCompiler
         {
             foreach (string file in compilerFiles)
             {
+                // Streamed: Roslyn's files are MBs, and a large array would stay in the heap until the next full collection.
+                using FileStream stream = File.OpenRead(file);
                 hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
-                hash.AppendData(File.ReadAllBytes(file));
+                hash.AppendData(System.Security.Cryptography.SHA256.HashData(stream));
             }
 
             inputs.Append("compiler ").Append(Convert.ToHexStringLower(hash.GetHashAndReset())).Append('\n');
