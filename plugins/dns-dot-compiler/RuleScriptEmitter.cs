@@ -16,7 +16,6 @@ namespace Gateway.Plugins.DnsDot.Compiler;
 public static class RuleScriptEmitter
 {
     private static readonly CSharpParseOptions ScriptParseOptions = new(LanguageVersion.Latest, kind: SourceCodeKind.Script);
-    private static long s_assemblies;
 
     /// <summary>
     /// Parses <paramref name="code"/> as a C# script of <paramref name="path"/>, refuses <c>#r</c> and <c>#load</c>,
@@ -24,6 +23,10 @@ public static class RuleScriptEmitter
     /// </summary>
     /// <param name="path">The script's path, used in diagnostics and the PDB.</param>
     /// <param name="code">The script's text.</param>
+    /// <param name="assemblyName">
+    /// The emitted assembly's name: unique per script text, since the scripts of one rule set share a load context
+    /// and an image may come from an earlier process (the plugin's compiled-script cache).
+    /// </param>
     /// <param name="globalsType">The type whose members the script sees as globals.</param>
     /// <param name="references">Assemblies the script may use besides the framework ones in <paramref name="frameworkReferences"/>.</param>
     /// <param name="frameworkReferences">Names of framework assemblies (in the runtime's directory) to reference.</param>
@@ -36,6 +39,7 @@ public static class RuleScriptEmitter
     public static (bool Empty, byte[]? Image, byte[]? Pdb, string? EntryType, string? EntryMethod) Emit(
         string path,
         string code,
+        string assemblyName,
         Type globalsType,
         Assembly[] references,
         string[] frameworkReferences,
@@ -65,7 +69,7 @@ public static class RuleScriptEmitter
             allowUnsafe: false,
             concurrentBuild: false);
         Compilation compilation = CSharpCompilation.CreateScriptCompilation(
-            $"dns-dot-rules-{Interlocked.Increment(ref s_assemblies)}",
+            assemblyName,
             tree,
             References(references, frameworkReferences),
             options,

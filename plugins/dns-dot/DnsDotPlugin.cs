@@ -121,7 +121,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         }
 
         var lists = new Lists.NamedListCatalog(context.Configuration.GetSection("lists").Get<List<ListOptions>>() ?? [], context.ConfigDirectory);
-        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups, pluginDirectory: context.PluginDirectory, lists: lists))
+        ScriptCache cache = ScriptCache.InStateDirectory(context.Configuration["stateDirectory"], context.ConfigDirectory);
+        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups, pluginDirectory: context.PluginDirectory, lists: lists, cache: cache))
         {
             if (error.File is null)
             {
@@ -271,13 +272,17 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         return null;
     }
 
+    /// <summary>Compiled rule scripts are kept in the state folder, beside the list copies (issue 21: start-up without Roslyn).</summary>
+    private static ScriptCache RuleCache(DnsDotOptions options, string configDirectory) =>
+        ScriptCache.InStateDirectory(options.StateDirectory, configDirectory);
+
     private void Activate(IPluginContext context, DnsDotOptions options)
     {
         DnsDotMetrics metrics = _metrics ??= new DnsDotMetrics(context.Meter);
         _filtering ??= new Filtering.FilteringRuntime(context, _logger);
         if (!_rulesInjected && options.Rules.Count > 0)
         {
-            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory, _filtering.Lists);
+            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory, _filtering.Lists, RuleCache(options, context.ConfigDirectory));
             _rules = _ruleEngine;
         }
 
@@ -309,7 +314,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         if (rulesChanged && options.Rules.Count > 0)
         {
             // The new engine compiles and watches its scripts; it reports its own script errors.
-            engine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory, _filtering?.Lists);
+            engine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory, _filtering?.Lists, RuleCache(options, context.ConfigDirectory));
         }
 
         SnapshotBuild build;

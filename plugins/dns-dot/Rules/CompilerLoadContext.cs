@@ -26,6 +26,7 @@ internal sealed class CompilerLoadContext : AssemblyLoadContext
     public delegate (bool Empty, byte[]? Image, byte[]? Pdb, string? EntryType, string? EntryMethod) EmitFunction(
         string path,
         string code,
+        string assemblyName,
         Type globalsType,
         Assembly[] references,
         string[] frameworkReferences,
@@ -38,6 +39,20 @@ internal sealed class CompilerLoadContext : AssemblyLoadContext
     /// </summary>
     public static (CompilerLoadContext Context, EmitFunction Emit) Create(IEnumerable<string> candidates)
     {
+        string directory = FindDirectory(candidates);
+        var context = new CompilerLoadContext(directory);
+        Assembly assembly = context.LoadFromAssemblyPath(Path.Combine(directory, CompilerAssembly + ".dll"));
+        MethodInfo method = assembly.GetType(CompilerAssembly + ".RuleScriptEmitter", throwOnError: true)!.GetMethod("Emit")
+            ?? throw new MissingMethodException(CompilerAssembly + ".RuleScriptEmitter", "Emit");
+        return (context, method.CreateDelegate<EmitFunction>());
+    }
+
+    /// <summary>
+    /// The first of <paramref name="candidates"/> that holds the compiler assembly (the folder <see cref="Create"/>
+    /// loads it from); throws <see cref="FileNotFoundException"/> naming the folders searched when none does.
+    /// </summary>
+    public static string FindDirectory(IEnumerable<string> candidates)
+    {
         var searched = new List<string>();
         foreach (string directory in candidates)
         {
@@ -47,17 +62,10 @@ internal sealed class CompilerLoadContext : AssemblyLoadContext
             }
 
             searched.Add(directory);
-            string path = Path.Combine(directory, CompilerAssembly + ".dll");
-            if (!File.Exists(path))
+            if (File.Exists(Path.Combine(directory, CompilerAssembly + ".dll")))
             {
-                continue;
+                return directory;
             }
-
-            var context = new CompilerLoadContext(directory);
-            Assembly assembly = context.LoadFromAssemblyPath(path);
-            MethodInfo method = assembly.GetType(CompilerAssembly + ".RuleScriptEmitter", throwOnError: true)!.GetMethod("Emit")
-                ?? throw new MissingMethodException(CompilerAssembly + ".RuleScriptEmitter", "Emit");
-            return (context, method.CreateDelegate<EmitFunction>());
         }
 
         throw new FileNotFoundException($"{CompilerAssembly}.dll (the rule compiler, shipped with the dns-dot plugin) was not found in {string.Join(", ", searched)}; reinstall the plugin folder");

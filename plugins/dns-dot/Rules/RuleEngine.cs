@@ -28,6 +28,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private readonly string _configDirectory;
     private readonly string? _pluginDirectory;
     private readonly Lists.IListCatalog? _lists;
+    private readonly ScriptCache? _cache;
     private readonly ILogger _logger;
     private readonly RuleMetrics _metrics;
     private readonly RuleFailureReporter _failures;
@@ -44,10 +45,11 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private long _leaks;
     private bool _disposed;
 
-    private RuleEngine(IReadOnlyList<string> globs, string configDirectory, string? pluginDirectory, ILoggerFactory loggerFactory, Meter? meter, Lists.IListCatalog? lists)
+    private RuleEngine(IReadOnlyList<string> globs, string configDirectory, string? pluginDirectory, ILoggerFactory loggerFactory, Meter? meter, Lists.IListCatalog? lists, ScriptCache? cache)
     {
         _globs = globs;
         _lists = lists;
+        _cache = cache;
         _pluginDirectory = pluginDirectory;
         _configDirectory = Path.GetFullPath(configDirectory);
         _logger = loggerFactory.CreateLogger("rules");
@@ -80,13 +82,13 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// and starts watching them. Never throws for script errors: they are logged and the engine starts with no
     /// rules (every query continues to normal resolution) until a fixed edit loads. <paramref name="pluginDirectory"/>
     /// is the plugin's folder, where the rule compiler is (null: this assembly's folder); <paramref name="lists"/> the
-    /// configured lists scripts may name.
+    /// configured lists scripts may name; <paramref name="cache"/> keeps compiled scripts between runs (null: none).
     /// </summary>
-    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter, string? pluginDirectory = null, Lists.IListCatalog? lists = null)
+    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null)
     {
         ArgumentNullException.ThrowIfNull(globs);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        var engine = new RuleEngine([.. globs], configDirectory, pluginDirectory, loggerFactory, meter, lists);
+        var engine = new RuleEngine([.. globs], configDirectory, pluginDirectory, loggerFactory, meter, lists, cache);
         if (globs.Count > 0)
         {
             engine.Reload();
@@ -101,9 +103,10 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// <c>gateway check</c>): every problem with the script's file:line:col; empty when they load. When
     /// <paramref name="knownGroups"/> is given (the keys of <c>dns-dot.groups</c>), a <c>Forward</c> to any other
     /// group is an error too. <paramref name="pluginDirectory"/> is the plugin's folder, where the rule compiler is
-    /// (null: this assembly's folder).
+    /// (null: this assembly's folder). With <paramref name="cache"/>, a script that compiled cleanly before (same
+    /// text, compiler and references) is loaded from it; errors are never cached, so they always come from Roslyn.
     /// </summary>
-    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null, string? pluginDirectory = null, Lists.IListCatalog? lists = null)
+    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null)
     {
         ArgumentNullException.ThrowIfNull(globs);
         var errors = new List<PluginConfigError>();
@@ -113,7 +116,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             return errors;
         }
 
-        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None), pluginDirectory, lists);
+        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None), pluginDirectory, lists, cache);
         result.RuleSet?.Context?.Unload();
         if (knownGroups is null || result.GroupScripts is null)
         {
@@ -156,7 +159,8 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             string fingerprint = Fingerprint(files, _current.Files);
             ScriptCompiler.Result result = errors.Count > 0
                 ? new ScriptCompiler.Result(null, errors)
-                : ScriptCompiler.CompileAll(files, _metrics, _failures, _pluginDirectory, _lists);
+                : ScriptCompiler.CompileAll(files, _metrics, _failures, _pluginDirectory, _lists, _cache);
+            LogCache(result);
 
             RuleSet? next = result.RuleSet;
             _fingerprint = next is null || next.Files.SequenceEqual(_current.Files) ? fingerprint : Fingerprint(files, next.Files);
@@ -179,6 +183,28 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             _metrics.Reload(ok: true);
             RulesLog.Loaded(_logger, next.Steps.Count, next.NameCount, files.Count, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             return true;
+        }
+    }
+
+    private void LogCache(ScriptCompiler.Result result)
+    {
+        if (_cache is null)
+        {
+            return;
+        }
+
+        if (result.CacheProblem is { } problem)
+        {
+            RulesLog.CacheProblem(_logger, problem);
+        }
+
+        if (result.FromCache > 0 && result.Compiled == 0)
+        {
+            RulesLog.LoadedFromCache(_logger, result.FromCache, _cache.Directory);
+        }
+        else if (result.Compiled > 0)
+        {
+            RulesLog.Compiled(_logger, result.Compiled, result.FromCache, _cache.Directory);
         }
     }
 

@@ -34,4 +34,13 @@ internal static partial class RulesLog
 
     [LoggerMessage(EventId = 609, Level = LogLevel.Error, Message = "reloading rule scripts failed unexpectedly; the previous rules stay")]
     public static partial void ReloadCrashed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "rule scripts loaded from cache: {FileCount} script(s) compiled earlier, from {Directory}; the compiler was not loaded")]
+    public static partial void LoadedFromCache(ILogger logger, int fileCount, string directory);
+
+    [LoggerMessage(EventId = 611, Level = LogLevel.Information, Message = "rule scripts compiled: {Compiled} script(s) compiled, {FromCache} from the cache in {Directory}")]
+    public static partial void Compiled(ILogger logger, int compiled, int fromCache, string directory);
+
+    [LoggerMessage(EventId = 612, Level = LogLevel.Warning, Message = "compiled rule script cache: {Problem}; the rules still load, compiled at each start (set dns-dot.stateDirectory to a folder only the gateway's user can write)")]
+    public static partial void CacheProblem(ILogger logger, string problem);
 }

@@ -10,7 +10,9 @@ namespace Gateway.Plugins.DnsDot.Rules;
 /// <summary>
 /// Compiles rule scripts with Roslyn, loads them into a fresh <see cref="ScriptLoadContext"/>, and runs them
 /// once to collect their rules. Roslyn itself runs in a <see cref="CompilerLoadContext"/> that is unloaded when
-/// the round of compiles ends: Roslyn is heavy (tens of MB of code and data) and the gateway is not.
+/// the round of compiles ends: Roslyn is heavy (tens of MB of code and data) and the gateway is not. With a
+/// <see cref="ScriptCache"/>, a script compiled by an earlier run (same text, compiler and references) is loaded
+/// from disk, and Roslyn is loaded only when some script misses.
 /// </summary>
 internal static class ScriptCompiler
 {
@@ -43,14 +45,17 @@ internal static class ScriptCompiler
     private static long s_lastUse;
 
     /// <summary>
-    /// What the compiler emitted for a script this round, by folder, path and exact text: a start validates the
-    /// scripts (IGatewayPlugin.Validate), then StartAsync compiles them again, and a warm Roslyn still takes
-    /// ~0.6 s for the three example scripts (BENCHMARKS.md, "Start-up"). Only clean emits are kept; the entries
-    /// live as long as the compiler context (released with it after <see cref="CompilerIdleRelease"/>), and at most
-    /// <see cref="EmitCacheBytes"/> of images. The image is loaded and run again for each use, so every rule set
-    /// still gets its own context, metrics and globals.
+    /// What the compiler emitted for a script this round, by the script's key (<see cref="ScriptCache.Key"/>): a
+    /// start validates the scripts (IGatewayPlugin.Validate), then StartAsync compiles them again, and a warm Roslyn
+    /// still takes ~0.6 s for the three example scripts (BENCHMARKS.md, "Start-up"). Only clean emits are kept; the
+    /// entries live as long as the compiler context (released with it after <see cref="CompilerIdleRelease"/>), and
+    /// at most <see cref="EmitCacheBytes"/> of images. The image is loaded and run again for each use, so every rule
+    /// set still gets its own context, metrics and globals.
     /// </summary>
-    private static readonly Dictionary<(string Directory, string Path, string Code), Emitted> EmitCache = [];
+    private static readonly Dictionary<string, Emitted> EmitCache = new(StringComparer.Ordinal);
+
+    /// <summary>The compile inputs of <see cref="Inputs"/> per compiler folder, with the file stamps they were computed for.</summary>
+    private static readonly Dictionary<string, (string Stamp, string Inputs)> InputsByDirectory = new(StringComparer.Ordinal);
     private static long s_emitCacheBytes;
 
     /// <summary>The most image + PDB bytes the emit cache keeps (a larger script is compiled each time).</summary>
@@ -61,7 +66,25 @@ internal static class ScriptCompiler
 
     private static long s_emits;
 
-    private sealed record Emitted(bool Empty, byte[]? Image, byte[]? Pdb, string? EntryType, string? EntryMethod);
+    /// <summary>What the compiler emitted for one script (also what <see cref="ScriptCache"/> keeps).</summary>
+    /// <param name="Empty">True when the script has nothing to run (no image then).</param>
+    /// <param name="Image">The assembly image.</param>
+    /// <param name="Pdb">Its portable PDB (lines for load-time failures).</param>
+    /// <param name="EntryType">The script class's full name.</param>
+    /// <param name="EntryMethod">Its factory method.</param>
+    internal sealed record Emitted(bool Empty, byte[]? Image, byte[]? Pdb, string? EntryType, string? EntryMethod);
+
+    /// <summary>Whether Roslyn is loaded now (tests check that scripts from the cache never load it).</summary>
+    internal static bool CompilerLoaded
+    {
+        get
+        {
+            lock (CompilerLock)
+            {
+                return s_compiler is not null;
+            }
+        }
+    }
 
     /// <summary>The compiler context released last (tests check that it unloads).</summary>
     internal static WeakReference? LastCompilerContext { get; private set; }
@@ -70,7 +93,17 @@ internal static class ScriptCompiler
     /// <param name="RuleSet">The rules, or null when there were errors.</param>
     /// <param name="Errors">Every problem, with the script's file:line:col.</param>
     /// <param name="GroupScripts">Upstream groups named by Forward declarations, with the script naming each.</param>
-    internal sealed record Result(RuleSet? RuleSet, IReadOnlyList<PluginConfigError> Errors, IReadOnlyDictionary<string, (string Script, int Line, int Column)>? GroupScripts = null);
+    internal sealed record Result(RuleSet? RuleSet, IReadOnlyList<PluginConfigError> Errors, IReadOnlyDictionary<string, (string Script, int Line, int Column)>? GroupScripts = null)
+    {
+        /// <summary>Scripts loaded from the <see cref="ScriptCache"/> (no compiler needed for them).</summary>
+        public int FromCache { get; init; }
+
+        /// <summary>Scripts compiled by Roslyn.</summary>
+        public int Compiled { get; init; }
+
+        /// <summary>The first problem with the cache (an unusable entry, a failed write), or null; never an error of the scripts.</summary>
+        public string? CacheProblem { get; init; }
+    }
 
     /// <summary>
     /// Compiles and runs <paramref name="files"/> (in order) into one rule set. On any error the new context is
@@ -81,43 +114,45 @@ internal static class ScriptCompiler
     /// <param name="failures">Where rule failures at query time are reported.</param>
     /// <param name="pluginDirectory">The plugin's folder (where the compiler and Roslyn are), or null/empty to use this assembly's.</param>
     /// <param name="lists">The configured lists scripts may name (<c>BlockList("ads")</c>), or null.</param>
-    public static Result CompileAll(IReadOnlyList<string> files, RuleMetrics metrics, RuleFailureReporter failures, string? pluginDirectory = null, Lists.IListCatalog? lists = null)
+    /// <param name="cache">Where compiled scripts are kept between runs, or null to compile every script.</param>
+    public static Result CompileAll(IReadOnlyList<string> files, RuleMetrics metrics, RuleFailureReporter failures, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null)
     {
         var errors = new List<PluginConfigError>();
         var builder = new RuleSetBuilder { Lists = lists };
         ScriptLoadContext? context = files.Count > 0 ? new ScriptLoadContext() : null;
+        var round = new Round(pluginDirectory ?? "", cache);
         if (files.Count > 0)
         {
             lock (CompilerLock)
             {
-                if (AcquireCompiler(pluginDirectory, files, errors) is { } emit)
+                foreach (string file in files)
                 {
-                    foreach (string file in files)
+                    try
                     {
-                        try
-                        {
-                            CompileAndRun(file, builder, context!, errors, emit, pluginDirectory ?? "");
-                        }
-                        catch (Exception exception) when (exception is not OutOfMemoryException)
-                        {
-                            // Not the script's fault (a missing framework file, an unloadable reference): reported, never thrown.
-                            errors.Add(new PluginConfigError(null, $"the script could not be compiled: {exception.GetType().Name}: {exception.Message}", file, 1, 1));
-                        }
+                        CompileAndRun(file, builder, context!, errors, round);
+                    }
+                    catch (Exception exception) when (exception is not OutOfMemoryException)
+                    {
+                        // Not the script's fault (a missing compiler or framework file, an unloadable reference): reported, never thrown.
+                        errors.Add(new PluginConfigError(null, $"the script could not be compiled: {exception.GetType().Name}: {exception.Message}", file, 1, 1));
                     }
                 }
 
-                s_lastUse = Environment.TickCount64;
-                IdleTimer.Change(CompilerIdleRelease, Timeout.InfiniteTimeSpan);
+                if (s_compiler is not null)
+                {
+                    s_lastUse = Environment.TickCount64;
+                    IdleTimer.Change(CompilerIdleRelease, Timeout.InfiniteTimeSpan);
+                }
             }
         }
 
         if (errors.Count > 0)
         {
             context?.Unload();
-            return new Result(null, errors);
+            return new Result(null, errors) { FromCache = round.FromCache, Compiled = round.Compiled, CacheProblem = round.CacheProblem };
         }
 
-        return new Result(builder.Build(metrics, failures, context), errors, builder.GroupScripts);
+        return new Result(builder.Build(metrics, failures, context), errors, builder.GroupScripts) { FromCache = round.FromCache, Compiled = round.Compiled, CacheProblem = round.CacheProblem };
     }
 
     /// <summary>
@@ -157,6 +192,16 @@ internal static class ScriptCompiler
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
+    /// <summary>Drops the images emitted this round but keeps Roslyn loaded (tests: a new process's memory, without a cold compiler).</summary>
+    internal static void ForgetEmitted()
+    {
+        lock (CompilerLock)
+        {
+            EmitCache.Clear();
+            s_emitCacheBytes = 0;
+        }
+    }
+
     // Not inlined, like AcquireCompiler: no stack slot of a caller keeps the context alive after it is unloaded.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void UnloadCompiler()
@@ -168,14 +213,13 @@ internal static class ScriptCompiler
         s_emitCacheBytes = 0;
     }
 
-    /// <summary>The emit function of the loaded compiler context (loaded now if needed), or null with an error per file.</summary>
+    /// <summary>The emit function of the loaded compiler context (loaded now if needed); throws when the compiler cannot be loaded.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static CompilerLoadContext.EmitFunction? AcquireCompiler(string? pluginDirectory, IReadOnlyList<string> files, List<PluginConfigError> errors)
+    private static CompilerLoadContext.EmitFunction AcquireCompiler(string directory)
     {
-        string directory = pluginDirectory ?? "";
         if (s_compiler is not null && s_compilerDirectory == directory)
         {
-            return s_emit;
+            return s_emit!;
         }
 
         if (s_compiler is not null)
@@ -183,24 +227,70 @@ internal static class ScriptCompiler
             UnloadCompiler();
         }
 
-        try
-        {
-            (s_compiler, s_emit) = CompilerLoadContext.Create([directory, Path.GetDirectoryName(typeof(ScriptCompiler).Assembly.Location) ?? "", AppContext.BaseDirectory]);
-            s_compilerDirectory = directory;
-            return s_emit;
-        }
-        catch (Exception exception) when (exception is not OutOfMemoryException)
-        {
-            foreach (string file in files)
-            {
-                errors.Add(new PluginConfigError(null, $"the script could not be compiled: {exception.GetType().Name}: {exception.Message}", file, 1, 1));
-            }
-
-            return null;
-        }
+        (s_compiler, s_emit) = CompilerLoadContext.Create(CompilerCandidates(directory));
+        s_compilerDirectory = directory;
+        return s_emit;
     }
 
-    private static void CompileAndRun(string path, RuleSetBuilder builder, ScriptLoadContext context, List<PluginConfigError> errors, CompilerLoadContext.EmitFunction emit, string directory)
+    /// <summary>The folders the compiler is looked for in: the plugin's, this assembly's, the host's.</summary>
+    private static string[] CompilerCandidates(string directory) =>
+        [directory, Path.GetDirectoryName(typeof(ScriptCompiler).Assembly.Location) ?? "", AppContext.BaseDirectory];
+
+    /// <summary>
+    /// Everything but the script that determines what the compiler emits, as text for <see cref="ScriptCache.Key"/>:
+    /// the compiler's own files (Roslyn's version and the emit options live in them, so they are hashed whole), the
+    /// MVIDs of the assemblies scripts reference (this plugin and the SDK, loaded from memory, so no file to hash),
+    /// the framework's version and folder, the framework references, imports and globals type, and the format.
+    /// Hashing Roslyn (~10 MB) takes milliseconds; the result is kept per folder while the files' sizes and write
+    /// times stay the same.
+    /// </summary>
+    private static string Inputs(string directory)
+    {
+        string compilerDirectory = CompilerLoadContext.FindDirectory(CompilerCandidates(directory));
+        string[] compilerFiles = Directory.GetFiles(compilerDirectory, "*.dll");
+        compilerFiles = Array.FindAll(compilerFiles, static f => Path.GetFileName(f) is { } name && (name == CompilerLoadContext.CompilerAssembly + ".dll" || name.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal)));
+        Array.Sort(compilerFiles, StringComparer.Ordinal);
+        var stamp = new StringBuilder();
+        foreach (string file in compilerFiles)
+        {
+            var info = new FileInfo(file);
+            stamp.Append(info.Name).Append('|').Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
+        }
+
+        if (InputsByDirectory.TryGetValue(compilerDirectory, out (string Stamp, string Inputs) known) && known.Stamp == stamp.ToString())
+        {
+            return known.Inputs;
+        }
+
+        var inputs = new StringBuilder("dns-dot rule script v1\n");
+        using (var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256))
+        {
+            foreach (string file in compilerFiles)
+            {
+                // Streamed: Roslyn's files are MBs, and a large array would stay in the heap until the next full collection.
+                using FileStream stream = File.OpenRead(file);
+                hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
+                hash.AppendData(System.Security.Cryptography.SHA256.HashData(stream));
+            }
+
+            inputs.Append("compiler ").Append(Convert.ToHexStringLower(hash.GetHashAndReset())).Append('\n');
+        }
+
+        foreach (Assembly assembly in (ReadOnlySpan<Assembly>)[typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly])
+        {
+            inputs.Append("reference ").Append(assembly.FullName).Append(' ').Append(assembly.ManifestModule.ModuleVersionId).Append('\n');
+        }
+
+        inputs.Append("framework ").Append(Environment.Version).Append(' ').Append(Path.GetDirectoryName(typeof(object).Assembly.Location)).Append('\n');
+        inputs.Append("framework references ").AppendJoin(',', FrameworkReferences).Append('\n');
+        inputs.Append("imports ").AppendJoin(',', Imports).Append('\n');
+        inputs.Append("globals ").Append(typeof(RuleScriptGlobals).AssemblyQualifiedName).Append('\n');
+        string text = inputs.ToString();
+        InputsByDirectory[compilerDirectory] = (stamp.ToString(), text);
+        return text;
+    }
+
+    private static void CompileAndRun(string path, RuleSetBuilder builder, ScriptLoadContext context, List<PluginConfigError> errors, Round round)
     {
         string code;
         try
@@ -214,7 +304,7 @@ internal static class ScriptCompiler
         }
 
         var emitErrors = new List<(string Message, string File, int Line, int Column)>();
-        (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) = Emit(directory, path, code, emit, emitErrors);
+        (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) = Emit(path, code, round, emitErrors);
         foreach ((string message, string file, int line, int column) in emitErrors)
         {
             errors.Add(new PluginConfigError(null, message, file, line, column));
@@ -237,27 +327,75 @@ internal static class ScriptCompiler
         Run(path, entry, new RuleScriptGlobals(builder, path), errors);
     }
 
-    /// <summary>The emitted script from <see cref="EmitCache"/> when this exact text was compiled this round, else from Roslyn.</summary>
-    private static Emitted Emit(string directory, string path, string code, CompilerLoadContext.EmitFunction emit, List<(string Message, string File, int Line, int Column)> emitErrors)
+    /// <summary>
+    /// The emitted script: from <see cref="EmitCache"/> when this exact text was compiled while the compiler is
+    /// loaded, else from the round's <see cref="ScriptCache"/>, else from Roslyn (then kept in both).
+    /// </summary>
+    private static Emitted Emit(string path, string code, Round round, List<(string Message, string File, int Line, int Column)> emitErrors)
     {
-        var key = (directory, path, code);
-        if (EmitCache.TryGetValue(key, out Emitted? cached))
+        byte[] key = ScriptCache.Key(round.Inputs, path, code);
+        string name = Convert.ToHexStringLower(key);
+        if (EmitCache.TryGetValue(name, out Emitted? cached))
         {
             return cached;
         }
 
-        Interlocked.Increment(ref s_emits);
-        (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) =
-            emit(path, code, typeof(RuleScriptGlobals), [typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly], FrameworkReferences, Imports, emitErrors);
-        var emitted = new Emitted(empty, image, pdb, entryType, entryMethod);
-        long bytes = (image?.LongLength ?? 0) + (pdb?.LongLength ?? 0) + code.Length * sizeof(char);
-        if (emitErrors.Count == 0 && s_emitCacheBytes + bytes <= EmitCacheBytes)
+        if (round.Cache is { } cache)
         {
-            EmitCache[key] = emitted;
+            if (cache.TryRead(key, out string? readProblem) is { } stored)
+            {
+                round.FromCache++;
+                return stored;
+            }
+
+            round.CacheProblem ??= readProblem;
+        }
+
+        CompilerLoadContext.EmitFunction emit = AcquireCompiler(round.Directory);
+        Interlocked.Increment(ref s_emits);
+        round.Compiled++;
+
+        // Named by the key: the scripts of one rule set share a context, and some of them may come from the cache.
+        (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) =
+            emit(path, code, "dns-dot-rules-" + name[..32], typeof(RuleScriptGlobals), [typeof(DnsQuery).Assembly, typeof(NetAddress).Assembly], FrameworkReferences, Imports, emitErrors);
+        var emitted = new Emitted(empty, image, pdb, entryType, entryMethod);
+        if (emitErrors.Count > 0)
+        {
+            return emitted;
+        }
+
+        long bytes = (image?.LongLength ?? 0) + (pdb?.LongLength ?? 0);
+        if (s_emitCacheBytes + bytes <= EmitCacheBytes)
+        {
+            EmitCache[name] = emitted;
             s_emitCacheBytes += bytes;
         }
 
+        if (round.Cache is { } writable && !writable.TryWrite(key, emitted, out string? writeProblem))
+        {
+            round.CacheProblem ??= writeProblem;
+        }
+
         return emitted;
+    }
+
+    /// <summary>One call of <see cref="CompileAll"/>: where the compiler and the cache are, and what came from where.</summary>
+    private sealed class Round(string directory, ScriptCache? cache)
+    {
+        private string? _inputs;
+
+        public string Directory { get; } = directory;
+
+        public ScriptCache? Cache { get; } = cache;
+
+        /// <summary>The compile inputs besides the script (<see cref="ScriptCompiler.Inputs"/>), computed once a round.</summary>
+        public string Inputs => _inputs ??= ScriptCompiler.Inputs(Directory);
+
+        public int FromCache { get; set; }
+
+        public int Compiled { get; set; }
+
+        public string? CacheProblem { get; set; }
     }
 
     /// <summary>Loads an emitted script into the rules' context and returns its entry point.</summary>

@@ -170,7 +170,52 @@ public sealed class RuleScriptTests : IClassFixture<RuleScriptUpstreamsFixture>
         Directory.Delete(folder, recursive: true);
     }
 
-    private string Config(int port)
+    [Fact]
+    public async Task Run_SecondStartWithUnchangedScripts_LoadedFromCacheWithoutRoslynAndRulesApply()
+    {
+        // The scripts at one absolute path for both runs (a script's path is part of its cache key), and a state folder of the test's own.
+        string folder = Path.Combine(Path.GetTempPath(), "gateway-e2e", "rules-cache-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path.Combine(folder, "rules"));
+        await File.WriteAllTextAsync(Path.Combine(folder, ScriptName), "Block(\"ads.example.test\");\nAnswer(\"local.test\", \"10.1.2.3\", ttl: 42);\n");
+        string Yaml(int port) => Config(port, rules: Path.Combine(folder, "rules", "*.csx")) + $"\n  stateDirectory: \"{Path.Combine(folder, "state")}\"\n";
+        try
+        {
+            int firstPort = FreePort();
+            await using (GatewayProcess first = await GatewayProcess.StartAsync(Yaml(firstPort)))
+            {
+                // Validation compiled it (Roslyn, cold cache) and kept it; the start reused that compile.
+                Assert.DoesNotContain("rule scripts loaded from cache", first.Output, StringComparison.Ordinal);
+                Assert.Single(Directory.GetFiles(Path.Combine(folder, "state", "rules-cache"), "*.rules"));
+                Assert.Contains("status: NXDOMAIN", await KdigAsync(firstPort, "ads.example.test", "A"));
+                _output.WriteLine($"first run: Roslyn mapped at ready: {MapsOf(first.Pid).Contains("Microsoft.CodeAnalysis", StringComparison.Ordinal)}");
+                Assert.Equal(0, await first.StopAsync());
+            }
+
+            int port = FreePort();
+            await using GatewayProcess second = await GatewayProcess.StartAsync(Yaml(port));
+            Assert.Contains("rule scripts loaded from cache: 1 script(s)", second.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("rule scripts compiled:", second.Output, StringComparison.Ordinal);
+
+            // Neither validation nor the start loaded the compiler: no Roslyn file is mapped into the process (as the
+            // framework's assemblies are; the compiler, once loaded, stays for 10 s after the last compile).
+            string maps = MapsOf(second.Pid);
+            Assert.Contains("System.Private.CoreLib.dll", maps, StringComparison.Ordinal);
+            Assert.DoesNotContain("Microsoft.CodeAnalysis", maps, StringComparison.Ordinal);
+
+            // The cached rules are the rules: the block and the answer apply, an unlisted sibling resolves.
+            Assert.Contains("status: NXDOMAIN", await KdigAsync(port, "x.ads.example.test", "A"));
+            Assert.Matches(@"local\.test\.\s+42\s+IN\s+A\s+10\.1\.2\.3", await KdigAsync(port, "local.test", "A"));
+            Assert.Matches(@"xads\.example\.test\.\s+\d+\s+IN\s+A\s+10\.0\.0\.77", await KdigAsync(port, "xads.example.test", "A"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static string MapsOf(int pid) => File.ReadAllText($"/proc/{pid}/maps");
+
+    private string Config(int port, string rules = "rules/*.csx")
     {
         string Upstream(UnboundDot u) => $"{{ address: \"{u.Address}\", tlsName: {UnboundDot.TlsName}, caFile: \"{u.CaFile}\" }}";
         return $"""
@@ -180,7 +225,7 @@ public sealed class RuleScriptTests : IClassFixture<RuleScriptUpstreamsFixture>
               groups:
                 corp:
                   upstreams: [{Upstream(_upstreams.Corp)}]
-              rules: ["rules/*.csx"]
+              rules: ["{rules}"]
             """;
     }
 

@@ -30,6 +30,10 @@ internal sealed class RuleScriptFolder : IDisposable
     public RuleEngine Start(params string[] globs) =>
         RuleEngine.Start(globs.Length == 0 ? ["rules/*.csx"] : globs, Directory, Logs, Meter);
 
+    /// <summary>An engine on rules/*.csx with compiled scripts kept in <paramref name="cache"/>, the compiler taken from <paramref name="pluginDirectory"/>.</summary>
+    public RuleEngine StartCached(ScriptCache cache, string? pluginDirectory = null) =>
+        RuleEngine.Start(["rules/*.csx"], Directory, Logs, Meter, pluginDirectory, lists: null, cache);
+
     public static DnsQuery Query(string name, DnsType type = DnsType.A, string client = "192.0.2.10") =>
         new(name, type, IPAddress.Parse(client));
 
