@@ -19,11 +19,77 @@ internal static class MessageText
 
     private static readonly Dictionary<ushort, string> TypeNames = Enum.GetValues<DnsType>().ToDictionary(type => (ushort)type, type => type.ToString());
 
+    // The same names as ASCII bytes, for the log line and the answer texts (no string per query).
+    private static readonly byte[][] RcodeBytes = [.. RcodeNames.Select(Encoding.ASCII.GetBytes)];
+    private static readonly Dictionary<ushort, byte[]> TypeBytes = TypeNames.ToDictionary(pair => pair.Key, pair => Encoding.ASCII.GetBytes(pair.Value));
+
+    /// <summary>The longest text of <see cref="TypeText"/> ("TYPE65535").</summary>
+    public const int MaxTypeBytes = 16;
+
+    /// <summary>The longest text of <see cref="AddressText"/> (an IPv6 address with a scope).</summary>
+    public const int MaxAddressBytes = 64;
+
     /// <summary>The rcode's name ("NXDOMAIN"); header rcode only.</summary>
     public static string Rcode(ReadOnlySpan<byte> message) => message.Length >= 4 ? RcodeNames[message[3] & 0xF] : "FORMERR";
 
+    /// <summary><see cref="Rcode"/> as ASCII bytes.</summary>
+    public static ReadOnlySpan<byte> RcodeText(ReadOnlySpan<byte> message) => message.Length >= 4 ? RcodeBytes[message[3] & 0xF] : RcodeBytes[1];
+
     /// <summary>The type's mnemonic ("AAAA"), or "TYPE65280".</summary>
     public static string Type(ushort type) => TypeNames.TryGetValue(type, out string? name) ? name : string.Create(CultureInfo.InvariantCulture, $"TYPE{type}");
+
+    /// <summary><see cref="Type"/> as ASCII bytes written into <paramref name="destination"/> (<see cref="MaxTypeBytes"/> long); returns the length.</summary>
+    public static int TypeText(ushort type, Span<byte> destination)
+    {
+        if (TypeBytes.TryGetValue(type, out byte[]? name))
+        {
+            name.CopyTo(destination);
+            return name.Length;
+        }
+
+        "TYPE"u8.CopyTo(destination);
+        type.TryFormat(destination[4..], out int written, default, CultureInfo.InvariantCulture);
+        return 4 + written;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="address"/> as text (ASCII) into <paramref name="destination"/> (<see cref="MaxAddressBytes"/>
+    /// long) and returns the length: IPv4 by hand (the common case, no <see cref="IPAddress"/> object), IPv6 through
+    /// the BCL's RFC 5952 formatter.
+    /// </summary>
+    public static int AddressText(NetAddress address, Span<byte> destination)
+    {
+        if (!address.IsV4)
+        {
+            address.ToIPAddress().TryFormat(destination, out int length);
+            return length;
+        }
+
+        uint value = address.V4Value;
+        int at = 0;
+        for (int shift = 24; shift >= 0; shift -= 8)
+        {
+            uint octet = (value >> shift) & 0xFF;
+            if (octet >= 100)
+            {
+                destination[at++] = (byte)('0' + (octet / 100));
+                octet %= 100;
+                destination[at++] = (byte)('0' + (octet / 10));
+            }
+            else if (octet >= 10)
+            {
+                destination[at++] = (byte)('0' + (octet / 10));
+            }
+
+            destination[at++] = (byte)('0' + (octet % 10));
+            if (shift > 0)
+            {
+                destination[at++] = (byte)'.';
+            }
+        }
+
+        return at;
+    }
 
     /// <summary>Writes the question name (lower case, no trailing dot, "." for the root) into <paramref name="destination"/>; false when unreadable.</summary>
     public static bool TryQuestion(ReadOnlySpan<byte> message, Span<byte> destination, out int nameLength, out ushort type)
@@ -79,18 +145,12 @@ internal static class MessageText
     }
 
 
-    /// <summary>The longest text of <see cref="ClientChars"/> (an IPv6 address with a scope).</summary>
-    public const int MaxClientChars = 64;
-
     /// <summary>
     /// A client address as the log shows it, anonymised to its /24 (IPv4) or /48 (IPv6) when asked, written into
-    /// <paramref name="destination"/> (<see cref="MaxClientChars"/> long) without making a string.
+    /// <paramref name="destination"/> (<see cref="MaxAddressBytes"/> long) without making a string; returns the length.
     /// </summary>
-    public static ReadOnlySpan<char> ClientChars(NetAddress client, bool anonymize, Span<char> destination)
-    {
-        NetAddress shown = anonymize ? new IpPrefix(client, client.IsV4 ? 24 : 48).Network : client;
-        return shown.TryFormat(destination, out int written, default, null) ? destination[..written] : shown.ToString();
-    }
+    public static int ClientText(NetAddress client, bool anonymize, Span<byte> destination) =>
+        AddressText(anonymize ? new IpPrefix(client, client.IsV4 ? 24 : 48).Network : client, destination);
 
     /// <summary>Reads the answer section record by record.</summary>
     internal ref struct AnswerReader
@@ -155,14 +215,15 @@ internal static class MessageText
 
             _position = rdata + rdLength;
             var text = new TextBuilder(destination);
-            text.Append(Type(type));
+            Span<byte> scratch = stackalloc byte[MaxAddressBytes];
+            text.Append(scratch[..TypeText(type, scratch)]);
             text.Append(' ');
             ReadOnlySpan<byte> data = _message.Slice(rdata, rdLength);
             switch (type)
             {
                 case DnsConstants.TypeA when rdLength == 4:
                 case DnsConstants.TypeAaaa when rdLength == 16:
-                    text.Append(new IPAddress(data).ToString());
+                    text.Append(scratch[..AddressText(NetAddress.FromBytes(data), scratch)]);
                     break;
                 case (ushort)DnsType.CNAME or (ushort)DnsType.NS or (ushort)DnsType.PTR:
                     text.AppendName(_message, rdata);
@@ -199,7 +260,9 @@ internal static class MessageText
 
                     break;
                 default:
-                    text.Append(string.Create(CultureInfo.InvariantCulture, $"({rdLength} bytes)"));
+                    text.Append('(');
+                    text.Append(rdLength);
+                    text.Append(" bytes)"u8);
                     break;
             }
 
@@ -230,6 +293,13 @@ internal static class MessageText
             }
         }
 
+        public void Append(scoped ReadOnlySpan<byte> ascii)
+        {
+            int length = Math.Min(ascii.Length, _destination.Length - Length);
+            ascii[..length].CopyTo(_destination[Length..]);
+            Length += length;
+        }
+
         public void Append(int value)
         {
             Span<char> digits = stackalloc char[11];
@@ -257,10 +327,7 @@ internal static class MessageText
                 return;
             }
 
-            foreach (byte b in name[..length])
-            {
-                Append((char)b);
-            }
+            Append(name[..length]);
         }
 
         // RFC 1035 §5.1: printable ASCII as is (quotes and backslashes escaped), anything else as \DDD.

@@ -11,6 +11,12 @@ internal sealed class QueryEvent
     // Allocated on first use and grown in steps of 512 bytes: an idle gateway keeps no message buffers.
     private byte[] _buffer = [];
 
+    // The question in presentation form, made by the first sink that asks (statistics, then the log line reuse it:
+    // issue 16's profile had the name expanded twice per query). Length -1: not made yet; -2: unreadable.
+    private byte[] _question = [];
+    private int _questionLength = -1;
+    private ushort _questionType;
+
     /// <summary>True for an upstream exchange (<see cref="Upstream"/>, <see cref="UpstreamEndpoint"/>); false for a client query.</summary>
     public bool IsUpstream;
 
@@ -54,6 +60,38 @@ internal sealed class QueryEvent
         answer.CopyTo(_buffer.AsSpan(query.Length));
         QueryLength = query.Length;
         AnswerLength = answer.Length;
+        _questionLength = -1;
+    }
+
+    /// <summary>
+    /// The query's question name (lower case, no trailing dot, "." for the root; <see cref="MessageText.TryQuestion"/>)
+    /// and type, expanded once per event however many sinks ask; false when the question is unreadable.
+    /// </summary>
+    public bool TryGetQuestion(out ReadOnlySpan<byte> name, out ushort type)
+    {
+        if (_questionLength == -1)
+        {
+            Span<byte> text = stackalloc byte[Wire.DnsConstants.MaxPresentationLength];
+            if (MessageText.TryQuestion(Query, text, out int length, out _questionType))
+            {
+                if (_question.Length < length)
+                {
+                    // Rounded up so a slot's buffer settles at the size of the names it sees (most fit in 64 bytes).
+                    _question = new byte[(length + 63) & ~63];
+                }
+
+                text[..length].CopyTo(_question);
+                _questionLength = length;
+            }
+            else
+            {
+                _questionLength = -2;
+            }
+        }
+
+        type = _questionType;
+        name = _questionLength >= 0 ? _question.AsSpan(0, _questionLength) : default;
+        return _questionLength >= 0;
     }
 
     /// <summary>
@@ -85,6 +123,7 @@ internal sealed class QueryEvent
             _buffer = [];
             QueryLength = 0;
             AnswerLength = 0;
+            _questionLength = -1;
         }
     }
 }

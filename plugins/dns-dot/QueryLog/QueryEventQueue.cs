@@ -88,6 +88,12 @@ internal sealed class QueryEventQueue : IQueryObserver, IDisposable
             }
 
             QueryEvent slot = _filling[_count++];
+            if (_count == _filling.Length / 2)
+            {
+                // A burst: drain now rather than at the next tick, before the other half fills and queries are dropped.
+                _wake.Set();
+            }
+
             slot.IsUpstream = false;
             slot.Record = record;
             slot.Upstream = null;

@@ -1,6 +1,6 @@
-using System.Text.Json;
+using System.Buffers;
+using System.Diagnostics;
 using Gateway.Plugins.DnsDot.Rules;
-using Gateway.Plugins.DnsDot.Wire;
 
 namespace Gateway.Plugins.DnsDot.QueryLog;
 
@@ -12,60 +12,101 @@ namespace Gateway.Plugins.DnsDot.QueryLog;
 /// </summary>
 internal static class QueryLogJson
 {
-    /// <summary>Writes the entry of a client event.</summary>
-    public static void Write(Utf8JsonWriter writer, QueryEvent entry, bool anonymize)
-    {
-        QueryRecord record = entry.Record;
-        writer.WriteStartObject();
-        // Both formatted into stack buffers: the writer thread runs once per answered query (issue 16's query log
-        // on/off benchmark found it formatting through strings).
-        Span<byte> time = stackalloc byte[TimeLength];
-        FormatTime(EventClock.ToUtc(record.Started), time);
-        writer.WriteString("time"u8, time);
-        writer.WriteString("client"u8, MessageText.ClientChars(record.Client, anonymize, stackalloc char[MessageText.MaxClientChars]));
-        writer.WriteString("transport"u8, record.Transport == DnsTransport.Udp ? "udp"u8 : "tcp"u8);
-        Span<byte> name = stackalloc byte[DnsConstants.MaxPresentationLength];
-        if (MessageText.TryQuestion(entry.Query, name, out int nameLength, out ushort type))
-        {
-            writer.WriteString("name"u8, name[..nameLength]);
-            writer.WriteString("type"u8, MessageText.Type(type));
-        }
-        else
-        {
-            writer.WriteString("name"u8, ""u8);
-            writer.WriteString("type"u8, ""u8);
-        }
-
-        writer.WriteString("rcode"u8, MessageText.Rcode(entry.Answer));
-        writer.WriteStartArray("answers"u8);
-        var answers = new MessageText.AnswerReader(entry.Answer);
-        Span<byte> text = stackalloc byte[MessageText.AnswerReader.MaxText];
-        while (answers.TryNext(text, out int length))
-        {
-            writer.WriteStringValue(text[..length]);
-        }
-
-        writer.WriteEndArray();
-        writer.WriteString("reason"u8, record.Reason);
-        writer.WriteBoolean("blocked"u8, record.Blocked);
-        if (record.Upstream is { } upstream)
-        {
-            writer.WriteString("upstream"u8, upstream);
-        }
-
-        writer.WriteNumber("latencyMs"u8, Math.Round(EventClock.Milliseconds(record.Started, record.Finished), 3));
-        if (record.ClientGroup is { } group)
-        {
-            writer.WriteString("group"u8, group);
-        }
-
-        writer.WriteEndObject();
-    }
-
     /// <summary>Length of the RFC 3339 UTC time written by <see cref="FormatTime"/>: <c>yyyy-MM-ddTHH:mm:ss.fffZ</c>.</summary>
     internal const int TimeLength = 24;
 
+    // "yyyy-MM-ddTHH:mm:ss." of the last second formatted on this thread: a busy log writes many lines per second,
+    // and DateTime's custom-format path parses the format on every call.
+    [ThreadStatic]
+    private static TimePrefix? t_prefix;
+
+    /// <summary>Writes the entry of a client event as one JSON object (no line break) into <paramref name="output"/>.</summary>
+    public static void Write(IBufferWriter<byte> output, QueryEvent entry, bool anonymize)
+    {
+        QueryRecord record = entry.Record;
+        var json = new JsonLineWriter(output);
+        json.Raw("{\"time\":\""u8);
+        FormatTime(EventClock.ToUtc(record.Started), json.Room(TimeLength));
+        json.Advance(TimeLength);
+        json.Raw("\",\"client\":\""u8);
+        json.Advance(MessageText.ClientText(record.Client, anonymize, json.Room(MessageText.MaxAddressBytes)));
+        json.Raw(record.Transport == DnsTransport.Udp ? "\",\"transport\":\"udp\",\"name\":\""u8 : "\",\"transport\":\"tcp\",\"name\":\""u8);
+        if (entry.TryGetQuestion(out ReadOnlySpan<byte> name, out ushort type))
+        {
+            // Presentation names are ASCII with \DDD escapes (RFC 1035 §5.1): the backslashes need JSON's own.
+            json.Escaped(name);
+            json.Raw("\",\"type\":\""u8);
+            json.Advance(MessageText.TypeText(type, json.Room(MessageText.MaxTypeBytes)));
+        }
+        else
+        {
+            json.Raw("\",\"type\":\""u8);
+        }
+
+        json.Raw("\",\"rcode\":\""u8);
+        json.Raw(MessageText.RcodeText(entry.Answer));
+        json.Raw("\",\"answers\":["u8);
+        var answers = new MessageText.AnswerReader(entry.Answer);
+        Span<byte> text = stackalloc byte[MessageText.AnswerReader.MaxText];
+        bool first = true;
+        while (answers.TryNext(text, out int length))
+        {
+            json.Raw(first ? "\""u8 : ",\""u8);
+            json.Escaped(text[..length]);
+            json.Raw((byte)'"');
+            first = false;
+        }
+
+        json.Raw("],\"reason\":\""u8);
+        json.Escaped(record.Reason);
+        json.Raw(record.Blocked ? "\",\"blocked\":true"u8 : "\",\"blocked\":false"u8);
+        if (record.Upstream is { } upstream)
+        {
+            json.Raw(",\"upstream\":\""u8);
+            json.Escaped(upstream);
+            json.Raw((byte)'"');
+        }
+
+        json.Raw(",\"latencyMs\":"u8);
+        // Milliseconds rounded to three decimals (microseconds), as Math.Round(ms, 3) printed shortest.
+        long elapsed = Math.Max(0, record.Finished - record.Started);
+        json.Thousandths((long)Math.Round(elapsed * 1_000_000.0 / Stopwatch.Frequency));
+        if (record.ClientGroup is { } group)
+        {
+            json.Raw(",\"group\":\""u8);
+            json.Escaped(group);
+            json.Raw((byte)'"');
+        }
+
+        json.Raw((byte)'}');
+        json.Complete();
+    }
+
     /// <summary>Writes <paramref name="utc"/> as <c>yyyy-MM-ddTHH:mm:ss.fffZ</c> (ASCII) into the first 24 bytes of <paramref name="destination"/>.</summary>
-    internal static void FormatTime(DateTime utc, Span<byte> destination) =>
-        utc.TryFormat(destination[..TimeLength], out _, "yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+    internal static void FormatTime(DateTime utc, Span<byte> destination)
+    {
+        const int PrefixLength = 20;
+        long second = utc.Ticks / TimeSpan.TicksPerSecond;
+        TimePrefix prefix = t_prefix ??= new TimePrefix();
+        if (prefix.Second != second)
+        {
+            utc.TryFormat(destination[..TimeLength], out _, "yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+            destination[..PrefixLength].CopyTo(prefix.Text);
+            prefix.Second = second;
+            return;
+        }
+
+        prefix.Text.CopyTo(destination);
+        int milliseconds = (int)(utc.Ticks / TimeSpan.TicksPerMillisecond % 1000);
+        destination[PrefixLength] = (byte)('0' + (milliseconds / 100));
+        destination[PrefixLength + 1] = (byte)('0' + (milliseconds / 10 % 10));
+        destination[PrefixLength + 2] = (byte)('0' + (milliseconds % 10));
+        destination[PrefixLength + 3] = (byte)'Z';
+    }
+
+    private sealed class TimePrefix
+    {
+        public long Second = long.MinValue;
+        public byte[] Text = new byte[20];
+    }
 }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Text.Json;
 using Gateway.Plugins.DnsDot.Configuration;
 using Gateway.Plugins.DnsDot.Filtering;
 using Microsoft.Extensions.Logging;
@@ -16,7 +15,6 @@ namespace Gateway.Plugins.DnsDot.QueryLog;
 internal sealed class QueryLogWriter : IQueryEventSink, IDisposable
 {
     private static readonly TimeSpan RetryInterval = TimeSpan.FromMinutes(1);
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
 
     private readonly string _path;
     private readonly long _maxBytes;
@@ -24,7 +22,6 @@ internal sealed class QueryLogWriter : IQueryEventSink, IDisposable
     private readonly bool _anonymize;
     private readonly ILogger _logger;
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
-    private readonly Utf8JsonWriter _json;
     private FileStream? _file;
     private long _failedAt = long.MinValue;
 
@@ -35,7 +32,6 @@ internal sealed class QueryLogWriter : IQueryEventSink, IDisposable
         _keep = options.Keep;
         _anonymize = options.Anonymize;
         _logger = logger;
-        _json = new Utf8JsonWriter(_buffer, WriterOptions);
     }
 
     /// <summary>The options this writer was made for (a reload with equal ones keeps it).</summary>
@@ -49,10 +45,9 @@ internal sealed class QueryLogWriter : IQueryEventSink, IDisposable
             return;
         }
 
-        QueryLogJson.Write(_json, queryEvent, _anonymize);
-        _json.Flush();
-        _buffer.Write("\n"u8);
-        _json.Reset(_buffer);
+        QueryLogJson.Write(_buffer, queryEvent, _anonymize);
+        _buffer.GetSpan(1)[0] = (byte)'\n';
+        _buffer.Advance(1);
         if (_buffer.WrittenCount > 60 * 1024)
         {
             OnBatchEnd();
@@ -87,7 +82,6 @@ internal sealed class QueryLogWriter : IQueryEventSink, IDisposable
         finally
         {
             _buffer.ResetWrittenCount();
-            _json.Reset(_buffer);
         }
     }
 
@@ -96,7 +90,6 @@ internal sealed class QueryLogWriter : IQueryEventSink, IDisposable
         OnBatchEnd();
         _file?.Dispose();
         _file = null;
-        _json.Dispose();
     }
 
     private FileStream? Open()

@@ -79,7 +79,7 @@ internal sealed class QueryRing : IQueryEventSink
             writer.WriteStartArray("entries"u8);
             byte[]? needle = string.IsNullOrEmpty(name) ? null : Encoding.ASCII.GetBytes(name.Trim().TrimEnd('.').ToLowerInvariant());
             bool blockedOnly = string.Equals(rcode, "blocked", StringComparison.OrdinalIgnoreCase);
-            Span<byte> question = stackalloc byte[Wire.DnsConstants.MaxPresentationLength];
+            var line = new ArrayBufferWriter<byte>(1024);
             lock (_lock)
             {
                 int written = 0;
@@ -105,12 +105,14 @@ internal sealed class QueryRing : IQueryEventSink
                         continue;
                     }
 
-                    if (needle is not null && (!MessageText.TryQuestion(entry.Query, question, out int length, out _) || question[..length].IndexOf(needle) < 0))
+                    if (needle is not null && (!entry.TryGetQuestion(out ReadOnlySpan<byte> question, out _) || question.IndexOf(needle) < 0))
                     {
                         continue;
                     }
 
-                    QueryLogJson.Write(writer, entry, Anonymize);
+                    line.ResetWrittenCount();
+                    QueryLogJson.Write(line, entry, Anonymize);
+                    writer.WriteRawValue(line.WrittenSpan, skipInputValidation: true);
                     written++;
                 }
             }

@@ -1,6 +1,4 @@
-using System.Text;
 using Gateway.Plugins.DnsDot.QueryLog;
-using Gateway.Plugins.DnsDot.Wire;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.DnsDot.Statistics;
@@ -59,8 +57,7 @@ internal sealed class QueryStatistics : IQueryEventSink
         QueryRecord record = queryEvent.Record;
         long second = new DateTimeOffset(EventClock.ToUtc(record.Started)).ToUnixTimeSeconds();
         double latency = EventClock.Milliseconds(record.Started, record.Finished);
-        Span<byte> name = stackalloc byte[DnsConstants.MaxPresentationLength];
-        bool hasName = MessageText.TryQuestion(queryEvent.Query, name, out int nameLength, out _);
+        bool hasName = queryEvent.TryGetQuestion(out ReadOnlySpan<byte> name, out _);
         lock (_lock)
         {
             _total++;
@@ -79,15 +76,14 @@ internal sealed class QueryStatistics : IQueryEventSink
 
             Window window = WindowFor(second);
             NetAddress client = Anonymize ? new IpPrefix(record.Client, record.Client.IsV4 ? 24 : 48).Network : record.Client;
-            window.Clients.Add(client, client, static (address, destination) => FormatAddress(address, destination));
+            window.Clients.Add(client, client, static (address, destination) => MessageText.AddressText(address, destination));
             if (hasName)
             {
-                ReadOnlySpan<byte> text = name[..nameLength];
-                ulong hash = Hash(text);
-                window.Names.Add(hash, text, CopyLabel);
+                ulong hash = Hash(name);
+                window.Names.Add(hash, name, CopyLabel);
                 if (record.Blocked)
                 {
-                    window.Blocked.Add(hash, text, CopyLabel);
+                    window.Blocked.Add(hash, name, CopyLabel);
                 }
             }
         }
@@ -189,31 +185,6 @@ internal sealed class QueryStatistics : IQueryEventSink
         bytes[..length].CopyTo(destination);
         return length;
     };
-
-    private static int FormatAddress(NetAddress address, Span<byte> destination)
-    {
-        // IPv4 by hand (the common case, and no IPAddress object); IPv6 through the BCL formatter.
-        if (address.IsV4)
-        {
-            uint value = address.V4Value;
-            int at = 0;
-            for (int shift = 24; shift >= 0; shift -= 8)
-            {
-                ((value >> shift) & 0xFF).TryFormat(destination[at..], out int written, provider: System.Globalization.CultureInfo.InvariantCulture);
-                at += written;
-                if (shift > 0)
-                {
-                    destination[at++] = (byte)'.';
-                }
-            }
-
-            return at;
-        }
-
-        Span<char> text = stackalloc char[64];
-        address.TryFormat(text, out int length, default, null);
-        return Encoding.ASCII.GetBytes(text[..length], destination);
-    }
 
     private static ulong Hash(ReadOnlySpan<byte> bytes)
     {

@@ -92,8 +92,11 @@ public sealed class QueryVisibilityTests
         Assert.Equal("192.168.1.77", Client("192.168.1.77", anonymize: false));
         Assert.Equal("2001:db8:1:2:3:4:5:6", Client("2001:db8:1:2:3:4:5:6", anonymize: false));
 
-        static string Client(string address, bool anonymize) =>
-            new(MessageText.ClientChars(NetAddress.Parse(address), anonymize, stackalloc char[MessageText.MaxClientChars]));
+        static string Client(string address, bool anonymize)
+        {
+            Span<byte> text = stackalloc byte[MessageText.MaxAddressBytes];
+            return System.Text.Encoding.ASCII.GetString(text[..MessageText.ClientText(NetAddress.Parse(address), anonymize, text)]);
+        }
     }
 
     [Fact]
@@ -152,6 +155,89 @@ public sealed class QueryVisibilityTests
         finally
         {
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void LogWriter_NamesAndTextsNeedingEscapes_ValidJsonWithTheSameText()
+    {
+        // Labels with a quote, a backslash, control bytes, non-ASCII bytes and a dot inside a label; presentation
+        // form writes each as \DDD (RFC 1035 §5.1), whose backslashes JSON must escape in turn.
+        byte[][] labels = ["a\"b"u8.ToArray(), "c\\d"u8.ToArray(), [0x01, (byte)'X', 0x0A], [0xC3, 0xA9], "e.f"u8.ToArray(), "test"u8.ToArray()];
+        var name = new List<byte>();
+        foreach (byte[] label in labels)
+        {
+            name.Add((byte)label.Length);
+            name.AddRange(label);
+        }
+
+        name.Add(0);
+        byte[] query = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, .. name, 0, 1, 0, 1];
+        byte[] say = [.. "say \"hi\"\\"u8, 0x07, 0xE9, 0x7F];
+        byte[] txt = [(byte)say.Length, .. say];
+        byte[] answer = [.. query[..2], 0x81, 0x80, 0, 1, 0, 4, 0, 0, 0, 0, .. name, 0, 1, 0, 1,
+            0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 1,
+            0xC0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, (byte)txt.Length, .. txt,
+            0xC0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16, 0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+            0xC0, 12, 0xFF, 0x00, 0, 1, 0, 0, 0, 60, 0, 3, 1, 2, 3];
+        const string Reason = "rule:block \"x\" \\ \n\t\u0001\u001f\u007f é 😀 \ud800!";
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var entry = new QueryEvent
+        {
+            Record = new QueryRecord(NetAddress.Parse("2001:db8::7"), DnsTransport.Tcp, Reason, false, false, "kids\\é", "up\"stream", now - System.Diagnostics.Stopwatch.Frequency / 400, now),
+        };
+        entry.SetMessages(query, answer);
+
+        string directory = Path.Combine(Path.GetTempPath(), "querylog-test-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(directory);
+        try
+        {
+            using (var writer = new QueryLogWriter(new QueryLogOptions { Path = "q.log", MaxSizeMB = 1, Keep = 1 }, directory, NullLogger.Instance))
+            {
+                writer.OnEvent(entry);
+                writer.OnEvent(entry);
+            }
+
+            byte[] file = File.ReadAllBytes(Path.Combine(directory, "q.log"));
+            // Two identical lines: no raw line break inside an entry.
+            int newline = Array.IndexOf(file, (byte)'\n');
+            Assert.Equal(file.Length, 2 * (newline + 1));
+            Assert.Equal(file[..newline], file[(newline + 1)..^1]);
+            using JsonDocument document = JsonDocument.Parse(file.AsMemory(0, newline));
+            JsonElement root = document.RootElement;
+            Assert.Equal("a\\034b.c\\092d.\\001x\\010.\\195\\169.e\\046f.test", root.GetProperty("name").GetString());
+            Assert.Equal("A", root.GetProperty("type").GetString());
+            Assert.Equal("tcp", root.GetProperty("transport").GetString());
+            Assert.Equal("2001:db8::7", root.GetProperty("client").GetString());
+            Assert.Equal(
+                ["A 10.0.0.1", "TXT \"say \\\"hi\\\"\\\\\\007\\233\\127\"", "AAAA 2001:db8::1", "TYPE65280 (3 bytes)"],
+                root.GetProperty("answers").EnumerateArray().Select(a => a.GetString()));
+            Assert.Equal(Reason.Replace("\ud800", "\ufffd", StringComparison.Ordinal), root.GetProperty("reason").GetString());
+            Assert.Equal("up\"stream", root.GetProperty("upstream").GetString());
+            Assert.Equal("kids\\é", root.GetProperty("group").GetString());
+            Assert.Equal(2.5, root.GetProperty("latencyMs").GetDouble());
+            Assert.False(root.GetProperty("blocked").GetBoolean());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void JsonLineWriter_EveryAsciiCharacter_EscapedAsTheRelaxedEncoderDoes()
+    {
+        var encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        for (int c = 0; c < 0x80; c++)
+        {
+            string text = $"a{(char)c}b";
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            var json = new JsonLineWriter(output);
+            json.Escaped(text.AsSpan());
+            json.Escaped(System.Text.Encoding.ASCII.GetBytes(text));
+            json.Complete();
+            string expected = JsonEncodedText.Encode(text, encoder).Value;
+            Assert.Equal(expected + expected, System.Text.Encoding.UTF8.GetString(output.WrittenSpan));
         }
     }
 
