@@ -16,8 +16,8 @@ namespace Gateway.Host.Plugins;
 /// </summary>
 internal static class HostSharedAssemblies
 {
-    /// <summary>Types whose assemblies (and their references) the plugin load context shares with the host.</summary>
-    public static Type[] SharedTypes { get; } = [typeof(IGatewayPlugin), typeof(IConfiguration), typeof(ILogger), typeof(IChangeToken)];
+    /// <summary>Types whose assemblies are always shared (their versions are what <see cref="Mismatch"/> checks against).</summary>
+    private static Type[] SharedTypes { get; } = [typeof(IGatewayPlugin), typeof(IConfiguration), typeof(ILogger), typeof(IChangeToken)];
 
     /// <summary>Every shared assembly name the host has, with the version it has.</summary>
     public static IReadOnlyDictionary<string, Version> Versions { get; } = FindHostVersions();
@@ -89,12 +89,23 @@ internal static class HostSharedAssemblies
         return versions;
     }
 
-    /// <summary>The shared names as <see cref="AssemblyName"/>s for the loader configuration.</summary>
-    public static IEnumerable<AssemblyName> Names()
+    /// <summary>
+    /// The shared assemblies of which <paramref name="folder"/> (a plugin's, searched with its subfolders) carries a
+    /// copy of its own: the loader must be told to prefer the host's copy of exactly these.
+    /// </summary>
+    public static List<AssemblyName> CarriedBy(string folder)
     {
-        foreach (string name in Versions.Keys)
+        var carried = new List<AssemblyName>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string path in Directory.EnumerateFiles(folder, "*.dll", SearchOption.AllDirectories))
         {
-            yield return new AssemblyName(name);
+            string name = Path.GetFileNameWithoutExtension(path);
+            if (IsShared(name) && Versions.ContainsKey(name) && seen.Add(name))
+            {
+                carried.Add(new AssemblyName(name));
+            }
         }
+
+        return carried;
     }
 }

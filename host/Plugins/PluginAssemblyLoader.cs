@@ -76,11 +76,15 @@ internal static class PluginAssemblyLoader
 
     private static PluginLoader CreateLoader(string mainAssembly)
     {
-        PluginLoader loader = PluginLoader.CreateFromAssemblyFile(mainAssembly, isUnloadable: true, HostSharedAssemblies.SharedTypes, config =>
+        // A shared assembly the plugin does not carry resolves from the host anyway (the plugin's context finds no copy
+        // and falls back to the default one), lazily, when first used. Only a copy the plugin does carry needs McMaster's
+        // "prefer the host's" rule — and that rule loads the whole reference closure of each name it is given into the
+        // host at once (System.Private.Xml, Linq.Expressions, Net.Quic…: ~8 MB of idle RSS for nothing), so it gets
+        // just those names. (Gateway.Sdk.dll in the folder is refused above.)
+        List<AssemblyName> carried = HostSharedAssemblies.CarriedBy(Path.GetDirectoryName(mainAssembly)!);
+        PluginLoader loader = PluginLoader.CreateFromAssemblyFile(mainAssembly, isUnloadable: true, [], config =>
         {
-            // The Microsoft.Extensions.*.Abstractions the SDK does not reference (Hosting, Diagnostics, FileProviders…)
-            // are shared too: a plugin may exchange them with the host through its own DI or logging code.
-            foreach (AssemblyName name in HostSharedAssemblies.Names())
+            foreach (AssemblyName name in carried)
             {
                 config.SharedAssemblies.Add(name);
             }

@@ -72,6 +72,32 @@ public sealed class PluginAssemblyLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_FolderCarriesItsOwnCopyOfSharedAbstractions_StillBindsToTheHostsCopy()
+    {
+        // Only carried copies get McMaster's eager "prefer the host's" rule (CarriedBy); this proves it still holds.
+        File.WriteAllBytes(Path.Combine(_folder, "Probe.Plugin.dll"), ProbePlugin("""
+            public static string Where() =>
+                System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(typeof(Microsoft.Extensions.Configuration.IConfiguration).Assembly)!.Name + "|" +
+                System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(typeof(Microsoft.Extensions.Logging.ILogger).Assembly)!.Name;
+            """));
+        foreach (Type type in (Type[])[typeof(Microsoft.Extensions.Configuration.IConfiguration), typeof(Microsoft.Extensions.Logging.ILogger)])
+        {
+            File.Copy(type.Assembly.Location, Path.Combine(_folder, Path.GetFileName(type.Assembly.Location)));
+        }
+
+        Assert.Equal(2, HostSharedAssemblies.CarriedBy(_folder).Count);
+        PluginAssemblyLoader.Result result = PluginAssemblyLoader.Load(_folder);
+        try
+        {
+            Assert.Equal("Default|Default", Call(result.Plugin, "Where"));
+        }
+        finally
+        {
+            result.Loader.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Load_ThenDispose_LoadContextIsCollected()
     {
         File.WriteAllBytes(Path.Combine(_folder, "Probe.Plugin.dll"), ProbePlugin(string.Empty));
