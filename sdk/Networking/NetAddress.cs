@@ -13,7 +13,7 @@ namespace Gateway.Sdk.Networking;
 /// The address is kept as a 128-bit big-endian number; an IPv4 address occupies the low 32 bits
 /// and is distinguished by <see cref="IsV4"/> (it is never equal to the IPv6 address with the same bits).
 /// </remarks>
-public readonly struct NetAddress : IEquatable<NetAddress>, IComparable<NetAddress>, ISpanFormattable
+public readonly struct NetAddress : IEquatable<NetAddress>, IComparable<NetAddress>, ISpanFormattable, IUtf8SpanFormattable
 {
     private readonly UInt128 _value;
     private readonly bool _isV6;
@@ -170,4 +170,42 @@ public readonly struct NetAddress : IEquatable<NetAddress>, IComparable<NetAddre
     /// <inheritdoc/>
     public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
         ToIPAddress().TryFormat(destination, out charsWritten);
+
+    /// <summary>
+    /// Writes the address as UTF-8 text, as <see cref="ToString()"/> does: IPv4 without making an <see cref="IPAddress"/>
+    /// (per-query logs format one per line), IPv6 through the BCL's RFC 5952 formatter.
+    /// </summary>
+    public bool TryFormat(Span<byte> utf8Destination, out int bytesWritten, ReadOnlySpan<char> format, IFormatProvider? provider)
+    {
+        if (!IsV4)
+        {
+            return ToIPAddress().TryFormat(utf8Destination, out bytesWritten);
+        }
+
+        bytesWritten = 0;
+        uint value = V4Value;
+        int at = 0;
+        for (int shift = 24; shift >= 0; shift -= 8)
+        {
+            uint octet = (value >> shift) & 0xFF;
+            if (!octet.TryFormat(utf8Destination[at..], out int digits, default, System.Globalization.CultureInfo.InvariantCulture))
+            {
+                return false;
+            }
+
+            at += digits;
+            if (shift > 0)
+            {
+                if (at >= utf8Destination.Length)
+                {
+                    return false;
+                }
+
+                utf8Destination[at++] = (byte)'.';
+            }
+        }
+
+        bytesWritten = at;
+        return true;
+    }
 }

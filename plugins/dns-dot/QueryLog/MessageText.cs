@@ -52,43 +52,11 @@ internal static class MessageText
         return 4 + written;
     }
 
-    /// <summary>
-    /// Writes <paramref name="address"/> as text (ASCII) into <paramref name="destination"/> (<see cref="MaxAddressBytes"/>
-    /// long) and returns the length: IPv4 by hand (the common case, no <see cref="IPAddress"/> object), IPv6 through
-    /// the BCL's RFC 5952 formatter.
-    /// </summary>
+    /// <summary>Writes <paramref name="address"/> as text (ASCII) into <paramref name="destination"/> (<see cref="MaxAddressBytes"/> long); returns the length.</summary>
     public static int AddressText(NetAddress address, Span<byte> destination)
     {
-        if (!address.IsV4)
-        {
-            address.ToIPAddress().TryFormat(destination, out int length);
-            return length;
-        }
-
-        uint value = address.V4Value;
-        int at = 0;
-        for (int shift = 24; shift >= 0; shift -= 8)
-        {
-            uint octet = (value >> shift) & 0xFF;
-            if (octet >= 100)
-            {
-                destination[at++] = (byte)('0' + (octet / 100));
-                octet %= 100;
-                destination[at++] = (byte)('0' + (octet / 10));
-            }
-            else if (octet >= 10)
-            {
-                destination[at++] = (byte)('0' + (octet / 10));
-            }
-
-            destination[at++] = (byte)('0' + (octet % 10));
-            if (shift > 0)
-            {
-                destination[at++] = (byte)'.';
-            }
-        }
-
-        return at;
+        address.TryFormat(destination, out int length, default, null);
+        return length;
     }
 
     /// <summary>Writes the question name (lower case, no trailing dot, "." for the root) into <paramref name="destination"/>; false when unreadable.</summary>

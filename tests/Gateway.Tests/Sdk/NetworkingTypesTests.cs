@@ -5,6 +5,22 @@ namespace Gateway.Tests.Sdk;
 public sealed class NetworkingTypesTests
 {
     [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("10.30.30.30")]
+    [InlineData("192.168.100.9")]
+    [InlineData("255.255.255.255")]
+    [InlineData("fd00::30")]
+    [InlineData("::ffff:10.0.0.1")]
+    public void NetAddress_TryFormatUtf8_SameTextAsToStringAndFalseWhenTooShort(string text)
+    {
+        NetAddress address = NetAddress.Parse(text);
+        Span<byte> utf8 = stackalloc byte[64];
+        Assert.True(address.TryFormat(utf8, out int written, default, null));
+        Assert.Equal(address.ToString(), System.Text.Encoding.ASCII.GetString(utf8[..written]));
+        Assert.False(address.TryFormat(utf8[..(written - 1)], out _, default, null));
+    }
+
+    [Theory]
     [InlineData("10.30.30.30:53", "10.30.30.30", 53)]
     [InlineData("[fd00::30]:53", "fd00::30", 53)]
     [InlineData(" 127.0.0.1:5353 ", "127.0.0.1", 5353)]
