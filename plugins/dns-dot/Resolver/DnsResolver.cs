@@ -162,17 +162,19 @@ internal sealed class DnsResolver
         Clients.ClientPolicy? policy = null;
         bool forwardedByRule = false;
         bool listsDecided = false;
-        Span<byte> presentation = stackalloc byte[DnsConstants.MaxPresentationLength];
-        int presentationLength = 0;
-        if (rules is not null || filter is not null)
-        {
-            presentationLength = Math.Max(DnsName.ToPresentation(query.Slice(DnsConstants.HeaderSize, info.NameLength), presentation), 0);
-        }
-
         if (filter is not null)
         {
             policy = filter.PolicyFor(client);
             pending.ClientGroup = policy.Name;
+        }
+
+        // The name's text only for what reads it: rules, local records, this client's lists. Without them (a plain
+        // caching resolver) it was 5 % of the receive thread's user time per cache hit (issue 21's profile).
+        Span<byte> presentation = stackalloc byte[DnsConstants.MaxPresentationLength];
+        int presentationLength = 0;
+        if (rules is not null || (filter is not null && (filter.Records is not null || policy!.Allow.Length > 0 || policy.Block.Length > 0)))
+        {
+            presentationLength = Math.Max(DnsName.ToPresentation(query.Slice(DnsConstants.HeaderSize, info.NameLength), presentation), 0);
         }
 
         if (rules is not null)

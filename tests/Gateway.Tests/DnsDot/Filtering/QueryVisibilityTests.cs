@@ -102,6 +102,55 @@ public sealed class QueryVisibilityTests
         Assert.Equal(new KeyValuePair<string, long>("10.0.0.1", 1), Assert.Single(view.TopClients));
     }
 
+    [Theory]
+    [InlineData("ok")]
+    [InlineData("root")]
+    [InlineData("no-question")]
+    [InlineData("label-64")]
+    [InlineData("name-256")]
+    [InlineData("name-255")]
+    [InlineData("pointer")]
+    [InlineData("truncated-name")]
+    [InlineData("no-type")]
+    [InlineData("header-only")]
+    public void StatisticsKey_ReadableExactlyWhenTheQuestionTextIs(string shape)
+    {
+        byte[] message = shape switch
+        {
+            "ok" => DnsTestMessages.Query("a.example.test", 1),
+            "root" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1],
+            "no-question" => [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (byte)'a', 0, 0, 1, 0, 1],
+            "label-64" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64, .. new byte[64], 0, 0, 1, 0, 1],
+            // 4 labels of 63 bytes (256 bytes with their length bytes and the root): one past the limit; 3 of 63
+            // plus one of 61 is exactly 255.
+            "name-256" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, .. Labels(63, 63, 63, 63), 0, 0, 1, 0, 1],
+            "name-255" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, .. Labels(63, 63, 63, 61), 0, 0, 1, 0, 1],
+            "pointer" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1],
+            "truncated-name" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, (byte)'a', (byte)'b'],
+            "no-type" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, (byte)'a', 0, 0, 1, 0],
+            _ => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+        };
+
+        Span<byte> text = stackalloc byte[Gateway.Plugins.DnsDot.Wire.DnsConstants.MaxPresentationLength];
+        bool readable = MessageText.TryQuestion(message, text, out _, out _);
+        Assert.Equal(shape is "ok" or "root" or "name-255", readable);
+        Assert.Equal(readable, QueryStatistics.TryQuestionKey(message, out _));
+
+        static byte[] Labels(params int[] lengths) => [.. lengths.SelectMany(n => (byte[])[(byte)n, .. Enumerable.Repeat((byte)'x', n)]), 0];
+    }
+
+    [Fact]
+    public void StatisticsKey_SameNameInAnyCase_SameKey_OtherNameOtherKey()
+    {
+        Assert.True(QueryStatistics.TryQuestionKey(DnsTestMessages.Query("WWW.Example.TEST", 1), out ulong upper));
+        Assert.True(QueryStatistics.TryQuestionKey(DnsTestMessages.Query("www.example.test", 28), out ulong lower));
+        Assert.True(QueryStatistics.TryQuestionKey(DnsTestMessages.Query("www.example.tesu", 1), out ulong other));
+        Assert.True(QueryStatistics.TryQuestionKey(DnsTestMessages.Query("www.exampletest", 1), out ulong joined));
+        Assert.Equal(upper, lower);
+        Assert.NotEqual(upper, other);
+        Assert.NotEqual(upper, joined);
+    }
+
     [Fact]
     public void Statistics_ManyDistinctNames_MemoryStaysBounded()
     {
