@@ -305,7 +305,7 @@ internal sealed class DnsResolver
             CacheLookup lookup = cache.TryGet(pending.Key, name, info.QType, info.QClass, info.DnssecOk, now, out CacheEntry? entry, group.CacheId);
             if (lookup is CacheLookup.Fresh or CacheLookup.FreshPrefetch)
             {
-                _metrics.CacheHits.Add(1);
+                QueryTally.CountCache(_metrics, hit: true);
                 pending.CacheHit = true;
                 pending.Reason ??= "cache";
                 if (lookup == CacheLookup.FreshPrefetch)
@@ -325,7 +325,7 @@ internal sealed class DnsResolver
                 return Answered(ref pending, destination, length, query.Length);
             }
 
-            _metrics.CacheMisses.Add(1);
+            QueryTally.CountCache(_metrics, hit: false);
             pending.Stale = lookup == CacheLookup.Stale && pending.Splice is null ? entry : null;
         }
 
