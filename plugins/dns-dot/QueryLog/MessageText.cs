@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Gateway.Plugins.DnsDot.Rules;
 using Gateway.Plugins.DnsDot.Wire;
@@ -60,6 +61,7 @@ internal static class MessageText
     }
 
     /// <summary>Writes the question name (lower case, no trailing dot, "." for the root) into <paramref name="destination"/>; false when unreadable.</summary>
+    [SkipLocalsInit] // the name buffer is written before it is read
     public static bool TryQuestion(ReadOnlySpan<byte> message, Span<byte> destination, out int nameLength, out ushort type)
     {
         nameLength = 0;

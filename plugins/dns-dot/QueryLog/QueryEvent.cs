@@ -1,15 +1,21 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 
 namespace Gateway.Plugins.DnsDot.QueryLog;
 
 /// <summary>
 /// One queued event: an answered client query, or an upstream exchange (for dnstap). Slots are preallocated and
-/// reused, each with its own buffer for the two messages, so queueing allocates nothing once warm.
+/// reused; the two messages live in the queue's arena for the batch, or in the event's own buffer (a batch whose
+/// arena is full, the in-memory log's copies), so queueing allocates nothing once warm.
 /// </summary>
 internal sealed class QueryEvent
 {
     // Allocated on first use and grown in steps of 512 bytes: an idle gateway keeps no message buffers.
     private byte[] _buffer = [];
+
+    // Where the two messages are: _buffer, or the event queue's shared arena for this batch (from _offset).
+    private byte[] _messages = [];
+    private int _offset;
 
     // The question in presentation form, made by the first sink that asks (statistics, then the log line reuse it:
     // issue 16's profile had the name expanded twice per query). Length -1: not made yet; -2: unreadable.
@@ -42,12 +48,12 @@ internal sealed class QueryEvent
     public int AnswerLength;
 
     /// <summary>The query message.</summary>
-    public ReadOnlySpan<byte> Query => _buffer.AsSpan(0, QueryLength);
+    public ReadOnlySpan<byte> Query => _messages.AsSpan(_offset, QueryLength);
 
     /// <summary>The answer message.</summary>
-    public ReadOnlySpan<byte> Answer => _buffer.AsSpan(QueryLength, AnswerLength);
+    public ReadOnlySpan<byte> Answer => _messages.AsSpan(_offset + QueryLength, AnswerLength);
 
-    /// <summary>Copies both messages in (growing the buffer only for unusually large messages).</summary>
+    /// <summary>Copies both messages into the event's own buffer (growing it only for unusually large messages).</summary>
     public void SetMessages(ReadOnlySpan<byte> query, ReadOnlySpan<byte> answer)
     {
         int total = query.Length + answer.Length;
@@ -58,6 +64,23 @@ internal sealed class QueryEvent
 
         query.CopyTo(_buffer);
         answer.CopyTo(_buffer.AsSpan(query.Length));
+        _messages = _buffer;
+        _offset = 0;
+        QueryLength = query.Length;
+        AnswerLength = answer.Length;
+        _questionLength = -1;
+    }
+
+    /// <summary>
+    /// Copies both messages into <paramref name="arena"/> at <paramref name="offset"/> (room for both is the caller's
+    /// business): the event queue's buffer shared by one batch, valid until the queue refills that batch.
+    /// </summary>
+    public void SetMessages(ReadOnlySpan<byte> query, ReadOnlySpan<byte> answer, byte[] arena, int offset)
+    {
+        query.CopyTo(arena.AsSpan(offset));
+        answer.CopyTo(arena.AsSpan(offset + query.Length));
+        _messages = arena;
+        _offset = offset;
         QueryLength = query.Length;
         AnswerLength = answer.Length;
         _questionLength = -1;
@@ -67,6 +90,7 @@ internal sealed class QueryEvent
     /// The query's question name (lower case, no trailing dot, "." for the root; <see cref="MessageText.TryQuestion"/>)
     /// and type, expanded once per event however many sinks ask; false when the question is unreadable.
     /// </summary>
+    [SkipLocalsInit] // the 1 KiB text buffer is written before it is read; zeroing it cost every event
     public bool TryGetQuestion(out ReadOnlySpan<byte> name, out ushort type)
     {
         if (_questionLength == -1)
@@ -121,6 +145,8 @@ internal sealed class QueryEvent
         if (_buffer.Length > keepBytes)
         {
             _buffer = [];
+            _messages = [];
+            _offset = 0;
             QueryLength = 0;
             AnswerLength = 0;
             _questionLength = -1;

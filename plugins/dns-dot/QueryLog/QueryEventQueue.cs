@@ -24,6 +24,12 @@ internal sealed class QueryEventQueue : IQueryObserver, IDisposable
     // MiB in practice: a batch holds the queries of 20 ms).
     private const int RetainedSlotBytes = 2048;
 
+    // The messages of one batch, back to back: the query path writes them in sequence and the writer reads them in
+    // sequence, instead of each event touching its own buffer somewhere in memory (issue 21's cache-hit profile: the copy
+    // into the slots' scattered buffers was the largest single cost of the event on the query path). 8,192 events of
+    // 128 bytes; a batch of larger messages goes on in the events' own buffers.
+    private const int ArenaBytes = 1 << 20;
+
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan DropReportInterval = TimeSpan.FromSeconds(10);
 
@@ -35,6 +41,11 @@ internal sealed class QueryEventQueue : IQueryObserver, IDisposable
     private QueryEvent[] _filling;
     private QueryEvent[] _draining;
     private int _count;
+
+    // Allocated with the first event (an idle gateway keeps none); swapped with the event arrays.
+    private byte[]? _fillingArena;
+    private byte[]? _drainingArena;
+    private int _arenaUsed;
     private volatile bool _stopping;
     private volatile IQueryEventSink[] _sinks = [];
     private volatile bool _wantsUpstream;
@@ -98,7 +109,7 @@ internal sealed class QueryEventQueue : IQueryObserver, IDisposable
             slot.Record = record;
             slot.Upstream = null;
             slot.UpstreamEndpoint = null;
-            slot.SetMessages(query, answer);
+            Store(slot, query, answer);
         }
     }
 
@@ -120,7 +131,22 @@ internal sealed class QueryEventQueue : IQueryObserver, IDisposable
             slot.UpstreamEndpoint = endpoint;
             slot.SentAt = sentAt;
             slot.ReceivedAt = receivedAt;
-            slot.SetMessages(query, response);
+            Store(slot, query, response);
+        }
+    }
+
+    // Under the lock: the messages into the batch's arena while it has room, else into the slot's own buffer.
+    private void Store(QueryEvent slot, ReadOnlySpan<byte> query, ReadOnlySpan<byte> answer)
+    {
+        int size = query.Length + answer.Length;
+        if (_arenaUsed + size <= ArenaBytes)
+        {
+            slot.SetMessages(query, answer, _fillingArena ??= GC.AllocateUninitializedArray<byte>(ArenaBytes), _arenaUsed);
+            _arenaUsed += size;
+        }
+        else
+        {
+            slot.SetMessages(query, answer);
         }
     }
 
@@ -171,6 +197,8 @@ internal sealed class QueryEventQueue : IQueryObserver, IDisposable
                 count = _count;
                 _filling = _draining;
                 _draining = batch;
+                (_fillingArena, _drainingArena) = (_drainingArena, _fillingArena);
+                _arenaUsed = 0;
                 _count = 0;
                 _busy = count > 0;
             }

@@ -31,6 +31,9 @@ internal struct PendingQuery
     /// <summary>When <see cref="DnsResolver.Begin"/> started on it (Stopwatch ticks).</summary>
     public long Started;
 
+    /// <summary>When <see cref="DnsResolver.Begin"/> had the answer ready (Stopwatch ticks; 0 when it was not answered at once).</summary>
+    public long Finished;
+
     /// <summary>How the query came in (metrics).</summary>
     public Rules.DnsTransport Transport;
 

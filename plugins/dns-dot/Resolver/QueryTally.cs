@@ -4,9 +4,10 @@ using Gateway.Sdk.Handlers;
 namespace Gateway.Plugins.DnsDot.Resolver;
 
 /// <summary>
-/// Answers counted on one thread during a <see cref="DatagramBatch"/>, added to <c>dns.queries</c> once per
-/// (transport, rcode) when the batch ends: a tagged counter update costs more than a cache hit's own work,
-/// and a receive batch is mostly the same transport and rcode.
+/// Answers and cache lookups counted on one thread during a <see cref="DatagramBatch"/>, added to <c>dns.queries</c>
+/// once per (transport, rcode) and to <c>dns.cache.hits</c> / <c>dns.cache.misses</c> once when the batch ends: a
+/// counter update through the meter costs more than a cache hit's own work, and a receive batch is mostly the same
+/// transport, rcode and cache outcome.
 /// </summary>
 internal sealed class QueryTally : IDatagramBatchParticipant
 {
@@ -14,30 +15,41 @@ internal sealed class QueryTally : IDatagramBatchParticipant
     private static QueryTally? t_current;
 
     private readonly long[] _counts = new long[Transports.Length * 16];
+    private long _cacheHits;
+    private long _cacheMisses;
     private DnsDotMetrics? _metrics;
     private bool _pending;
 
     /// <summary>Counts one answer now, or at the end of the current thread's batch when one is open.</summary>
     public static void Count(DnsDotMetrics metrics, DnsTransport transport, int rcode)
     {
-        if (!DatagramBatch.IsOpen)
+        if (Batched(metrics) is { } tally)
+        {
+            tally._counts[((int)transport * 16) + (rcode & 0xF)]++;
+        }
+        else
         {
             Add(metrics, transport, rcode, 1);
-            return;
         }
+    }
 
-        QueryTally tally = t_current ??= new QueryTally();
-        if (!ReferenceEquals(tally._metrics, metrics))
+    /// <summary>Counts one cache lookup (a fresh answer, or none) now, or at the end of the current thread's batch.</summary>
+    public static void CountCache(DnsDotMetrics metrics, bool hit)
+    {
+        if (Batched(metrics) is { } tally)
         {
-            tally.FlushBatch();
-            tally._metrics = metrics;
+            if (hit)
+            {
+                tally._cacheHits++;
+            }
+            else
+            {
+                tally._cacheMisses++;
+            }
         }
-
-        tally._counts[((int)transport * 16) + (rcode & 0xF)]++;
-        if (!tally._pending)
+        else
         {
-            tally._pending = true;
-            DatagramBatch.Enlist(tally);
+            (hit ? metrics.CacheHits : metrics.CacheMisses).Add(1);
         }
     }
 
@@ -59,6 +71,42 @@ internal sealed class QueryTally : IDatagramBatchParticipant
                 Add(metrics, (DnsTransport)(i / 16), i & 0xF, count);
             }
         }
+
+        if (_cacheHits != 0)
+        {
+            metrics.CacheHits.Add(_cacheHits);
+            _cacheHits = 0;
+        }
+
+        if (_cacheMisses != 0)
+        {
+            metrics.CacheMisses.Add(_cacheMisses);
+            _cacheMisses = 0;
+        }
+    }
+
+    // The current thread's tally for `metrics`, enlisted in the open batch; null when no batch is open (count now).
+    private static QueryTally? Batched(DnsDotMetrics metrics)
+    {
+        if (!DatagramBatch.IsOpen)
+        {
+            return null;
+        }
+
+        QueryTally tally = t_current ??= new QueryTally();
+        if (!ReferenceEquals(tally._metrics, metrics))
+        {
+            tally.FlushBatch();
+            tally._metrics = metrics;
+        }
+
+        if (!tally._pending)
+        {
+            tally._pending = true;
+            DatagramBatch.Enlist(tally);
+        }
+
+        return tally;
     }
 
     private static void Add(DnsDotMetrics metrics, DnsTransport transport, int rcode, long count) =>

@@ -4,6 +4,7 @@ using Gateway.Plugins.DnsDot;
 using Gateway.Plugins.DnsDot.Cache;
 using Gateway.Plugins.DnsDot.Configuration;
 using Gateway.Plugins.DnsDot.LoadBalancing;
+using Gateway.Plugins.DnsDot.QueryLog;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Rules;
 using Gateway.Plugins.DnsDot.Upstreams;
@@ -119,6 +120,48 @@ public sealed class DnsResolverTests
         Assert.Equal(ResolveStep.Upstream, afterRule);
         Assert.Same(corp, pending.Group);
         Assert.NotEqual(DnsCache.Key(name, 1, 1, false, defaultGroup.CacheId), pending.Key);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Begin_AnsweredAtOnce_ObservedWithArrivalAndAnswerTimes(bool cacheHit)
+    {
+        using var meter = new Meter("test");
+        var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
+        var cache = new DnsCache(new CacheOptions());
+        var resolver = new DnsResolver(new DnsDotOptions(), group, new Dictionary<string, UpstreamGroup>(), cache, new DnsDotMetrics(meter), NullLogger.Instance);
+        byte[] name = DnsTestMessages.EncodeName("a.test");
+        cache.Store(DnsCache.Key(name, 1, 1, false, group.CacheId), DnsTestMessages.Response("a.test", 1, 0, [(1, 300, [10, 0, 0, 1])]),
+            name, 1, 1, false, 0, System.Diagnostics.Stopwatch.GetTimestamp(), group.CacheId);
+        resolver.Rules = cacheHit ? null : new FixedRules(Verdict.NxDomain);
+        var observer = new RecordingObserver();
+        resolver.Observer = observer;
+
+        long before = System.Diagnostics.Stopwatch.GetTimestamp();
+        (ResolveStep step, byte[] answer, PendingQuery pending) = Run(resolver, DnsTestMessages.Query("a.test", 1));
+        long after = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        Assert.Equal(ResolveStep.Answered, step);
+        Assert.Equal(cacheHit ? 0 : 3, answer[3] & 0xF);
+        QueryRecord record = Assert.Single(observer.Records);
+        Assert.Equal(cacheHit, record.CacheHit);
+        Assert.Equal(pending.Started, record.Started);
+        Assert.InRange(record.Started, before, after);
+        Assert.InRange(record.Finished, record.Started, after);
+    }
+
+    private sealed class RecordingObserver : IQueryObserver
+    {
+        public List<QueryRecord> Records { get; } = [];
+
+        public bool WantsUpstreamMessages => false;
+
+        public void OnAnswered(in QueryRecord record, ReadOnlySpan<byte> query, ReadOnlySpan<byte> answer) => Records.Add(record);
+
+        public void OnUpstreamExchange(string upstream, System.Net.IPEndPoint endpoint, ReadOnlySpan<byte> query, ReadOnlySpan<byte> response, long sentAt, long receivedAt)
+        {
+        }
     }
 
     [Fact]

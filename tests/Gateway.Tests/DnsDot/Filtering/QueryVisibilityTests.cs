@@ -70,6 +70,88 @@ public sealed class QueryVisibilityTests
     }
 
     [Fact]
+    public void Statistics_SameNameInAnyCase_OneTopNameInLowerCase()
+    {
+        var statistics = new QueryStatistics();
+        statistics.OnEvent(Event("WWW.Example.TEST", "10.0.0.1", false, "upstream"));
+        statistics.OnEvent(Event("www.example.test", "10.0.0.1", false, "cache"));
+        statistics.OnEvent(Event("www.EXAMPLE.test", "10.0.0.1", true, "list:ads"));
+        statistics.OnEvent(Event("other.test", "10.0.0.1", false, "upstream"));
+
+        StatisticsView view = statistics.Snapshot();
+        Assert.Equal(new KeyValuePair<string, long>("www.example.test", 3), view.TopNames[0]);
+        Assert.Equal(new KeyValuePair<string, long>("other.test", 1), view.TopNames[1]);
+        Assert.Equal(new KeyValuePair<string, long>("www.example.test", 1), Assert.Single(view.TopBlocked));
+    }
+
+    [Fact]
+    public void Statistics_UnreadableQuestion_CountedWithoutAName()
+    {
+        var statistics = new QueryStatistics();
+        byte[] query = DnsTestMessages.Query("a.test", 1);
+        query[12] = 0xC0; // a compression pointer as the question's first label: no name (RFC 9267 §2)
+        query[13] = 12;
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var broken = new QueryEvent { Record = new QueryRecord(NetAddress.Parse("10.0.0.1"), DnsTransport.Udp, "rcode", false, false, null, null, now, now) };
+        broken.SetMessages(query, query);
+        statistics.OnEvent(broken);
+
+        StatisticsView view = statistics.Snapshot();
+        Assert.Equal(1, view.Total);
+        Assert.Empty(view.TopNames);
+        Assert.Equal(new KeyValuePair<string, long>("10.0.0.1", 1), Assert.Single(view.TopClients));
+    }
+
+    [Theory]
+    [InlineData("ok")]
+    [InlineData("root")]
+    [InlineData("no-question")]
+    [InlineData("label-64")]
+    [InlineData("name-256")]
+    [InlineData("name-255")]
+    [InlineData("pointer")]
+    [InlineData("truncated-name")]
+    [InlineData("no-type")]
+    [InlineData("header-only")]
+    public void StatisticsKey_ReadableExactlyWhenTheQuestionTextIs(string shape)
+    {
+        byte[] message = shape switch
+        {
+            "ok" => DnsTestMessages.Query("a.example.test", 1),
+            "root" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1],
+            "no-question" => [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, (byte)'a', 0, 0, 1, 0, 1],
+            "label-64" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64, .. new byte[64], 0, 0, 1, 0, 1],
+            // 4 labels of 63 bytes (256 bytes with their length bytes and the root): one past the limit; 3 of 63
+            // plus one of 61 is exactly 255.
+            "name-256" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, .. Labels(63, 63, 63, 63), 0, 0, 1, 0, 1],
+            "name-255" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, .. Labels(63, 63, 63, 61), 0, 0, 1, 0, 1],
+            "pointer" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1],
+            "truncated-name" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5, (byte)'a', (byte)'b'],
+            "no-type" => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, (byte)'a', 0, 0, 1, 0],
+            _ => [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+        };
+
+        Span<byte> text = stackalloc byte[Gateway.Plugins.DnsDot.Wire.DnsConstants.MaxPresentationLength];
+        bool readable = MessageText.TryQuestion(message, text, out _, out _);
+        Assert.Equal(shape is "ok" or "root" or "name-255", readable);
+        Assert.Equal(readable, QueryStatistics.TryQuestionKey(message, out _));
+
+        static byte[] Labels(params int[] lengths) => [.. lengths.SelectMany(n => (byte[])[(byte)n, .. Enumerable.Repeat((byte)'x', n)]), 0];
+    }
+
+    [Fact]
+    public void StatisticsKey_SameNameInAnyCase_SameKey_OtherNameOtherKey()
+    {
+        Assert.True(QueryStatistics.TryQuestionKey(DnsTestMessages.Query("WWW.Example.TEST", 1), out ulong upper));
+        Assert.True(QueryStatistics.TryQuestionKey(DnsTestMessages.Query("www.example.test", 28), out ulong lower));
+        Assert.True(QueryStatistics.TryQuestionKey(DnsTestMessages.Query("www.example.tesu", 1), out ulong other));
+        Assert.True(QueryStatistics.TryQuestionKey(DnsTestMessages.Query("www.exampletest", 1), out ulong joined));
+        Assert.Equal(upper, lower);
+        Assert.NotEqual(upper, other);
+        Assert.NotEqual(upper, joined);
+    }
+
+    [Fact]
     public void Statistics_ManyDistinctNames_MemoryStaysBounded()
     {
         var statistics = new QueryStatistics();
@@ -258,6 +340,45 @@ public sealed class QueryVisibilityTests
         sink.Release.Set();
         queue.Flush(TimeSpan.FromSeconds(10));
         Assert.Equal(1000, queue.Dropped + queue.Processed);
+    }
+
+    [Fact]
+    public void Queue_BatchLargerThanItsArena_EverySinkSeesEachEventsOwnMessages()
+    {
+        // 40 answers of ~40 KB: 1.6 MB, more than a batch's 1 MiB arena, so a batch holds events in the arena and
+        // events in their own buffers; small ones in between. Each must reach the sink with its own bytes.
+        var sink = new CopyingSink();
+        using var queue = new QueryEventQueue(NullLogger.Instance, null);
+        queue.SetSinks([sink], wantsUpstream: false);
+        var expected = new List<(byte[] Query, byte[] Answer)>();
+        for (int i = 0; i < 200; i++)
+        {
+            byte[] query = DnsTestMessages.Query($"q{i}.test", 1);
+            byte[] answer = new byte[i % 5 == 0 ? 40_000 + i : 40 + i];
+            new Random(i).NextBytes(answer);
+            expected.Add((query, answer));
+            queue.OnAnswered(new QueryRecord(NetAddress.Parse("10.0.0.1"), DnsTransport.Udp, "upstream", false, false, null, null, 0, 0), query, answer);
+        }
+
+        queue.Flush(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, queue.Dropped);
+        Assert.Equal(expected.Count, sink.Seen.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Query, sink.Seen[i].Query);
+            Assert.Equal(expected[i].Answer, sink.Seen[i].Answer);
+        }
+    }
+
+    private sealed class CopyingSink : IQueryEventSink
+    {
+        public List<(byte[] Query, byte[] Answer)> Seen { get; } = [];
+
+        public void OnEvent(QueryEvent queryEvent) => Seen.Add((queryEvent.Query.ToArray(), queryEvent.Answer.ToArray()));
+
+        public void OnBatchEnd()
+        {
+        }
     }
 
     private sealed class BlockingSink : IQueryEventSink
