@@ -141,7 +141,7 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             // the plugin's own epoll loop"): every connection of a socksListen endpoint, and one of a mixed endpoint
             // whose first byte, there already when it was accepted, says SOCKS. Anything else is served as before.
             LoopSocket? loop = _loops is not null && (socksOnly || (reader.TryFillNow() && IsSocks(reader.Buffered[0])))
-                ? _loops.Next()?.Add(connection.Socket, register: true)
+                ? PutOnLoop(_loops, connection.Socket)
                 : null;
             reader.Loop = loop;
             using CancellationTokenRegistration abort = loop is null ? default : deadline.Token.UnsafeRegister(LoopSocket.AbortCallback, loop);
@@ -173,6 +173,19 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
         {
             Interlocked.Decrement(ref _connections);
             Metrics.ConnectionClosed();
+        }
+    }
+
+    /// <summary>The socket on the next loop; null (served by System.Net.Sockets) when the loops are stopping or epoll refused it.</summary>
+    private static LoopSocket? PutOnLoop(EpollLoopGroup loops, Socket socket)
+    {
+        try
+        {
+            return loops.Next()?.Add(socket, register: true);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            return null;
         }
     }
 

@@ -50,6 +50,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// <summary>True on a loop's own thread: code here must not block.</summary>
     public static bool OnLoopThread => t_current is not null;
 
+    /// <summary>True once disposed: the epoll descriptor is closed (or about to be).</summary>
+    public bool Stopped => _stopping;
+
     /// <summary>The epoll descriptor.</summary>
     public int Descriptor => _epoll;
 
@@ -149,7 +152,16 @@ internal sealed unsafe class EpollLoop : IDisposable
                 int slot = (int)(uint)token;
                 if (slot < slots.Length && slots[slot] is { } socket && socket.Token == token)
                 {
-                    socket.OnEvents(*(uint*)ev);
+                    try
+                    {
+                        socket.OnEvents(*(uint*)ev);
+                    }
+                    catch (Exception) when (!_stopping)
+                    {
+                        // Continuations report their failures through their own tasks; whatever still escapes is a
+                        // fault of this socket alone: it ends (its waiting operations fail), the loop serves on.
+                        socket.Abort();
+                    }
                 }
             }
         }

@@ -55,6 +55,7 @@ internal sealed unsafe class LoopSocket : IDisposable
     /// <summary>Registers the descriptor with the loop (once).</summary>
     public void Attach()
     {
+        ObjectDisposedException.ThrowIf(_loop.Stopped, _loop);
         if (Interlocked.Exchange(ref _attached, 1) == 0 && EpollNative.Add(_loop.Descriptor, _fd, Token) != 0)
         {
             throw new SocketException((int)EpollNative.ToSocketError(Marshal.GetLastPInvokeError()));
@@ -211,7 +212,7 @@ internal sealed unsafe class LoopSocket : IDisposable
     /// </summary>
     public void Detach()
     {
-        if (Interlocked.Exchange(ref _attached, 0) == 1)
+        if (Interlocked.Exchange(ref _attached, 0) == 1 && !_loop.Stopped)
         {
             EpollNative.EpollCtl(_loop.Descriptor, EpollNative.EpollCtlDel, _fd, null);
         }
