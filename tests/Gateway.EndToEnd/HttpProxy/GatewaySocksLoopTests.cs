@@ -133,6 +133,46 @@ public sealed class GatewaySocksLoopTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Issue 14's plugin swap with a SOCKS tunnel open on the old version: the old version's loop keeps serving it
+    /// while the new version serves new connections; once it closes, the old version stops, its loop threads end and
+    /// its load context is collected (a thread left running its code would keep it loaded).
+    /// </summary>
+    [Fact]
+    public async Task Swap_WithTunnelOnOldVersion_TunnelServedToTheEnd_ThenOldVersionUnloaded()
+    {
+        const string Unloaded = "plugin http-proxy: unloaded (load context collected)";
+        string work = Path.Combine(Path.GetTempPath(), "gateway-e2e", "socksswap-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            string published = Path.Combine(await GatewayBuild.GatewayDirectoryAsync(), "plugins", "http-proxy");
+            string plugins = Path.Combine(work, "plugins");
+            Host.EchoClient.CopyFolder(published, Path.Combine(plugins, "http-proxy"));
+            int port = TestOrigin.FreePort();
+            await using GatewayProcess gateway = await GatewayProcess.StartAsync(
+                $"host:\n  plugins: [\"{plugins}\"]\n  drainTimeoutSeconds: 120\nhttp-proxy:\n  listen: []\n  socksListen: [\"127.0.0.1:{port}\"]\n");
+            Socket old = await TunnelAsync(port);
+            await EchoAsync(old, TestOrigin.Payload(1000));
+
+            Host.EchoClient.RedeployFolder(published, Path.Combine(plugins, "http-proxy"));
+            await gateway.WaitForOutputAsync("plugin http-proxy: old version draining", Patience);
+            await EchoThroughAsync(port, 2000);
+            await EchoAsync(old, TestOrigin.Payload(3000));
+            Assert.DoesNotContain(Unloaded, gateway.Output);
+
+            old.Shutdown(SocketShutdown.Send);
+            Assert.Empty(await ReadToEndAsync(old).WaitAsync(Patience));
+            await gateway.WaitForOutputAsync(Unloaded, Patience);
+            Assert.DoesNotContain("leak", gateway.Output);
+            await EchoThroughAsync(port, 4000);
+            Assert.Equal(0, await gateway.StopAsync());
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
