@@ -49,6 +49,9 @@ internal sealed unsafe class LoopSocket : IDisposable
     /// <summary>The descriptor (valid while this object is not disposed).</summary>
     public int Descriptor => _fd;
 
+    /// <summary>Read events the loop has handled for this socket (tests wait on it).</summary>
+    internal int ReadEvents => Volatile.Read(ref _read.Events);
+
     /// <summary>The loop this socket is served by.</summary>
     public EpollLoop Loop => _loop;
 
@@ -82,16 +85,12 @@ internal sealed unsafe class LoopSocket : IDisposable
                 long received = TryReceive(buffer.Span);
                 if (received != -EpollNative.EAgain)
                 {
-                    if (received >= 0 && received < buffer.Length)
-                    {
-                        // A short read emptied the queue: the next receive waits for an event rather than trying a
-                        // recv that would fail with EAGAIN (System.Net.Sockets makes that call on every wait).
-                        op.DrainedAt = seq;
-                    }
-
+                    // A short read is no proof the queue is empty: the peer's FIN may wait behind the data, its event
+                    // counted already (a receive parked on that would never wake). Only EAGAIN is.
                     return received >= 0 ? new ValueTask<int>((int)received) : ValueTask.FromException<int>(Error((int)-received));
                 }
 
+                // Nothing until the next event: a later receive parks without another recv that fails.
                 op.DrainedAt = seq;
             }
 

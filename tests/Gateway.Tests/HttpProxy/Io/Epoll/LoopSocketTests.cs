@@ -58,6 +58,28 @@ public sealed class LoopSocketTests : IDisposable
         Assert.Equal(0, await receive.AsTask().WaitAsync(Deadline));
     });
 
+    /// <summary>
+    /// Data and the FIN queued together, their event handled before the first receive: the data, then 0 — not a
+    /// receive parked for an event that already came (a SOCKS tunnel stalled so at the end of a download).
+    /// </summary>
+    [Fact]
+    public Task ReceiveAsync_DataAndFinArrivedTogether_ReturnsTheDataThenZero() => WithPairAsync(async (client, loopSocket) =>
+    {
+        int before = loopSocket.ReadEvents;
+        client.Send("last bytes"u8);
+        client.Shutdown(SocketShutdown.Send);
+        long deadline = Environment.TickCount64 + (long)Deadline.TotalMilliseconds;
+        while (loopSocket.ReadEvents == before && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        byte[] buffer = new byte[64];
+        int received = await loopSocket.ReceiveAsync(buffer).AsTask().WaitAsync(Deadline);
+        Assert.Equal("last bytes", System.Text.Encoding.ASCII.GetString(buffer, 0, received));
+        Assert.Equal(0, await loopSocket.ReceiveAsync(buffer).AsTask().WaitAsync(Deadline));
+    });
+
     [Fact]
     public Task SendAsync_MoreThanTheSocketBuffers_CompletesOnceThePeerReadsEverything() => WithPairAsync(async (client, loopSocket) =>
     {
