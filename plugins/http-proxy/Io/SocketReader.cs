@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 
 namespace Gateway.Plugins.HttpProxy.Io;
 
@@ -14,6 +15,7 @@ internal sealed class SocketReader : IDisposable
     private byte[] _buffer;
     private int _start;
     private int _end;
+    private LoopSocket? _loop;
 
     public SocketReader(Socket socket, int bufferSize)
     {
@@ -32,6 +34,16 @@ internal sealed class SocketReader : IDisposable
 
     /// <summary>The buffer's capacity: the largest head that can be parsed.</summary>
     public int Capacity => _buffer.Length;
+
+    /// <summary>
+    /// The socket's <see cref="LoopSocket"/> when it is served by an <see cref="EpollLoop"/> (receives then complete
+    /// on the loop and ignore the token: the loop socket's owner aborts it instead); null for System.Net.Sockets.
+    /// </summary>
+    public LoopSocket? Loop
+    {
+        get => _loop;
+        set => _loop = value;
+    }
 
     /// <summary>Total bytes received from the socket.</summary>
     public long BytesReceived { get; private set; }
@@ -63,10 +75,36 @@ internal sealed class SocketReader : IDisposable
             _start = 0;
         }
 
-        int received = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        int received = _loop is null
+            ? await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken).ConfigureAwait(false)
+            : await _loop.ReceiveAsync(_buffer.AsMemory(_end)).ConfigureAwait(false);
         _end += received;
         BytesReceived += received;
         return received;
+    }
+
+    /// <summary>
+    /// Takes what has arrived already without waiting (recv(2) with MSG_DONTWAIT, Linux only; the descriptor's blocking
+    /// mode is left alone) into an empty buffer: true when bytes came. The first byte of a connection is usually there
+    /// by the time it is accepted; reading it so decides where the connection is served before any System.Net.Sockets
+    /// operation registers the socket with the runtime's engine.
+    /// </summary>
+    public bool TryFillNow()
+    {
+        if (!EpollNative.IsSupported || _end != 0)
+        {
+            return false;
+        }
+
+        int received = EpollNative.TryReceive(_socket, _buffer);
+        if (received <= 0)
+        {
+            return false;
+        }
+
+        _end = received;
+        BytesReceived += received;
+        return true;
     }
 
     /// <summary>True when the buffer has no room left even after moving the unconsumed bytes to the front.</summary>

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Access;
+using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Origins;
@@ -76,19 +78,9 @@ internal sealed class OriginConnector
         bool armed = false;
         foreach (IPAddress address in addresses)
         {
-            NetAddress netAddress = HostAddresses.Unmap(NetAddress.FromIPAddress(address));
-            if (policy is not null && !policy.IsAllowed(netAddress, out string rule))
+            if (!Admit(address, policy, deadline, ref deniedBy, ref armed, out NetAddress netAddress))
             {
-                // Checked on the address connected to, after resolution: a name that resolves to a denied address
-                // (or a DNS answer that changed since) is caught here, not by looking at the name.
-                deniedBy ??= rule;
                 continue;
-            }
-
-            if (!armed)
-            {
-                deadline.CancelAfter(_connectTimeout);
-                armed = true;
             }
 
             Socket socket = new(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -109,7 +101,7 @@ internal sealed class OriginConnector
             catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
             {
                 socket.Dispose();
-                throw new OriginException(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s", error: SocketError.TimedOut);
+                throw TimedOut();
             }
             catch (SocketException e)
             {
@@ -123,13 +115,96 @@ internal sealed class OriginConnector
             }
         }
 
-        if (!armed && deniedBy is not null)
+        throw Failed(armed, deniedBy, lastError);
+    }
+
+    /// <summary>
+    /// <see cref="ConnectAsync"/> for a tunnel whose client is served by an epoll loop (SOCKS): a non-blocking
+    /// connect(2) completed by the loop, loopback included (a blocking connect could stall every connection on the
+    /// loop while a full backlog drops the SYN), and the relay's origin side on the same loop.
+    /// </summary>
+    /// <param name="loop">The loop the origin socket is served by.</param>
+    /// <param name="bufferSize">The origin reader's buffer.</param>
+    /// <exception cref="OriginException">As <see cref="ConnectAsync"/>.</exception>
+    public async ValueTask<OriginTunnel> ConnectOnLoopAsync(IPAddress[] addresses, int port, DestinationPolicy? policy, CancellationTokenSource deadline,
+        CancellationToken stopping, EpollLoop loop, int bufferSize)
+    {
+        SocketError lastError = SocketError.HostUnreachable;
+        string? deniedBy = null;
+        bool armed = false;
+        foreach (IPAddress address in addresses)
         {
-            throw new OriginException(403, $"this proxy does not connect there ({deniedBy}; denyDestinations)", deniedBy);
+            if (!Admit(address, policy, deadline, ref deniedBy, ref armed, out _))
+            {
+                continue;
+            }
+
+            Socket socket = new(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            LoopSocket? origin = null;
+            CancellationTokenRegistration abort = default;
+            try
+            {
+                _protect(socket);
+                EpollNative.SetNonBlocking(socket);
+                origin = loop.Add(socket, register: false);
+                abort = deadline.Token.UnsafeRegister(LoopSocket.AbortCallback, origin);
+                var remote = new IPEndPoint(address, port);
+                await origin.ConnectAsync(remote.Serialize()).ConfigureAwait(false);
+                return new OriginTunnel(socket, new SocketReader(socket, bufferSize) { Loop = origin }, remote, abort);
+            }
+            catch (Exception e)
+            {
+                abort.Dispose();
+                origin?.Dispose();
+                socket.Dispose();
+                if (e is OperationCanceledException && !stopping.IsCancellationRequested)
+                {
+                    throw TimedOut();
+                }
+
+                if (e is not SocketException socketError)
+                {
+                    throw;
+                }
+
+                lastError = socketError.SocketErrorCode;
+            }
         }
 
-        throw new OriginException(502, $"connection failed: {lastError}", error: lastError);
+        throw Failed(armed, deniedBy, lastError);
     }
+
+    /// <summary>
+    /// Whether <paramref name="address"/> may be connected to under <paramref name="policy"/> (checked on the address
+    /// connected to, after resolution: a name that resolves to a denied address, or a DNS answer that changed since, is
+    /// caught here, not by looking at the name); arms the connect timeout on the first that may.
+    /// </summary>
+    private bool Admit(IPAddress address, DestinationPolicy? policy, CancellationTokenSource deadline, ref string? deniedBy, ref bool armed, out NetAddress netAddress)
+    {
+        netAddress = HostAddresses.Unmap(NetAddress.FromIPAddress(address));
+        if (policy is not null && !policy.IsAllowed(netAddress, out string rule))
+        {
+            deniedBy ??= rule;
+            return false;
+        }
+
+        if (!armed)
+        {
+            deadline.CancelAfter(_connectTimeout);
+            armed = true;
+        }
+
+        return true;
+    }
+
+    private OriginException TimedOut() =>
+        new(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s", error: SocketError.TimedOut);
+
+    /// <summary>403 when the policy refused every address, else 502 with the last connect error.</summary>
+    private static OriginException Failed(bool armed, string? deniedBy, SocketError lastError) =>
+        !armed && deniedBy is not null
+            ? new OriginException(403, $"this proxy does not connect there ({deniedBy}; denyDestinations)", deniedBy)
+            : new OriginException(502, $"connection failed: {lastError}", error: lastError);
 
     /// <summary>Resolves <paramref name="host"/> (a name or an IP literal) and connects to it: <see cref="ResolveAsync"/> then <see cref="ConnectAsync"/>.</summary>
     /// <exception cref="OriginException">Resolution or connection failed (502/504) or the policy refused every address (403).</exception>
@@ -158,7 +233,7 @@ internal sealed class OriginConnector
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.InProgress or SocketError.WouldBlock or SocketError.TimedOut)
         {
-            throw new OriginException(504, $"connecting took longer than {_connectTimeout.TotalSeconds:0.#} s", error: SocketError.TimedOut);
+            throw TimedOut();
         }
     }
 }

@@ -7,6 +7,7 @@ using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 using Gateway.Plugins.HttpProxy.Origins;
 using Gateway.Plugins.HttpProxy.Parents;
 using Gateway.Plugins.HttpProxy.Socks;
@@ -26,6 +27,9 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     private int _connections;
     private volatile ProxyRules _rules;
     private readonly HttpProxyOptions _poolBuiltWith;   // the pool is shared by every generation of rules
+
+    // SOCKS connections run on these (Linux): see HandleAsync.
+    private readonly EpollLoopGroup? _loops = EpollLoopGroup.IsSupported ? new EpollLoopGroup() : null;
 
     // Parents' up/down state by name: a reload keeps a dead parent in its back-off.
     private readonly ConcurrentDictionary<string, ParentHealth> _parentHealth = new(StringComparer.OrdinalIgnoreCase);
@@ -132,21 +136,37 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             // One cancellation source for the connection's whole life: armed here for the first byte, then re-armed by
             // the session for each wait (no second source, and no second timer, per connection).
             using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            if (!await FirstByteAsync(reader, deadline, rules.Options.KeepAliveTimeout).ConfigureAwait(false))
+            // SOCKS runs on the plugin's own epoll loops, where each wait's continuation runs on the loop's thread rather
+            // than being handed from the runtime's epoll thread to the thread pool (measured: BENCHMARKS.md "SOCKS5 on
+            // the plugin's own epoll loop"): every connection of a socksListen endpoint, and one of a mixed endpoint
+            // whose first byte, there already when it was accepted, says SOCKS. Anything else is served as before.
+            LoopSocket? loop = _loops is not null && (socksOnly || (reader.TryFillNow() && IsSocks(reader.Buffered[0])))
+                ? PutOnLoop(_loops, connection.Socket)
+                : null;
+            reader.Loop = loop;
+            using CancellationTokenRegistration abort = loop is null ? default : deadline.Token.UnsafeRegister(LoopSocket.AbortCallback, loop);
+            try
             {
-                return;
-            }
+                if (reader.Count == 0 && !await FirstByteAsync(reader, deadline, rules.Options.KeepAliveTimeout).ConfigureAwait(false))
+                {
+                    return;
+                }
 
-            byte first = reader.Buffered[0];
-            if (first is SocksSession.Version5 or SocksSession.Version4)
-            {
-                SocksSession socks = new(this, rules, connection, reader, deadline, cancellationToken);
-                await socks.RunAsync().ConfigureAwait(false);
+                if (IsSocks(reader.Buffered[0]))
+                {
+                    SocksSession socks = new(this, rules, connection, reader, deadline, cancellationToken);
+                    await socks.RunAsync().ConfigureAwait(false);
+                }
+                else if (!socksOnly)
+                {
+                    using ClientSession session = new(this, rules, connection, reader, deadline, cancellationToken);
+                    await session.RunAsync().ConfigureAwait(false);
+                }
             }
-            else if (!socksOnly)
+            finally
             {
-                using ClientSession session = new(this, rules, connection, reader, deadline, cancellationToken);
-                await session.RunAsync().ConfigureAwait(false);
+                // Off the loop before the host closes the socket.
+                reader.Loop?.Dispose();
             }
         }
         finally
@@ -155,6 +175,21 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             Metrics.ConnectionClosed();
         }
     }
+
+    /// <summary>The socket on the next loop; null (served by System.Net.Sockets) when the loops are stopping or epoll refused it.</summary>
+    private static LoopSocket? PutOnLoop(EpollLoopGroup loops, Socket socket)
+    {
+        try
+        {
+            return loops.Next()?.Add(socket, register: true);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsSocks(byte first) => first is SocksSession.Version5 or SocksSession.Version4;
 
     /// <summary>Waits for the client's first byte (at most the keep-alive timeout); false when it closed or never sent one.</summary>
     private static async ValueTask<bool> FirstByteAsync(SocketReader reader, CancellationTokenSource deadline, TimeSpan timeout)
@@ -212,6 +247,7 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
 
     public void Dispose()
     {
+        _loops?.Dispose();
         Pool.Dispose();
         if (_ownsHostAddresses)
         {

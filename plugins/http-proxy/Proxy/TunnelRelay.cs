@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 
 namespace Gateway.Plugins.HttpProxy.Proxy;
 
@@ -7,7 +8,9 @@ namespace Gateway.Plugins.HttpProxy.Proxy;
 /// Relays bytes both ways between a client and an origin until each side has closed, passing a half-close on:
 /// a CONNECT tunnel (RFC 9110 §9.3.6), a connection switched by a 101 (§7.8), a SOCKS CONNECT (RFC 1928). Bytes
 /// already buffered on either side (sent right behind a head or a SOCKS request) go first. A relay idle in both
-/// directions for the idle timeout ends; a failure on one side ends both.
+/// directions for the idle timeout ends; a failure on one side ends both. A side whose reader has a
+/// <see cref="SocketReader.Loop"/> is received from and sent to on that epoll loop (a SOCKS tunnel): the deadline then
+/// reaches it through the abort registered by whoever put it on the loop.
 /// </summary>
 internal sealed class TunnelRelay
 {
@@ -41,12 +44,12 @@ internal sealed class TunnelRelay
         IdleDeadline idle = new(deadline, idleTimeout);
         // Client to origin runs on its own; origin to client runs here, in this method's own continuation: one task
         // and no Task.WhenAll per tunnel.
-        Task up = PumpAsync(_clientReader, _origin, _client, toClient: false, idle);
-        await PumpAsync(_originReader, _client, _origin, toClient: true, idle).ConfigureAwait(false);
+        Task up = PumpAsync(_clientReader, _origin, _originReader.Loop, _client, toClient: false, idle);
+        await PumpAsync(_originReader, _client, _clientReader.Loop, _origin, toClient: true, idle).ConfigureAwait(false);
         await up.ConfigureAwait(false);
     }
 
-    private async Task PumpAsync(SocketReader from, Socket to, Socket fromSocket, bool toClient, IdleDeadline idle)
+    private async Task PumpAsync(SocketReader from, Socket to, LoopSocket? toLoop, Socket fromSocket, bool toClient, IdleDeadline idle)
     {
         try
         {
@@ -64,7 +67,16 @@ internal sealed class TunnelRelay
                 ReadOnlyMemory<byte> data = from.BufferedMemory;
                 while (!data.IsEmpty)
                 {
-                    int sent = await to.SendAsync(data, SocketFlags.None, idle.Token).ConfigureAwait(false);
+                    int sent = data.Length;
+                    if (toLoop is null)
+                    {
+                        sent = await to.SendAsync(data, SocketFlags.None, idle.Token).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await toLoop.SendAsync(data).ConfigureAwait(false);
+                    }
+
                     if (toClient)
                     {
                         Interlocked.Add(ref _sentToClient, sent);

@@ -7,6 +7,7 @@ using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Auth;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 using Gateway.Plugins.HttpProxy.Logging;
 using Gateway.Plugins.HttpProxy.Origins;
 using Gateway.Plugins.HttpProxy.Parents;
@@ -24,6 +25,12 @@ namespace Gateway.Plugins.HttpProxy.Socks;
 /// policy apply exactly as to HTTP; names are resolved by the gateway's resolver (dns-dot when it runs), never by
 /// the client.
 /// </summary>
+/// <remarks>
+/// When the client's reader has a <see cref="SocketReader.Loop"/>, the session runs on that epoll loop's thread between
+/// waits: direct CONNECTs connect and relay on the loop too, and every step that may block (bcrypt, name resolution,
+/// parent proxies) first leaves the loop for the thread pool (<see cref="LeaveLoopAsync"/>). A tunnel through a parent
+/// takes the client off the loop and relays on System.Net.Sockets.
+/// </remarks>
 internal sealed class SocksSession
 {
     /// <summary>The first byte of a SOCKS5 greeting.</summary>
@@ -233,6 +240,7 @@ internal sealed class SocksSession
         string user = Encoding.UTF8.GetString(_client.Buffered.Slice(2, userLength));
         string password = Encoding.UTF8.GetString(_client.Buffered.Slice(3 + userLength, passwordLength));
         _client.Consume(3 + userLength + passwordLength);
+        await LeaveLoopAsync().ConfigureAwait(false);   // bcrypt, and the failure delay
         bool valid = userLength > 0 && await _auth!.CheckAsync(_connection.Client.Address, user, password, _cts.Token).ConfigureAwait(false);
         Hold(1, valid ? (byte)0 : (byte)1);
         if (!valid || _client.Count == 0)
@@ -373,19 +381,25 @@ internal sealed class SocksSession
 
         using (upstream)
         {
-            Socket origin = upstream.Socket;
+            if (upstream.Reader.Loop is null && _client.Loop is { } loop)
+            {
+                // Through a parent: the relay runs on System.Net.Sockets for both sides.
+                _client.Loop = null;
+                loop.Detach();
+            }
+
             if (socks4)
             {
                 await Socks4ReplyAsync(granted: true).ConfigureAwait(false);
             }
             else
             {
-                await ReplyAsync(SocksReply.Succeeded, (IPEndPoint)origin.LocalEndPoint!).ConfigureAwait(false);
+                await ReplyAsync(SocksReply.Succeeded, upstream.LocalEndPoint()).ConfigureAwait(false);
             }
 
             Metrics.SocksRequest("connect", SocksReply.Succeeded);
             Metrics.TunnelOpened();
-            var relay = new TunnelRelay(_socket, _client, origin, upstream.Reader);
+            var relay = new TunnelRelay(_socket, _client, upstream.Socket, upstream.Reader);
             try
             {
                 await relay.RunAsync(_cts, _rules.Options.TunnelIdleTimeout).ConfigureAwait(false);
@@ -394,7 +408,7 @@ internal sealed class SocksSession
             {
                 _sentToClient += relay.SentToClient;
                 Metrics.TunnelClosed();
-                WriteAccessLog(method, destination, SocksReply.Succeeded, origin, upstream.Parent?.HostPort);
+                WriteAccessLog(method, destination, SocksReply.Succeeded, upstream, upstream.Parent?.HostPort);
             }
         }
     }
@@ -410,6 +424,8 @@ internal sealed class SocksSession
         ParentRouter parents = _rules.Parents;
         if (!parents.IsEmpty)
         {
+            // A parent is connected to and spoken to with blocking steps (a loopback connect, its handshake).
+            await LeaveLoopAsync().ConfigureAwait(false);
             // Parents match by name, so an address destination is formatted for them; without parents it never is.
             string host = destination.Host ?? destination.Address!.ToString();
             if (addresses is null && parents.NeedsAddresses(host))
@@ -423,7 +439,18 @@ internal sealed class SocksSession
             }
         }
 
-        addresses ??= await _rules.Connector.ResolveAsync(destination.Host!, _cts.Token).ConfigureAwait(false);
+        if (addresses is null)
+        {
+            await LeaveLoopAsync().ConfigureAwait(false);   // the resolver may block (the system's, or dns-dot's)
+            addresses = await _rules.Connector.ResolveAsync(destination.Host!, _cts.Token).ConfigureAwait(false);
+        }
+
+        if (_client.Loop is { } loop)
+        {
+            return await _rules.Connector.ConnectOnLoopAsync(addresses, destination.Port, _destinations, _cts, _stopping, loop.Loop, _rules.Options.BufferSize)
+                .ConfigureAwait(false);
+        }
+
         (Socket socket, _) = await _rules.Connector.ConnectAsync(addresses, destination.Port, _destinations, _cts, _stopping).ConfigureAwait(false);
         return new OriginTunnel(socket, new SocketReader(socket, _rules.Options.BufferSize), parent: null);
     }
@@ -476,7 +503,7 @@ internal sealed class SocksSession
         _started = Stopwatch.GetTimestamp();
     }
 
-    private void WriteAccessLog(string method, SocksAddress? target, SocksReply reply, Socket? peer, string? parent = null) =>
+    private void WriteAccessLog(string method, SocksAddress? target, SocksReply reply, OriginTunnel? peer, string? parent = null) =>
         WriteAccessLog(method, target, reply switch
         {
             SocksReply.Succeeded => 200,
@@ -495,7 +522,7 @@ internal sealed class SocksSession
     /// One access log line for this SOCKS connection; the status is the nearest HTTP status of the reply. The target
     /// ("-" when none) and the origin's address are formatted only when the log is on.
     /// </summary>
-    private void WriteAccessLog(string method, SocksAddress? target, int status, int reply, string result, Socket? peer, string? parent = null)
+    private void WriteAccessLog(string method, SocksAddress? target, int status, int reply, string result, OriginTunnel? peer, string? parent = null)
     {
         if (_access is null)
         {
@@ -568,11 +595,30 @@ internal sealed class SocksSession
 
     private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
     {
+        if (_client.Loop is { } loop)
+        {
+            await loop.SendAsync(bytes).ConfigureAwait(false);
+            _sentToClient += bytes.Length;
+            return;
+        }
+
         while (!bytes.IsEmpty)
         {
             int sent = await _socket.SendAsync(bytes, SocketFlags.None, _cts.Token).ConfigureAwait(false);
             _sentToClient += sent;
             bytes = bytes[sent..];
+        }
+    }
+
+    /// <summary>
+    /// Continues on the thread pool when running on an epoll loop's thread, before a step that may block: the loop
+    /// serves other connections, which must not wait for it.
+    /// </summary>
+    private static async ValueTask LeaveLoopAsync()
+    {
+        if (EpollLoop.OnLoopThread)
+        {
+            await Task.Yield();
         }
     }
 

@@ -1,0 +1,204 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Gateway.Plugins.HttpProxy.Io.Epoll;
+
+/// <summary>
+/// One thread waiting in epoll_wait(2) for the sockets of <see cref="LoopSocket"/>s and completing their operations
+/// itself, so the code awaiting them (a SOCKS session, its relay) continues on this thread: no hand-off to the thread
+/// pool per wait. Everything that runs here must not block: the SOCKS session leaves the loop (to the thread pool)
+/// before bcrypt, name resolution and parent proxies (<c>SocksSession.LeaveLoopAsync</c>).
+/// </summary>
+internal sealed unsafe class EpollLoop : IDisposable
+{
+    private const int MaxEvents = 256;
+    private const ulong WakeToken = ulong.MaxValue;
+
+    [ThreadStatic]
+    private static EpollLoop? t_current;
+
+    private readonly int _epoll;
+    private readonly int _wake;
+    private readonly Thread _thread;
+    private readonly object _gate = new();
+    private LoopSocket?[] _slots = new LoopSocket?[64];
+    private readonly Stack<int> _free = new();
+    private int _used;
+    private uint _generation;
+    private volatile bool _stopping;
+
+    public EpollLoop(string name)
+    {
+        _epoll = EpollNative.EpollCreate1(EpollNative.EpollCloexec);
+        if (_epoll < 0)
+        {
+            throw new SocketException((int)EpollNative.ToSocketError(Marshal.GetLastPInvokeError()));
+        }
+
+        _wake = EpollNative.EventFd(0, EpollNative.EfdCloexec | EpollNative.EfdNonblock);
+        if (_wake < 0 || EpollNative.Add(_epoll, _wake, WakeToken) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            EpollNative.Close(_epoll);
+            throw new SocketException((int)EpollNative.ToSocketError(errno));
+        }
+
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
+        _thread.Start();
+    }
+
+    /// <summary>True on a loop's own thread: code here must not block.</summary>
+    public static bool OnLoopThread => t_current is not null;
+
+    /// <summary>True once disposed: the epoll descriptor is closed (or about to be).</summary>
+    public bool Stopped => _stopping;
+
+    /// <summary>The epoll descriptor.</summary>
+    public int Descriptor => _epoll;
+
+    /// <summary>Sockets on this loop now.</summary>
+    public int Count => Volatile.Read(ref _used);
+
+    /// <summary>
+    /// Puts <paramref name="socket"/> (connected, or about to connect with <see cref="LoopSocket.ConnectAsync"/>) on
+    /// this loop. <paramref name="register"/> registers it with epoll at once (an accepted socket); a socket about to
+    /// connect registers after connect(2) started.
+    /// </summary>
+    public LoopSocket Add(Socket socket, bool register)
+    {
+        LoopSocket loopSocket;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            int slot;
+            if (!_free.TryPop(out slot))
+            {
+                slot = _used;
+                if (slot == _slots.Length)
+                {
+                    LoopSocket?[] grown = new LoopSocket?[slot * 2];
+                    _slots.CopyTo(grown, 0);
+                    Volatile.Write(ref _slots, grown);
+                }
+            }
+
+            // The generation tells a late event for a closed socket from one for the socket now in its slot.
+            ulong token = (ulong)(uint)slot | ((ulong)++_generation << 32);
+            loopSocket = new LoopSocket(this, socket, token);
+            _slots[slot] = loopSocket;
+            _used++;
+        }
+
+        if (register)
+        {
+            try
+            {
+                loopSocket.Attach();
+            }
+            catch
+            {
+                loopSocket.Dispose();
+                throw;
+            }
+        }
+
+        return loopSocket;
+    }
+
+    /// <summary>Frees the socket's slot.</summary>
+    internal void Remove(LoopSocket socket)
+    {
+        lock (_gate)
+        {
+            int slot = (int)(uint)socket.Token;
+            if (_slots[slot] == socket)
+            {
+                _slots[slot] = null;
+                _free.Push(slot);
+                _used--;
+            }
+        }
+    }
+
+    private void Run()
+    {
+        t_current = this;
+        byte* events = stackalloc byte[MaxEvents * 16];
+        int size = EpollNative.EventSize;
+        int dataOffset = EpollNative.EventDataOffset;
+        while (!_stopping)
+        {
+            int count = EpollNative.EpollWait(_epoll, events, MaxEvents, -1);
+            if (count < 0)
+            {
+                if (Marshal.GetLastPInvokeError() == EpollNative.EIntr)
+                {
+                    continue;
+                }
+
+                break;
+            }
+
+            LoopSocket?[] slots = Volatile.Read(ref _slots);
+            for (int i = 0; i < count; i++)
+            {
+                byte* ev = events + (i * size);
+                ulong token = *(ulong*)(ev + dataOffset);
+                if (token == WakeToken)
+                {
+                    continue;
+                }
+
+                int slot = (int)(uint)token;
+                if (slot < slots.Length && slots[slot] is { } socket && socket.Token == token)
+                {
+                    try
+                    {
+                        socket.OnEvents(*(uint*)ev);
+                    }
+                    catch (Exception) when (!_stopping)
+                    {
+                        // Continuations report their failures through their own tasks; whatever still escapes is a
+                        // fault of this socket alone: it ends (its waiting operations fail), the loop serves on.
+                        socket.Abort();
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Stops the thread and fails every operation still waiting on this loop.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_stopping)
+            {
+                return;
+            }
+
+            _stopping = true;
+        }
+
+        ulong one = 1;
+        EpollNative.Write(_wake, (byte*)&one, sizeof(ulong));
+        if (Thread.CurrentThread != _thread)
+        {
+            _thread.Join(TimeSpan.FromSeconds(5));
+        }
+
+        LoopSocket?[] slots;
+        lock (_gate)
+        {
+            slots = (LoopSocket?[])_slots.Clone();
+        }
+
+        foreach (LoopSocket? socket in slots)
+        {
+            socket?.Abort();
+        }
+
+        EpollNative.Close(_wake);
+        EpollNative.Close(_epoll);
+    }
+}

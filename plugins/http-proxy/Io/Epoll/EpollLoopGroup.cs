@@ -1,0 +1,64 @@
+namespace Gateway.Plugins.HttpProxy.Io.Epoll;
+
+/// <summary>
+/// One <see cref="EpollLoop"/> per processor this process may run on (started at the first socket), sockets handed
+/// out round-robin. Disposed when the plugin stops: the threads end and whatever still waits on them fails.
+/// </summary>
+internal sealed class EpollLoopGroup : IDisposable
+{
+    private readonly object _gate = new();
+    private EpollLoop[]? _loops;
+    private uint _next;
+    private bool _disposed;
+
+    /// <summary>Whether loops can run here (<see cref="EpollNative.IsSupported"/>).</summary>
+    public static bool IsSupported => EpollNative.IsSupported;
+
+    /// <summary>The loop for the next socket; null once disposed (the caller serves the socket without a loop).</summary>
+    public EpollLoop? Next()
+    {
+        EpollLoop[] loops = Volatile.Read(ref _loops) ?? Start();
+        return loops.Length switch
+        {
+            0 => null,
+            1 => loops[0],
+            _ => loops[Interlocked.Increment(ref _next) % (uint)loops.Length],
+        };
+    }
+
+    private EpollLoop[] Start()
+    {
+        lock (_gate)
+        {
+            if (_loops is null && !_disposed)
+            {
+                // Environment.ProcessorCount honours the CPU affinity and quota the process runs under.
+                var loops = new EpollLoop[Math.Max(1, Environment.ProcessorCount)];
+                for (int i = 0; i < loops.Length; i++)
+                {
+                    loops[i] = new EpollLoop($"http-proxy epoll {i}");
+                }
+
+                Volatile.Write(ref _loops, loops);
+            }
+
+            return _loops ?? [];
+        }
+    }
+
+    public void Dispose()
+    {
+        EpollLoop[]? loops;
+        lock (_gate)
+        {
+            _disposed = true;
+            loops = _loops;
+            _loops = [];
+        }
+
+        foreach (EpollLoop loop in loops ?? [])
+        {
+            loop.Dispose();
+        }
+    }
+}
