@@ -11,21 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "answer.h"
+
 #define BATCH 64
 static struct sockaddr_in listen_addr;
 
-static int answer(unsigned char *q, int n, int cap) {
-    if (n < 12) return -1;
-    int p = 12;
-    while (p < n && q[p] != 0) p += q[p] + 1;
-    p += 5;                                   // root label + type + class
-    if (p > n || p + 16 > cap) return -1;
-    q[2] |= 0x80; q[3] |= 0x80;               // QR, RA
-    q[6] = 0; q[7] = 1; q[8] = q[9] = q[10] = q[11] = 0;  // ANCOUNT 1, no NS/AR (drops EDNS)
-    unsigned char rr[16] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 1};
-    memcpy(q + p, rr, 16);
-    return p + 16;
-}
 
 static void *tcp_loop(void *arg) {
     (void)arg;
