@@ -15,7 +15,6 @@ internal sealed class SocketReader : IDisposable
     private byte[] _buffer;
     private int _start;
     private int _end;
-    private LoopSocket? _loop;
 
     public SocketReader(Socket socket, int bufferSize)
     {
@@ -39,11 +38,7 @@ internal sealed class SocketReader : IDisposable
     /// The socket's <see cref="LoopSocket"/> when it is served by an <see cref="EpollLoop"/> (receives then complete
     /// on the loop and ignore the token: the loop socket's owner aborts it instead); null for System.Net.Sockets.
     /// </summary>
-    public LoopSocket? Loop
-    {
-        get => _loop;
-        set => _loop = value;
-    }
+    public LoopSocket? Loop { get; set; }
 
     /// <summary>Total bytes received from the socket.</summary>
     public long BytesReceived { get; private set; }
@@ -75,9 +70,9 @@ internal sealed class SocketReader : IDisposable
             _start = 0;
         }
 
-        int received = _loop is null
+        int received = Loop is not { } loop
             ? await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken).ConfigureAwait(false)
-            : await _loop.ReceiveAsync(_buffer.AsMemory(_end)).ConfigureAwait(false);
+            : await loop.ReceiveAsync(_buffer.AsMemory(_end)).ConfigureAwait(false);
         _end += received;
         BytesReceived += received;
         return received;
