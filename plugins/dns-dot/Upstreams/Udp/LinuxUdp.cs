@@ -6,10 +6,10 @@ using System.Runtime.InteropServices;
 namespace Gateway.Plugins.DnsDot.Upstreams.Udp;
 
 /// <summary>
-/// The few Linux calls the UDP upstream needs, on raw descriptors: a socket per query (socket, connect — which
-/// binds a random ephemeral port —, send, recv, close) and one epoll set read by one thread. Raw descriptors rather
-/// than <see cref="Socket"/> objects because a socket per query is the point (source-port randomisation, RFC 5452
-/// §9.2) and a managed Socket plus its SafeHandle per query would make the forwarding path allocate.
+/// The few Linux calls the UDP upstream needs, on raw descriptors: a source port per query (connect — which binds
+/// a random ephemeral port —, send, recv, and a disconnect that gives the port back), sockets kept open between
+/// queries, and one epoll set read by one thread. Raw descriptors rather than <see cref="Socket"/> objects because
+/// the calls are per query and a managed Socket plus its SafeHandle would make the forwarding path allocate.
 /// </summary>
 internal static partial class LinuxUdp
 {
@@ -89,6 +89,33 @@ internal static partial class LinuxUdp
 
         error = 0;
         return fd;
+    }
+
+    /// <summary>
+    /// connect(2) of an open socket to <paramref name="sockaddr"/>. On a socket <see cref="Disconnect"/> left without
+    /// a port, this binds a fresh random ephemeral port, as on a new socket; false with errno on failure.
+    /// </summary>
+    public static unsafe bool Connect(int fd, ReadOnlySpan<byte> sockaddr, out int error)
+    {
+        fixed (byte* address = sockaddr)
+        {
+            bool connected = connect(fd, address, sockaddr.Length) == 0;
+            error = connected ? 0 : Marshal.GetLastPInvokeError();
+            return connected;
+        }
+    }
+
+    /// <summary>
+    /// Dissolves a UDP socket's association (connect(2) with AF_UNSPEC): the kernel unhashes it and, because its port
+    /// was picked automatically (never bound explicitly), gives the port back, so no datagram reaches the socket
+    /// until the next <see cref="Connect"/> picks a new random port. Datagrams queued before stay queued.
+    /// </summary>
+    public static unsafe bool Disconnect(int fd)
+    {
+        // struct sockaddr with sa_family = AF_UNSPEC (0); the kernel reads only the family.
+        byte* unspecified = stackalloc byte[16];
+        new Span<byte>(unspecified, 16).Clear();
+        return connect(fd, unspecified, 16) == 0;
     }
 
     /// <summary>send(2) of one datagram; false with errno on failure.</summary>

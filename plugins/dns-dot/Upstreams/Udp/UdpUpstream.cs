@@ -13,20 +13,34 @@ namespace Gateway.Plugins.DnsDot.Upstreams.Udp;
 
 /// <summary>
 /// A udp:// upstream (plain DNS, RFC 1035 §4.2.1), hardened against off-path spoofing as RFC 5452 asks: every query
-/// goes out from a socket of its own, connected to the upstream (so the kernel picks a random source port and
-/// drops datagrams from any other address), with a fresh id from a cryptographic generator; an answer counts only
-/// when its id, question name and type match (anything else is counted and the query keeps waiting). A truncated
-/// answer (TC) is asked again over TCP on a pool of plain connections to the same upstream. One thread waits on an
-/// epoll set of all the upstream's sockets and answers in place from its receive buffer.
+/// goes out from a source port of its own, on a socket connected to the upstream (so the kernel picks a random
+/// source port and drops datagrams from any other address), with a fresh id from a cryptographic generator; an
+/// answer counts only when its id, question name and type match (anything else is counted and the query keeps
+/// waiting). A truncated answer (TC) is asked again over TCP on a pool of plain connections to the same upstream.
+/// One thread waits on an epoll set of all the upstream's sockets and answers in place from its receive buffer.
 /// </summary>
 /// <remarks>
+/// <para>
+/// A port per query, not a socket per query: when a query ends, its socket is disconnected (connect(2) with
+/// AF_UNSPEC), which gives its port back to the kernel, and kept open in the epoll set; the next query connects it
+/// again, and the kernel picks a new random port exactly as for a new socket. That is unbound's per-query port
+/// randomisation at the cost of two connect calls, where a new socket per query also paid socket(2), close(2) and
+/// two epoll_ctl(2) — 37 % of the gateway's CPU when forwarding (BENCHMARKS.md, "dns-dot transports"). A port is
+/// still open only while its query is in flight (what the SAD DNS side channel has to find), unlike dnsdist's and
+/// CoreDNS's sockets, which keep one port for many queries.
+/// </para>
+/// <para>
 /// The forwarding path allocates nothing per query: raw descriptors (no Socket object per query), a slot table
 /// reused by index, ids from a thread's buffer of random bytes.
+/// </para>
 /// </remarks>
 internal sealed class UdpUpstream : DnsUpstream
 {
     private const int MaxEvents = 64;
     private const int WaitMs = 200;
+
+    // Disconnected sockets kept for the next queries: the burst's high-water mark, up to this many.
+    private const int MaxIdleSockets = 512;
 
     [ThreadStatic]
     private static byte[]? t_random;
@@ -43,6 +57,7 @@ internal sealed class UdpUpstream : DnsUpstream
     private readonly Thread _reader;
     private readonly byte[] _sockaddr = new byte[28];
     private int _freeCount;
+    private int _idleSockets;
     private int _sockaddrLength;
     private IPEndPoint? _sockaddrFor;
     private bool _closed;
@@ -63,6 +78,7 @@ internal sealed class UdpUpstream : DnsUpstream
         for (int i = 0; i < capacity; i++)
         {
             _free[i] = capacity - 1 - i;
+            _slots[i].Fd = -1;
         }
 
         _freeCount = capacity;
@@ -92,6 +108,24 @@ internal sealed class UdpUpstream : DnsUpstream
 
     /// <summary>Queries that may be in flight at once (one socket each).</summary>
     public int Capacity => _slots.Length;
+
+    /// <summary>Sockets open, in flight or kept for the next queries (disconnected: they hold no port).</summary>
+    public int OpenSockets
+    {
+        get
+        {
+            lock (_sync)
+            {
+                int open = 0;
+                foreach (Slot slot in _slots)
+                {
+                    open += slot.Fd >= 0 ? 1 : 0;
+                }
+
+                return open;
+            }
+        }
+    }
 
     /// <inheritdoc/>
     public override int OpenConnections
@@ -166,10 +200,16 @@ internal sealed class UdpUpstream : DnsUpstream
             _closed = true;
             for (int i = 0; i < _slots.Length; i++)
             {
-                if (_slots[i].Query is { } query)
+                ref Slot slot = ref _slots[i];
+                if (slot.Query is { } query)
                 {
                     lost.Add(query);
                     Release(i);
+                }
+                else if (slot.Fd >= 0 && !slot.Reading)
+                {
+                    LinuxUdp.Close(slot.Fd);
+                    slot.Fd = -1;
                 }
             }
         }
@@ -222,22 +262,18 @@ internal sealed class UdpUpstream : DnsUpstream
                     _sockaddrFor = endpoint;
                 }
 
-                fd = LinuxUdp.OpenConnected(_sockaddr.AsSpan(0, _sockaddrLength), endpoint.AddressFamily == AddressFamily.InterNetworkV6, _mark, out error);
-                index = fd < 0 ? -1 : _free[--_freeCount];
-                generation = index < 0 ? 0 : ++_slots[index].Generation;
-                if (index >= 0)
+                index = _free[--_freeCount];
+                fd = Connect(index, endpoint.AddressFamily == AddressFamily.InterNetworkV6, out error);
+                generation = ++_slots[index].Generation;
+                if (fd < 0)
                 {
-                    _slots[index].Fd = fd;
+                    _free[_freeCount++] = index;
+                    index = -1;
+                }
+                else
+                {
                     _slots[index].Id = id;
                     _slots[index].Query = query;
-
-                    // Under the lock: the reader closes the epoll set once the upstream is closed.
-                    if (!LinuxUdp.EpollAdd(_epoll, fd, (ulong)(uint)index | ((ulong)generation << 32)))
-                    {
-                        error = Marshal.GetLastPInvokeError();
-                        Release(index);
-                        index = -1;
-                    }
                 }
             }
         }
@@ -248,7 +284,7 @@ internal sealed class UdpUpstream : DnsUpstream
             {
                 -2 => "upstream closed (stopping or removed by a configuration reload)",
                 -3 => $"in-flight cap reached ({_slots.Length} UDP queries)",
-                _ => $"cannot open a UDP socket: errno {error}",
+                _ => $"cannot open or connect a UDP socket: errno {error}",
             });
             return;
         }
@@ -265,6 +301,46 @@ internal sealed class UdpUpstream : DnsUpstream
 
     /// <inheritdoc/>
     protected override void AfterFailure() => _tcp.OnSlotFreed();
+
+    // Under the lock: the slot's socket connected to the upstream on a fresh random port — its kept socket when it
+    // has one of the right family, else a new one added to the epoll set. The descriptor, or -1 with errno.
+    private int Connect(int index, bool v6, out int error)
+    {
+        ref Slot slot = ref _slots[index];
+        ReadOnlySpan<byte> sockaddr = _sockaddr.AsSpan(0, _sockaddrLength);
+        if (slot.Fd >= 0)
+        {
+            _idleSockets--;
+            if (slot.V6 == v6 && LinuxUdp.Connect(slot.Fd, sockaddr, out _))
+            {
+                error = 0;
+                return slot.Fd;
+            }
+
+            // The upstream's address changed family (a re-resolved host name), or the socket is unusable: a new one.
+            LinuxUdp.Close(slot.Fd);
+            slot.Fd = -1;
+        }
+
+        int fd = LinuxUdp.OpenConnected(sockaddr, v6, _mark, out error);
+        if (fd < 0)
+        {
+            return -1;
+        }
+
+        // Under the lock: the reader closes the epoll set once the upstream is closed. The slot's index is the event's
+        // data for the socket's whole life; which query it serves is the slot's business.
+        if (!LinuxUdp.EpollAdd(_epoll, fd, (uint)index))
+        {
+            error = Marshal.GetLastPInvokeError();
+            LinuxUdp.Close(fd);
+            return -1;
+        }
+
+        slot.Fd = fd;
+        slot.V6 = v6;
+        return fd;
+    }
 
     // Before the first bootstrap answer for a host name: resolve, then send (or fail, and let the resolver retry).
     private async Task ResolveThenSendAsync(UpstreamQuery query)
@@ -307,7 +383,7 @@ internal sealed class UdpUpstream : DnsUpstream
                 for (int e = 0; e < count; e++)
                 {
                     ulong data = *(ulong*)(events + (e * LinuxUdp.EpollEventSize) + LinuxUdp.EpollDataOffset);
-                    Receive((int)(uint)data, (uint)(data >> 32), buffer);
+                    Receive((int)(uint)data, buffer);
                 }
 
                 _tcp.OnSlotFreed();
@@ -325,73 +401,124 @@ internal sealed class UdpUpstream : DnsUpstream
         }
     }
 
-    private void Receive(int index, uint generation, byte[] buffer)
+    private void Receive(int index, byte[] buffer)
     {
         int fd;
         ushort id;
-        UpstreamQuery? query;
+        uint generation;
+        UpstreamQuery query;
         lock (_sync)
         {
             ref Slot slot = ref _slots[index];
-            if (slot.Generation != generation || slot.Query is null)
+            if (slot.Query is null)
             {
+                // A kept socket between queries with something queued from before its disconnect (a late duplicate,
+                // a spoof, an ICMP error): epoll reports it until read. Under the lock, so no query takes it meanwhile.
+                if (slot.Fd >= 0)
+                {
+                    DrainIdle(slot.Fd, buffer);
+                }
+
                 return;
             }
 
             fd = slot.Fd;
             id = slot.Id;
+            generation = slot.Generation;
             query = slot.Query;
+
+            // While set, a timeout or a stop that ends the query leaves the socket to this read (see Release).
+            slot.Reading = true;
         }
 
+        int received;
+        string? failure = null;
+        DnsResponseInfo info = default;
         while (true)
         {
-            int received = LinuxUdp.Receive(fd, buffer, out int error);
+            received = LinuxUdp.Receive(fd, buffer, out int error);
             if (received < 0)
             {
-                if (error == LinuxUdp.Econnrefused && Claim(index, generation) is { } refused)
-                {
-                    // ICMP port unreachable: nobody listens there; fail now rather than at the timeout.
-                    OnConnectFailure("port unreachable (ICMP)");
-                    OnFailure(refused, "port unreachable (ICMP)");
-                }
-
-                return;
+                // ICMP port unreachable: nobody listens there; fail now rather than at the timeout. Else EAGAIN.
+                failure = error == LinuxUdp.Econnrefused ? "port unreachable (ICMP)" : null;
+                break;
             }
 
-            Span<byte> message = buffer.AsSpan(0, received);
-            if (received < DnsConstants.HeaderSize || BinaryPrimitives.ReadUInt16BigEndian(message) != id ||
-                (message[2] & (DnsConstants.FlagQr >> 8)) == 0 ||
-                !DnsMessageReader.TryScanResponse(message, query.Name, query.Info.QType, Span<int>.Empty, out DnsResponseInfo info))
+            if (received < DnsConstants.HeaderSize || BinaryPrimitives.ReadUInt16BigEndian(buffer) != id ||
+                (buffer[2] & (DnsConstants.FlagQr >> 8)) == 0 ||
+                !DnsMessageReader.TryScanResponse(buffer.AsSpan(0, received), query.Name, query.Info.QType, Span<int>.Empty, out info))
             {
                 // Not the answer (RFC 5452 §9.1: id, question and source must all match): keep waiting for it.
-                CountUnmatched(received >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(message) : (ushort)0);
+                CountUnmatched(received >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(buffer) : (ushort)0);
                 continue;
             }
 
-            if (Claim(index, generation) is not { } answered)
+            break;
+        }
+
+        UpstreamQuery? claimed = null;
+        lock (_sync)
+        {
+            ref Slot slot = ref _slots[index];
+            slot.Reading = false;
+            if ((received >= 0 || failure is not null) && slot.Generation == generation && slot.Query is not null)
             {
-                return;
+                claimed = slot.Query;
+                Release(index);
             }
-
-            if (info.Truncated)
+            else if (slot.ReleasePending)
             {
-                // RFC 7766 §6.2.1: ask again over TCP (within what is left of the query's time).
-                if (Logger.IsEnabled(LogLevel.Debug))
-                {
-                    DnsDotLog.TruncatedRetry(Logger, Name, System.Text.Encoding.ASCII.GetString(answered.Name));
-                }
-
-                answered.AttemptDeadline = Math.Min(Stopwatch.GetTimestamp() + ReadTimeoutTicks, answered.Deadline);
-                _tcp.Dispatch(answered, fresh: false);
-                return;
+                Recycle(index);
             }
+        }
 
-            OnAnswer(answered, message, info);
+        if (claimed is null)
+        {
             return;
+        }
+
+        if (failure is not null)
+        {
+            OnConnectFailure(failure);
+            OnFailure(claimed, failure);
+            return;
+        }
+
+        Span<byte> message = buffer.AsSpan(0, received);
+        if (info.Truncated)
+        {
+            // RFC 7766 §6.2.1: ask again over TCP (within what is left of the query's time).
+            if (Logger.IsEnabled(LogLevel.Debug))
+            {
+                DnsDotLog.TruncatedRetry(Logger, Name, System.Text.Encoding.ASCII.GetString(claimed.Name));
+            }
+
+            claimed.AttemptDeadline = Math.Min(Stopwatch.GetTimestamp() + ReadTimeoutTicks, claimed.Deadline);
+            _tcp.Dispatch(claimed, fresh: false);
+            return;
+        }
+
+        OnAnswer(claimed, message, info);
+    }
+
+    // Under the lock: reads and drops what is queued on a socket no query is waiting on.
+    private void DrainIdle(int fd, byte[] buffer)
+    {
+        while (true)
+        {
+            int received = LinuxUdp.Receive(fd, buffer, out int error);
+            if (received >= 0)
+            {
+                CountUnmatched(received >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(buffer) : (ushort)0);
+            }
+            else if (error != LinuxUdp.Econnrefused)
+            {
+                return;
+            }
         }
     }
 
-    // Takes the query out of its slot (once: the reader, the sweep and a failed send may race) and closes its socket.
+    // Takes the query out of its slot (once: the reader, the sweep and a failed send may race) and frees the slot.
     private UpstreamQuery? Claim(int index, uint generation)
     {
         UpstreamQuery? query;
@@ -410,13 +537,40 @@ internal sealed class UdpUpstream : DnsUpstream
         return query;
     }
 
-    // Under the lock: close the slot's socket (which also leaves the epoll set) and free the slot.
+    // Under the lock: the slot's query is over. Its socket goes back for the next query, unless the reader is reading
+    // from it right now: then the reader recycles it when it is done, so no new query's answer is read as this one's.
     private void Release(int index)
     {
         ref Slot slot = ref _slots[index];
-        LinuxUdp.Close(slot.Fd);
-        slot.Fd = -1;
         slot.Query = null;
+        if (slot.Reading)
+        {
+            slot.ReleasePending = true;
+            return;
+        }
+
+        Recycle(index);
+    }
+
+    // Under the lock: disconnects the slot's socket, which frees its port (kept for the next query), or closes it
+    // (stopping, enough kept, or the disconnect failed), and frees the slot.
+    private void Recycle(int index)
+    {
+        ref Slot slot = ref _slots[index];
+        slot.ReleasePending = false;
+        if (slot.Fd >= 0)
+        {
+            if (!_closed && _idleSockets < MaxIdleSockets && LinuxUdp.Disconnect(slot.Fd))
+            {
+                _idleSockets++;
+            }
+            else
+            {
+                LinuxUdp.Close(slot.Fd);
+                slot.Fd = -1;
+            }
+        }
+
         _free[_freeCount++] = index;
     }
 
@@ -438,8 +592,15 @@ internal sealed class UdpUpstream : DnsUpstream
     private struct Slot
     {
         public int Fd;
+        public bool V6;
         public uint Generation;
         public ushort Id;
         public UpstreamQuery? Query;
+
+        // The reader is between its two locks on this slot (reading the socket).
+        public bool Reading;
+
+        // The query ended while the reader was reading: the reader recycles the slot.
+        public bool ReleasePending;
     }
 }
