@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Rules;
 using Gateway.Plugins.DnsDot.Security;
@@ -41,7 +42,9 @@ internal sealed class DnsStreamHandler : IStreamHandler
         _metrics?.ClientConnectionsOpened.Add(1);
         try
         {
-            var session = new StreamSession(connection.Stream, _resolver, _gate, client, DnsTransport.Tcp, () => ConnectionReset.Reset(connection.Socket), _metrics, cancellationToken);
+            // The socket's plain stream: the session enforces the host's idle limit itself (see StreamSession).
+            await using var stream = new NetworkStream(connection.Socket, ownsSocket: false);
+            var session = new StreamSession(stream, _resolver, _gate, client, DnsTransport.Tcp, () => ConnectionReset.Reset(connection.Socket), _metrics, cancellationToken, connection.IdleTimeout);
             string reason = await session.RunAsync().ConfigureAwait(false);
             DnsDotLog.ClientConnectionEnded(_logger, connection.Client.ToString(), reason);
         }

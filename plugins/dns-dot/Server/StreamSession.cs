@@ -54,6 +54,7 @@ internal sealed class StreamSession : IAnswerSink
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeSpan _writeTimeoutSpan;
     private readonly int _maxBuffered;
+    private readonly TimeSpan _readLimit;
     private long _buffered;
     private int _outstanding;
     private bool _writing;
@@ -69,7 +70,14 @@ internal sealed class StreamSession : IAnswerSink
     /// <param name="abortConnection">Closes the connection at once (an offender): disposes its socket.</param>
     /// <param name="metrics">The plugin's instruments.</param>
     /// <param name="cancellationToken">Signalled when the listener stops.</param>
-    public StreamSession(Stream stream, DnsResolver resolver, ClientGate? gate, NetAddress client, DnsTransport transport, Action abortConnection, DnsDotMetrics? metrics, CancellationToken cancellationToken)
+    /// <param name="readLimit">
+    /// The host's idle limit for every connection (<c>host.limits.idleTimeoutSeconds</c>,
+    /// <see cref="Gateway.Sdk.Handlers.StreamConnection.IdleTimeout"/>): no read waits longer, whatever
+    /// <c>clientIdleTimeoutMs</c> says. Null or infinite for none. The session enforces it on its own read timer, so
+    /// the handlers give it the socket's plain stream rather than the SDK's idle-timeout wrapper, which would arm a
+    /// second timer and link a second cancellation source on every read.
+    /// </param>
+    public StreamSession(Stream stream, DnsResolver resolver, ClientGate? gate, NetAddress client, DnsTransport transport, Action abortConnection, DnsDotMetrics? metrics, CancellationToken cancellationToken, TimeSpan? readLimit = null)
     {
         _stream = stream;
         _resolver = resolver;
@@ -81,6 +89,7 @@ internal sealed class StreamSession : IAnswerSink
         _readTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _writeTimeoutSpan = gate?.WriteTimeout ?? TimeSpan.FromSeconds(5);
         _maxBuffered = gate?.MaxBufferedAnswerBytes ?? 256 * 1024;
+        _readLimit = readLimit is { } limit && limit > TimeSpan.Zero ? limit : Timeout.InfiniteTimeSpan;
     }
 
     /// <summary>Upstream queries in flight on this connection.</summary>
@@ -99,6 +108,11 @@ internal sealed class StreamSession : IAnswerSink
         ResolverSnapshot snapshot = _resolver.Snapshot;
         TimeSpan idle = snapshot.ClientIdleTimeout;
         TimeSpan busy = idle + TimeSpan.FromMilliseconds(snapshot.Options.QueryTimeoutMs);
+        if (_readLimit != Timeout.InfiniteTimeSpan)
+        {
+            idle = idle < _readLimit ? idle : _readLimit;
+            busy = busy < _readLimit ? busy : _readLimit;
+        }
         byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialReadBuffer);
         int start = 0;
         int end = 0;

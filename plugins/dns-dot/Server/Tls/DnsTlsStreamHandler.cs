@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Net.Sockets;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Rules;
 using Gateway.Plugins.DnsDot.Security;
@@ -44,7 +45,9 @@ internal sealed class DnsTlsStreamHandler : IStreamHandler
         }
 
         _metrics.ClientConnectionsOpened.Add(1);
-        var tls = new SslStream(connection.Stream, leaveInnerStreamOpen: false);
+        // Over the socket's plain stream: the handshake has its own timeout and the session enforces the host's idle
+        // limit itself (see StreamSession), so the SDK's idle-timeout wrapper would only add work to every read.
+        var tls = new SslStream(new NetworkStream(connection.Socket, ownsSocket: false), leaveInnerStreamOpen: false);
         try
         {
             if (!await TlsHandshake.TryAuthenticateAsync(tls, _certificate, Alpn, _resolver.Snapshot.Options.HandshakeTimeoutMs, connection, _gate, _logger, cancellationToken).ConfigureAwait(false))
@@ -52,7 +55,7 @@ internal sealed class DnsTlsStreamHandler : IStreamHandler
                 return;
             }
 
-            var session = new StreamSession(tls, _resolver, _gate, client, DnsTransport.Tls, () => ConnectionReset.Reset(connection.Socket), _metrics, cancellationToken);
+            var session = new StreamSession(tls, _resolver, _gate, client, DnsTransport.Tls, () => ConnectionReset.Reset(connection.Socket), _metrics, cancellationToken, connection.IdleTimeout);
             string reason = await session.RunAsync().ConfigureAwait(false);
             DnsDotLog.ClientConnectionEnded(_logger, connection.Client.ToString(), reason);
         }

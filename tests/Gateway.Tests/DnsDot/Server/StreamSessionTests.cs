@@ -87,13 +87,13 @@ public sealed class StreamSessionTests : IDisposable
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
-    private (StreamSession Session, ClientGate Gate) Create(ClientStream stream, DnsDotOptions options)
+    private (StreamSession Session, ClientGate Gate) Create(ClientStream stream, DnsDotOptions options, TimeSpan? readLimit = null)
     {
         var metrics = new DnsDotMetrics(_meter);
         var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var resolver = new DnsResolver(options, group, new Dictionary<string, UpstreamGroup>(), null, metrics, NullLogger.Instance) { Rules = new AnswerAll() };
         var gate = new ClientGate(options, [], metrics.Serving, NullLogger.Instance);
-        var session = new StreamSession(stream, resolver, gate, NetAddress.Parse("127.0.0.1"), DnsTransport.Tcp, () => stream.Aborts++, metrics, CancellationToken.None);
+        var session = new StreamSession(stream, resolver, gate, NetAddress.Parse("127.0.0.1"), DnsTransport.Tcp, () => stream.Aborts++, metrics, CancellationToken.None, readLimit);
         return (session, gate);
     }
 
@@ -165,5 +165,24 @@ public sealed class StreamSessionTests : IDisposable
         Assert.Equal(1, stream.Aborts);
         Assert.Equal("closed: the client does not read its answers", reason);
         Assert.Equal("write_timeout", aborted.LastTag("reason"));
+    }
+
+    [Fact]
+    public async Task RunAsync_HostIdleLimitBelowClientIdleTimeout_ClosedAtTheHostLimit()
+    {
+        var stream = new ClientStream();
+        (StreamSession session, _) = Create(stream, new DnsDotOptions { ClientIdleTimeoutMs = 600_000 }, readLimit: TimeSpan.FromMilliseconds(300));
+        // One answered query first: the limit applies to every read, not just the first.
+        stream.Send(Frames(1));
+        Assert.Equal("idle timeout", await session.RunAsync().WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.NotEqual(0, stream.Written.Length);
+    }
+
+    [Fact]
+    public async Task RunAsync_InfiniteHostLimit_ClientIdleTimeoutApplies()
+    {
+        var stream = new ClientStream();
+        (StreamSession session, _) = Create(stream, new DnsDotOptions { ClientIdleTimeoutMs = 300 }, readLimit: Timeout.InfiniteTimeSpan);
+        Assert.Equal("idle timeout", await session.RunAsync().WaitAsync(TimeSpan.FromSeconds(60)));
     }
 }
