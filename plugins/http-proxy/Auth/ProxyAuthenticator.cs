@@ -6,6 +6,7 @@ using Gateway.Sdk.IO;
 using Gateway.Sdk.Networking;
 using Gateway.Sdk.Security;
 using Microsoft.Extensions.Logging;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 
 namespace Gateway.Plugins.HttpProxy.Auth;
 
@@ -76,6 +77,8 @@ internal sealed class ProxyAuthenticator : IDisposable
             return true;
         }
 
+        // bcrypt takes milliseconds: never on an epoll loop's thread.
+        await EpollLoop.LeaveAsync().ConfigureAwait(false);
         using (await Throttle.EnterAsync(client, cancellationToken).ConfigureAwait(false))
         {
             bool known = users.Hashes.TryGetValue(user, out string? hash);

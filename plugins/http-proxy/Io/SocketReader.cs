@@ -78,30 +78,6 @@ internal sealed class SocketReader : IDisposable
         return received;
     }
 
-    /// <summary>
-    /// Takes what has arrived already without waiting (recv(2) with MSG_DONTWAIT, Linux only; the descriptor's blocking
-    /// mode is left alone) into an empty buffer: true when bytes came. The first byte of a connection is usually there
-    /// by the time it is accepted; reading it so decides where the connection is served before any System.Net.Sockets
-    /// operation registers the socket with the runtime's engine.
-    /// </summary>
-    public bool TryFillNow()
-    {
-        if (!EpollNative.IsSupported || _end != 0)
-        {
-            return false;
-        }
-
-        int received = EpollNative.TryReceive(_socket, _buffer);
-        if (received <= 0)
-        {
-            return false;
-        }
-
-        _end = received;
-        BytesReceived += received;
-        return true;
-    }
-
     /// <summary>True when the buffer has no room left even after moving the unconsumed bytes to the front.</summary>
     public bool IsFull => _start == 0 && _end == _buffer.Length;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 
 namespace Gateway.Plugins.HttpProxy.Io;
 
@@ -7,6 +8,10 @@ namespace Gateway.Plugins.HttpProxy.Io;
 /// A send buffer over a connected socket: heads and small body pieces are gathered into one pooled
 /// array and sent with one syscall; large pieces are sent straight from the caller's memory.
 /// </summary>
+/// <remarks>
+/// When the socket is served by an <see cref="EpollLoop"/> (<see cref="Loop"/>), sends go through it and ignore the
+/// token: the loop socket's owner aborts it when the token's deadline fires.
+/// </remarks>
 internal sealed class SocketWriter : IBufferWriter<byte>, IDisposable
 {
     private readonly Socket _socket;
@@ -18,6 +23,9 @@ internal sealed class SocketWriter : IBufferWriter<byte>, IDisposable
         _socket = socket;
         _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
     }
+
+    /// <summary>The socket's <see cref="LoopSocket"/> when it is served by an epoll loop; null for System.Net.Sockets.</summary>
+    public LoopSocket? Loop { get; set; }
 
     /// <summary>Total bytes sent to the socket.</summary>
     public long BytesSent { get; private set; }
@@ -96,7 +104,31 @@ internal sealed class SocketWriter : IBufferWriter<byte>, IDisposable
         await SendAllAsync(bytes, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    private ValueTask SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        if (Loop is not { } loop)
+        {
+            return SendAllSocketAsync(bytes, cancellationToken);
+        }
+
+        // Sent at once unless the socket's buffer is full: no state machine then.
+        ValueTask send = loop.SendAsync(bytes);
+        if (send.IsCompletedSuccessfully)
+        {
+            BytesSent += bytes.Length;
+            return ValueTask.CompletedTask;
+        }
+
+        return AwaitSendAsync(send, bytes.Length);
+    }
+
+    private async ValueTask AwaitSendAsync(ValueTask send, int length)
+    {
+        await send.ConfigureAwait(false);
+        BytesSent += length;
+    }
+
+    private async ValueTask SendAllSocketAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         while (!bytes.IsEmpty)
         {

@@ -1,22 +1,58 @@
 using System.Net.Sockets;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 using Gateway.Plugins.HttpProxy.Parents;
 using Gateway.Sdk.Networking;
 
 namespace Gateway.Plugins.HttpProxy.Origins;
 
-/// <summary>A connection to an origin server with its buffers; pooled between requests when the origin keeps it open.</summary>
+/// <summary>
+/// A connection to an origin server with its buffers; pooled between requests when the origin keeps it open. One
+/// opened for a client served by an epoll loop is served by that loop too (<see cref="Loop"/>); the client session
+/// holding it binds its deadline to it (<see cref="Bind"/>), so that the deadline aborts its waits as it aborts the
+/// client's.
+/// </summary>
 internal sealed class OriginConnection : IDisposable
 {
+    private CancellationTokenRegistration _abort;
+
     /// <param name="parent">The parent proxy the connection goes to (or through), or null for a direct one.</param>
-    public OriginConnection(Socket socket, NetAddress address, string key, int bufferSize, ParentProxy? parent = null)
+    /// <param name="loop">The socket on an epoll loop, or null for System.Net.Sockets; disposed with this.</param>
+    /// <param name="abort">The registration that binds the opening session's deadline to <paramref name="loop"/> (<see cref="Bind"/>).</param>
+    public OriginConnection(Socket socket, NetAddress address, string key, int bufferSize, ParentProxy? parent = null, LoopSocket? loop = null,
+        CancellationTokenRegistration abort = default)
     {
+        _abort = abort;
         Parent = parent;
         Socket = socket;
         Address = address;
         Key = key;
-        Reader = new SocketReader(socket, bufferSize);
-        Writer = new SocketWriter(socket, 16 * 1024);
+        Loop = loop;
+        Reader = new SocketReader(socket, bufferSize) { Loop = loop };
+        Writer = new SocketWriter(socket, 16 * 1024) { Loop = loop };
+    }
+
+    /// <summary>The socket on its epoll loop; null when System.Net.Sockets serves it.</summary>
+    public LoopSocket? Loop { get; }
+
+    /// <summary>
+    /// Makes <paramref name="deadline"/> abort the loop socket's waits (a connection on a loop ignores the tokens passed
+    /// to its reads and writes) until <see cref="Unbind"/>; nothing for a connection on System.Net.Sockets.
+    /// </summary>
+    public void Bind(CancellationToken deadline)
+    {
+        if (Loop is { } loop)
+        {
+            _abort.Dispose();
+            _abort = deadline.UnsafeRegister(LoopSocket.AbortCallback, loop);
+        }
+    }
+
+    /// <summary>Ends <see cref="Bind"/>: the connection leaves its client (back to the pool).</summary>
+    public void Unbind()
+    {
+        _abort.Dispose();
+        _abort = default;
     }
 
     public Socket Socket { get; }
@@ -51,7 +87,8 @@ internal sealed class OriginConnection : IDisposable
     {
         try
         {
-            return Reader.Count == 0 && !Socket.Poll(0, SelectMode.SelectRead);
+            // A connection whose loop socket was aborted (its client's deadline fired) has an exchange cut off.
+            return Reader.Count == 0 && Loop is not { IsAborted: true } && !Socket.Poll(0, SelectMode.SelectRead);
         }
         catch (SocketException)
         {
@@ -65,6 +102,9 @@ internal sealed class OriginConnection : IDisposable
 
     public void Dispose()
     {
+        // Off the loop before the socket is closed.
+        _abort.Dispose();
+        Loop?.Dispose();
         Socket.Dispose();
         Reader.Dispose();
         Writer.Dispose();

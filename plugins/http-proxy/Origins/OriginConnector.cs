@@ -39,6 +39,8 @@ internal sealed class OriginConnector
             return [literal];
         }
 
+        // The resolver may block (the system's, or dns-dot's): never on a loop's thread.
+        await EpollLoop.LeaveAsync().ConfigureAwait(false);
         using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_connectTimeout);
         try
@@ -73,6 +75,8 @@ internal sealed class OriginConnector
     public async ValueTask<(Socket Socket, NetAddress Address)> ConnectAsync(IPAddress[] addresses, int port, DestinationPolicy? policy, CancellationTokenSource deadline,
         CancellationToken stopping)
     {
+        // A loopback connect blocks (ConnectLoopback): never on a loop's thread.
+        await EpollLoop.LeaveAsync().ConfigureAwait(false);
         SocketError lastError = SocketError.HostUnreachable;
         string? deniedBy = null;
         bool armed = false;
@@ -119,9 +123,9 @@ internal sealed class OriginConnector
     }
 
     /// <summary>
-    /// <see cref="ConnectAsync"/> for a tunnel whose client is served by an epoll loop (SOCKS): a non-blocking
-    /// connect(2) completed by the loop, loopback included (a blocking connect could stall every connection on the
-    /// loop while a full backlog drops the SYN), and the relay's origin side on the same loop.
+    /// <see cref="ConnectAsync"/> for a tunnel whose client is served by an epoll loop (SOCKS, HTTP CONNECT): a
+    /// non-blocking connect(2) completed by the loop, loopback included (a blocking connect could stall every
+    /// connection on the loop while a full backlog drops the SYN), and the relay's origin side on the same loop.
     /// </summary>
     /// <param name="loop">The loop the origin socket is served by.</param>
     /// <param name="bufferSize">The origin reader's buffer.</param>
@@ -129,12 +133,25 @@ internal sealed class OriginConnector
     public async ValueTask<OriginTunnel> ConnectOnLoopAsync(IPAddress[] addresses, int port, DestinationPolicy? policy, CancellationTokenSource deadline,
         CancellationToken stopping, EpollLoop loop, int bufferSize)
     {
+        LoopConnection connection = await ConnectOnLoopAsync(addresses, port, policy, deadline, stopping, loop).ConfigureAwait(false);
+        return new OriginTunnel(connection.Socket, new SocketReader(connection.Socket, bufferSize) { Loop = connection.Loop }, connection.Remote, connection.Abort);
+    }
+
+    /// <summary>
+    /// The connect of <see cref="ConnectOnLoopAsync(IPAddress[], int, DestinationPolicy?, CancellationTokenSource, CancellationToken, EpollLoop, int)"/>:
+    /// the socket on <paramref name="loop"/>, with the registration by which <paramref name="deadline"/> aborts it
+    /// (the caller owns all of it).
+    /// </summary>
+    /// <exception cref="OriginException">As <see cref="ConnectAsync"/>.</exception>
+    public async ValueTask<LoopConnection> ConnectOnLoopAsync(IPAddress[] addresses, int port, DestinationPolicy? policy, CancellationTokenSource deadline,
+        CancellationToken stopping, EpollLoop loop)
+    {
         SocketError lastError = SocketError.HostUnreachable;
         string? deniedBy = null;
         bool armed = false;
         foreach (IPAddress address in addresses)
         {
-            if (!Admit(address, policy, deadline, ref deniedBy, ref armed, out _))
+            if (!Admit(address, policy, deadline, ref deniedBy, ref armed, out NetAddress netAddress))
             {
                 continue;
             }
@@ -150,7 +167,7 @@ internal sealed class OriginConnector
                 abort = deadline.Token.UnsafeRegister(LoopSocket.AbortCallback, origin);
                 var remote = new IPEndPoint(address, port);
                 await origin.ConnectAsync(remote.Serialize()).ConfigureAwait(false);
-                return new OriginTunnel(socket, new SocketReader(socket, bufferSize) { Loop = origin }, remote, abort);
+                return new LoopConnection(socket, origin, remote, netAddress, abort);
             }
             catch (Exception e)
             {
@@ -237,3 +254,11 @@ internal sealed class OriginConnector
         }
     }
 }
+
+/// <summary>An origin connection on an epoll loop (<see cref="OriginConnector.ConnectOnLoopAsync(IPAddress[], int, DestinationPolicy?, CancellationTokenSource, CancellationToken, EpollLoop)"/>).</summary>
+/// <param name="Socket">The connected socket.</param>
+/// <param name="Loop">Its loop socket.</param>
+/// <param name="Remote">The address connected to.</param>
+/// <param name="Address">The same, as the destination policy sees it.</param>
+/// <param name="Abort">The registration by which the connecting session's deadline aborts <paramref name="Loop"/>.</param>
+internal readonly record struct LoopConnection(Socket Socket, LoopSocket Loop, IPEndPoint Remote, NetAddress Address, CancellationTokenRegistration Abort);

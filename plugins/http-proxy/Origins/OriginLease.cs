@@ -4,6 +4,7 @@ using System.Text;
 using Gateway.Plugins.HttpProxy.Access;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 using Gateway.Plugins.HttpProxy.Parents;
 using Gateway.Sdk.Networking;
 
@@ -17,6 +18,11 @@ namespace Gateway.Plugins.HttpProxy.Origins;
 /// is held to the client's <see cref="DestinationPolicy"/>. A destination that <c>parents:</c> serves goes through
 /// the first of them that is up (<see cref="ParentRouter"/>); those connections are pooled apart from direct ones.
 /// </summary>
+/// <remarks>
+/// For a client served by an epoll loop, direct connections are opened on that loop (connect, reads and writes
+/// complete on its thread); while the lease holds a connection on a loop, the session's deadline is bound to it
+/// (<see cref="OriginConnection.Bind"/>). Parents are spoken to off the loop, on System.Net.Sockets.
+/// </remarks>
 internal sealed class OriginLease : IDisposable
 {
     /// <summary>Longest host name (RFC 1035 §2.3.4 and then some); longer targets are refused before they get here.</summary>
@@ -31,6 +37,7 @@ internal sealed class OriginLease : IDisposable
     private readonly DestinationPolicy? _destinations;
     private readonly ParentRouter _parents;
     private readonly int _bufferSize;
+    private readonly EpollLoop? _loop;
     private readonly byte[] _host = new byte[MaxHostLength];
     private readonly byte[] _lastHost = new byte[MaxHostLength];
     private int _hostLength;
@@ -52,8 +59,11 @@ internal sealed class OriginLease : IDisposable
 
     /// <param name="destinations">The client's destination policy; null when it is held to none (a local client).</param>
     /// <param name="parents">The parent proxies of the client's rules (empty: everything direct).</param>
-    public OriginLease(OriginConnectionPool pool, OriginConnector connector, HttpProxyMetrics metrics, DestinationPolicy? destinations, ParentRouter parents, int bufferSize)
+    /// <param name="loop">The epoll loop serving the client, where new direct connections go too; null when System.Net.Sockets serves it.</param>
+    public OriginLease(OriginConnectionPool pool, OriginConnector connector, HttpProxyMetrics metrics, DestinationPolicy? destinations, ParentRouter parents, int bufferSize,
+        EpollLoop? loop = null)
     {
+        _loop = loop;
         _pool = pool;
         _connector = connector;
         _metrics = metrics;
@@ -115,6 +125,7 @@ internal sealed class OriginLease : IDisposable
             (OriginConnection? viaParent, bool reused) = await AcquireThroughParentAsync(fresh, deadline, stopping).ConfigureAwait(false);
             if (viaParent is not null)
             {
+                viaParent.Bind(deadline.Token);
                 Current = viaParent;
                 _busy = true;
                 return (Current, reused);
@@ -123,15 +134,26 @@ internal sealed class OriginLease : IDisposable
 
         if (!fresh && _pool.TryTake(Key, out OriginConnection? pooled) && !IsDenied(pooled!))
         {
-            Current = pooled!;
+            pooled!.Bind(deadline.Token);
+            Current = pooled;
             _metrics.OriginConnection(reused: true);
             _busy = true;
             return (Current, true);
         }
 
         IPAddress[] addresses = await ResolveAsync(deadline.Token).ConfigureAwait(false);
-        (Socket socket, NetAddress address) = await _connector.ConnectAsync(addresses, _port, _destinations, deadline, stopping).ConfigureAwait(false);
-        Current = new OriginConnection(socket, address, Key, _bufferSize);
+        if (_loop is { Stopped: false })
+        {
+            LoopConnection opened = await _connector.ConnectOnLoopAsync(addresses, _port, _destinations, deadline, stopping, _loop).ConfigureAwait(false);
+            // The connect's registration is the session's binding to it.
+            Current = new OriginConnection(opened.Socket, opened.Address, Key, _bufferSize, loop: opened.Loop, abort: opened.Abort);
+        }
+        else
+        {
+            (Socket socket, NetAddress address) = await _connector.ConnectAsync(addresses, _port, _destinations, deadline, stopping).ConfigureAwait(false);
+            Current = new OriginConnection(socket, address, Key, _bufferSize);
+        }
+
         _metrics.OriginConnection(reused: false);
         _busy = true;
         return (Current, false);
@@ -149,6 +171,8 @@ internal sealed class OriginLease : IDisposable
 
         if (!_parents.IsEmpty)
         {
+            // A parent is connected to and spoken to with blocking steps (a loopback connect, its handshake).
+            await EpollLoop.LeaveAsync().ConfigureAwait(false);
             IPAddress[]? known = await ParentAddressesAsync(deadline.Token).ConfigureAwait(false);
             if (await _parents.TunnelAsync(_lastHostText, _port, known, _destinations, _bufferSize, deadline, stopping).ConfigureAwait(false) is { } tunnel)
             {
@@ -158,6 +182,11 @@ internal sealed class OriginLease : IDisposable
         }
 
         IPAddress[] addresses = await ResolveAsync(deadline.Token).ConfigureAwait(false);
+        if (_loop is { Stopped: false })
+        {
+            return await _connector.ConnectOnLoopAsync(addresses, _port, _destinations, deadline, stopping, _loop, _bufferSize).ConfigureAwait(false);
+        }
+
         (Socket socket, _) = await _connector.ConnectAsync(addresses, _port, _destinations, deadline, stopping).ConfigureAwait(false);
         return new OriginTunnel(socket, new SocketReader(socket, _bufferSize), parent: null);
     }
@@ -170,6 +199,8 @@ internal sealed class OriginLease : IDisposable
     /// <exception cref="OriginException">403 (policy), 502 (neverDirect and no parent up, or a SOCKS5 parent refused), 504.</exception>
     private async ValueTask<(OriginConnection? Connection, bool Reused)> AcquireThroughParentAsync(bool fresh, CancellationTokenSource deadline, CancellationToken stopping)
     {
+        // A parent is connected to and spoken to with blocking steps (a loopback connect, its handshake).
+        await EpollLoop.LeaveAsync().ConfigureAwait(false);
         IPAddress[]? known = await ParentAddressesAsync(deadline.Token).ConfigureAwait(false);
         if (!_parents.AnyMatch(_lastHostText, known))
         {
@@ -270,6 +301,14 @@ internal sealed class OriginLease : IDisposable
 
         if (_busy)
         {
+            Drop();
+            return;
+        }
+
+        Current.Unbind();
+        if (Current.Loop is { IsAborted: true })
+        {
+            // The deadline fired while it was held (between requests): its loop socket is of no use any more.
             Drop();
             return;
         }

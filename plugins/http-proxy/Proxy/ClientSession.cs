@@ -10,6 +10,7 @@ using Gateway.Plugins.HttpProxy.Cache;
 using Gateway.Plugins.HttpProxy.Configuration;
 using Gateway.Plugins.HttpProxy.Diagnostics;
 using Gateway.Plugins.HttpProxy.Io;
+using Gateway.Plugins.HttpProxy.Io.Epoll;
 using Gateway.Plugins.HttpProxy.Origins;
 using Gateway.Plugins.HttpProxy.Wire;
 using Gateway.Sdk.Handlers;
@@ -93,12 +94,12 @@ internal sealed partial class ClientSession : IDisposable
         HttpProxyOptions options = rules.Options;
         _maxHeadBytes = options.MaxHeaderBytes;
         _client = client;
-        _response = new SocketWriter(_socket, 16 * 1024);
+        _response = new SocketWriter(_socket, 16 * 1024) { Loop = client.Loop };
         _localClient = AccessControl.IsLocalClient(connection.Client.Address, proxy.HostAddresses);
         _destinations = _localClient ? null : rules.Destinations;
         _requestFields = new HeaderField[options.MaxHeaderCount];
         _responseFields = new HeaderField[options.MaxHeaderCount];
-        _origin = new OriginLease(proxy.Pool, rules.Connector, proxy.Metrics, _destinations, rules.Parents, options.BufferSize);
+        _origin = new OriginLease(proxy.Pool, rules.Connector, proxy.Metrics, _destinations, rules.Parents, options.BufferSize, client.Loop?.Loop);
         _auth = proxy.Authenticator;
         _access = proxy.AccessLog;
         if (rules.Cache is not null)
@@ -374,6 +375,7 @@ internal sealed partial class ClientSession : IDisposable
             _ => _result,
         };
         using CancellationTokenSource timeout = new(TimeSpan.FromSeconds(5));
+        using CancellationTokenRegistration bound = BoundOnLoop(timeout.Token);
         try
         {
             await _response.FlushAsync(timeout.Token).ConfigureAwait(false);
@@ -384,6 +386,26 @@ internal sealed partial class ClientSession : IDisposable
         {
             // The client is gone; nothing more to tell it.
         }
+    }
+
+    /// <summary>
+    /// For a client on an epoll loop: lets an error answer be sent after the deadline fired (a 408, a 504), which
+    /// aborted the loop socket for good, and bounds it by <paramref name="timeout"/> as the token bounds a send on
+    /// System.Net.Sockets. Not when the plugin is stopping.
+    /// </summary>
+    private CancellationTokenRegistration BoundOnLoop(CancellationToken timeout)
+    {
+        if (_client.Loop is not { } loop)
+        {
+            return default;
+        }
+
+        if (_cts.IsCancellationRequested && !_stopping.IsCancellationRequested)
+        {
+            loop.Resume();
+        }
+
+        return timeout.UnsafeRegister(LoopSocket.AbortCallback, loop);
     }
 
     /// <summary>

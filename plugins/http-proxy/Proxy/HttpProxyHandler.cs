@@ -28,7 +28,7 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     private volatile ProxyRules _rules;
     private readonly HttpProxyOptions _poolBuiltWith;   // the pool is shared by every generation of rules
 
-    // SOCKS connections run on these (Linux): see HandleAsync.
+    // Connections run on these (Linux): see HandleAsync.
     private readonly EpollLoopGroup? _loops = EpollLoopGroup.IsSupported ? new EpollLoopGroup() : null;
 
     // Parents' up/down state by name: a reload keeps a dead parent in its back-off.
@@ -136,13 +136,11 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             // One cancellation source for the connection's whole life: armed here for the first byte, then re-armed by
             // the session for each wait (no second source, and no second timer, per connection).
             using CancellationTokenSource deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            // SOCKS runs on the plugin's own epoll loops, where each wait's continuation runs on the loop's thread rather
-            // than being handed from the runtime's epoll thread to the thread pool (measured: BENCHMARKS.md "SOCKS5 on
-            // the plugin's own epoll loop"): every connection of a socksListen endpoint, and one of a mixed endpoint
-            // whose first byte, there already when it was accepted, says SOCKS. Anything else is served as before.
-            LoopSocket? loop = _loops is not null && (socksOnly || (reader.TryFillNow() && IsSocks(reader.Buffered[0])))
-                ? PutOnLoop(_loops, connection.Socket)
-                : null;
+            // Connections run on the plugin's own epoll loops, where each wait's continuation runs on the loop's thread
+            // rather than being handed from the runtime's epoll thread to the thread pool (measured: BENCHMARKS.md "SOCKS5
+            // on the plugin's own epoll loop", "HTTP on the plugin's own epoll loop"); System.Net.Sockets serves a
+            // connection only when no loop can take it (not Linux, the loops stopping, epoll refusing the socket).
+            LoopSocket? loop = _loops is not null ? PutOnLoop(_loops, connection.Socket) : null;
             reader.Loop = loop;
             using CancellationTokenRegistration abort = loop is null ? default : deadline.Token.UnsafeRegister(LoopSocket.AbortCallback, loop);
             try

@@ -9,8 +9,9 @@ namespace Gateway.Plugins.HttpProxy.Proxy;
 /// a CONNECT tunnel (RFC 9110 §9.3.6), a connection switched by a 101 (§7.8), a SOCKS CONNECT (RFC 1928). Bytes
 /// already buffered on either side (sent right behind a head or a SOCKS request) go first. A relay idle in both
 /// directions for the idle timeout ends; a failure on one side ends both. A side whose reader has a
-/// <see cref="SocketReader.Loop"/> is received from and sent to on that epoll loop (a SOCKS tunnel): the deadline then
-/// reaches it through the abort registered by whoever put it on the loop.
+/// <see cref="SocketReader.Loop"/> is received from and sent to on that epoll loop (a client, or a direct origin connection,
+/// served by one; the other side may be on .NET sockets, a parent's tunnel): the deadline then reaches it through the
+/// abort registered by whoever put it on the loop.
 /// </summary>
 internal sealed class TunnelRelay
 {

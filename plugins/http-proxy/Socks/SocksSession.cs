@@ -28,7 +28,7 @@ namespace Gateway.Plugins.HttpProxy.Socks;
 /// <remarks>
 /// When the client's reader has a <see cref="SocketReader.Loop"/>, the session runs on that epoll loop's thread between
 /// waits: direct CONNECTs connect and relay on the loop too, and every step that may block (bcrypt, name resolution,
-/// parent proxies) first leaves the loop for the thread pool (<see cref="LeaveLoopAsync"/>). A tunnel through a parent
+/// parent proxies) first leaves the loop for the thread pool (<see cref="EpollLoop.LeaveAsync"/>). A tunnel through a parent
 /// takes the client off the loop and relays on System.Net.Sockets.
 /// </remarks>
 internal sealed class SocksSession
@@ -240,7 +240,7 @@ internal sealed class SocksSession
         string user = Encoding.UTF8.GetString(_client.Buffered.Slice(2, userLength));
         string password = Encoding.UTF8.GetString(_client.Buffered.Slice(3 + userLength, passwordLength));
         _client.Consume(3 + userLength + passwordLength);
-        await LeaveLoopAsync().ConfigureAwait(false);   // bcrypt, and the failure delay
+        await EpollLoop.LeaveAsync().ConfigureAwait(false);   // bcrypt, and the failure delay
         bool valid = userLength > 0 && await _auth!.CheckAsync(_connection.Client.Address, user, password, _cts.Token).ConfigureAwait(false);
         Hold(1, valid ? (byte)0 : (byte)1);
         if (!valid || _client.Count == 0)
@@ -425,7 +425,7 @@ internal sealed class SocksSession
         if (!parents.IsEmpty)
         {
             // A parent is connected to and spoken to with blocking steps (a loopback connect, its handshake).
-            await LeaveLoopAsync().ConfigureAwait(false);
+            await EpollLoop.LeaveAsync().ConfigureAwait(false);
             // Parents match by name, so an address destination is formatted for them; without parents it never is.
             string host = destination.Host ?? destination.Address!.ToString();
             if (addresses is null && parents.NeedsAddresses(host))
@@ -441,7 +441,7 @@ internal sealed class SocksSession
 
         if (addresses is null)
         {
-            await LeaveLoopAsync().ConfigureAwait(false);   // the resolver may block (the system's, or dns-dot's)
+            await EpollLoop.LeaveAsync().ConfigureAwait(false);   // the resolver may block (the system's, or dns-dot's)
             addresses = await _rules.Connector.ResolveAsync(destination.Host!, _cts.Token).ConfigureAwait(false);
         }
 
@@ -607,18 +607,6 @@ internal sealed class SocksSession
             int sent = await _socket.SendAsync(bytes, SocketFlags.None, _cts.Token).ConfigureAwait(false);
             _sentToClient += sent;
             bytes = bytes[sent..];
-        }
-    }
-
-    /// <summary>
-    /// Continues on the thread pool when running on an epoll loop's thread, before a step that may block: the loop
-    /// serves other connections, which must not wait for it.
-    /// </summary>
-    private static async ValueTask LeaveLoopAsync()
-    {
-        if (EpollLoop.OnLoopThread)
-        {
-            await Task.Yield();
         }
     }
 

@@ -10,7 +10,7 @@ namespace Gateway.EndToEnd.HttpProxy;
 /// against the published gateway and a TCP echo origin in this process. One loop thread serves many connections, so
 /// a client that stalls must not hold up the others; the relay passes a half-close on; the gateway's timeouts and
 /// its stop reach connections waiting on the loop; and a mixed port serves SOCKS whether the greeting is there when
-/// the connection is accepted (the loop) or comes later (System.Net.Sockets).
+/// the connection is accepted or comes later (the first byte is waited for on the loop: HTTP runs there too).
 /// </summary>
 public sealed class GatewaySocksLoopTests : IAsyncLifetime
 {
@@ -141,36 +141,25 @@ public sealed class GatewaySocksLoopTests : IAsyncLifetime
     [Fact]
     public async Task Swap_WithTunnelOnOldVersion_TunnelServedToTheEnd_ThenOldVersionUnloaded()
     {
-        const string Unloaded = "plugin http-proxy: unloaded (load context collected)";
-        string work = Path.Combine(Path.GetTempPath(), "gateway-e2e", "socksswap-" + Guid.NewGuid().ToString("N")[..12]);
-        try
-        {
-            string published = Path.Combine(await GatewayBuild.GatewayDirectoryAsync(), "plugins", "http-proxy");
-            string plugins = Path.Combine(work, "plugins");
-            Host.EchoClient.CopyFolder(published, Path.Combine(plugins, "http-proxy"));
-            int port = TestOrigin.FreePort();
-            await using GatewayProcess gateway = await GatewayProcess.StartAsync(
-                $"host:\n  plugins: [\"{plugins}\"]\n  drainTimeoutSeconds: 120\nhttp-proxy:\n  listen: []\n  socksListen: [\"127.0.0.1:{port}\"]\n");
-            Socket old = await TunnelAsync(port);
-            await EchoAsync(old, TestOrigin.Payload(1000));
+        using SwappableHttpProxy plugin = await SwappableHttpProxy.CreateAsync("socksswap");
+        int port = TestOrigin.FreePort();
+        await using GatewayProcess gateway = await GatewayProcess.StartAsync(
+            $"{plugin.HostSection}http-proxy:\n  listen: []\n  socksListen: [\"127.0.0.1:{port}\"]\n");
+        Socket old = await TunnelAsync(port);
+        await EchoAsync(old, TestOrigin.Payload(1000));
 
-            Host.EchoClient.RedeployFolder(published, Path.Combine(plugins, "http-proxy"));
-            await gateway.WaitForOutputAsync("plugin http-proxy: old version draining", Patience);
-            await EchoThroughAsync(port, 2000);
-            await EchoAsync(old, TestOrigin.Payload(3000));
-            Assert.DoesNotContain(Unloaded, gateway.Output);
+        plugin.Redeploy();
+        await gateway.WaitForOutputAsync("plugin http-proxy: old version draining", Patience);
+        await EchoThroughAsync(port, 2000);
+        await EchoAsync(old, TestOrigin.Payload(3000));
+        Assert.DoesNotContain(SwappableHttpProxy.Unloaded, gateway.Output);
 
-            old.Shutdown(SocketShutdown.Send);
-            Assert.Empty(await ReadToEndAsync(old).WaitAsync(Patience));
-            await gateway.WaitForOutputAsync(Unloaded, Patience);
-            Assert.DoesNotContain("leak", gateway.Output);
-            await EchoThroughAsync(port, 4000);
-            Assert.Equal(0, await gateway.StopAsync());
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        old.Shutdown(SocketShutdown.Send);
+        Assert.Empty(await ReadToEndAsync(old).WaitAsync(Patience));
+        await gateway.WaitForOutputAsync(SwappableHttpProxy.Unloaded, Patience);
+        Assert.DoesNotContain("leak", gateway.Output);
+        await EchoThroughAsync(port, 4000);
+        Assert.Equal(0, await gateway.StopAsync());
     }
 
     [Theory]
@@ -183,7 +172,7 @@ public sealed class GatewaySocksLoopTests : IAsyncLifetime
         Socket client = await ConnectAsync(port);
         if (late)
         {
-            // Long after the accept: the first byte is not there when the proxy looks, so System.Net.Sockets waits for it.
+            // Long after the accept: the first byte is not there when the connection is put on the loop, which waits for it.
             await Task.Delay(TimeSpan.FromSeconds(1));
         }
 

@@ -7,9 +7,9 @@ namespace Gateway.Plugins.HttpProxy.Io.Epoll;
 /// One thread waiting in epoll_wait(2) for the sockets of <see cref="LoopSocket"/>s and completing their operations
 /// itself, so the code awaiting them (a SOCKS session, its relay) continues on this thread: no hand-off to the thread
 /// pool per wait. Everything that runs here must not block: the SOCKS session leaves the loop (to the thread pool)
-/// before bcrypt, name resolution and parent proxies (<c>SocksSession.LeaveLoopAsync</c>).
+/// before bcrypt, name resolution and parent proxies (<see cref="LeaveAsync"/>).
 /// </summary>
-internal sealed unsafe class EpollLoop : IDisposable
+internal sealed class EpollLoop : IDisposable
 {
     private const int MaxEvents = 256;
     private const ulong WakeToken = ulong.MaxValue;
@@ -49,6 +49,15 @@ internal sealed unsafe class EpollLoop : IDisposable
 
     /// <summary>True on a loop's own thread: code here must not block.</summary>
     public static bool OnLoopThread => t_current is not null;
+
+    /// <summary>
+    /// Continues on the thread pool when running on a loop's thread, before a step that may block (bcrypt, name
+    /// resolution, parent proxies, a blocking connect): the loop serves other connections, which must not wait for it.
+    /// Completes at once anywhere else.
+    /// </summary>
+    public static ValueTask LeaveAsync() => t_current is null ? ValueTask.CompletedTask : YieldAsync();
+
+    private static async ValueTask YieldAsync() => await Task.Yield();
 
     /// <summary>True once disposed: the epoll descriptor is closed (or about to be).</summary>
     public bool Stopped => _stopping;
@@ -120,7 +129,7 @@ internal sealed unsafe class EpollLoop : IDisposable
         }
     }
 
-    private void Run()
+    private unsafe void Run()
     {
         t_current = this;
         byte* events = stackalloc byte[MaxEvents * 16];
@@ -168,7 +177,7 @@ internal sealed unsafe class EpollLoop : IDisposable
     }
 
     /// <summary>Stops the thread and fails every operation still waiting on this loop.</summary>
-    public void Dispose()
+    public unsafe void Dispose()
     {
         lock (_gate)
         {

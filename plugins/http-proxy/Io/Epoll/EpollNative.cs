@@ -94,15 +94,6 @@ internal static unsafe partial class EpollNative
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
-    /// <summary>One recv(2) with MSG_DONTWAIT into <paramref name="buffer"/>: the byte count, or -1 when nothing has arrived or it failed.</summary>
-    public static int TryReceive(Socket socket, byte[] buffer)
-    {
-        fixed (byte* p = buffer)
-        {
-            return (int)Recv((int)socket.SafeHandle.DangerousGetHandle(), p, (nuint)buffer.Length, MsgDontWait);
-        }
-    }
-
     /// <summary>Makes the socket non-blocking (FIONBIO) without telling System.Net.Sockets, which will not use it.</summary>
     public static void SetNonBlocking(Socket socket)
     {

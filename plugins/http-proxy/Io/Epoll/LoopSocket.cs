@@ -197,12 +197,30 @@ internal sealed unsafe class LoopSocket : IDisposable
             : new IPEndPoint(new IPAddress(new ReadOnlySpan<byte>(sockaddr + 4, 4)), port);
     }
 
-    /// <summary>Ends every waiting and later operation with <see cref="OperationCanceledException"/>.</summary>
+    /// <summary>
+    /// Ends every waiting and later operation with <see cref="OperationCanceledException"/>. The waiting operations'
+    /// continuations run on the thread pool, not in the caller (a timer's thread, or the cancellation of a token).
+    /// </summary>
     public void Abort()
     {
         _aborted = true;
         _read.Cancel();
         _write.Cancel();
+    }
+
+    /// <summary>True once <see cref="Abort"/> was called (and not undone by <see cref="Resume"/>).</summary>
+    public bool IsAborted => _aborted;
+
+    /// <summary>
+    /// Undoes <see cref="Abort"/> for the operations that follow, when the owner still has something to say after its
+    /// deadline fired (an HTTP 408 or 504) and bounds that by another abort of its own. No operation may be waiting.
+    /// </summary>
+    public void Resume()
+    {
+        if (!_released)
+        {
+            _aborted = false;
+        }
     }
 
     /// <summary>
@@ -335,6 +353,7 @@ internal sealed unsafe class LoopSocket : IDisposable
         private void Arm(OperationKind kind, Memory<byte> buffer)
         {
             _core.Reset();
+            _core.RunContinuationsAsynchronously = false;
             _kind = kind;
             _buffer = buffer;
             _sent = 0;
@@ -385,6 +404,8 @@ internal sealed unsafe class LoopSocket : IDisposable
 
                 _waiting = false;
                 _buffer = default;
+                // Not on the loop's thread: whoever fails it (a deadline's timer) must not run the session's code.
+                _core.RunContinuationsAsynchronously = true;
             }
 
             Complete(0, error);

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
+using Gateway.Plugins.HttpProxy.Io;
 using Gateway.Plugins.HttpProxy.Io.Epoll;
+using Gateway.Plugins.HttpProxy.Origins;
+using Gateway.Sdk.Networking;
 
 namespace Gateway.Tests.HttpProxy.Io.Epoll;
 
@@ -150,6 +153,139 @@ public sealed class LoopSocketTests : IDisposable
         await Assert.ThrowsAsync<OperationCanceledException>(() => loopSocket.ReceiveAsync(new byte[16]).AsTask());
     });
 
+    /// <summary>
+    /// A deadline's timer aborts: the waiting code must not continue in the timer's thread (an HTTP session would
+    /// then write its error answer there).
+    /// </summary>
+    [Fact]
+    public Task Abort_WhileReceiving_TheWaitingCodeContinuesOffTheAbortingThread() => WithPairAsync(async (_, loopSocket) =>
+    {
+        Task<int> continuedOn = ThreadAfterReceiveAsync(loopSocket);
+        int abortingThread = 0;
+        var aborter = new Thread(() =>
+        {
+            abortingThread = Environment.CurrentManagedThreadId;
+            loopSocket.Abort();
+        });
+
+        aborter.Start();
+        Assert.True(aborter.Join(Deadline));
+        Assert.NotEqual(abortingThread, await continuedOn.WaitAsync(Deadline));
+    });
+
+    private static async Task<int> ThreadAfterReceiveAsync(LoopSocket socket)
+    {
+        try
+        {
+            await socket.ReceiveAsync(new byte[16]).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected: aborted.
+        }
+
+        return Environment.CurrentManagedThreadId;
+    }
+
+    [Fact]
+    public Task Resume_AfterAbort_LaterOperationsRunAgain() => WithPairAsync(async (client, loopSocket) =>
+    {
+        loopSocket.Abort();
+        await Assert.ThrowsAsync<OperationCanceledException>(() => loopSocket.SendAsync("lost"u8.ToArray()).AsTask());
+        Assert.True(loopSocket.IsAborted);
+
+        loopSocket.Resume();
+        await loopSocket.SendAsync("408"u8.ToArray()).AsTask().WaitAsync(Deadline);
+
+        Assert.False(loopSocket.IsAborted);
+        byte[] buffer = new byte[16];
+        int received = await client.ReceiveAsync(buffer).WaitAsync(Deadline);
+        Assert.Equal("408", System.Text.Encoding.ASCII.GetString(buffer, 0, received));
+    });
+
+    [Fact]
+    public Task LeaveAsync_OnTheLoopThread_ContinuesOnTheThreadPool_ElsewhereAtOnce() => WithPairAsync(async (client, loopSocket) =>
+    {
+        Assert.True(EpollLoop.LeaveAsync().IsCompletedSuccessfully);
+        Task<(bool Before, bool After)> left = LeaveAfterReceiveAsync(loopSocket);
+        client.Send("x"u8);
+
+        (bool before, bool after) = await left.WaitAsync(Deadline);
+        Assert.True(before);
+        Assert.False(after);
+    });
+
+    private static async Task<(bool Before, bool After)> LeaveAfterReceiveAsync(LoopSocket socket)
+    {
+        await socket.ReceiveAsync(new byte[16]).ConfigureAwait(false);
+        bool before = EpollLoop.OnLoopThread;
+        await EpollLoop.LeaveAsync().ConfigureAwait(false);
+        return (before, EpollLoop.OnLoopThread);
+    }
+
+    /// <summary>An HTTP response through <see cref="SocketWriter"/> on the loop: a gathered head, then a body larger than its buffer.</summary>
+    [Fact]
+    public Task SocketWriter_OnTheLoop_SendsGatheredAndLargePieces_CountsThem() => WithPairAsync(async (client, server, loopSocket) =>
+    {
+        byte[] body = new byte[4 << 20];
+        Random.Shared.NextBytes(body);
+        using var writer = new SocketWriter(server, 1024) { Loop = loopSocket };
+        writer.Write("head\r\n"u8);
+
+        Task<byte[]> received = ReceiveExactlyAsync(client, 6 + body.Length);
+        await writer.WriteAsync(body, CancellationToken.None);
+        await writer.FlushAsync(CancellationToken.None);
+
+        byte[] all = await received.WaitAsync(Deadline);
+        Assert.Equal("head\r\n"u8.ToArray(), all[..6]);
+        Assert.Equal(body, all[6..]);
+        Assert.Equal(6 + body.Length, writer.BytesSent);
+    });
+
+    /// <summary>
+    /// A pooled origin connection on a loop: the deadline of the session holding it aborts its waits (its reads ignore
+    /// tokens), the next holder's deadline no longer reaches it once it is unbound, and an aborted one is not reusable.
+    /// </summary>
+    [Fact]
+    public Task OriginConnection_Bound_DeadlineAbortsItsReceive_Unbound_DoesNot() => WithPairAsync(async (client, server, loopSocket) =>
+    {
+        using var connection = new OriginConnection(server, NetAddress.FromIPAddress(IPAddress.Loopback), "origin:80", 1024, loop: loopSocket);
+        using (var first = new CancellationTokenSource())
+        {
+            connection.Bind(first.Token);
+            connection.Unbind();
+            ValueTask<int> waiting = connection.Reader.FillAsync(CancellationToken.None);
+            first.Cancel();
+            Assert.False(waiting.IsCompleted);
+            client.Send("HTTP/1.1"u8);
+            Assert.Equal(8, await waiting.AsTask().WaitAsync(Deadline));
+            connection.Reader.Consume(8);
+            Assert.True(connection.IsUsable());
+        }
+
+        using var second = new CancellationTokenSource();
+        connection.Bind(second.Token);
+        ValueTask<int> receive = connection.Reader.FillAsync(CancellationToken.None);
+        second.Cancel();
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => receive.AsTask().WaitAsync(Deadline));
+        Assert.False(connection.IsUsable());
+    }, disposeLoopSocket: false);
+
+    private static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int length)
+    {
+        byte[] buffer = new byte[length];
+        int total = 0;
+        while (total < length)
+        {
+            int received = await socket.ReceiveAsync(buffer.AsMemory(total));
+            Assert.NotEqual(0, received);
+            total += received;
+        }
+
+        return buffer;
+    }
+
     [Fact]
     public Task GroupDispose_WhileReceiving_FailsTheReceive_AndLaterSocketsGetNoLoop() => WithPairAsync(async (_, loopSocket) =>
     {
@@ -212,7 +348,10 @@ public sealed class LoopSocketTests : IDisposable
     }
 
     /// <summary>Runs <paramref name="body"/> with a connected client and the server side on a loop (Linux only: elsewhere SOCKS runs on System.Net.Sockets).</summary>
-    private async Task WithPairAsync(Func<Socket, LoopSocket, Task> body)
+    private Task WithPairAsync(Func<Socket, LoopSocket, Task> body) => WithPairAsync((client, _, loopSocket) => body(client, loopSocket));
+
+    /// <summary>The same with the server side's socket too; <paramref name="disposeLoopSocket"/> false when the body's own owner of it disposes it.</summary>
+    private async Task WithPairAsync(Func<Socket, Socket, LoopSocket, Task> body, bool disposeLoopSocket = true)
     {
         if (!EpollLoopGroup.IsSupported)
         {
@@ -225,9 +364,16 @@ public sealed class LoopSocketTests : IDisposable
         {
             LoopSocket? loopSocket = _loops.Next()?.Add(server, register: true);
             Assert.NotNull(loopSocket);
-            using (loopSocket)
+            try
             {
-                await body(client, loopSocket);
+                await body(client, server, loopSocket);
+            }
+            finally
+            {
+                if (disposeLoopSocket)
+                {
+                    loopSocket.Dispose();
+                }
             }
         }
     }
