@@ -182,8 +182,9 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             _reloadGate.Release();
         }
 
-        // Validation may have compiled scripts too: no Roslyn context outlives the plugin (it would hold it loaded).
-        ScriptCompiler.ReleaseCompiler();
+        // Validation may have compiled scripts too: no Roslyn context outlives the plugin (it would hold it loaded). A
+        // start's background compile still running is not waited for: its end arms the compiler's idle release.
+        ScriptCompiler.ReleaseCompiler(waitForCompile: false);
         _stopping?.Dispose();
         _stopping = null;
         _context = null;

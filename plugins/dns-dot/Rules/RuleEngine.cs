@@ -45,7 +45,8 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private long _failedReloads;
     private long _leaks;
     private bool _disposed;
-    private volatile Thread? _backgroundCompile;
+    private Thread? _backgroundCompile;
+    private int _disposeRequested;
     private volatile bool _loadFailed;
 
     private RuleEngine(IReadOnlyList<string> globs, string configDirectory, string? pluginDirectory, ILoggerFactory loggerFactory, Meter? meter, Lists.IListCatalog? lists, ScriptCache? cache)
@@ -84,13 +85,13 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// Where the scripts are (the admin API's <c>rules.state</c>): <c>compiling</c> while a start compiles them in the
     /// background, <c>active</c> once a generation loaded, <c>failed</c> when none loaded because of errors.
     /// </summary>
-    public string State => _backgroundCompile is not null ? "compiling" : Interlocked.Read(ref _reloads) > 0 ? "active" : _loadFailed ? "failed" : "none";
+    public string State => Interlocked.Read(ref _reloads) > 0 ? "active" : Volatile.Read(ref _backgroundCompile) is not null ? "compiling" : _loadFailed ? "failed" : "none";
 
     /// <summary>The stand-in while the scripts compile at start or after they failed to (null once scripts loaded).</summary>
     internal PendingRuleStep? Pending => _current.Steps is [PendingRuleStep pending] ? pending : null;
 
     /// <summary>The background compile of a start, when one runs (tests wait for it).</summary>
-    internal Thread? BackgroundCompile => _backgroundCompile;
+    internal Thread? BackgroundCompile => Volatile.Read(ref _backgroundCompile);
 
     /// <summary>
     /// Compiles the scripts matched by <paramref name="globs"/> (relative to <paramref name="configDirectory"/>)
@@ -250,7 +251,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
         var pending = new PendingRuleStep(mode);
         Retire(Swap(new RuleSet([pending], [], [], 0, _metrics, _failures, null)));
         var thread = new Thread(CompileAtStart) { IsBackground = true, Name = "dns-dot rule compile", Priority = ThreadPriority.BelowNormal };
-        _backgroundCompile = thread;
+        Volatile.Write(ref _backgroundCompile, thread);
         RulesLog.ScriptsCompiling(_logger, mode == RulesStartupMode.Refuse
             ? "every query is answered REFUSED (dns-dot.rulesStartup: refuse)"
             : "queries are answered as if the scripts had no rules: client policy, lists, records, cache and forwarding still apply (dns-dot.rulesStartup: fast)");
@@ -265,12 +266,15 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             lock (_reloadLock)
             {
                 // An edit noticed meanwhile may have loaded the scripts already.
-                if (Pending is not null)
+                if (Pending is not null && Volatile.Read(ref _disposeRequested) == 0)
                 {
                     Load(compilerAllowed: true);
                 }
 
-                UpdateWatchers();
+                if (Volatile.Read(ref _disposeRequested) == 0)
+                {
+                    UpdateWatchers();
+                }
             }
         }
         catch (Exception exception)
@@ -280,7 +284,11 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
         }
         finally
         {
-            _backgroundCompile = null;
+            Interlocked.Exchange(ref _backgroundCompile, null);
+            if (Interlocked.CompareExchange(ref _disposeRequested, 0, 0) == 1)
+            {
+                DisposeNow();
+            }
         }
     }
 
@@ -316,6 +324,21 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
 
     /// <inheritdoc/>
     public void Dispose()
+    {
+        // A start's background compile holds the reload lock for seconds and Roslyn cannot be cancelled: a stop does
+        // not wait for it; the compile thread disposes the engine when it ends (full fences: each side sees the other).
+        Interlocked.Exchange(ref _disposeRequested, 1);
+        if (Interlocked.CompareExchange(ref _backgroundCompile, null, null) is not null)
+        {
+            // Stand-in or not, nothing may answer from this engine's rules any more.
+            _current = RuleSet.Empty(_metrics, _failures);
+            return;
+        }
+
+        DisposeNow();
+    }
+
+    private void DisposeNow()
     {
         lock (_reloadLock)
         {

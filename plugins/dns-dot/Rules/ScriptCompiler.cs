@@ -177,9 +177,19 @@ internal static class ScriptCompiler
     /// decommitting collection): Roslyn allocates tens of MB per round that would otherwise stay committed.
     /// Compiles are rare (start-up and script edits), so the cost of a full collection is paid rarely.
     /// </summary>
-    internal static void ReleaseCompiler(bool idleOnly = false)
+    /// <param name="idleOnly">Only when idle for <see cref="CompilerIdleRelease"/> (the idle timer).</param>
+    /// <param name="waitForCompile">
+    /// False: when a round of compiles runs now (a start's background compile), return at once; its end arms the idle
+    /// release (a plugin stopping during the window does not wait seconds for Roslyn).
+    /// </param>
+    internal static void ReleaseCompiler(bool idleOnly = false, bool waitForCompile = true)
     {
-        lock (CompilerLock)
+        if (!CompilerLock.TryEnter(idleOnly || !waitForCompile ? TimeSpan.Zero : Timeout.InfiniteTimeSpan))
+        {
+            return;
+        }
+
+        try
         {
             if (s_compiler is null)
             {
@@ -194,6 +204,10 @@ internal static class ScriptCompiler
             }
 
             UnloadCompiler();
+        }
+        finally
+        {
+            CompilerLock.Exit();
         }
 
         // An unloaded context is freed over several collections (its scout object is finalized, then the native

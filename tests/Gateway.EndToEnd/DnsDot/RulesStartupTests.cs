@@ -61,15 +61,20 @@ public sealed class RulesStartupTests : IClassFixture<RuleScriptUpstreamsFixture
     {
         await using Folder folder = Folder.Create();
         int port = FreePort();
-        await using GatewayProcess gateway = await GatewayProcess.StartAsync(Config(port, folder, mode: "refuse"), waitForRules: false);
+        int admin = FreePort();
+        await using GatewayProcess gateway = await GatewayProcess.StartAsync($"host:\n  admin:\n    listen: 127.0.0.1:{admin}\n" + Config(port, folder, mode: "refuse"), waitForRules: false);
         await gateway.WaitForOutputAsync("compiling them in the background", CompileDeadline);
         Assert.Contains("every query is answered REFUSED (dns-dot.rulesStartup: refuse)", gateway.Output, StringComparison.Ordinal);
 
         Assert.Contains("status: REFUSED", await KdigAsync(port, "ads.example.test", "A"));
         Assert.Contains("status: REFUSED", await KdigAsync(port, "xads.example.test", "A", "+tcp"));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        string stats = $"http://127.0.0.1:{admin}/api/v1/plugins/dns-dot/stats";
+        Assert.Matches("\"rules\":{\"state\":\"compiling\",\"queriesWithoutScripts\":[1-9][0-9]*}", await http.GetStringAsync(stats));
 
         folder.OpenGate();
         await gateway.WaitForOutputAsync("rule scripts active", CompileDeadline);
+        Assert.Contains("\"rules\":{\"state\":\"active\"}", await http.GetStringAsync(stats), StringComparison.Ordinal);
         Assert.Matches(@"[1-9]\d* queries were answered REFUSED until now", gateway.Output);
         Assert.Contains("status: NXDOMAIN", await KdigAsync(port, "ads.example.test", "A"));
         Assert.Matches(@"xads\.example\.test\.\s+\d+\s+IN\s+A\s+10\.0\.0\.77", await KdigAsync(port, "xads.example.test", "A"));

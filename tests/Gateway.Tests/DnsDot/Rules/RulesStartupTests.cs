@@ -79,6 +79,30 @@ public sealed class RulesStartupTests : IDisposable
     }
 
     [Fact]
+    public void Dispose_DuringTheBackgroundCompile_ReturnsAtOnceAndTheCompileEndDisposes()
+    {
+        _folder.Write("block.csx", """Block("ads.startup.test");""");
+        ScriptCompiler.ForgetEmitted();
+
+        RuleEngine engine;
+        Thread compile;
+        using (ScriptCompiler.CompilerLock.EnterScope())
+        {
+            engine = Start(RulesStartupMode.Refuse);
+            compile = engine.BackgroundCompile!;
+
+            // The compile cannot end while the test holds the compiler (it either waits for it, or saw the dispose
+            // first and never compiles): a Dispose that waited for it would hang here. The stand-in is gone at once.
+            engine.Dispose();
+            Assert.Equal(VerdictKind.Continue, engine.Evaluate(RuleScriptFolder.Query("www.startup.test")).Kind);
+        }
+
+        Assert.True(compile.Join(CompileDeadline), "the background compile did not end in time");
+        Assert.Equal(VerdictKind.Continue, engine.Evaluate(RuleScriptFolder.Query("ads.startup.test")).Kind);
+        Assert.DoesNotContain(_folder.Logs.Lines, l => l.Contains("rule scripts active", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Start_WaitColdCache_CompiledBeforeItReturns()
     {
         _folder.Write("block.csx", """Block("ads.startup.test");""");
