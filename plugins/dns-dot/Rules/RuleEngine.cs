@@ -248,8 +248,10 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// </summary>
     private void CompileInBackground(RulesStartupMode mode)
     {
+        // Swapped without Retire: the rule set it replaces is the initial empty one (no context to unload), and a
+        // collection now would pause the start for nothing.
         var pending = new PendingRuleStep(mode);
-        Retire(Swap(new RuleSet([pending], [], [], 0, _metrics, _failures, null)));
+        Swap(new RuleSet([pending], [], [], 0, _metrics, _failures, null));
         var thread = new Thread(CompileAtStart) { IsBackground = true, Name = "dns-dot rule compile", Priority = ThreadPriority.BelowNormal };
         Volatile.Write(ref _backgroundCompile, thread);
         RulesLog.ScriptsCompiling(_logger, mode == RulesStartupMode.Refuse
