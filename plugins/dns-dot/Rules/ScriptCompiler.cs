@@ -220,6 +220,10 @@ internal static class ScriptCompiler
         }
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
+        // The unloaded context's native side (its loader heaps, Roslyn's metadata readers) went back to glibc's
+        // arenas, not to the OS: trimmed as after a rule-set unload, or a cold start idles with it resident.
+        NativeMemory.Trim();
     }
 
     /// <summary>Drops the images emitted this round but keeps Roslyn loaded (tests: a new process's memory, without a cold compiler).</summary>
