@@ -179,7 +179,7 @@ internal static class GatewayCommandLine
         await using var runtime = new GatewayRuntime(path, AppContext.BaseDirectory, loggerFactory, Environment.GetEnvironmentVariables());
         try
         {
-            runtime.Prepare();
+            runtime.Prepare(beforeStart: true);
         }
         catch (ConfigException ex)
         {

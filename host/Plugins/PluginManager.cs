@@ -90,8 +90,11 @@ internal sealed class PluginManager : IAsyncDisposable
     /// <summary>The warnings plugins reported in the last <see cref="ValidateAll"/> (gateway check prints them).</summary>
     public List<ConfigError> Warnings { get; } = new();
 
-    /// <summary>Runs every loaded plugin's Validate against <paramref name="config"/>.</summary>
-    public List<ConfigError> ValidateAll(GatewayConfig config)
+    /// <summary>
+    /// Runs every loaded plugin's Validate against <paramref name="config"/>; <paramref name="beforeStart"/> when the
+    /// plugins start right after (<see cref="PluginValidationContext.BeforeStart"/>), false for check and reloads.
+    /// </summary>
+    public List<ConfigError> ValidateAll(GatewayConfig config, bool beforeStart = false)
     {
         Warnings.Clear();
         var errors = new List<ConfigError>();
@@ -99,7 +102,7 @@ internal sealed class PluginManager : IAsyncDisposable
         {
             if (handle.Plugin is not null)
             {
-                errors.AddRange(Validate(config, handle.Plugin, handle.Folder));
+                errors.AddRange(Validate(config, handle.Plugin, handle.Folder, beforeStart));
             }
         }
 
@@ -339,11 +342,11 @@ internal sealed class PluginManager : IAsyncDisposable
         }
     }
 
-    private List<ConfigError> Validate(GatewayConfig config, IGatewayPlugin plugin, string folder)
+    private List<ConfigError> Validate(GatewayConfig config, IGatewayPlugin plugin, string folder, bool beforeStart = false)
     {
         var errors = new List<ConfigError>();
         string id = plugin.Id;
-        var context = new PluginValidationContext(id, config.Configuration.GetSection(id), config.Document.Directory) { PluginDirectory = folder };
+        var context = new PluginValidationContext(id, config.Configuration.GetSection(id), config.Document.Directory) { PluginDirectory = folder, BeforeStart = beforeStart };
         try
         {
             plugin.Validate(context);
@@ -426,7 +429,7 @@ internal sealed class PluginManager : IAsyncDisposable
             return;
         }
 
-        List<ConfigError> errors = Validate(_config, handle.Plugin, handle.Folder);
+        List<ConfigError> errors = Validate(_config, handle.Plugin, handle.Folder, beforeStart: true);
         if (errors.Count > 0)
         {
             handle.Failure = "configuration rejected";

@@ -76,9 +76,11 @@ internal sealed class GatewayRuntime : IAsyncDisposable
     /// Reads and validates the configuration, loads every plugin and runs their Validate. Throws
     /// <see cref="ConfigException"/> with every error. A section naming no loaded plugin is a warning (logged and kept
     /// in <see cref="Warnings"/>), the same at check, start and reload: plugin and section may be dropped in in either
-    /// order, and the section applies as soon as a plugin with that id is loaded.
+    /// order, and the section applies as soon as a plugin with that id is loaded. <paramref name="beforeStart"/>: the
+    /// plugins start right after (<c>gateway run</c>), so a plugin may leave to its start what the start repeats
+    /// anyway (<see cref="Gateway.Sdk.Plugins.PluginValidationContext.BeforeStart"/>); false for <c>gateway check</c>.
     /// </summary>
-    public void Prepare()
+    public void Prepare(bool beforeStart = false)
     {
         // Invalid host keys do not stop here: the plugins still validate their sections, so one run of
         // `gateway check` lists every error of the file.
@@ -89,7 +91,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
         VirtualNetwork = VirtualNetworkFactory.Create(Config.Host.Tun, Config.Host.Limits, _loggerFactory, HostMeter);
         Plugins = new PluginManager(Config, live, _loggerFactory, HostMeter, VirtualNetwork, new HostSockets(_loggerFactory, HostMeter));
         Plugins.LoadAll();
-        foreach (ConfigError error in Plugins.ValidateAll(Config))
+        foreach (ConfigError error in Plugins.ValidateAll(Config, beforeStart))
         {
             if (!errors.Contains(error))
             {

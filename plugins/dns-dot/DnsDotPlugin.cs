@@ -112,7 +112,10 @@ public sealed class DnsDotPlugin : IGatewayPlugin
     {
         DnsDotOptionsValidator.Validate(context);
 
-        // `gateway check` compiles the rule scripts too (DESIGN §6), reporting script errors as file:line:col.
+        // `gateway check` compiles the rule scripts too (DESIGN §6), reporting script errors as file:line:col. Right
+        // before a start with rulesStartup fast or refuse, a script with no cached image is left to the start, which
+        // compiles it in the background (issue 21) and logs its errors: Roslyn stays off the ready path.
+        bool compilerAllowed = !context.BeforeStart || RulesStartupModes.Parse(context.Configuration["rulesStartup"] ?? "fast") is RulesStartupMode.Wait or null;
         string[] globs = context.Configuration.GetSection("rules").Get<string[]>() ?? [];
         var groups = new List<string>();
         foreach (IConfigurationSection group in context.Configuration.GetSection("groups").GetChildren())
@@ -122,7 +125,7 @@ public sealed class DnsDotPlugin : IGatewayPlugin
 
         var lists = new Lists.NamedListCatalog(context.Configuration.GetSection("lists").Get<List<ListOptions>>() ?? [], context.ConfigDirectory);
         ScriptCache cache = ScriptCache.InStateDirectory(context.Configuration["stateDirectory"], context.ConfigDirectory);
-        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups, pluginDirectory: context.PluginDirectory, lists: lists, cache: cache))
+        foreach (PluginConfigError error in RuleEngine.Check(globs, context.ConfigDirectory, knownGroups: groups, pluginDirectory: context.PluginDirectory, lists: lists, cache: cache, compilerAllowed: compilerAllowed))
         {
             if (error.File is null)
             {
@@ -179,8 +182,9 @@ public sealed class DnsDotPlugin : IGatewayPlugin
             _reloadGate.Release();
         }
 
-        // Validation may have compiled scripts too: no Roslyn context outlives the plugin (it would hold it loaded).
-        ScriptCompiler.ReleaseCompiler();
+        // Validation may have compiled scripts too: no Roslyn context outlives the plugin (it would hold it loaded). A
+        // start's background compile still running is not waited for: its end arms the compiler's idle release.
+        ScriptCompiler.ReleaseCompiler(waitForCompile: false);
         _stopping?.Dispose();
         _stopping = null;
         _context = null;
@@ -282,7 +286,8 @@ public sealed class DnsDotPlugin : IGatewayPlugin
         _filtering ??= new Filtering.FilteringRuntime(context, _logger);
         if (!_rulesInjected && options.Rules.Count > 0)
         {
-            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory, _filtering.Lists, RuleCache(options, context.ConfigDirectory));
+            // A reload that adds the section was validated in full (compiled), so its scripts load at once in any mode.
+            _ruleEngine = RuleEngine.Start(options.Rules, context.ConfigDirectory, context.LoggerFactory, context.Meter, context.PluginDirectory, _filtering.Lists, RuleCache(options, context.ConfigDirectory), RulesStartupModes.Parse(options.RulesStartup) ?? RulesStartupMode.Fast);
             _rules = _ruleEngine;
         }
 

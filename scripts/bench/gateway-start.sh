@@ -10,3 +10,14 @@ start_gateway() {
         sleep "$4"
     done
 }
+
+# wait_rules LOG POLL: when the config has rule scripts, returns once LOG says they loaded ("rules loaded:") or failed
+# ("rule scripts not loaded"). With dns-dot.rulesStartup: fast (the default) a cold-cache start is ready before its
+# scripts compiled; a start meant to fill the compiled-script cache must not be stopped before that.
+wait_rules() {
+    grep -q '\.csx' "$cfg/gateway.yaml" || return 0
+    until grep -q -e "rules loaded: " -e "rule scripts not loaded" "$1"; do
+        kill -0 "$pid" 2>/dev/null || { echo "gateway exited before its rule scripts loaded:" >&2; cat "$1" >&2; exit 2; }
+        sleep "$2"
+    done
+}

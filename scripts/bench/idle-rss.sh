@@ -24,7 +24,7 @@ start() { start_gateway "$gw" "$cfg" "$log" 0.05; }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); cache=$cache; $gw; $cfg"
 if [[ "$cache" == warm ]]; then
-    rm -rf "$cfg/state/rules-cache"; start; kill -TERM "$pid"; wait "$pid" || true
+    rm -rf "$cfg/state/rules-cache"; start; wait_rules "$log" 0.05; kill -TERM "$pid"; wait "$pid" || true
 fi
 values=()
 for i in $(seq "$runs"); do

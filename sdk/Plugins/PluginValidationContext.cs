@@ -42,6 +42,14 @@ public sealed class PluginValidationContext
     /// </summary>
     public string PluginDirectory { get; init; } = string.Empty;
 
+    /// <summary>
+    /// True when the host validates right before starting the plugin (<c>gateway run</c>, a plugin dropped in): the
+    /// plugin may leave a check that its start repeats anyway, and that is too slow for the ready path, to the start
+    /// (dns-dot compiles rule scripts that are not in its cache in the background, and reports their errors then).
+    /// False for <c>gateway check</c> and configuration reloads: validate in full. Added in SDK 1.x (additive).
+    /// </summary>
+    public bool BeforeStart { get; init; }
+
     /// <summary>The problems reported so far.</summary>
     public IReadOnlyList<PluginConfigError> Errors => _errors;
 

@@ -66,8 +66,14 @@ internal sealed class DnsDotApi
         }
 
         var upstreams = new List<UpstreamStats>();
+        RulesStats? rules = null;
         if (_snapshot() is { } snapshot)
         {
+            if (snapshot.Rules is Rules.RuleEngine engine)
+            {
+                rules = new RulesStats(engine.State, engine.Pending?.Queries);
+            }
+
             AddGroup(upstreams, "default", snapshot.DefaultGroup);
             foreach ((string name, UpstreamGroup group) in snapshot.Groups)
             {
@@ -97,7 +103,8 @@ internal sealed class DnsDotApi
             view.TopClients.Select(pair => new ClientCount(pair.Key, pair.Value)).ToList(),
             view.TopBlocked.Select(pair => new NameCount(pair.Key, pair.Value)).ToList(),
             lists,
-            new BlockingStats(pausedUntil is null, pausedUntil?.UtcDateTime, paused));
+            new BlockingStats(pausedUntil is null, pausedUntil?.UtcDateTime, paused),
+            rules);
         return ValueTask.FromResult(ApiResponse.Json(body));
     }
 
@@ -210,7 +217,10 @@ internal sealed class DnsDotApi
 
     internal sealed record BlockingStats(bool Enabled, DateTime? PausedUntil, IReadOnlyDictionary<string, DateTime> PausedGroups);
 
+    /// <summary>The rule scripts: state none | compiling | active | failed; queries answered without them so far while not active.</summary>
+    internal sealed record RulesStats(string State, long? QueriesWithoutScripts);
+
     internal sealed record StatsResponse(double Qps, QueryCounts Queries, LatencyStats LatencyMs, double CacheHitRatio, double BlockedRatio, IReadOnlyList<SeriesPoint> Series,
         IReadOnlyList<UpstreamStats> Upstreams, IReadOnlyList<NameCount> TopNames, IReadOnlyList<ClientCount> TopClients, IReadOnlyList<NameCount> TopBlocked,
-        IReadOnlyList<ListStats> Lists, BlockingStats Blocking);
+        IReadOnlyList<ListStats> Lists, BlockingStats Blocking, RulesStats? Rules);
 }

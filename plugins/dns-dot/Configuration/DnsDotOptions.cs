@@ -26,6 +26,18 @@ internal sealed class DnsDotOptions
     public List<string> Rules { get; set; } = new();
 
     /// <summary>
+    /// What a start does while rule scripts that have no image in the compiled-script cache compile (a first start,
+    /// an upgrade, a script edited while the gateway was stopped; Roslyn then takes seconds): <c>fast</c> (the
+    /// default) is ready at once and answers as if the scripts had no rules until they load: client policy, lists,
+    /// local records, the cache and forwarding still apply; <c>refuse</c> is ready at once and answers REFUSED until
+    /// they load (stub resolvers then ask their next server); <c>wait</c> is ready only once they are compiled.
+    /// Scripts all found in the cache load before "gateway ready" in every mode, and reloads always keep the previous
+    /// rules until the new ones are compiled. Security: with <c>fast</c>, a name only a script blocks resolves
+    /// during the compile (seconds); choose <c>refuse</c> or <c>wait</c> when that matters.
+    /// </summary>
+    public string RulesStartup { get; set; } = "fast";
+
+    /// <summary>
     /// Largest UDP answer, in bytes, whatever the client's EDNS size says (DNS flag day 2020: 1232 avoids
     /// fragmentation). Defaults to 1232.
     /// </summary>

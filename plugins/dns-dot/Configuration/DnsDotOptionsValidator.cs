@@ -77,6 +77,11 @@ internal static class DnsDotOptionsValidator
         NonNegative(context, "minConnections", options.MinConnections);
         Positive(context, "upstreamMaxConnections", options.UpstreamMaxConnections);
         Positive(context, "maxInFlightPerConnection", options.MaxInFlightPerConnection);
+        if (Rules.RulesStartupModes.Parse(options.RulesStartup) is null)
+        {
+            context.Error("rulesStartup", $"'{options.RulesStartup}' is not a rules start-up mode: use fast, refuse or wait");
+        }
+
         ServingOptionsValidator.Validate(context, options);
         Filtering.FilteringOptionsValidator.Validate(context, options);
     }

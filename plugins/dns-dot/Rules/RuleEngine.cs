@@ -14,7 +14,8 @@ namespace Gateway.Plugins.DnsDot.Rules;
 /// per query (a volatile read of an immutable <see cref="RuleSet"/>, then prebuilt matchers and compiled
 /// delegates only). Script and block list edits are noticed by file watchers, debounced, compiled off the query
 /// path and swapped in atomically; a broken edit is logged with file:line:col and the previous rules stay.
-/// The previous generation's collectible context is unloaded, and the unload is verified.
+/// The previous generation's collectible context is unloaded, and the unload is verified. At start, scripts with no
+/// cached image can compile in the background while a stand-in serves (<see cref="RulesStartupMode"/>, issue 21).
 /// </summary>
 internal sealed class RuleEngine : IRuleEvaluator, IDisposable
 {
@@ -44,6 +45,9 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     private long _failedReloads;
     private long _leaks;
     private bool _disposed;
+    private Thread? _backgroundCompile;
+    private int _disposeRequested;
+    private volatile bool _loadFailed;
 
     private RuleEngine(IReadOnlyList<string> globs, string configDirectory, string? pluginDirectory, ILoggerFactory loggerFactory, Meter? meter, Lists.IListCatalog? lists, ScriptCache? cache)
     {
@@ -78,21 +82,47 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     internal long RuleFailures => _failures.Total;
 
     /// <summary>
+    /// Where the scripts are (the admin API's <c>rules.state</c>): <c>compiling</c> while a start compiles them in the
+    /// background, <c>active</c> once a generation loaded, <c>failed</c> when none loaded because of errors.
+    /// </summary>
+    public string State => Interlocked.Read(ref _reloads) > 0 ? "active" : Volatile.Read(ref _backgroundCompile) is not null ? "compiling" : _loadFailed ? "failed" : "none";
+
+    /// <summary>The stand-in while the scripts compile at start or after they failed to (null once scripts loaded).</summary>
+    internal PendingRuleStep? Pending => _current.Steps is [PendingRuleStep pending] ? pending : null;
+
+    /// <summary>The background compile of a start, when one runs (tests wait for it).</summary>
+    internal Thread? BackgroundCompile => Volatile.Read(ref _backgroundCompile);
+
+    /// <summary>
     /// Compiles the scripts matched by <paramref name="globs"/> (relative to <paramref name="configDirectory"/>)
     /// and starts watching them. Never throws for script errors: they are logged and the engine starts with no
     /// rules (every query continues to normal resolution) until a fixed edit loads. <paramref name="pluginDirectory"/>
     /// is the plugin's folder, where the rule compiler is (null: this assembly's folder); <paramref name="lists"/> the
     /// configured lists scripts may name; <paramref name="cache"/> keeps compiled scripts between runs (null: none).
+    /// With <paramref name="startup"/> <c>fast</c> or <c>refuse</c>, scripts that need the compiler (no image in the
+    /// cache) compile on a background thread while a <see cref="PendingRuleStep"/> serves, and this returns at once;
+    /// <c>wait</c> (the default, and what reloads use) compiles before returning.
     /// </summary>
-    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null)
+    public static RuleEngine Start(IReadOnlyList<string> globs, string configDirectory, ILoggerFactory loggerFactory, Meter meter, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null, RulesStartupMode startup = RulesStartupMode.Wait)
     {
         ArgumentNullException.ThrowIfNull(globs);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         var engine = new RuleEngine([.. globs], configDirectory, pluginDirectory, loggerFactory, meter, lists, cache);
         if (globs.Count > 0)
         {
-            engine.Reload();
-            engine.UpdateWatchers();
+            lock (engine._reloadLock)
+            {
+                if (startup == RulesStartupMode.Wait)
+                {
+                    engine.Reload();
+                }
+                else if (engine.Load(compilerAllowed: false) == LoadOutcome.NeedsCompiler)
+                {
+                    engine.CompileInBackground(startup);
+                }
+
+                engine.UpdateWatchers();
+            }
         }
 
         return engine;
@@ -105,8 +135,10 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// group is an error too. <paramref name="pluginDirectory"/> is the plugin's folder, where the rule compiler is
     /// (null: this assembly's folder). With <paramref name="cache"/>, a script that compiled cleanly before (same
     /// text, compiler and references) is loaded from it; errors are never cached, so they always come from Roslyn.
+    /// With <paramref name="compilerAllowed"/> false (a start that compiles in the background), only scripts with an
+    /// emitted image are checked: when one has none, the start's background compile reports its errors instead.
     /// </summary>
-    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null)
+    public static IReadOnlyList<PluginConfigError> Check(IReadOnlyList<string> globs, string configDirectory, IReadOnlyCollection<string>? knownGroups = null, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null, bool compilerAllowed = true)
     {
         ArgumentNullException.ThrowIfNull(globs);
         var errors = new List<PluginConfigError>();
@@ -116,7 +148,7 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             return errors;
         }
 
-        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None), pluginDirectory, lists, cache);
+        ScriptCompiler.Result result = ScriptCompiler.CompileAll(files, RuleMetrics.None, new RuleFailureReporter(NullLogger.Instance, RuleMetrics.None), pluginDirectory, lists, cache, compilerAllowed);
         result.RuleSet?.Context?.Unload();
         if (knownGroups is null || result.GroupScripts is null)
         {
@@ -142,13 +174,19 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
     /// Recompiles now (the watchers call this after a debounce). True when the new rules are in use; false when
     /// they had errors (logged) and the previous rules stay.
     /// </summary>
-    internal bool Reload()
+    internal bool Reload() => Load(compilerAllowed: true) == LoadOutcome.Loaded;
+
+    /// <summary>
+    /// Compiles and swaps in; with <paramref name="compilerAllowed"/> false, nothing changes when a script would need
+    /// Roslyn (<see cref="LoadOutcome.NeedsCompiler"/>).
+    /// </summary>
+    private LoadOutcome Load(bool compilerAllowed)
     {
         lock (_reloadLock)
         {
             if (_disposed)
             {
-                return false;
+                return LoadOutcome.Failed;
             }
 
             long started = Stopwatch.GetTimestamp();
@@ -159,7 +197,12 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
             string fingerprint = Fingerprint(files, _current.Files);
             ScriptCompiler.Result result = errors.Count > 0
                 ? new ScriptCompiler.Result(null, errors)
-                : ScriptCompiler.CompileAll(files, _metrics, _failures, _pluginDirectory, _lists, _cache);
+                : ScriptCompiler.CompileAll(files, _metrics, _failures, _pluginDirectory, _lists, _cache, compilerAllowed);
+            if (result.NeedsCompiler)
+            {
+                return LoadOutcome.NeedsCompiler;
+            }
+
             LogCache(result);
 
             RuleSet? next = result.RuleSet;
@@ -173,17 +216,90 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
                     RulesLog.ScriptError(_logger, error.File ?? $"dns-dot.{error.KeyPath}", error.Line, error.Column, error.Message);
                 }
 
-                RulesLog.LoadFailed(_logger, result.Errors.Count, Interlocked.Read(ref _reloads) == 0 ? "starting with no rules until the scripts are fixed" : "the previous rules stay in use");
+                string action = Interlocked.Read(ref _reloads) > 0 ? "the previous rules stay in use"
+                    : Pending?.Mode == RulesStartupMode.Refuse ? "every query stays REFUSED (dns-dot.rulesStartup: refuse) until the scripts are fixed"
+                    : "serving with no rules until the scripts are fixed";
+                _loadFailed = Interlocked.Read(ref _reloads) == 0;
+                RulesLog.LoadFailed(_logger, result.Errors.Count, action);
                 ScheduleCollection(null);
-                return false;
+                return LoadOutcome.Failed;
             }
 
+            PendingRuleStep? pending = Pending;
             Retire(Swap(next));
             Interlocked.Increment(ref _reloads);
+            _loadFailed = false;
             _metrics.Reload(ok: true);
-            RulesLog.Loaded(_logger, next.Steps.Count, next.NameCount, files.Count, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            return true;
+            long elapsedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            RulesLog.Loaded(_logger, next.Steps.Count, next.NameCount, files.Count, elapsedMs);
+            if (pending is not null)
+            {
+                RulesLog.ScriptsTookOver(_logger, files.Count, elapsedMs, pending.Queries, pending.Mode == RulesStartupMode.Refuse ? "REFUSED" : "without the scripts' rules");
+            }
+
+            return LoadOutcome.Loaded;
         }
+    }
+
+    /// <summary>
+    /// Puts the stand-in for <paramref name="mode"/> in place and compiles on a thread of its own, at a lower priority
+    /// than the query path (nice 10 on Linux): Roslyn takes seconds of CPU on a cold start, and the machine is often
+    /// small. Called with the reload lock held; the compile takes it, so a script edit meanwhile waits for it.
+    /// </summary>
+    private void CompileInBackground(RulesStartupMode mode)
+    {
+        // Swapped without Retire: the rule set it replaces is the initial empty one (no context to unload), and a
+        // collection now would pause the start for nothing.
+        var pending = new PendingRuleStep(mode);
+        Swap(new RuleSet([pending], [], [], 0, _metrics, _failures, null));
+        var thread = new Thread(CompileAtStart) { IsBackground = true, Name = "dns-dot rule compile", Priority = ThreadPriority.BelowNormal };
+        Volatile.Write(ref _backgroundCompile, thread);
+        RulesLog.ScriptsCompiling(_logger, mode == RulesStartupMode.Refuse
+            ? "every query is answered REFUSED (dns-dot.rulesStartup: refuse)"
+            : "queries are answered as if the scripts had no rules: client policy, lists, records, cache and forwarding still apply (dns-dot.rulesStartup: fast)");
+        thread.Start();
+    }
+
+    private void CompileAtStart()
+    {
+        try
+        {
+            BackgroundPriority.LowerCurrentThread();
+            lock (_reloadLock)
+            {
+                // An edit noticed meanwhile may have loaded the scripts already.
+                if (Pending is not null && Volatile.Read(ref _disposeRequested) == 0)
+                {
+                    Load(compilerAllowed: true);
+                }
+
+                if (Volatile.Read(ref _disposeRequested) == 0)
+                {
+                    UpdateWatchers();
+                }
+            }
+        }
+        catch (Exception exception)
+        {
+            // A thread's exception would end the process; the stand-in keeps serving and a fixed edit reloads.
+            RulesLog.ReloadCrashed(_logger, exception);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _backgroundCompile, null);
+            if (Interlocked.CompareExchange(ref _disposeRequested, 0, 0) == 1)
+            {
+                DisposeNow();
+            }
+        }
+    }
+
+    /// <summary>What <see cref="Load"/> did.</summary>
+    private enum LoadOutcome
+    {
+        Loaded,
+        Failed,
+        NeedsCompiler,
     }
 
     private void LogCache(ScriptCompiler.Result result)
@@ -210,6 +326,21 @@ internal sealed class RuleEngine : IRuleEvaluator, IDisposable
 
     /// <inheritdoc/>
     public void Dispose()
+    {
+        // A start's background compile holds the reload lock for seconds and Roslyn cannot be cancelled: a stop does
+        // not wait for it; the compile thread disposes the engine when it ends (full fences: each side sees the other).
+        Interlocked.Exchange(ref _disposeRequested, 1);
+        if (Interlocked.CompareExchange(ref _backgroundCompile, null, null) is not null)
+        {
+            // Stand-in or not, nothing may answer from this engine's rules any more.
+            _current = RuleSet.Empty(_metrics, _failures);
+            return;
+        }
+
+        DisposeNow();
+    }
+
+    private void DisposeNow()
     {
         lock (_reloadLock)
         {

@@ -43,4 +43,10 @@ internal static partial class RulesLog
 
     [LoggerMessage(EventId = 612, Level = LogLevel.Warning, Message = "compiled rule script cache: {Problem}; the rules still load, compiled at each start (set dns-dot.stateDirectory to a folder only the gateway's user can write)")]
     public static partial void CacheProblem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 613, Level = LogLevel.Warning, Message = "rule scripts have no compiled image in the cache (first start, upgrade or edit): compiling them in the background; until they load, {Window}")]
+    public static partial void ScriptsCompiling(ILogger logger, string window);
+
+    [LoggerMessage(EventId = 614, Level = LogLevel.Warning, Message = "rule scripts active: {FileCount} script(s) compiled in the background in {ElapsedMs} ms; {Queries} queries were answered {Window} until now")]
+    public static partial void ScriptsTookOver(ILogger logger, int fileCount, long elapsedMs, long queries, string window);
 }

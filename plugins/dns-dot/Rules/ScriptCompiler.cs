@@ -37,7 +37,8 @@ internal static class ScriptCompiler
     /// </summary>
     internal static readonly TimeSpan CompilerIdleRelease = TimeSpan.FromSeconds(10);
 
-    private static readonly Lock CompilerLock = new();
+    /// <summary>Held for a whole round of compiles (tests hold it to keep a start's background compile in its window).</summary>
+    internal static readonly Lock CompilerLock = new();
     private static readonly Timer IdleTimer = new(_ => ReleaseCompiler(idleOnly: true), null, Timeout.Infinite, Timeout.Infinite);
     private static CompilerLoadContext? s_compiler;
     private static CompilerLoadContext.EmitFunction? s_emit;
@@ -103,6 +104,12 @@ internal static class ScriptCompiler
 
         /// <summary>The first problem with the cache (an unusable entry, a failed write), or null; never an error of the scripts.</summary>
         public string? CacheProblem { get; init; }
+
+        /// <summary>
+        /// With the compiler not allowed: true when a script had no cached image (no rule set then; the remaining
+        /// scripts were not tried).
+        /// </summary>
+        public bool NeedsCompiler { get; init; }
     }
 
     /// <summary>
@@ -115,12 +122,16 @@ internal static class ScriptCompiler
     /// <param name="pluginDirectory">The plugin's folder (where the compiler and Roslyn are), or null/empty to use this assembly's.</param>
     /// <param name="lists">The configured lists scripts may name (<c>BlockList("ads")</c>), or null.</param>
     /// <param name="cache">Where compiled scripts are kept between runs, or null to compile every script.</param>
-    public static Result CompileAll(IReadOnlyList<string> files, RuleMetrics metrics, RuleFailureReporter failures, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null)
+    /// <param name="compilerAllowed">
+    /// False: use only images already emitted (this run's, or the cache's) and never load Roslyn; the first script
+    /// without one ends the round with <see cref="Result.NeedsCompiler"/> (a start that compiles in the background).
+    /// </param>
+    public static Result CompileAll(IReadOnlyList<string> files, RuleMetrics metrics, RuleFailureReporter failures, string? pluginDirectory = null, Lists.IListCatalog? lists = null, ScriptCache? cache = null, bool compilerAllowed = true)
     {
         var errors = new List<PluginConfigError>();
         var builder = new RuleSetBuilder { Lists = lists };
         ScriptLoadContext? context = files.Count > 0 ? new ScriptLoadContext() : null;
-        var round = new Round(pluginDirectory ?? "", cache);
+        var round = new Round(pluginDirectory ?? "", cache) { CompilerAllowed = compilerAllowed };
         if (files.Count > 0)
         {
             lock (CompilerLock)
@@ -136,6 +147,11 @@ internal static class ScriptCompiler
                         // Not the script's fault (a missing compiler or framework file, an unloadable reference): reported, never thrown.
                         errors.Add(new PluginConfigError(null, $"the script could not be compiled: {exception.GetType().Name}: {exception.Message}", file, 1, 1));
                     }
+
+                    if (round.NeedsCompiler)
+                    {
+                        break;
+                    }
                 }
 
                 if (s_compiler is not null)
@@ -146,10 +162,10 @@ internal static class ScriptCompiler
             }
         }
 
-        if (errors.Count > 0)
+        if (errors.Count > 0 || round.NeedsCompiler)
         {
             context?.Unload();
-            return new Result(null, errors) { FromCache = round.FromCache, Compiled = round.Compiled, CacheProblem = round.CacheProblem };
+            return new Result(null, errors) { FromCache = round.FromCache, Compiled = round.Compiled, CacheProblem = round.CacheProblem, NeedsCompiler = round.NeedsCompiler };
         }
 
         return new Result(builder.Build(metrics, failures, context), errors, builder.GroupScripts) { FromCache = round.FromCache, Compiled = round.Compiled, CacheProblem = round.CacheProblem };
@@ -161,9 +177,19 @@ internal static class ScriptCompiler
     /// decommitting collection): Roslyn allocates tens of MB per round that would otherwise stay committed.
     /// Compiles are rare (start-up and script edits), so the cost of a full collection is paid rarely.
     /// </summary>
-    internal static void ReleaseCompiler(bool idleOnly = false)
+    /// <param name="idleOnly">Only when idle for <see cref="CompilerIdleRelease"/> (the idle timer).</param>
+    /// <param name="waitForCompile">
+    /// False: when a round of compiles runs now (a start's background compile), return at once; its end arms the idle
+    /// release (a plugin stopping during the window does not wait seconds for Roslyn).
+    /// </param>
+    internal static void ReleaseCompiler(bool idleOnly = false, bool waitForCompile = true)
     {
-        lock (CompilerLock)
+        if (!CompilerLock.TryEnter(idleOnly || !waitForCompile ? TimeSpan.Zero : Timeout.InfiniteTimeSpan))
+        {
+            return;
+        }
+
+        try
         {
             if (s_compiler is null)
             {
@@ -179,6 +205,10 @@ internal static class ScriptCompiler
 
             UnloadCompiler();
         }
+        finally
+        {
+            CompilerLock.Exit();
+        }
 
         // An unloaded context is freed over several collections (its scout object is finalized, then the native
         // side goes); an idle gateway would not collect again for a long time, so drive it here, bounded.
@@ -190,6 +220,10 @@ internal static class ScriptCompiler
         }
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
+        // The unloaded context's native side (its loader heaps, Roslyn's metadata readers) went back to glibc's
+        // arenas, not to the OS: trimmed as after a rule-set unload, or a cold start idles with it resident.
+        NativeMemory.Trim();
     }
 
     /// <summary>Drops the images emitted this round but keeps Roslyn loaded (tests: a new process's memory, without a cold compiler).</summary>
@@ -305,6 +339,11 @@ internal static class ScriptCompiler
 
         var emitErrors = new List<(string Message, string File, int Line, int Column)>();
         (bool empty, byte[]? image, byte[]? pdb, string? entryType, string? entryMethod) = Emit(path, code, round, emitErrors);
+        if (round.NeedsCompiler)
+        {
+            return;
+        }
+
         foreach ((string message, string file, int line, int column) in emitErrors)
         {
             errors.Add(new PluginConfigError(null, message, file, line, column));
@@ -351,6 +390,12 @@ internal static class ScriptCompiler
             round.CacheProblem ??= readProblem;
         }
 
+        if (!round.CompilerAllowed)
+        {
+            round.NeedsCompiler = true;
+            return new Emitted(true, null, null, null, null);
+        }
+
         CompilerLoadContext.EmitFunction emit = AcquireCompiler(round.Directory);
         Interlocked.Increment(ref s_emits);
         round.Compiled++;
@@ -387,6 +432,11 @@ internal static class ScriptCompiler
         public string Directory { get; } = directory;
 
         public ScriptCache? Cache { get; } = cache;
+
+        /// <summary>False: a script without an emitted image sets <see cref="NeedsCompiler"/> instead of loading Roslyn.</summary>
+        public bool CompilerAllowed { get; init; } = true;
+
+        public bool NeedsCompiler { get; set; }
 
         /// <summary>The compile inputs besides the script (<see cref="ScriptCompiler.Inputs"/>), computed once a round.</summary>
         public string Inputs => _inputs ??= ScriptCompiler.Inputs(Directory);

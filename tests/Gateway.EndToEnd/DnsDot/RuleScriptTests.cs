@@ -183,7 +183,8 @@ public sealed class RuleScriptTests : IClassFixture<RuleScriptUpstreamsFixture>
             int firstPort = FreePort();
             await using (GatewayProcess first = await GatewayProcess.StartAsync(Yaml(firstPort)))
             {
-                // Validation compiled it (Roslyn, cold cache) and kept it; the start reused that compile.
+                // A cold cache: compiled by Roslyn (in the background with the default rulesStartup: fast; the harness
+                // waits for the rules to load) and kept.
                 Assert.DoesNotContain("rule scripts loaded from cache", first.Output, StringComparison.Ordinal);
                 Assert.Single(Directory.GetFiles(Path.Combine(folder, "state", "rules-cache"), "*.rules"));
                 Assert.Contains("status: NXDOMAIN", await KdigAsync(firstPort, "ads.example.test", "A"));

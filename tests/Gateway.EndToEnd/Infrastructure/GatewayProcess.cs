@@ -9,6 +9,12 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>The line the host prints once all plugins have started (the readiness contract).</summary>
     public const string ReadyLine = "gateway ready";
 
+    /// <summary>dns-dot's line when a generation of rule scripts is in use (at start, whichever way they were loaded).</summary>
+    public const string RulesLoadedLine = "rules loaded: ";
+
+    /// <summary>dns-dot's line when no generation of rule scripts could be loaded (errors with file:line:col before it).</summary>
+    public const string RulesNotLoadedLine = "rule scripts not loaded";
+
     private readonly BackgroundProcess _process;
 
     private GatewayProcess(BackgroundProcess process, string workDirectory, string configPath)
@@ -42,7 +48,12 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <param name="files">Extra files to write next to the config (relative name → content), e.g. rule scripts.</param>
     /// <param name="verbosity">--verbosity value.</param>
     /// <param name="gatewayDirectory">A published gateway folder; default: the one published for this run.</param>
-    public static async Task<GatewayProcess> StartAsync(string yaml, NetworkNamespace? netns = null, IReadOnlyDictionary<string, string>? files = null, string verbosity = "info", string? gatewayDirectory = null)
+    /// <param name="waitForRules">
+    /// When the config names rule scripts (<c>.csx</c>), also wait until dns-dot loaded them (or said they failed):
+    /// with <c>rulesStartup: fast</c> (the default) a cold start is ready before its scripts compiled, and tests of
+    /// the scripts' verdicts want them in use. False: return at "gateway ready" (tests of the start-up window).
+    /// </param>
+    public static async Task<GatewayProcess> StartAsync(string yaml, NetworkNamespace? netns = null, IReadOnlyDictionary<string, string>? files = null, string verbosity = "info", string? gatewayDirectory = null, bool waitForRules = true)
     {
         string gatewayDir = gatewayDirectory ?? await GatewayBuild.GatewayDirectoryAsync();
         string work = Path.Combine(Path.GetTempPath(), "gateway-e2e", "run-" + Guid.NewGuid().ToString("N")[..12]);
@@ -67,6 +78,15 @@ public sealed class GatewayProcess : IAsyncDisposable
             // 120 s: `gateway run` compiles rule scripts while validating (Roslyn's first, cold use), which took 50 s
             // on a 2-core machine at load average 50; the CI machine takes 2.
             await process.WaitForOutputAsync(ReadyLine, TimeSpan.FromSeconds(120));
+            if (waitForRules && yaml.Contains(".csx", StringComparison.Ordinal))
+            {
+                // The same 120 s: the compile is Roslyn's cold use, now after "gateway ready" instead of before it.
+                Task loaded = process.WaitForOutputAsync(RulesLoadedLine, TimeSpan.FromSeconds(120));
+                Task failed = process.WaitForOutputAsync(RulesNotLoadedLine, TimeSpan.FromSeconds(120));
+                await await Task.WhenAny(loaded, failed);
+                _ = failed.ContinueWith(static t => t.Exception, TaskScheduler.Default);
+                _ = loaded.ContinueWith(static t => t.Exception, TaskScheduler.Default);
+            }
         }
         catch
         {

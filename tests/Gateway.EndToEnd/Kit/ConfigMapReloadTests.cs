@@ -23,6 +23,9 @@ public sealed class ConfigMapReloadTests
         string exe = Path.Combine(await GatewayBuild.GatewayDirectoryAsync(), "gateway");
         await using BackgroundProcess gateway = BackgroundProcess.Start(exe, ["run", "--config", Path.Combine(folder, "gateway.yaml")], name: "gateway", workingDirectory: folder);
         await gateway.WaitForOutputAsync(GatewayProcess.ReadyLine, Patience);
+
+        // A cold rules-cache compiles in the background after "gateway ready" (rulesStartup: fast).
+        await gateway.WaitForOutputAsync(GatewayProcess.RulesLoadedLine, Patience);
         Assert.Equal(["10.0.0.1"], await Kdig.ShortAsync(dns, "swap.configmap.test", "A"));
         Assert.Contains("status: NXDOMAIN", await Kdig.QueryAsync(dns, "first.configmap.test", "A"));
 
