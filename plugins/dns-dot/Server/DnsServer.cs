@@ -1,6 +1,7 @@
 using Gateway.Plugins.DnsDot.Configuration;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Security;
+using Gateway.Plugins.DnsDot.Server.Epoll;
 using Gateway.Plugins.DnsDot.Server.Https;
 using Gateway.Plugins.DnsDot.Server.Tls;
 using Gateway.Sdk.Handlers;
@@ -32,6 +33,10 @@ internal sealed class DnsServer : IAsyncDisposable
     private readonly List<IDisposable> _plain = new();
     private readonly List<IDisposable> _encrypted = new();
     private readonly List<ServiceEndpoint> _plainEndpoints;
+
+    // DoT and TCP client connections run on these (Linux), for as long as this server: the plugin's start to its stop
+    // or unload (a reload rebinding DoT keeps them). Measured: BENCHMARKS.md "DoT on the plugin's own epoll loop".
+    private readonly EpollLoopGroup? _loops = EpollLoopGroup.IsSupported ? new EpollLoopGroup("dns-dot") : null;
     private ListenerCertificate? _certificate;
     private DohServer? _doh;
     private EncryptedListeners _listeners = EncryptedListeners.None;
@@ -79,7 +84,7 @@ internal sealed class DnsServer : IAsyncDisposable
         try
         {
             var datagrams = new DnsDatagramHandler(resolver, metrics, gate);
-            var streams = new DnsStreamHandler(resolver, logger, metrics, gate);
+            var streams = new DnsStreamHandler(resolver, logger, metrics, gate, server._loops);
             foreach (ServiceEndpoint endpoint in endpoints)
             {
                 server._plain.Add(context.BindDatagram(endpoint, datagrams));
@@ -123,6 +128,9 @@ internal sealed class DnsServer : IAsyncDisposable
 
         _plain.Clear();
         await CloseEncryptedAsync().ConfigureAwait(false);
+
+        // The loops' threads end; connections still on them fail their waits and close.
+        _loops?.Dispose();
     }
 
     private void ApplyEncrypted(DnsDotOptions options, bool firstLoad)
@@ -148,7 +156,7 @@ internal sealed class DnsServer : IAsyncDisposable
                 DnsDotLog.DefaultVirtualEncrypted(_logger, string.Join(", ", next.Tls.Concat(next.Https).Where(e => e.Kind == EndpointKind.Virtual).Select(e => e.Endpoint)));
             }
 
-            var tls = new DnsTlsStreamHandler(_resolver, _certificate, Gate, _logger, _metrics);
+            var tls = new DnsTlsStreamHandler(_resolver, _certificate, Gate, _logger, _metrics, _loops);
             foreach (ServiceEndpoint endpoint in next.Tls)
             {
                 _encrypted.Add(_context.BindStream(endpoint, tls));

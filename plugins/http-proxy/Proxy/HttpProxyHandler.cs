@@ -29,7 +29,7 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
     private readonly HttpProxyOptions _poolBuiltWith;   // the pool is shared by every generation of rules
 
     // Connections run on these (Linux): see HandleAsync.
-    private readonly EpollLoopGroup? _loops = EpollLoopGroup.IsSupported ? new EpollLoopGroup() : null;
+    private readonly EpollLoopGroup? _loops = EpollLoopGroup.IsSupported ? new EpollLoopGroup("http-proxy") : null;
 
     // Parents' up/down state by name: a reload keeps a dead parent in its back-off.
     private readonly ConcurrentDictionary<string, ParentHealth> _parentHealth = new(StringComparer.OrdinalIgnoreCase);

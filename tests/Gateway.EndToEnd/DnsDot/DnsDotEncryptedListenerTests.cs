@@ -143,14 +143,70 @@ public sealed class DnsDotEncryptedListenerTests : IClassFixture<UnboundDotFixtu
     [Fact]
     public async Task Dot_HundredQueriesPipelinedOnOneConnection_EachAnsweredOnIt()
     {
-        using var tcp = new TcpClient();
+        (TcpClient tcp, SslStream tls) = await ConnectDotAsync();
+        using (tcp)
+        await using (tls)
+        {
+            await PipelineHundredAsync(tls);
+        }
+    }
+
+    [Fact]
+    public async Task Dot_PipelinedWhileOtherClientsStallMidHandshakeAndMidQuery_AllAnswered()
+    {
+        // Clients on every one of the gateway's epoll loops (round-robin) that stop halfway: a TLS record header of a
+        // ClientHello and nothing more, or a handshake and then two bytes of a query. Neither may hold up a loop.
+        var stalled = new List<IDisposable>();
+        try
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                var hello = new TcpClient();
+                stalled.Add(hello);
+                await hello.ConnectAsync(IPAddress.Loopback, _tls);
+                await hello.GetStream().WriteAsync(new byte[] { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 });
+
+                (TcpClient tcp, SslStream tls) = await ConnectDotAsync();
+                stalled.Add(tcp);
+                stalled.Add(tls);
+                await tls.WriteAsync(new byte[] { 0, 40, 0x12 });
+                await tls.FlushAsync();
+            }
+
+            (TcpClient client, SslStream stream) = await ConnectDotAsync();
+            using (client)
+            await using (stream)
+            {
+                await PipelineHundredAsync(stream);
+            }
+        }
+        finally
+        {
+            foreach (IDisposable client in stalled)
+            {
+                client.Dispose();
+            }
+        }
+
+        Assert.False(_gateway.HasExited);
+    }
+
+    private async Task<(TcpClient Tcp, SslStream Tls)> ConnectDotAsync()
+    {
+        var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, _tls);
         using X509Certificate2 chain = LoadCa(_certificates.CaFile);
-        await using var tls = new SslStream(tcp.GetStream(), false, (_, certificate, _, errors) =>
+        var tls = new SslStream(tcp.GetStream(), false, (_, certificate, _, errors) =>
             errors == SslPolicyErrors.RemoteCertificateChainErrors && certificate is not null && VerifiesAgainst(new X509Certificate2(certificate), chain));
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = ServerName, ApplicationProtocols = [new SslApplicationProtocol("dot")] });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = ServerName, ApplicationProtocols = [new SslApplicationProtocol("dot")] }, timeout.Token);
         Assert.Equal("dot", tls.NegotiatedApplicationProtocol.ToString());
+        return (tcp, tls);
+    }
 
+    // 100 queries in one write, half for a name unbound answers and half NXDOMAIN: each answered once, with its own id.
+    private static async Task PipelineHundredAsync(SslStream tls)
+    {
         var frames = new List<byte>();
         for (int i = 0; i < 100; i++)
         {

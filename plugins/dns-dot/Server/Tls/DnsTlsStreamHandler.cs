@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Rules;
 using Gateway.Plugins.DnsDot.Security;
+using Gateway.Plugins.DnsDot.Server.Epoll;
 using Gateway.Sdk.Handlers;
 using Microsoft.Extensions.Logging;
 
@@ -24,10 +25,15 @@ internal sealed class DnsTlsStreamHandler : IStreamHandler
     private readonly ClientGate _gate;
     private readonly ILogger _logger;
     private readonly DnsDotMetrics _metrics;
+    private readonly EpollLoopGroup? _loops;
 
-    /// <summary>Creates the handler.</summary>
-    public DnsTlsStreamHandler(DnsResolver resolver, ListenerCertificate certificate, ClientGate gate, ILogger logger, DnsDotMetrics metrics)
+    /// <summary>
+    /// Creates the handler. Connections run on <paramref name="loops"/> when given, handshake included (see
+    /// <see cref="LoopStream"/>), else on System.Net.Sockets.
+    /// </summary>
+    public DnsTlsStreamHandler(DnsResolver resolver, ListenerCertificate certificate, ClientGate gate, ILogger logger, DnsDotMetrics metrics, EpollLoopGroup? loops = null)
     {
+        _loops = loops;
         _resolver = resolver;
         _certificate = certificate;
         _gate = gate;
@@ -47,7 +53,9 @@ internal sealed class DnsTlsStreamHandler : IStreamHandler
         _metrics.ClientConnectionsOpened.Add(1);
         // Over the socket's plain stream: the handshake has its own timeout and the session enforces the host's idle
         // limit itself (see StreamSession), so the SDK's idle-timeout wrapper would only add work to every read.
-        var tls = new SslStream(new NetworkStream(connection.Socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        LoopSocket? loop = LoopStream.TryPutOnLoop(_loops, connection.Socket);
+        Stream inner = loop is null ? new NetworkStream(connection.Socket, ownsSocket: false) : new LoopStream(loop);
+        var tls = new SslStream(inner, leaveInnerStreamOpen: false);
         try
         {
             if (!await TlsHandshake.TryAuthenticateAsync(tls, _certificate, Alpn, _resolver.Snapshot.Options.HandshakeTimeoutMs, connection, _gate, _logger, cancellationToken).ConfigureAwait(false))
@@ -55,13 +63,16 @@ internal sealed class DnsTlsStreamHandler : IStreamHandler
                 return;
             }
 
-            var session = new StreamSession(tls, _resolver, _gate, client, DnsTransport.Tls, () => ConnectionReset.Reset(connection.Socket), _metrics, cancellationToken, connection.IdleTimeout);
+            var session = new StreamSession(tls, _resolver, _gate, client, DnsTransport.Tls, LoopStream.ResetAction(connection.Socket, loop), _metrics, cancellationToken, connection.IdleTimeout);
             string reason = await session.RunAsync().ConfigureAwait(false);
             DnsDotLog.ClientConnectionEnded(_logger, connection.Client.ToString(), reason);
         }
         finally
         {
             await tls.DisposeAsync().ConfigureAwait(false);
+            // Off the loop before the host closes the socket (nothing left waiting on it).
+            loop?.Abort();
+            loop?.Dispose();
             _gate.CloseConnection(client);
             _metrics.ClientConnectionsClosed.Add(1);
         }

@@ -16,7 +16,7 @@ public sealed class LoopSocketTests : IDisposable
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
     private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-    private readonly EpollLoopGroup _loops = new();
+    private readonly EpollLoopGroup _loops = new("test");
 
     public LoopSocketTests()
     {

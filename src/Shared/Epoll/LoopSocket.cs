@@ -1,9 +1,14 @@
+// Linked into http-proxy and dns-dot, in each one's namespace: see EpollLoop.cs.
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 
+#if GATEWAY_DNSDOT
+namespace Gateway.Plugins.DnsDot.Server.Epoll;
+#else
 namespace Gateway.Plugins.HttpProxy.Io.Epoll;
+#endif
 
 /// <summary>
 /// A connected TCP socket served by an <see cref="EpollLoop"/>: receives, sends and a connect that complete on the
@@ -207,6 +212,31 @@ internal sealed unsafe class LoopSocket : IDisposable
         _read.Cancel();
         _write.Cancel();
     }
+
+    /// <summary>
+    /// Resets the connection at once (an RST; unsent data is dropped) and ends every operation, without closing the
+    /// descriptor: connect(2) to AF_UNSPEC disconnects a TCP socket (tcp_disconnect). Closing the <see cref="Socket"/>
+    /// instead would wait, spinning, for this object to release the handle, which on the loop's thread never happens.
+    /// </summary>
+    public void Reset()
+    {
+        Abort();
+        if (!_released)
+        {
+            byte* unspecified = stackalloc byte[16];
+            new Span<byte>(unspecified, 16).Clear();
+            EpollNative.Connect(_fd, unspecified, 16);
+        }
+    }
+
+    /// <summary>
+    /// Ends the waiting receive, if any, with <see cref="OperationCanceledException"/> (its continuation on the thread
+    /// pool), and nothing else: a read timeout that must not fail the sends still under way. Later receives run.
+    /// </summary>
+    public void CancelReceive() => _read.Cancel();
+
+    /// <summary>Ends the waiting send, if any, with <see cref="OperationCanceledException"/>, and nothing else.</summary>
+    public void CancelSend() => _write.Cancel();
 
     /// <summary>True once <see cref="Abort"/> was called (and not undone by <see cref="Resume"/>).</summary>
     public bool IsAborted => _aborted;

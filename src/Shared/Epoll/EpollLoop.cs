@@ -1,7 +1,15 @@
+// One copy of the plugins' epoll loops (System.Net.Sockets' completions without the hop to the thread pool): linked
+// into plugins/http-proxy/ and plugins/dns-dot/ with <Compile Include=... Link=...> (as src/Shared/Sockets is into the
+// host and wireguard). Each assembly gets its own internal copy, named in that assembly's namespace (GATEWAY_DNSDOT
+// picks dns-dot's), so a test project that sees the internals of both never finds two types of the same full name.
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
+#if GATEWAY_DNSDOT
+namespace Gateway.Plugins.DnsDot.Server.Epoll;
+#else
 namespace Gateway.Plugins.HttpProxy.Io.Epoll;
+#endif
 
 /// <summary>
 /// One thread waiting in epoll_wait(2) for the sockets of <see cref="LoopSocket"/>s and completing their operations

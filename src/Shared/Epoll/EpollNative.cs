@@ -1,7 +1,12 @@
+// Linked into http-proxy and dns-dot, in each one's namespace: see EpollLoop.cs.
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
+#if GATEWAY_DNSDOT
+namespace Gateway.Plugins.DnsDot.Server.Epoll;
+#else
 namespace Gateway.Plugins.HttpProxy.Io.Epoll;
+#endif
 
 /// <summary>
 /// The Linux calls <see cref="EpollLoop"/> and <see cref="LoopSocket"/> make (epoll(7), recv(2)/send(2) with

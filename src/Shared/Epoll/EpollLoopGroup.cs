@@ -1,4 +1,9 @@
+// Linked into http-proxy and dns-dot, in each one's namespace: see EpollLoop.cs.
+#if GATEWAY_DNSDOT
+namespace Gateway.Plugins.DnsDot.Server.Epoll;
+#else
 namespace Gateway.Plugins.HttpProxy.Io.Epoll;
+#endif
 
 /// <summary>
 /// One <see cref="EpollLoop"/> per processor this process may run on (started at the first socket), sockets handed
@@ -9,7 +14,11 @@ internal sealed class EpollLoopGroup : IDisposable
     private readonly object _gate = new();
     private EpollLoop[]? _loops;
     private uint _next;
+    private readonly string _name;
     private bool _disposed;
+
+    /// <param name="name">Names the loops' threads ("{name} epoll 0", ...).</param>
+    public EpollLoopGroup(string name) => _name = name;
 
     /// <summary>Whether loops can run here (<see cref="EpollNative.IsSupported"/>).</summary>
     public static bool IsSupported => EpollNative.IsSupported;
@@ -36,7 +45,7 @@ internal sealed class EpollLoopGroup : IDisposable
                 var loops = new EpollLoop[Math.Max(1, Environment.ProcessorCount)];
                 for (int i = 0; i < loops.Length; i++)
                 {
-                    loops[i] = new EpollLoop($"http-proxy epoll {i}");
+                    loops[i] = new EpollLoop($"{_name} epoll {i}");
                 }
 
                 Volatile.Write(ref _loops, loops);
