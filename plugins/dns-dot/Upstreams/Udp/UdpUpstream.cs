@@ -109,24 +109,6 @@ internal sealed class UdpUpstream : DnsUpstream
     /// <summary>Queries that may be in flight at once (one socket each).</summary>
     public int Capacity => _slots.Length;
 
-    /// <summary>Sockets open, in flight or kept for the next queries (disconnected: they hold no port).</summary>
-    public int OpenSockets
-    {
-        get
-        {
-            lock (_sync)
-            {
-                int open = 0;
-                foreach (Slot slot in _slots)
-                {
-                    open += slot.Fd >= 0 ? 1 : 0;
-                }
-
-                return open;
-            }
-        }
-    }
-
     /// <inheritdoc/>
     public override int OpenConnections
     {
@@ -405,7 +387,6 @@ internal sealed class UdpUpstream : DnsUpstream
     {
         int fd;
         ushort id;
-        uint generation;
         UpstreamQuery query;
         lock (_sync)
         {
@@ -424,7 +405,6 @@ internal sealed class UdpUpstream : DnsUpstream
 
             fd = slot.Fd;
             id = slot.Id;
-            generation = slot.Generation;
             query = slot.Query;
 
             // While set, a timeout or a stop that ends the query leaves the socket to this read (see Release).
@@ -461,7 +441,8 @@ internal sealed class UdpUpstream : DnsUpstream
         {
             ref Slot slot = ref _slots[index];
             slot.Reading = false;
-            if ((received >= 0 || failure is not null) && slot.Generation == generation && slot.Query is not null)
+            // While Reading was set the slot could not be given to another query: a query still here is this read's.
+            if ((received >= 0 || failure is not null) && slot.Query is not null)
             {
                 claimed = slot.Query;
                 Release(index);
