@@ -46,7 +46,7 @@ internal sealed class DnsStreamHandler : IStreamHandler
         }
 
         _metrics?.ClientConnectionsOpened.Add(1);
-        LoopSocket? loop = LoopStream.TryPutOnLoop(_loops, connection.Socket);
+        LoopSocket? loop = _loops?.TryAdd(connection.Socket);
         try
         {
             // The socket's plain stream (the session enforces the host's idle limit itself, see StreamSession), on an

@@ -26,23 +26,6 @@ internal sealed class LoopStream : Stream
     public LoopStream(LoopSocket socket) => _socket = socket;
 
     /// <summary>
-    /// <paramref name="socket"/> on the next loop of <paramref name="loops"/>; null (the caller serves it with
-    /// System.Net.Sockets, as before the loops) without loops (not Linux), when they are stopping, or when epoll
-    /// refused the socket. The caller disposes the result before the socket is closed.
-    /// </summary>
-    public static LoopSocket? TryPutOnLoop(EpollLoopGroup? loops, Socket socket)
-    {
-        try
-        {
-            return loops?.Next()?.Add(socket, register: true);
-        }
-        catch (Exception e) when (e is ObjectDisposedException or SocketException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
     /// The session's abort for an offender: an RST now. On a loop that is <see cref="LoopSocket.Reset"/> (the socket
     /// is closed later, by the host, once the handler has taken it off the loop: disposing it while the loop holds its
     /// handle would block the loop's thread until then).

@@ -140,7 +140,7 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
             // rather than being handed from the runtime's epoll thread to the thread pool (measured: BENCHMARKS.md "SOCKS5
             // on the plugin's own epoll loop", "HTTP on the plugin's own epoll loop"); System.Net.Sockets serves a
             // connection only when no loop can take it (not Linux, the loops stopping, epoll refusing the socket).
-            LoopSocket? loop = _loops is not null ? PutOnLoop(_loops, connection.Socket) : null;
+            LoopSocket? loop = _loops?.TryAdd(connection.Socket);
             reader.Loop = loop;
             using CancellationTokenRegistration abort = loop is null ? default : deadline.Token.UnsafeRegister(LoopSocket.AbortCallback, loop);
             try
@@ -171,19 +171,6 @@ internal sealed class HttpProxyHandler : IStreamHandler, IDisposable
         {
             Interlocked.Decrement(ref _connections);
             Metrics.ConnectionClosed();
-        }
-    }
-
-    /// <summary>The socket on the next loop; null (served by System.Net.Sockets) when the loops are stopping or epoll refused it.</summary>
-    private static LoopSocket? PutOnLoop(EpollLoopGroup loops, Socket socket)
-    {
-        try
-        {
-            return loops.Next()?.Add(socket, register: true);
-        }
-        catch (Exception e) when (e is ObjectDisposedException or SocketException)
-        {
-            return null;
         }
     }
 

@@ -1,4 +1,6 @@
 // Linked into http-proxy and dns-dot, in each one's namespace: see EpollLoop.cs.
+using System.Net.Sockets;
+
 #if GATEWAY_DNSDOT
 namespace Gateway.Plugins.DnsDot.Server.Epoll;
 #else
@@ -33,6 +35,22 @@ internal sealed class EpollLoopGroup : IDisposable
             1 => loops[0],
             _ => loops[Interlocked.Increment(ref _next) % (uint)loops.Length],
         };
+    }
+
+    /// <summary>
+    /// <paramref name="socket"/> registered on the next loop; null (the caller serves it with System.Net.Sockets) once
+    /// the group is disposed or when epoll refused the socket. The caller disposes the result before the socket is closed.
+    /// </summary>
+    public LoopSocket? TryAdd(Socket socket)
+    {
+        try
+        {
+            return Next()?.Add(socket, register: true);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            return null;
+        }
     }
 
     private EpollLoop[] Start()

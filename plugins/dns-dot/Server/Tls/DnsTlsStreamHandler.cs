@@ -53,7 +53,7 @@ internal sealed class DnsTlsStreamHandler : IStreamHandler
         _metrics.ClientConnectionsOpened.Add(1);
         // Over the socket's plain stream: the handshake has its own timeout and the session enforces the host's idle
         // limit itself (see StreamSession), so the SDK's idle-timeout wrapper would only add work to every read.
-        LoopSocket? loop = LoopStream.TryPutOnLoop(_loops, connection.Socket);
+        LoopSocket? loop = _loops?.TryAdd(connection.Socket);
         Stream inner = loop is null ? new NetworkStream(connection.Socket, ownsSocket: false) : new LoopStream(loop);
         var tls = new SslStream(inner, leaveInnerStreamOpen: false);
         try

@@ -80,7 +80,7 @@ public sealed class LoopStreamTests : IDisposable
             server.SendBufferSize = bufferSize;
         }
 
-        LoopSocket loop = LoopStream.TryPutOnLoop(_loops, server) ?? throw new InvalidOperationException("no loop took the socket");
+        LoopSocket loop = _loops.TryAdd(server) ?? throw new InvalidOperationException("no loop took the socket");
         var metrics = new DnsDotMetrics(_meter);
         var group = new UpstreamGroup("default", new LeastOutstandingPolicy(), Array.Empty<DnsUpstream>());
         var resolver = new DnsResolver(options, group, new Dictionary<string, UpstreamGroup>(), null, metrics, NullLogger.Instance) { Rules = new AnswerAll() };
