@@ -3,6 +3,7 @@
 // host and wireguard). Each assembly gets its own internal copy, named in that assembly's namespace (GATEWAY_DNSDOT
 // picks dns-dot's), so a test project that sees the internals of both never finds two types of the same full name.
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 #if GATEWAY_DNSDOT
@@ -63,9 +64,7 @@ internal sealed class EpollLoop : IDisposable
     /// resolution, parent proxies, a blocking connect): the loop serves other connections, which must not wait for it.
     /// Completes at once anywhere else.
     /// </summary>
-    public static ValueTask LeaveAsync() => t_current is null ? ValueTask.CompletedTask : YieldAsync();
-
-    private static async ValueTask YieldAsync() => await Task.Yield();
+    public static LeaveAwaitable LeaveAsync() => default;
 
     /// <summary>True once disposed: the epoll descriptor is closed (or about to be).</summary>
     public bool Stopped => _stopping;
@@ -217,5 +216,32 @@ internal sealed class EpollLoop : IDisposable
 
         EpollNative.Close(_wake);
         EpollNative.Close(_epoll);
+    }
+
+    /// <summary>
+    /// What <see cref="LeaveAsync"/> returns. On a loop's thread the awaiting code always continues on the thread pool:
+    /// an awaited <c>Task.Yield</c> wrapped in a ValueTask could complete on the pool before its caller checked it, and
+    /// the caller would then go on, synchronously, on the loop's thread.
+    /// </summary>
+    public readonly struct LeaveAwaitable : ICriticalNotifyCompletion
+    {
+        /// <summary>True off a loop's thread (nothing to leave).</summary>
+        public bool IsCompleted => t_current is null;
+
+        /// <summary>The same as <see cref="IsCompleted"/>: leaving never fails.</summary>
+        public bool IsCompletedSuccessfully => IsCompleted;
+
+        public LeaveAwaitable GetAwaiter() => this;
+
+        /// <summary>No context is captured either way: the continuation runs on the thread pool.</summary>
+        public LeaveAwaitable ConfigureAwait(bool continueOnCapturedContext) => this;
+
+        public void GetResult()
+        {
+        }
+
+        public void OnCompleted(Action continuation) => ThreadPool.QueueUserWorkItem(static c => c(), continuation, preferLocal: false);
+
+        public void UnsafeOnCompleted(Action continuation) => ThreadPool.UnsafeQueueUserWorkItem(static c => c(), continuation, preferLocal: false);
     }
 }
