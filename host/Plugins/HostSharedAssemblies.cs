@@ -1,9 +1,7 @@
+using System.Collections.Concurrent;
 using System.Reflection;
+using System.Runtime.Loader;
 using Gateway.Sdk;
-using Gateway.Sdk.Plugins;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Primitives;
 
 namespace Gateway.Host.Plugins;
 
@@ -16,11 +14,15 @@ namespace Gateway.Host.Plugins;
 /// </summary>
 internal static class HostSharedAssemblies
 {
-    /// <summary>Types whose assemblies are always shared (their versions are what <see cref="Mismatch"/> checks against).</summary>
-    private static Type[] SharedTypes { get; } = [typeof(IGatewayPlugin), typeof(IConfiguration), typeof(ILogger), typeof(IChangeToken)];
+    /// <summary>
+    /// The shared assembly names on the host's trusted platform assembly list (its own dependency closure: what plugins
+    /// get). Names only, from the paths: reading each file's version up front (<see cref="AssemblyName.GetAssemblyName"/>)
+    /// loads System.Reflection.Metadata and System.Collections.Immutable into every gateway, ~2 MB of idle RSS, for a
+    /// check that only a plugin referencing a newer copy needs. <see cref="HostVersion"/> reads a version on demand.
+    /// </summary>
+    private static HashSet<string> Names { get; } = FindHostNames();
 
-    /// <summary>Every shared assembly name the host has, with the version it has.</summary>
-    public static IReadOnlyDictionary<string, Version> Versions { get; } = FindHostVersions();
+    private static readonly ConcurrentDictionary<string, Version?> VersionCache = new(StringComparer.Ordinal);
 
     /// <summary>True for the names a plugin must not bring its own copy of.</summary>
     public static bool IsShared(string? name) =>
@@ -49,7 +51,7 @@ internal static class HostSharedAssemblies
                     return $"{display}: built against Gateway.Sdk {wanted}, but this gateway has Gateway.Sdk {GatewaySdk.Version} (major {GatewaySdk.MajorVersion}) — update the gateway or rebuild the plugin against SDK {GatewaySdk.MajorVersion}.x";
                 }
             }
-            else if (Versions.TryGetValue(reference.Name!, out Version? have) && wanted > have)
+            else if (HostVersion(reference.Name!) is { } have && wanted > have)
             {
                 return $"{display}: built against {reference.Name} {wanted}, but this gateway has {have} (shared with plugins) — update the gateway or rebuild the plugin against {reference.Name} {have.Major}.x";
             }
@@ -58,35 +60,39 @@ internal static class HostSharedAssemblies
         return null;
     }
 
-    private static Dictionary<string, Version> FindHostVersions()
-    {
-        var versions = new Dictionary<string, Version>(StringComparer.Ordinal);
+    /// <summary>
+    /// The version of the host's copy of shared assembly <paramref name="name"/>, or null when the host has none. The
+    /// host's copy is loaded into the default context to read it: the plugin that references it resolves to that same
+    /// copy when it first uses it (its own context has none), so this loads nothing the plugin would not.
+    /// </summary>
+    public static Version? HostVersion(string name) =>
+        !Names.Contains(name) ? null : VersionCache.GetOrAdd(name, static n =>
+        {
+            try
+            {
+                return AssemblyLoadContext.Default.LoadFromAssemblyName(new AssemblyName(n)).GetName().Version ?? new Version(0, 0);
+            }
+            catch (Exception ex) when (ex is IOException or BadImageFormatException or UnauthorizedAccessException)
+            {
+                // Listed but not a loadable assembly: nothing to share under that name.
+                return null;
+            }
+        });
 
-        // The host's own dependency closure is on the trusted platform assembly list; plugins get what is there.
+    private static HashSet<string> FindHostNames()
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal) { "Gateway.Sdk" };
         string? tpa = AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string;
         foreach (string path in (tpa ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
             string name = Path.GetFileNameWithoutExtension(path);
             if (IsShared(name))
             {
-                try
-                {
-                    versions[name] = AssemblyName.GetAssemblyName(path).Version ?? new Version(0, 0);
-                }
-                catch (Exception ex) when (ex is IOException or BadImageFormatException or UnauthorizedAccessException)
-                {
-                    // Not a readable assembly: nothing to share under that name.
-                }
+                names.Add(name);
             }
         }
 
-        foreach (Type type in SharedTypes)
-        {
-            AssemblyName name = type.Assembly.GetName();
-            versions[name.Name!] = name.Version ?? new Version(0, 0);
-        }
-
-        return versions;
+        return names;
     }
 
     /// <summary>
@@ -100,7 +106,7 @@ internal static class HostSharedAssemblies
         foreach (string path in Directory.EnumerateFiles(folder, "*.dll", SearchOption.AllDirectories))
         {
             string name = Path.GetFileNameWithoutExtension(path);
-            if (IsShared(name) && Versions.ContainsKey(name) && seen.Add(name))
+            if (IsShared(name) && Names.Contains(name) && seen.Add(name))
             {
                 carried.Add(new AssemblyName(name));
             }

@@ -8,13 +8,19 @@ namespace Gateway.Plugins.DnsDot.Lists;
 /// Downloads lists over http(s) through the gateway's own protected sockets (<c>IPluginContext.ProtectSocket</c>:
 /// marked so policy routing never sends them into the gateway's TUN, as its DoT upstream sockets are), with a
 /// conditional GET (ETag / If-Modified-Since, RFC 9110 §13), a size cap and an end-to-end timeout. One shared
-/// <see cref="HttpClient"/> per plugin (connection reuse for lists on the same server).
+/// <see cref="HttpClient"/> per plugin (connection reuse for lists on the same server), made on the first download:
+/// a gateway without list URLs never loads System.Net.Http (~1.5 MB of idle RSS).
 /// </summary>
 internal sealed class ListDownloader : IDisposable
 {
-    private readonly HttpClient _client;
+    private readonly Action<Socket> _protectSocket;
+    private HttpClient? _client;
 
-    public ListDownloader(Action<Socket> protectSocket)
+    public ListDownloader(Action<Socket> protectSocket) => _protectSocket = protectSocket;
+
+    private HttpClient Client => LazyInitializer.EnsureInitialized(ref _client, () => CreateClient(_protectSocket));
+
+    private static HttpClient CreateClient(Action<Socket> protectSocket)
     {
         var handler = new SocketsHttpHandler
         {
@@ -52,8 +58,9 @@ internal sealed class ListDownloader : IDisposable
                 throw last ?? new SocketException((int)SocketError.HostNotFound);
             },
         };
-        _client = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
-        _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("gateway-dns-dot", "1"));
+        var client = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("gateway-dns-dot", "1"));
+        return client;
     }
 
     /// <summary>
@@ -77,7 +84,7 @@ internal sealed class ListDownloader : IDisposable
 
         try
         {
-            using HttpResponseMessage response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            using HttpResponseMessage response = await Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.NotModified)
             {
                 return new DownloadResult(NotModified: true, etag, lastModified, 0);
@@ -127,7 +134,7 @@ internal sealed class ListDownloader : IDisposable
         }
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose() => _client?.Dispose();
 
     /// <summary>The outcome of a download.</summary>
     internal sealed record DownloadResult(bool NotModified, string? ETag, DateTimeOffset? LastModified, long Bytes);
