@@ -19,7 +19,8 @@ namespace Gateway.Tests.DnsDot.Server;
 /// <summary>
 /// <see cref="StreamSession"/> over a real TCP connection served by one of dns-dot's epoll loops (<see cref="LoopStream"/>):
 /// the limits the session enforces through its stream's cancellation (idle, host limit, write timeout) end waits on
-/// the loop as they end NetworkStream's.
+/// the loop as they end NetworkStream's; and writes from several threads at once (the session's writer and an
+/// SslStream answering from its read path) go out one by one, whole and in order.
 /// </summary>
 public sealed class LoopStreamTests : IDisposable
 {
@@ -263,5 +264,176 @@ public sealed class LoopStreamTests : IDisposable
         Assert.Equal("write_timeout", aborted.LastTag("reason"));
 
         await AssertResetAsync(served.Client);
+    }
+
+    /// <summary>A connection whose server side is on a loop with small kernel buffers (sends park), as a LoopStream.</summary>
+    private sealed class Pair : IDisposable
+    {
+        public required Socket Client { get; init; }
+        public required Socket Server { get; init; }
+        public required LoopSocket Loop { get; init; }
+        public required LoopStream Stream { get; init; }
+
+        /// <summary>The first write, when <see cref="ParkedAsync"/> made it: writer 0's 256 KB, parked in the socket.</summary>
+        public Task First { get; set; } = Task.CompletedTask;
+
+        public void Dispose()
+        {
+            Loop.Abort();
+            Loop.Dispose();
+            Server.Dispose();
+            Client.Dispose();
+        }
+    }
+
+    private async Task<Pair> PairAsync()
+    {
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await client.ConnectAsync(_listener.LocalEndPoint!).WaitAsync(Deadline);
+        Socket server = await _listener.AcceptAsync().WaitAsync(Deadline);
+        server.SendBufferSize = 4096;
+        LoopSocket loop = _loops.TryAdd(server) ?? throw new InvalidOperationException("no loop took the socket");
+        return new Pair { Client = client, Server = server, Loop = loop, Stream = new LoopStream(loop) };
+    }
+
+    private async Task<Pair> ParkedAsync()
+    {
+        Pair pair = await PairAsync();
+        pair.First = pair.Stream.WriteAsync(Record(0, 0, 256 * 1024)).AsTask();
+        Assert.False(pair.First.IsCompleted, "a 256 KB send did not park");
+        return pair;
+    }
+
+    // A record: writer (1 byte), sequence (2), body length (4), then the body, every byte (writer * 31 + sequence).
+    private static byte[] Record(int writer, int sequence, int bodyLength)
+    {
+        byte[] record = new byte[7 + bodyLength];
+        record[0] = (byte)writer;
+        BinaryPrimitives.WriteUInt16BigEndian(record.AsSpan(1), (ushort)sequence);
+        BinaryPrimitives.WriteInt32BigEndian(record.AsSpan(3), bodyLength);
+        record.AsSpan(7).Fill((byte)(writer * 31 + sequence));
+        return record;
+    }
+
+    /// <summary>Reads records until <paramref name="count"/> arrived; each must be whole, unmixed with another.</summary>
+    private static async Task<List<(int Writer, int Sequence)>> ReadRecordsAsync(Socket socket, int count)
+    {
+        var records = new List<(int Writer, int Sequence)>();
+        byte[] header = new byte[7];
+        for (int i = 0; i < count; i++)
+        {
+            await ReadExactlyAsync(socket, header);
+            int writer = header[0];
+            int sequence = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(1));
+            int length = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(3));
+            Assert.InRange(length, 1, 1 << 20);
+            byte[] body = new byte[length];
+            await ReadExactlyAsync(socket, body);
+            byte expected = (byte)(writer * 31 + sequence);
+            int wrong = body.AsSpan().IndexOfAnyExcept(expected);
+            Assert.True(wrong < 0, $"record {i} (writer {writer}, #{sequence}) holds a foreign byte at {wrong}");
+            records.Add((writer, sequence));
+        }
+
+        return records;
+    }
+
+    [Fact]
+    public async Task WriteAsync_ConcurrentWritersWhileSendsPark_EachWriteArrivesWholeAndInItsWritersOrder()
+    {
+        if (!EpollLoopGroup.IsSupported)
+        {
+            return;
+        }
+
+        using Pair pair = await PairAsync();
+        LoopStream stream = pair.Stream;
+        Socket client = pair.Client;
+        // The kernel's buffers hold less than one large write: it parks until the peer reads.
+        ValueTask parked = stream.WriteAsync(Record(9, 0, 64 * 1024));
+        Assert.False(parked.IsCompleted, "a 64 KB send did not park: the buffers are too large for this test");
+        Assert.Equal([(9, 0)], await ReadRecordsAsync(client, 1).WaitAsync(Deadline));
+        await parked.AsTask().WaitAsync(Deadline);
+
+        const int Writers = 6;
+        const int PerWriter = 60;
+        // Writes of 1 KB to 24 KB against 4 KB kernel buffers: most park, and the others arrive meanwhile.
+        Task[] writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+        {
+            var random = new Random(w);
+            for (int i = 0; i < PerWriter; i++)
+            {
+                await stream.WriteAsync(Record(w, i, random.Next(1024, 24 * 1024)));
+            }
+        })).ToArray();
+
+        List<(int Writer, int Sequence)> records = await ReadRecordsAsync(client, Writers * PerWriter).WaitAsync(Deadline * 2);
+        await Task.WhenAll(writers).WaitAsync(Deadline);
+
+        for (int w = 0; w < Writers; w++)
+        {
+            Assert.Equal(Enumerable.Range(0, PerWriter), records.Where(r => r.Writer == w).Select(r => r.Sequence));
+        }
+    }
+
+    [Fact]
+    public async Task WriteAsync_WritesCalledWhileOneIsParked_SentInCallOrder()
+    {
+        if (!EpollLoopGroup.IsSupported)
+        {
+            return;
+        }
+
+        // The first write fills the kernel's buffers and parks; the next ones wait for their turn, in call order.
+        using Pair pair = await ParkedAsync();
+        Task[] later = Enumerable.Range(1, 4).Select(i => pair.Stream.WriteAsync(Record(i, i, 100 * i)).AsTask()).ToArray();
+
+        List<(int Writer, int Sequence)> records = await ReadRecordsAsync(pair.Client, 5).WaitAsync(Deadline);
+        await Task.WhenAll([pair.First, .. later]).WaitAsync(Deadline);
+
+        Assert.Equal([0, 1, 2, 3, 4], records.Select(r => r.Writer));
+    }
+
+    [Fact]
+    public async Task WriteAsync_WaitingWriteCancelled_EndsWithoutSendingAndTheNextOneGoesOn()
+    {
+        if (!EpollLoopGroup.IsSupported)
+        {
+            return;
+        }
+
+        using Pair pair = await ParkedAsync();
+        using var cancel = new CancellationTokenSource();
+        Task waiting = pair.Stream.WriteAsync(Record(1, 1, 1000), cancel.Token).AsTask();
+        Task third = pair.Stream.WriteAsync(Record(2, 2, 1000)).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(Deadline));
+        Assert.False(pair.First.IsCompleted, "the cancelled wait ended the send under way");
+
+        List<(int Writer, int Sequence)> records = await ReadRecordsAsync(pair.Client, 2).WaitAsync(Deadline);
+        await Task.WhenAll(pair.First, third).WaitAsync(Deadline);
+        Assert.Equal([0, 2], records.Select(r => r.Writer));
+    }
+
+    [Fact]
+    public async Task WriteAsync_ResetWhileWritesWait_EveryWriteEnds()
+    {
+        if (!EpollLoopGroup.IsSupported)
+        {
+            return;
+        }
+
+        using Pair pair = await ParkedAsync();
+        Task[] waiting = Enumerable.Range(1, 3).Select(i => pair.Stream.WriteAsync(Record(i, i, 1000)).AsTask()).ToArray();
+
+        LoopStream.ResetAction(pair.Server, pair.Loop)();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pair.First.WaitAsync(Deadline));
+        foreach (Task write in waiting)
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write.WaitAsync(Deadline));
+        }
     }
 }
