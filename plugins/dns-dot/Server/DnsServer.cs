@@ -189,7 +189,7 @@ internal sealed class DnsServer : IAsyncDisposable
         TimeSpan idle = _resolver.Snapshot.ClientIdleTimeout;
 
         // Kestrel's start binds our in-process transport only: nothing here waits on the network.
-        _doh = DohServer.StartAsync(_resolver, _certificate!, Gate, _metrics, _context.LoggerFactory, _logger, idle).GetAwaiter().GetResult();
+        _doh = DohServer.StartAsync(_resolver, _certificate!, Gate, _metrics, _context.LoggerFactory, _logger, idle, _loops).GetAwaiter().GetResult();
         return _doh.StreamHandler;
     }
 

@@ -1,6 +1,7 @@
 using System.Net.Security;
 using Gateway.Plugins.DnsDot.Resolver;
 using Gateway.Plugins.DnsDot.Security;
+using Gateway.Plugins.DnsDot.Server.Epoll;
 using Gateway.Plugins.DnsDot.Server.Tls;
 using Gateway.Sdk.Handlers;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -33,8 +34,12 @@ internal sealed class DohServer : IAsyncDisposable
     /// <summary>The handler to bind on each DoH endpoint.</summary>
     public IStreamHandler StreamHandler { get; }
 
-    /// <summary>Starts Kestrel on the DoH transport.</summary>
-    public static async Task<DohServer> StartAsync(DnsResolver resolver, ListenerCertificate certificate, ClientGate gate, DnsDotMetrics metrics, ILoggerFactory loggerFactory, ILogger logger, TimeSpan idleTimeout)
+    /// <summary>
+    /// Starts Kestrel on the DoH transport. Connections run on <paramref name="loops"/> when given, handshake included
+    /// (see <see cref="LoopStream"/>: a read's continuation — decryption, Kestrel's HTTP/2 framing — runs on the loop's
+    /// thread instead of hopping from the runtime's epoll thread to the thread pool), else on System.Net.Sockets.
+    /// </summary>
+    public static async Task<DohServer> StartAsync(DnsResolver resolver, ListenerCertificate certificate, ClientGate gate, DnsDotMetrics metrics, ILoggerFactory loggerFactory, ILogger logger, TimeSpan idleTimeout, EpollLoopGroup? loops = null)
     {
         loggerFactory = new KestrelLoggerFactory(loggerFactory);
         var options = new KestrelServerOptions
@@ -49,7 +54,7 @@ internal sealed class DohServer : IAsyncDisposable
         var transport = new DohTransport();
         var kestrel = new KestrelServer(Options.Create(options), transport, loggerFactory);
         await kestrel.StartAsync(new DohApplication(resolver, gate, metrics.Serving), CancellationToken.None).ConfigureAwait(false);
-        return new DohServer(transport, kestrel, new Handler(transport, certificate, gate, resolver, metrics, logger));
+        return new DohServer(transport, kestrel, new Handler(transport, certificate, gate, resolver, metrics, logger, loops, idleTimeout));
     }
 
     /// <inheritdoc/>
@@ -62,7 +67,7 @@ internal sealed class DohServer : IAsyncDisposable
     }
 
     /// <summary>Accepts one DoH connection: cap, TLS, then Kestrel until it is done with it.</summary>
-    private sealed class Handler(DohTransport transport, ListenerCertificate certificate, ClientGate gate, DnsResolver resolver, DnsDotMetrics metrics, ILogger logger) : IStreamHandler
+    private sealed class Handler(DohTransport transport, ListenerCertificate certificate, ClientGate gate, DnsResolver resolver, DnsDotMetrics metrics, ILogger logger, EpollLoopGroup? loops, TimeSpan keepAliveTimeout) : IStreamHandler
     {
         private long _nextId;
 
@@ -75,7 +80,13 @@ internal sealed class DohServer : IAsyncDisposable
             }
 
             metrics.ClientConnectionsOpened.Add(1);
-            var tls = new SslStream(connection.Stream, leaveInnerStreamOpen: false);
+            // On a loop, over the socket itself, when Kestrel's idle limit (KeepAliveTimeout, clientIdleTimeoutMs) is the
+            // stricter one: the handshake has its own timeout, so the SDK's idle-timeout wrapper (connection.Stream)
+            // would only add work to every read. An endpoint whose own idle limit is shorter keeps the wrapper.
+            LoopSocket? loop = connection.IdleTimeout == Timeout.InfiniteTimeSpan || connection.IdleTimeout >= keepAliveTimeout
+                ? loops?.TryAdd(connection.Socket)
+                : null;
+            var tls = new SslStream(loop is null ? connection.Stream : new LoopStream(loop), leaveInnerStreamOpen: false);
             try
             {
                 if (!await TlsHandshake.TryAuthenticateAsync(tls, certificate, Alpn, resolver.Snapshot.Options.HandshakeTimeoutMs, connection, gate, logger, cancellationToken).ConfigureAwait(false))
@@ -84,7 +95,7 @@ internal sealed class DohServer : IAsyncDisposable
                 }
 
                 string id = "doh-" + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                var context = new DohConnectionContext(id, tls, connection.Client.ToIPEndPoint(), connection.Local.ToIPEndPoint(), () => ConnectionReset.Reset(connection.Socket));
+                var context = new DohConnectionContext(id, tls, connection.Client.ToIPEndPoint(), connection.Local.ToIPEndPoint(), LoopStream.ResetAction(connection.Socket, loop));
                 await transport.OfferAsync(context, cancellationToken).ConfigureAwait(false);
                 using CancellationTokenRegistration stop = cancellationToken.Register(static c => ((DohConnectionContext)c!).Abort(new Microsoft.AspNetCore.Connections.ConnectionAbortedException("listener stopped")), context);
                 await context.Completed.ConfigureAwait(false);
@@ -96,6 +107,9 @@ internal sealed class DohServer : IAsyncDisposable
             finally
             {
                 await tls.DisposeAsync().ConfigureAwait(false);
+                // Off the loop before the host closes the socket (nothing left waiting on it).
+                loop?.Abort();
+                loop?.Dispose();
                 gate.CloseConnection(client);
                 metrics.ClientConnectionsClosed.Add(1);
             }
