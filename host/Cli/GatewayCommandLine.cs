@@ -172,6 +172,7 @@ internal static class GatewayCommandLine
     /// <summary><c>gateway run</c>: exit 2 on config errors before anything starts, 1 on other start failures, 0 after SIGINT/SIGTERM.</summary>
     public static async Task<int> RunAsync(string? configOption, string? verbosity)
     {
+        StartupJitProfile.Start("run");
         string path = ResolveConfigPath(configOption);
         var levels = new LevelSwitch(VerbosityNames.TryParse(verbosity, out LogLevel asked) ? asked : LogLevel.Information);
         using ILoggerFactory loggerFactory = CreateLoggerFactory(levels, toStandardError: false);

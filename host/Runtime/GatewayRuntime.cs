@@ -128,6 +128,7 @@ internal sealed class GatewayRuntime : IAsyncDisposable
         _ready = true;
         await _stdout.WriteLineAsync("gateway ready").ConfigureAwait(false);
         await _stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+        StartupJitProfile.Stop();
     }
 
     /// <summary>Reads the config file again; applies it only if it is valid in full (host keys and every plugin's Validate).</summary>
