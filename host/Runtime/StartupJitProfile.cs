@@ -14,24 +14,30 @@ namespace Gateway.Host.Runtime;
 /// </summary>
 internal static class StartupJitProfile
 {
-    /// <summary>Starts recording (and, when a profile exists, replaying) for <paramref name="command"/>.</summary>
-    public static void Start(string command)
+    /// <summary>
+    /// Starts recording (and, when a profile exists, replaying) for <paramref name="command"/>, in
+    /// <paramref name="stateRoot"/> (default: the gateway's state folder). Returns the profile's path, or null when off
+    /// (<c>GATEWAY_JIT_PROFILE=0</c>) or when the folder cannot be made.
+    /// </summary>
+    public static string? Start(string command, string? stateRoot = null)
     {
         if (Environment.GetEnvironmentVariable("GATEWAY_JIT_PROFILE") == "0")
         {
-            return;
+            return null;
         }
 
         try
         {
-            string folder = Path.Combine(GatewayStateRoot.Resolve(), "host");
+            string folder = Path.Combine(stateRoot ?? GatewayStateRoot.Resolve(), "host");
             Directory.CreateDirectory(folder);
             ProfileOptimization.SetProfileRoot(folder);
             ProfileOptimization.StartProfile(command + ".jitprofile");
+            return Path.Combine(folder, command + ".jitprofile");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // No writable state folder: start without the profile.
+            return null;
         }
     }
 
