@@ -18,7 +18,10 @@ public sealed class DebouncedFileWatcherTests : IDisposable
     [Fact]
     public async Task Watch_BurstOfWrites_OneCallbackAfterQuietPeriod()
     {
-        using var watcher = new DebouncedFileWatcher(Quiet, () => Interlocked.Increment(ref _calls));
+        // Writes 20 ms apart under a quiet period 50 times longer: on a loaded 2-core CI runner a 20 ms delay
+        // stretched past the shared 200 ms period (two callbacks, a fresh clone's run on 2026-12-08).
+        TimeSpan quiet = TimeSpan.FromSeconds(1);
+        using var watcher = new DebouncedFileWatcher(quiet, () => Interlocked.Increment(ref _calls));
         watcher.Watch(_directory);
 
         for (int i = 0; i < 10; i++)
@@ -28,7 +31,7 @@ public sealed class DebouncedFileWatcherTests : IDisposable
         }
 
         await WaitForCallsAsync(1);
-        await Task.Delay(Quiet * 3);
+        await Task.Delay(quiet * 2);
         Assert.Equal(1, Volatile.Read(ref _calls));
     }
 
