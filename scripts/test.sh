@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(unbound knot-dnsutils bind9-dnsutils openssl iproute2 iputils-ping curl
           wireguard-go wireguard-tools iperf3 python3
           apache2-utils # http-proxy: htpasswd -B writes the auth tests' users file
+          tinyproxy     # http-proxy: the parent proxy of GatewayParentProxyTests (HTTP parent, CONNECT, credentials)
           python3-dnspython afl++   # the DNS differential reference; the fuzzer (docs/fuzzing.md)
           nodejs        # http-proxy: llhttp (Node's HTTP parser) judges our request parser
           podman runc   # kit: the container image test (runc: crun refuses this kernel's hybrid cgroups)
