@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Gateway.EndToEnd.Host;
 using Gateway.EndToEnd.Infrastructure;
 using Xunit.Abstractions;
 
@@ -103,8 +104,8 @@ public sealed class DnsDotTlsKeyUpdateTests : IClassFixture<UnboundDotFixture>, 
 
         // The gateway answered the requests with KeyUpdates of its own (RFC 8446 §4.6.3), which the client accepted.
         string messages = client.Messages();
-        int sent = CountOf(messages, ">>> TLS 1.3, Handshake [length 0005], KeyUpdate");
-        int received = CountOf(messages, "<<< TLS 1.3, Handshake [length 0005], KeyUpdate");
+        int sent = PluginDropInTests.CountOf(messages, ">>> TLS 1.3, Handshake [length 0005], KeyUpdate");
+        int received = PluginDropInTests.CountOf(messages, "<<< TLS 1.3, Handshake [length 0005], KeyUpdate");
         _output.WriteLine($"KeyUpdates sent {sent}, received {received}; {owedAtKeyUpdate} sent with answers still owed; {answers.Count} answers");
         Assert.Equal(Rounds, sent);
         Assert.True(owedAtKeyUpdate > 0, "every KeyUpdate came after its batch was answered: nothing was being written");
@@ -136,17 +137,6 @@ public sealed class DnsDotTlsKeyUpdateTests : IClassFixture<UnboundDotFixture>, 
         Assert.Contains("10.0.0.1", kdig.Output);
         Assert.False(_gateway.HasExited);
         Assert.DoesNotContain("Unhandled exception", _gateway.Output);
-    }
-
-    private static int CountOf(string text, string needle)
-    {
-        int count = 0;
-        for (int at = text.IndexOf(needle, StringComparison.Ordinal); at >= 0; at = text.IndexOf(needle, at + needle.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-
-        return count;
     }
 
     /// <summary>
@@ -253,11 +243,11 @@ public sealed class DnsDotTlsKeyUpdateTests : IClassFixture<UnboundDotFixture>, 
             int before;
             lock (_gate)
             {
-                before = CountOf(_stderr.ToString(), said);
+                before = PluginDropInTests.CountOf(_stderr.ToString(), said);
             }
 
             await SendAsync(System.Text.Encoding.ASCII.GetBytes(letter + "\n"));
-            Assert.True(await WaitUntilAsync(() => CountOf(_stderr.ToString(), said) > before, timeout), $"s_client did not take {letter}: {_stderr}");
+            Assert.True(await WaitUntilAsync(() => PluginDropInTests.CountOf(_stderr.ToString(), said) > before, timeout), $"s_client did not take {letter}: {_stderr}");
         }
 
         /// <summary>Waits until <paramref name="condition"/> (evaluated under the output's lock) holds; false at the timeout.</summary>

@@ -121,13 +121,14 @@ public sealed class DnsDotUpstreamAckTests
             try
             {
                 using Socket connection = _listener.AcceptSocket();
+                using var reader = new NetworkStream(connection, ownsSocket: false);
                 var waiting = new List<byte[]>();
                 while (true)
                 {
                     byte[] length = new byte[2];
-                    ReadExactly(connection, length);
+                    reader.ReadExactly(length);
                     byte[] query = new byte[BinaryPrimitives.ReadUInt16BigEndian(length)];
-                    ReadExactly(connection, query);
+                    reader.ReadExactly(query);
                     waiting.Add(query);
                     if (waiting.Count < AnswerAfter)
                     {
@@ -146,23 +147,9 @@ public sealed class DnsDotUpstreamAckTests
                     waiting.Clear();
                 }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or EndOfStreamException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
             {
-                // Stopped by the test, or the gateway closed its connection.
-            }
-        }
-
-        private static void ReadExactly(Socket socket, byte[] buffer)
-        {
-            for (int read = 0; read < buffer.Length;)
-            {
-                int n = socket.Receive(buffer, read, buffer.Length - read, SocketFlags.None);
-                if (n == 0)
-                {
-                    throw new EndOfStreamException();
-                }
-
-                read += n;
+                // Stopped by the test, or the gateway closed its connection (NetworkStream: IOException, EndOfStreamException).
             }
         }
     }
