@@ -9,8 +9,8 @@ namespace Gateway.Host.Runtime;
 /// Start-up is otherwise one thread, and ~40 % of it is the JIT (the Microsoft.Extensions 11 and System.Text.Json 11
 /// packages the host uses are IL only, not precompiled like the shared framework's copies; ReadyToRun for them cost
 /// 2–4 MB of idle RSS, see BENCHMARKS.md). The profile is <c>host/run.jitprofile</c> in the gateway's state folder
-/// (<see cref="GatewayStateRoot"/>), rewritten by each run at "gateway ready" (<see cref="Stop"/>); a folder the gateway cannot write only turns this off.
-/// It covers the host's own load context, not the plugins' (collectible contexts are not profiled).
+/// (<see cref="GatewayStateRoot"/>), rewritten by each run at "gateway ready" (<see cref="Stop"/>); a folder the
+/// gateway cannot write only turns this off. It covers the host's own load context, not the plugins' (collectible contexts are not profiled).
 /// </summary>
 internal static class StartupJitProfile
 {
@@ -29,10 +29,11 @@ internal static class StartupJitProfile
         try
         {
             string folder = Path.Combine(stateRoot ?? GatewayStateRoot.Resolve(), "host");
+            string name = command + ".jitprofile";
             Directory.CreateDirectory(folder);
             ProfileOptimization.SetProfileRoot(folder);
-            ProfileOptimization.StartProfile(command + ".jitprofile");
-            return Path.Combine(folder, command + ".jitprofile");
+            ProfileOptimization.StartProfile(name);
+            return Path.Combine(folder, name);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
